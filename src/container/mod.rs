@@ -1,0 +1,2 @@
+//! Reading untrusted containers safely: a strict tar reader, zstd framing with output limits,
+//! and directory walks that refuse links and special files.

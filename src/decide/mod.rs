@@ -1,0 +1,1 @@
+//! Maps verification results and findings to a verdict, by policy.

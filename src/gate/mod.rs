@@ -1,0 +1,1 @@
+//! The gate: stage accepted bundles atomically, quarantine the rest, keep state and audit.

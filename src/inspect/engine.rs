@@ -1,0 +1,183 @@
+//! The inspection engine: sniffs each file, opens the inspectors that apply and feeds them
+//! the file's chunks as they stream past.
+
+use super::{FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, SNIFF_LEN};
+use std::sync::Arc;
+
+/// A set of inspectors plus the context they share. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Engine {
+    inspectors: Arc<Vec<Box<dyn Inspector>>>,
+    ctx: ScanContext,
+}
+
+impl Engine {
+    /// An engine running `inspectors` with `ctx`.
+    pub fn new(inspectors: Vec<Box<dyn Inspector>>, ctx: ScanContext) -> Engine {
+        Engine {
+            inspectors: Arc::new(inspectors),
+            ctx,
+        }
+    }
+
+    /// An engine that inspects nothing.
+    pub fn none() -> Engine {
+        Engine::default()
+    }
+
+    /// Names of the inspectors this engine runs.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.inspectors.iter().map(|i| i.name()).collect()
+    }
+
+    /// Start inspecting one file; feed it with [`FileScan::update`], end with [`FileScan::finish`].
+    pub fn begin_file(&self, path: &str, size: Option<u64>, depth: u32) -> FileScan {
+        FileScan {
+            engine: self.clone(),
+            path: path.to_string(),
+            size,
+            depth,
+            head: Vec::new(),
+            open: None,
+            seen: 0,
+            findings: Vec::new(),
+        }
+    }
+}
+
+/// Inspection state of one file in flight.
+pub struct FileScan {
+    engine: Engine,
+    path: String,
+    size: Option<u64>,
+    depth: u32,
+    /// Bytes held back until [`SNIFF_LEN`] are known (or the file ends).
+    head: Vec<u8>,
+    /// The inspectors that chose this file, once sniffing is done.
+    open: Option<Vec<Option<Box<dyn FileInspector>>>>,
+    seen: u64,
+    findings: Vec<Finding>,
+}
+
+impl FileScan {
+    /// Feed the next chunk of the file.
+    pub fn update(&mut self, data: &[u8]) {
+        if self.open.is_none() {
+            let want = SNIFF_LEN - self.head.len();
+            if data.len() < want {
+                self.head.extend_from_slice(data);
+                return;
+            }
+            self.head.extend_from_slice(&data[..want]);
+            self.sniff();
+            let head = std::mem::take(&mut self.head);
+            self.feed(&head);
+            self.feed(&data[want..]);
+            return;
+        }
+        self.feed(data);
+    }
+
+    /// End of the file: collect every inspector's findings.
+    pub fn finish(mut self) -> Vec<Finding> {
+        if self.open.is_none() {
+            self.sniff();
+            let head = std::mem::take(&mut self.head);
+            self.feed(&head);
+        }
+        let total = self.seen;
+        if let Some(open) = self.open.take() {
+            for fi in open.into_iter().flatten() {
+                fi.finish(total, &mut self.findings);
+            }
+        }
+        self.findings
+    }
+
+    fn sniff(&mut self) {
+        let meta = FileMeta {
+            path: &self.path,
+            size: self.size,
+            depth: self.depth,
+        };
+        let open = self
+            .engine
+            .inspectors
+            .iter()
+            .map(|i| i.open(&meta, &self.head, &self.engine.ctx))
+            .collect();
+        self.open = Some(open);
+    }
+
+    fn feed(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let offset = self.seen;
+        self.seen += data.len() as u64;
+        if let Some(open) = self.open.as_mut() {
+            for slot in open.iter_mut() {
+                if let Some(fi) = slot.as_mut() {
+                    if fi.update(offset, data, &mut self.findings) == Flow::Done {
+                        if let Some(fi) = slot.take() {
+                            fi.finish(offset + data.len() as u64, &mut self.findings);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::{Category, Severity};
+
+    /// Flags every file whose first byte is `!`, and counts bytes seen.
+    struct Bang;
+    struct BangFile {
+        seen: u64,
+        path: String,
+    }
+    impl Inspector for Bang {
+        fn name(&self) -> &'static str {
+            "bang"
+        }
+        fn open(&self, m: &FileMeta<'_>, head: &[u8], _: &ScanContext) -> Option<Box<dyn FileInspector>> {
+            (head.first() == Some(&b'!')).then(|| {
+                Box::new(BangFile {
+                    seen: 0,
+                    path: m.path.to_string(),
+                }) as Box<dyn FileInspector>
+            })
+        }
+    }
+    impl FileInspector for BangFile {
+        fn update(&mut self, _: u64, data: &[u8], _: &mut Vec<Finding>) -> Flow {
+            self.seen += data.len() as u64;
+            Flow::More
+        }
+        fn finish(self: Box<Self>, total: u64, out: &mut Vec<Finding>) {
+            assert_eq!(self.seen, total);
+            out.push(Finding::new(&self.path, "bang", Category::Format, Severity::Low, "bang", b""));
+        }
+    }
+
+    #[test]
+    fn sniffs_and_sees_every_byte() {
+        let e = Engine::new(vec![Box::new(Bang)], ScanContext::default());
+        let mut s = e.begin_file("a", None, 0);
+        s.update(b"!");
+        s.update(&vec![0u8; 10_000]);
+        let f = s.finish();
+        assert_eq!(f.len(), 1);
+        let mut s = e.begin_file("b", None, 0);
+        s.update(b"?!");
+        assert!(s.finish().is_empty());
+        // short file: sniffed at finish
+        let mut s = e.begin_file("c", None, 0);
+        s.update(b"!x");
+        assert_eq!(s.finish().len(), 1);
+    }
+}

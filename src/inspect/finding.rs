@@ -1,0 +1,193 @@
+//! The finding: one thing an inspector (or the verifier) saw, in the report schema.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// Lower-case name as used in policies and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of problem a finding describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    /// An embedded credential.
+    Secret,
+    /// Configuration or code that would reach out of the enclave.
+    Reachback,
+    /// A file that executes code when loaded (pickle imports, Lambda layers, ...).
+    Code,
+    /// A file that is malformed, truncated or cannot be parsed safely.
+    Format,
+    /// A hostile or over-limit archive structure.
+    Archive,
+    /// Hash, size or file-set mismatch against the signed statement.
+    Integrity,
+    /// Signatures, keys, thresholds.
+    Trust,
+}
+
+impl Category {
+    /// Lower-case name as used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Secret => "secret",
+            Category::Reachback => "reachback",
+            Category::Code => "code",
+            Category::Format => "format",
+            Category::Archive => "archive",
+            Category::Integrity => "integrity",
+            Category::Trust => "trust",
+        }
+    }
+}
+
+/// One finding. Never carries a secret value: `redacted` holds at most a short prefix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Path inside the bundle; nesting is joined with `!`, e.g. `data/a.zip!inner/config.yaml`.
+    pub path: String,
+    /// Stable rule id, e.g. `secret.aws-access-key` or `pickle.global`.
+    pub rule: String,
+    pub category: Category,
+    pub severity: Severity,
+    /// What an operator should know, in one sentence.
+    pub message: String,
+    /// 1-based line number, where the input is text.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub line: Option<u64>,
+    /// Byte offset in the (innermost decoded) file.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub offset: Option<u64>,
+    /// A redacted prefix of the matched value (secrets), never the whole value.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub redacted: Option<String>,
+    /// Stable identifier for waivers: hex SHA-256 over rule, path and the matched value.
+    pub fingerprint: String,
+}
+
+impl Finding {
+    /// A finding whose fingerprint is derived from `rule`, `path` and `key`
+    /// (the matched value for secrets, or any stable distinguishing text).
+    pub fn new(
+        path: impl Into<String>,
+        rule: impl Into<String>,
+        category: Category,
+        severity: Severity,
+        message: impl Into<String>,
+        key: &[u8],
+    ) -> Finding {
+        let path = path.into();
+        let rule = rule.into();
+        let fingerprint = fingerprint(&rule, &path, key);
+        Finding {
+            path,
+            rule,
+            category,
+            severity,
+            message: message.into(),
+            line: None,
+            offset: None,
+            redacted: None,
+            fingerprint,
+        }
+    }
+
+    /// Set the byte offset.
+    pub fn at_offset(mut self, offset: u64) -> Finding {
+        self.offset = Some(offset);
+        self
+    }
+
+    /// Set the 1-based line.
+    pub fn at_line(mut self, line: u64) -> Finding {
+        self.line = Some(line);
+        self
+    }
+
+    /// Attach a redacted form of the matched value.
+    pub fn with_redacted(mut self, redacted: impl Into<String>) -> Finding {
+        self.redacted = Some(redacted.into());
+        self
+    }
+}
+
+/// Hex SHA-256 of `rule \0 path \0 key`, truncated to 32 hex digits.
+pub fn fingerprint(rule: &str, path: &str, key: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(rule.as_bytes());
+    h.update([0]);
+    h.update(path.as_bytes());
+    h.update([0]);
+    h.update(key);
+    let d = h.finalize();
+    hex::encode(&d[..16])
+}
+
+/// Redact a secret: keep at most the first 4 characters (fewer for short values), then `…`.
+pub fn redact(value: &[u8]) -> String {
+    let keep = match value.len() {
+        0..=7 => 0,
+        8..=15 => 2,
+        _ => 4,
+    };
+    let prefix: String = value[..keep]
+        .iter()
+        .map(|&b| if b.is_ascii_graphic() { b as char } else { '?' })
+        .collect();
+    format!("{prefix}…({} bytes)", value.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_orders() {
+        assert!(Severity::Critical > Severity::High);
+        assert!(Severity::Info < Severity::Low);
+    }
+
+    #[test]
+    fn redact_never_shows_whole_value() {
+        let r = redact(b"AKIA1234567890ABCDEF");
+        assert!(r.starts_with("AKIA…"));
+        assert!(!r.contains("1234567890"));
+        assert_eq!(redact(b"short"), "…(5 bytes)");
+    }
+
+    #[test]
+    fn fingerprint_depends_on_all_parts() {
+        let a = fingerprint("r", "p", b"k");
+        assert_ne!(a, fingerprint("r", "p", b"k2"));
+        assert_ne!(a, fingerprint("r2", "p", b"k"));
+        assert_ne!(a, fingerprint("r", "p2", b"k"));
+        assert_eq!(a.len(), 32);
+    }
+}

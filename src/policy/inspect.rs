@@ -1,0 +1,41 @@
+//! The `[inspect]` section of a policy: rules, allowed hosts, waivers and nested-archive limits.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Content inspection settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InspectPolicy {
+    /// Domains (and their subdomains) that are inside the enclave: URLs to them are not reachback.
+    pub internal_domains: Vec<String>,
+    /// Folders of `*.toml` rule files (relative to the policy file). Empty: the built-in rules.
+    pub rules_dirs: Vec<PathBuf>,
+    /// Rule ids switched off.
+    pub disabled_rules: Vec<String>,
+    /// Findings waived by fingerprint.
+    pub waivers: Vec<Waiver>,
+}
+
+impl Default for InspectPolicy {
+    fn default() -> Self {
+        InspectPolicy {
+            internal_domains: Vec::new(),
+            rules_dirs: Vec::new(),
+            disabled_rules: Vec::new(),
+            waivers: Vec::new(),
+        }
+    }
+}
+
+/// A recorded decision to accept one finding.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Waiver {
+    /// The finding's fingerprint.
+    pub fingerprint: String,
+    /// Who decided.
+    pub who: String,
+    /// Why.
+    pub why: String,
+}

@@ -1,0 +1,237 @@
+//! The gate policy (TOML): which keys are trusted for which artifact kind, the limits on
+//! hostile input, how inspection runs and which severity blocks. Unknown fields are errors.
+
+pub mod inspect;
+pub mod sigstore;
+
+use crate::inspect::Severity;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use inspect::InspectPolicy;
+pub use sigstore::SigstorePolicy;
+
+/// Errors loading or checking a policy. All are configuration errors (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read policy {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("policy {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("policy is inconsistent: {0}")]
+    Invalid(String),
+}
+
+/// A whole policy file.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Limits on bundle structure; defaults are safe.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Public keys the policy may name, by name.
+    #[serde(default)]
+    pub keys: Vec<KeyEntry>,
+    /// Per artifact kind (`weights`, `patch`, `dataset`, `trust`): keys and threshold.
+    #[serde(default)]
+    pub trust: BTreeMap<String, KindTrust>,
+    /// Key ids (hex SHA-256 of the DER public key) that never count, whatever else says.
+    #[serde(default)]
+    pub revoked: Vec<String>,
+    /// How findings map to a verdict.
+    #[serde(default)]
+    pub decide: DecidePolicy,
+    /// Content inspection settings.
+    #[serde(default)]
+    pub inspect: InspectPolicy,
+    /// Sigstore trust roots and identities (see `trust::sigstore`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigstore: Option<SigstorePolicy>,
+    /// Directory relative paths in this policy resolve against (the policy file's folder).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// Structural limits on a bundle (and on archives nested in it).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Most tar entries (files and directories) in a bundle.
+    pub max_entries: u64,
+    /// Most payload bytes, after decompression.
+    pub max_total_bytes: u64,
+    /// Largest single payload file.
+    pub max_file_bytes: u64,
+    /// Largest ratio of decompressed to compressed bytes.
+    pub max_ratio: u64,
+    /// Largest signed envelope (JSON) at the front of the bundle.
+    pub max_envelope_bytes: u64,
+    /// Longest path, in bytes.
+    pub max_path_bytes: usize,
+    /// Deepest directory nesting in a path.
+    pub max_path_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_entries: 200_000,
+            max_total_bytes: 1 << 40,
+            max_file_bytes: 1 << 40,
+            max_ratio: 1000,
+            max_envelope_bytes: 32 << 20,
+            max_path_bytes: 1024,
+            max_path_depth: 32,
+        }
+    }
+}
+
+/// A public key the policy can name.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyEntry {
+    /// Name used in `trust.<kind>.keys`.
+    pub name: String,
+    /// Path to the public key file (relative to the policy file).
+    pub path: PathBuf,
+    /// Optional expected key id; loading fails if the file's key id differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// RFC 3339 time after which signatures by this key no longer count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+/// Which keys may sign an artifact kind, and how many must.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindTrust {
+    /// Key names (from `[[keys]]`) or key ids.
+    pub keys: Vec<String>,
+    /// Distinct trusted key ids required.
+    pub threshold: usize,
+}
+
+/// How findings become a verdict.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecidePolicy {
+    /// Findings at or above this severity reject the bundle.
+    pub block_at: Severity,
+}
+
+impl Default for DecidePolicy {
+    fn default() -> Self {
+        DecidePolicy {
+            block_at: Severity::High,
+        }
+    }
+}
+
+impl Policy {
+    /// Load and check a policy file. Relative paths inside it resolve against its folder.
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut p = Policy::from_toml(&text).map_err(|e| match e {
+            PolicyError::Parse { message, .. } => PolicyError::Parse {
+                path: path.to_path_buf(),
+                message,
+            },
+            other => other,
+        })?;
+        p.base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(p)
+    }
+
+    /// Parse policy text and check it for consistency.
+    pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
+        let p: Policy = toml::from_str(text).map_err(|e| PolicyError::Parse {
+            path: PathBuf::from("<text>"),
+            message: e.to_string(),
+        })?;
+        p.check()?;
+        Ok(p)
+    }
+
+    /// Consistency checks that do not need the key files.
+    pub fn check(&self) -> Result<(), PolicyError> {
+        let mut names = std::collections::BTreeSet::new();
+        for k in &self.keys {
+            if !names.insert(k.name.as_str()) {
+                return Err(PolicyError::Invalid(format!("key name {:?} appears twice", k.name)));
+            }
+            if let Some(e) = &k.expires {
+                crate::util::parse_time(e).map_err(|m| {
+                    PolicyError::Invalid(format!("key {:?}: expires {e:?}: {m}", k.name))
+                })?;
+            }
+        }
+        for (kind, t) in &self.trust {
+            if t.threshold == 0 {
+                return Err(PolicyError::Invalid(format!(
+                    "trust.{kind}.threshold is 0: a threshold must be at least 1"
+                )));
+            }
+            if t.threshold > t.keys.len() {
+                return Err(PolicyError::Invalid(format!(
+                    "trust.{kind}.threshold is {} but only {} keys are listed",
+                    t.threshold,
+                    t.keys.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolve a path written in the policy.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    /// SHA-256 (hex) of the policy as serialised: recorded in reports and the audit log.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let text = serde_json::to_vec(self).unwrap_or_default();
+        hex::encode(Sha256::digest(&text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_policy_trusts_nothing() {
+        let p = Policy::from_toml("").unwrap();
+        assert!(p.trust.is_empty());
+        assert_eq!(p.decide.block_at, Severity::High);
+    }
+
+    #[test]
+    fn unknown_field_is_an_error() {
+        assert!(Policy::from_toml("[decide]\nblock_at = \"high\"\nfoo = 1\n").is_err());
+        assert!(Policy::from_toml("bogus = 1\n").is_err());
+    }
+
+    #[test]
+    fn threshold_checks() {
+        let zero = "[trust.weights]\nkeys = [\"a\"]\nthreshold = 0\n";
+        assert!(matches!(Policy::from_toml(zero), Err(PolicyError::Invalid(_))));
+        let over = "[trust.weights]\nkeys = [\"a\"]\nthreshold = 2\n";
+        assert!(matches!(Policy::from_toml(over), Err(PolicyError::Invalid(_))));
+    }
+}

@@ -1,0 +1,1 @@
+//! Authentication: public keys, DSSE signatures, k-of-n thresholds with expiry and revocation.
