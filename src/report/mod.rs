@@ -1,1 +1,151 @@
-//! Reports for people and scripts: human text, JSON and SARIF.
+//! Reports for people and scripts: one [`Report`] shape, printed as human text or JSON
+//! (and SARIF, see `sarif`).
+
+pub mod human;
+
+use crate::decide::Verdict;
+use crate::inspect::Finding;
+use serde::{Deserialize, Serialize};
+
+/// The tool that wrote a report.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for ToolInfo {
+    fn default() -> Self {
+        ToolInfo {
+            name: "airgate".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// What the bundle claims to be, and the hash of the file as received.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct BundleInfo {
+    pub name: String,
+    pub kind: String,
+    pub version: String,
+    /// Hex SHA-256 of the bundle file exactly as received.
+    pub sha256: String,
+    /// The path as given on the command line.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub path: String,
+}
+
+/// Whether a signature counted towards the threshold, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureStatus {
+    /// Valid, by a trusted key, counted.
+    Counted,
+    /// Valid, but the key id already counted once.
+    Duplicate,
+    /// The key is not trusted for this artifact kind.
+    Unknown,
+    /// The key's expiry has passed.
+    Expired,
+    /// The key is on the revocation list.
+    Revoked,
+    /// The signature does not verify.
+    Invalid,
+}
+
+/// One signature as seen by the verifier.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SignatureReport {
+    /// `dsse-ed25519`, `sigstore`, `model-signing`, `minisign`, `signify`, ...
+    pub format: String,
+    /// Key id (hex SHA-256 of the DER public key), or the key's own id for minisign/signify.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key_id: String,
+    /// Certificate identity (SAN) and issuer, for certificate-based signatures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    pub status: SignatureStatus,
+    /// Why it did or did not count.
+    pub reason: String,
+}
+
+/// Time and volume of the work done.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Timings {
+    pub total_ms: u64,
+    /// Payload bytes hashed/inspected.
+    pub bytes: u64,
+    pub files: u64,
+    /// bytes / total time, in MB/s (10^6).
+    pub mb_per_s: f64,
+}
+
+impl Timings {
+    /// Timings for `bytes` over `files` in `elapsed`.
+    pub fn from(elapsed: std::time::Duration, bytes: u64, files: u64) -> Timings {
+        let secs = elapsed.as_secs_f64();
+        Timings {
+            total_ms: elapsed.as_millis() as u64,
+            bytes,
+            files,
+            mb_per_s: if secs > 0.0 { bytes as f64 / secs / 1e6 } else { 0.0 },
+        }
+    }
+}
+
+/// The report of a `verify`, `scan` or `admit`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    pub tool: ToolInfo,
+    /// `verify`, `scan`, `admit`, ...
+    pub command: String,
+    pub verdict: Verdict,
+    /// Short reasons for a rejection, most important first.
+    pub reasons: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<BundleInfo>,
+    pub signatures: Vec<SignatureReport>,
+    pub findings: Vec<Finding>,
+    /// Findings cleared by a policy waiver.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waived: Vec<Finding>,
+    /// Hex SHA-256 of the policy in force.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub policy_sha256: String,
+    pub timings: Timings,
+}
+
+impl Report {
+    /// An empty accepting report for `command`.
+    pub fn new(command: &str) -> Report {
+        Report {
+            tool: ToolInfo::default(),
+            command: command.into(),
+            verdict: Verdict::Accept,
+            reasons: Vec::new(),
+            bundle: None,
+            signatures: Vec::new(),
+            findings: Vec::new(),
+            waived: Vec::new(),
+            policy_sha256: String::new(),
+            timings: Timings::default(),
+        }
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// Sort findings: most severe first, then by path and offset, so output is stable.
+    pub fn sort(&mut self) {
+        self.findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.path.cmp(&b.path))
+                .then_with(|| a.offset.cmp(&b.offset))
+                .then_with(|| a.rule.cmp(&b.rule))
+        });
+    }
+}

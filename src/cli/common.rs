@@ -1,0 +1,74 @@
+//! Shared CLI plumbing: error classes for exit codes, output format selection.
+
+use airgate::ErrorClass;
+
+/// An error tagged with the exit-code class it should produce.
+#[derive(Debug)]
+pub struct CliError {
+    pub class: ErrorClass,
+    pub error: anyhow::Error,
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// Tag a result's error with an exit-code class.
+pub trait ResultExt<T> {
+    /// A usage or configuration error (exit 2).
+    fn config(self) -> anyhow::Result<T>;
+    /// An operational error where nothing was decided (exit 3).
+    fn operational(self) -> anyhow::Result<T>;
+}
+
+impl<T, E: Into<anyhow::Error>> ResultExt<T> for Result<T, E> {
+    fn config(self) -> anyhow::Result<T> {
+        self.map_err(|e| {
+            CliError {
+                class: ErrorClass::Config,
+                error: e.into(),
+            }
+            .into()
+        })
+    }
+    fn operational(self) -> anyhow::Result<T> {
+        self.map_err(|e| {
+            CliError {
+                class: ErrorClass::Operational,
+                error: e.into(),
+            }
+            .into()
+        })
+    }
+}
+
+/// A usage error with a message (exit 2).
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    CliError {
+        class: ErrorClass::Config,
+        error: anyhow::anyhow!(msg.into()),
+    }
+    .into()
+}
+
+/// The exit-code class of an error: the first tagged error in its chain, else operational.
+pub fn class_of(e: &anyhow::Error) -> ErrorClass {
+    for cause in e.chain() {
+        if let Some(c) = cause.downcast_ref::<CliError>() {
+            return c.class;
+        }
+    }
+    ErrorClass::Operational
+}
+
+/// Report output formats shared by `verify`, `scan` and `admit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Sarif,
+}
