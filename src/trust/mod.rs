@@ -1,1 +1,2 @@
 //! Authentication: public keys, DSSE signatures, k-of-n thresholds with expiry and revocation.
+pub mod keys;

@@ -1,0 +1,250 @@
+//! Public and private keys: Ed25519 in standard PEM (PKCS#8 / SPKI), key ids, key files.
+
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// Largest key file we read.
+const MAX_KEY_FILE: u64 = 64 * 1024;
+
+/// Errors about key material. Missing or malformed key files are configuration errors.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read key file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("key file {path} is larger than {MAX_KEY_FILE} bytes")]
+    TooLarge { path: PathBuf },
+    #[error("key file {path} is not an Ed25519 {what} key in PEM form: {message}")]
+    Parse {
+        path: PathBuf,
+        what: &'static str,
+        message: String,
+    },
+    #[error("refusing to overwrite existing key file {0}")]
+    Exists(PathBuf),
+    #[error("cannot write key file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("key file {path} has key id {actual}, but the policy expects {expected}")]
+    IdMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+}
+
+/// A trusted Ed25519 public key and its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicKey {
+    key: VerifyingKey,
+    id: String,
+}
+
+impl PublicKey {
+    /// Wrap a verifying key.
+    pub fn from_verifying(key: VerifyingKey) -> PublicKey {
+        let id = key_id(&key);
+        PublicKey { key, id }
+    }
+
+    /// Parse an SPKI PEM public key.
+    pub fn from_pem(pem: &str) -> Result<PublicKey, String> {
+        VerifyingKey::from_public_key_pem(pem.trim())
+            .map(PublicKey::from_verifying)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Load an SPKI PEM public key file.
+    pub fn load(path: &Path) -> Result<PublicKey, KeyError> {
+        let text = read_small(path)?;
+        PublicKey::from_pem(&text).map_err(|message| KeyError::Parse {
+            path: path.to_path_buf(),
+            what: "public",
+            message,
+        })
+    }
+
+    /// Hex SHA-256 of the DER (SPKI) encoding.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The verifying key.
+    pub fn verifying(&self) -> &VerifyingKey {
+        &self.key
+    }
+
+    /// SPKI PEM text.
+    pub fn to_pem(&self) -> String {
+        self.key
+            .to_public_key_pem(Default::default())
+            .unwrap_or_default()
+    }
+
+    /// Strict Ed25519 verification of `sig` (64 bytes) over `msg`.
+    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        let Ok(sig) = ed25519_dalek::Signature::from_slice(sig) else {
+            return false;
+        };
+        self.key.verify_strict(msg, &sig).is_ok()
+    }
+}
+
+/// A private signing key.
+pub struct PrivateKey {
+    key: SigningKey,
+}
+
+impl PrivateKey {
+    /// A fresh random key from the operating system's generator.
+    pub fn generate() -> PrivateKey {
+        PrivateKey {
+            key: SigningKey::generate(&mut rand_core::OsRng),
+        }
+    }
+
+    /// Load a PKCS#8 PEM private key file.
+    pub fn load(path: &Path) -> Result<PrivateKey, KeyError> {
+        let text = read_small(path)?;
+        SigningKey::from_pkcs8_pem(text.trim())
+            .map(|key| PrivateKey { key })
+            .map_err(|e| KeyError::Parse {
+                path: path.to_path_buf(),
+                what: "private",
+                message: e.to_string(),
+            })
+    }
+
+    /// The matching public key.
+    pub fn public(&self) -> PublicKey {
+        PublicKey::from_verifying(self.key.verifying_key())
+    }
+
+    /// Sign `msg`.
+    pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
+        self.key.sign(msg).to_bytes()
+    }
+
+    /// PKCS#8 PEM text.
+    pub fn to_pem(&self) -> Result<String, String> {
+        self.key
+            .to_pkcs8_pem(Default::default())
+            .map(|z| z.to_string())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Key id: hex SHA-256 of the DER SubjectPublicKeyInfo.
+pub fn key_id(key: &VerifyingKey) -> String {
+    match key.to_public_key_der() {
+        Ok(der) => hex::encode(Sha256::digest(der.as_bytes())),
+        Err(_) => String::new(),
+    }
+}
+
+/// Write a new key pair as `DIR/NAME.key` (0600) and `DIR/NAME.pub`; never overwrites.
+/// Returns the public key.
+pub fn write_keypair(dir: &Path, name: &str) -> Result<(PublicKey, PathBuf, PathBuf), KeyError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let sk = PrivateKey::generate();
+    let pk = sk.public();
+    let priv_path = dir.join(format!("{name}.key"));
+    let pub_path = dir.join(format!("{name}.pub"));
+    for p in [&priv_path, &pub_path] {
+        if p.exists() {
+            return Err(KeyError::Exists(p.clone()));
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|source| KeyError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let pem = sk.to_pem().map_err(|m| KeyError::Write {
+        path: priv_path.clone(),
+        source: std::io::Error::other(m),
+    })?;
+    let write = |path: &Path, mode: u32, text: &str| -> Result<(), KeyError> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)
+            .map_err(|source| match source.kind() {
+                std::io::ErrorKind::AlreadyExists => KeyError::Exists(path.to_path_buf()),
+                _ => KeyError::Write {
+                    path: path.to_path_buf(),
+                    source,
+                },
+            })?;
+        f.write_all(text.as_bytes())
+            .and_then(|_| f.sync_all())
+            .map_err(|source| KeyError::Write {
+                path: path.to_path_buf(),
+                source,
+            })
+    };
+    write(&priv_path, 0o600, &pem)?;
+    write(&pub_path, 0o644, &pk.to_pem())?;
+    Ok((pk, priv_path, pub_path))
+}
+
+fn read_small(path: &Path) -> Result<String, KeyError> {
+    let meta = std::fs::metadata(path).map_err(|source| KeyError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if meta.len() > MAX_KEY_FILE {
+        return Err(KeyError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    std::fs::read_to_string(path).map_err(|source| KeyError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_and_verify() {
+        let sk = PrivateKey::generate();
+        let pk = sk.public();
+        let sig = sk.sign(b"hello");
+        assert!(pk.verify(b"hello", &sig));
+        assert!(!pk.verify(b"hellp", &sig));
+        assert!(!pk.verify(b"hello", &sig[..63]));
+        assert_eq!(pk.id().len(), 64);
+    }
+
+    #[test]
+    fn pem_round_trip_and_no_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let (pk, sk_path, pk_path) = write_keypair(dir.path(), "a").unwrap();
+        let pk2 = PublicKey::load(&pk_path).unwrap();
+        assert_eq!(pk, pk2);
+        let sk = PrivateKey::load(&sk_path).unwrap();
+        assert_eq!(sk.public(), pk);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&sk_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(matches!(write_keypair(dir.path(), "a"), Err(KeyError::Exists(_))));
+    }
+
+    #[test]
+    fn garbage_key_is_a_parse_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.pub");
+        std::fs::write(&p, "not a key").unwrap();
+        assert!(matches!(PublicKey::load(&p), Err(KeyError::Parse { .. })));
+    }
+}
