@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod finding;
+pub mod models;
 
 pub use engine::{Engine, FileScan};
 pub use finding::{fingerprint, redact, Category, Finding, Severity};

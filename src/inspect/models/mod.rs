@@ -1,0 +1,9 @@
+//! Model-file inspectors: what loading a model would execute (pickle, PyTorch, numpy,
+//! safetensors, GGUF, ONNX, Keras).
+
+use super::Inspector;
+
+/// Every model-format inspector, in the order they run.
+pub fn inspectors() -> Vec<Box<dyn Inspector>> {
+    Vec::new()
+}

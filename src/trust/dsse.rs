@@ -1,0 +1,124 @@
+//! DSSE (Dead Simple Signing Envelope): the envelope JSON, its pre-authentication encoding,
+//! and parsing with size limits.
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+/// One signature in an envelope.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvelopeSignature {
+    /// Key id of the signer (hex SHA-256 of its DER public key, for airgate keys).
+    #[serde(default)]
+    pub keyid: String,
+    /// Base64 (standard) signature bytes.
+    pub sig: String,
+}
+
+/// A DSSE envelope.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Base64 (standard) payload.
+    pub payload: String,
+    #[serde(rename = "payloadType")]
+    pub payload_type: String,
+    pub signatures: Vec<EnvelopeSignature>,
+}
+
+/// Most signatures an envelope may carry.
+pub const MAX_SIGNATURES: usize = 64;
+
+/// Errors parsing an envelope: all mean the bundle is rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum DsseError {
+    #[error("envelope is {0} bytes, over the limit of {1}")]
+    TooLarge(usize, usize),
+    #[error("envelope is not valid JSON: {0}")]
+    Json(String),
+    #[error("envelope payload is not valid base64")]
+    Base64,
+    #[error("envelope has {0} signatures, more than the limit of {MAX_SIGNATURES}")]
+    TooManySignatures(usize),
+}
+
+impl Envelope {
+    /// Parse envelope JSON of at most `limit` bytes.
+    pub fn parse(bytes: &[u8], limit: usize) -> Result<Envelope, DsseError> {
+        if bytes.len() > limit {
+            return Err(DsseError::TooLarge(bytes.len(), limit));
+        }
+        let e: Envelope = serde_json::from_slice(bytes).map_err(|e| DsseError::Json(e.to_string()))?;
+        if e.signatures.len() > MAX_SIGNATURES {
+            return Err(DsseError::TooManySignatures(e.signatures.len()));
+        }
+        Ok(e)
+    }
+
+    /// Decoded payload bytes.
+    pub fn payload_bytes(&self) -> Result<Vec<u8>, DsseError> {
+        base64::engine::general_purpose::STANDARD
+            .decode(self.payload.as_bytes())
+            .map_err(|_| DsseError::Base64)
+    }
+
+    /// The bytes a signature covers: `PAE(payloadType, payload)`.
+    pub fn signed_bytes(&self) -> Result<Vec<u8>, DsseError> {
+        Ok(pae(&self.payload_type, &self.payload_bytes()?))
+    }
+
+    /// A new unsigned envelope over `payload`.
+    pub fn new(payload_type: &str, payload: &[u8]) -> Envelope {
+        Envelope {
+            payload: base64::engine::general_purpose::STANDARD.encode(payload),
+            payload_type: payload_type.to_string(),
+            signatures: Vec::new(),
+        }
+    }
+}
+
+/// DSSE v1 pre-authentication encoding:
+/// `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, lengths in ASCII decimal.
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
+    out.extend_from_slice(b"DSSEv1 ");
+    out.extend_from_slice(payload_type.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload_type.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Decode a standard base64 signature.
+pub fn decode_sig(s: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD.decode(s.as_bytes()).ok()
+}
+
+/// Encode signature bytes as standard base64.
+pub fn encode_sig(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pae_matches_spec_example() {
+        // From the DSSE protocol description.
+        assert_eq!(
+            pae("http://example.com/HelloWorld", b"hello world"),
+            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
+        );
+    }
+
+    #[test]
+    fn limits() {
+        let e = Envelope::new("t", b"x");
+        let j = serde_json::to_vec(&e).unwrap();
+        assert!(Envelope::parse(&j, 1000).is_ok());
+        assert!(matches!(Envelope::parse(&j, 5), Err(DsseError::TooLarge(..))));
+        assert!(matches!(Envelope::parse(b"{", 100), Err(DsseError::Json(_))));
+    }
+}
