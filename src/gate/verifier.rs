@@ -1,0 +1,108 @@
+//! What the gate needs from verification, behind a small trait so the gate's own steps can be
+//! tested without real bundles; [`BundleVerifier`] is the real one (`verify` + `decide`).
+
+use super::GateError;
+use crate::bundle::{Statement, Version};
+use crate::policy::Policy;
+use crate::report::Report;
+use std::path::Path;
+
+/// An accepted bundle, as the gate needs it.
+#[derive(Clone, Debug)]
+pub struct AcceptedBundle {
+    pub statement: Statement,
+    pub version: Version,
+    pub kind: String,
+    pub name: String,
+    /// Key ids whose signatures counted.
+    pub signers: Vec<String>,
+}
+
+/// The verifier's answer for one bundle.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    /// The full report (verdict accept or reject).
+    pub report: Report,
+    /// Present only when the decision is accept; its files are then under `extract_to`.
+    pub accepted: Option<AcceptedBundle>,
+    /// Hex SHA-256 of the bundle file as received ("" when the verifier could not tell).
+    pub bundle_sha256: String,
+}
+
+/// Verify, inspect and decide one bundle, writing its payload under `extract_to` (an
+/// existing, empty folder) in the same pass.
+pub trait Verifier {
+    fn check(
+        &self,
+        bundle: &Path,
+        policy: &Policy,
+        extract_to: &Path,
+        now: i64,
+    ) -> Result<Candidate, GateError>;
+}
+
+/// The real verifier: `verify::verify_bundle` with the full inspection engine, then
+/// `decide::decide`.
+pub struct BundleVerifier {
+    pub engine: crate::inspect::Engine,
+}
+
+impl BundleVerifier {
+    /// A verifier with the inspection engine the policy asks for.
+    pub fn for_policy(_policy: &Policy) -> BundleVerifier {
+        BundleVerifier {
+            engine: crate::inspect::Engine::none(),
+        }
+    }
+}
+
+impl Verifier for BundleVerifier {
+    fn check(
+        &self,
+        bundle: &Path,
+        policy: &Policy,
+        extract_to: &Path,
+        now: i64,
+    ) -> Result<Candidate, GateError> {
+        use crate::decide::{decide, Decision};
+        use crate::verify::{verify_bundle, VerifyOptions};
+        let opts = VerifyOptions {
+            policy,
+            engine: &self.engine,
+            extract_to: Some(extract_to),
+            now,
+        };
+        let outcome = verify_bundle(bundle, &opts).map_err(|e| GateError::Verify {
+            message: e.to_string(),
+            class: e.class(),
+        })?;
+        let sha_hint = outcome
+            .report
+            .bundle
+            .as_ref()
+            .map(|b| b.sha256.clone())
+            .unwrap_or_default();
+        match decide(outcome, policy) {
+            Decision::Accept(acc) => {
+                let (report, vb) = acc.into_parts();
+                let accepted = AcceptedBundle {
+                    statement: vb.statement().clone(),
+                    version: vb.version().clone(),
+                    kind: vb.kind().to_string(),
+                    name: vb.name().to_string(),
+                    signers: vb.signers().to_vec(),
+                };
+                Ok(Candidate {
+                    report,
+                    bundle_sha256: vb.bundle_sha256().to_string(),
+                    accepted: Some(accepted),
+                })
+            }
+            Decision::Reject(report) => Ok(Candidate {
+                report,
+                accepted: None,
+                bundle_sha256: sha_hint,
+            }),
+        }
+    }
+}
