@@ -349,12 +349,5 @@ fn integrity(path: &str, rule: &str, what: String) -> Finding {
 }
 
 fn structure_finding(e: &crate::container::tar::TarError) -> Finding {
-    let msg = match e {
-        crate::container::tar::TarError::Io(io) => match crate::container::zstd::bomb_reason(io) {
-            Some(b) => b,
-            None => format!("the bundle is corrupt or truncated: {io}"),
-        },
-        other => other.to_string(),
-    };
-    reject("bundle.structure", Category::Archive, msg)
+    reject("bundle.structure", Category::Archive, e.to_string())
 }
