@@ -144,12 +144,12 @@ fn admit_in(
 
     let _lock = GateLock::acquire(&gate.lock_path())?;
     // An interrupted run may already have made this very file's outcome durable.
-    if let Some(acc) = &cand.accepted {
+    if let Some(acc) = cand.accepted.clone() {
         let dest = publish::destination(&gate.staging(), &acc.kind, &acc.name, &acc.statement.predicate.version)?;
         if dest.join(RECEIPT_FILE).is_file() {
             let r = Receipt::load(&dest)?;
             if r.bundle_sha256 == sha && r.arrival_id == arrival_id {
-                return ctx.finish_staged(cand, acc.clone(), dest);
+                return ctx.finish_staged(cand, acc, dest);
             }
         }
     }
@@ -308,6 +308,7 @@ impl Ctx<'_> {
             report.to_json().as_bytes(),
             self.sha,
             self.opts.now,
+            self.opts.consume_input,
         )?;
         self.finish(Disposition::Quarantined, report, acc, dest, false)
     }

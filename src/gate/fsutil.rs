@@ -29,7 +29,7 @@ pub fn fault(point: &str) -> Result<(), GateError> {
 }
 
 /// Wrap an I/O error with what was being done and where.
-pub fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> GateError + '_ {
+pub fn io<'a>(what: &str, path: &'a Path) -> impl FnOnce(std::io::Error) -> GateError + 'a {
     let what = what.to_string();
     move |source| GateError::Io {
         what,

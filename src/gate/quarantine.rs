@@ -64,7 +64,10 @@ pub fn find_same_file(
 }
 
 /// Build the quarantine folder in `tmp` (inside `work/`) and publish it under `quarantine`.
-/// `bundle` is left where it is; the caller removes it once the outcome is recorded.
+/// `bundle` is left where it is; the caller removes it once the outcome is recorded. With
+/// `link`, the kept file is a hard link to the input (the very file, for inputs the gate owns);
+/// otherwise, and across file systems, a fsynced copy.
+#[allow(clippy::too_many_arguments)]
 pub fn quarantine(
     quarantine: &Path,
     tmp: &Path,
@@ -73,6 +76,7 @@ pub fn quarantine(
     report_json: &[u8],
     sha256: &str,
     now: i64,
+    link: bool,
 ) -> Result<PathBuf, GateError> {
     fsutil::create_dirs_durable(tmp)?;
     let safe_name = if file_name.is_empty()
@@ -85,13 +89,18 @@ pub fn quarantine(
         file_name.to_string()
     };
     let kept = tmp.join(&safe_name);
-    match std::fs::hard_link(bundle, &kept) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EXDEV) || e.raw_os_error() == Some(libc::EPERM) => {
-            fsutil::fault("write")?;
-            std::fs::copy(bundle, &kept).map_err(io("copy bundle to", &kept))?;
+    let linked = if link {
+        match std::fs::hard_link(bundle, &kept) {
+            Ok(()) => true,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV) | Some(libc::EPERM)) => false,
+            Err(e) => return Err(io("link bundle into", &kept)(e)),
         }
-        Err(e) => return Err(io("link bundle into", &kept)(e)),
+    } else {
+        false
+    };
+    if !linked {
+        fsutil::fault("write")?;
+        std::fs::copy(bundle, &kept).map_err(io("copy bundle to", &kept))?;
     }
     fsutil::sync_path(&kept)?;
     fsutil::write_new(&tmp.join(REPORT_FILE), report_json, 0o444)?;
@@ -131,7 +140,7 @@ mod tests {
         let b = d.path().join("b.tar.zst");
         std::fs::write(&b, b"bundle bytes").unwrap();
         let sha = "ab".repeat(32);
-        let dest = quarantine(&q, &d.path().join("w1"), &b, "b.tar.zst", b"{}", &sha, 0).unwrap();
+        let dest = quarantine(&q, &d.path().join("w1"), &b, "b.tar.zst", b"{}", &sha, 0, true).unwrap();
         assert_eq!(std::fs::read(dest.join("b.tar.zst")).unwrap(), b"bundle bytes");
         assert!(dest.join(REPORT_FILE).is_file());
         assert!(dest
@@ -146,7 +155,7 @@ mod tests {
         std::fs::copy(&b, &c).unwrap();
         assert_eq!(find_same_file(&q, &sha, file_id(&c).unwrap()).unwrap(), None);
         // same second, same sha: a second folder, not a clash
-        let dest2 = quarantine(&q, &d.path().join("w2"), &c, "c", b"{}", &sha, 0).unwrap();
+        let dest2 = quarantine(&q, &d.path().join("w2"), &c, "c", b"{}", &sha, 0, false).unwrap();
         assert_ne!(dest, dest2);
     }
 }

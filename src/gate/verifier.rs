@@ -41,19 +41,10 @@ pub trait Verifier {
     ) -> Result<Candidate, GateError>;
 }
 
-/// The real verifier: `verify::verify_bundle` with the full inspection engine, then
-/// `decide::decide`.
+/// The real verifier: `verify::verify_bundle` with the given inspection engine (the CLI
+/// passes the full one), then `decide::decide`.
 pub struct BundleVerifier {
     pub engine: crate::inspect::Engine,
-}
-
-impl BundleVerifier {
-    /// A verifier with the inspection engine the policy asks for.
-    pub fn for_policy(_policy: &Policy) -> BundleVerifier {
-        BundleVerifier {
-            engine: crate::inspect::Engine::none(),
-        }
-    }
 }
 
 impl Verifier for BundleVerifier {
@@ -66,12 +57,9 @@ impl Verifier for BundleVerifier {
     ) -> Result<Candidate, GateError> {
         use crate::decide::{decide, Decision};
         use crate::verify::{verify_bundle, VerifyOptions};
-        let opts = VerifyOptions {
-            policy,
-            engine: &self.engine,
-            extract_to: Some(extract_to),
-            now,
-        };
+        let mut opts = VerifyOptions::new(policy, &self.engine);
+        opts.extract_to = Some(extract_to);
+        opts.now = now;
         let outcome = verify_bundle(bundle, &opts).map_err(|e| GateError::Verify {
             message: e.to_string(),
             class: e.class(),
@@ -84,7 +72,7 @@ impl Verifier for BundleVerifier {
             .unwrap_or_default();
         match decide(outcome, policy) {
             Decision::Accept(acc) => {
-                let (report, vb) = acc.into_parts();
+                let (vb, report) = acc.into_parts();
                 let accepted = AcceptedBundle {
                     statement: vb.statement().clone(),
                     version: vb.version().clone(),
