@@ -119,8 +119,7 @@ fn admit_in(
     key: &PrivateKey,
     opts: &AdmitOptions<'_>,
 ) -> Result<AdmitResult, GateError> {
-    let arrival = file_id(bundle)?;
-    let arrival_id = format!("{}:{}", arrival.0, arrival.1);
+    let arrival_id = file_id(bundle)?;
     let tree = work.join("stage");
     let files = tree.join(receipt::PAYLOAD_DIR);
     fsutil::create_dirs_durable(&files)?;
@@ -153,7 +152,7 @@ fn admit_in(
             }
         }
     }
-    if let Some(q) = quarantine::find_same_file(&gate.quarantine(), &sha, arrival)? {
+    if let Some(q) = quarantine::find_same_file(&gate.quarantine(), &sha, &arrival_id)? {
         return ctx.finish(Disposition::Quarantined, cand.report, None, q, true);
     }
 

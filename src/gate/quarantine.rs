@@ -12,10 +12,22 @@ pub const REPORT_FILE: &str = "report.json";
 /// Hex digits of the bundle sha256 in a quarantine folder's name.
 pub const PREFIX_LEN: usize = 16;
 
-/// `(device, inode)` of a file: identifies the very file that arrived, across renames and links.
-pub fn file_id(path: &Path) -> Result<(u64, u64), GateError> {
+/// `<device>:<inode>:<birth time ns>` of a file: identifies the very file that arrived across
+/// renames and hard links, and tells it from a later file that reuses the inode number (the
+/// birth time, or the modification time where the file system keeps none).
+pub fn file_id(path: &Path) -> Result<String, GateError> {
     let m = std::fs::metadata(path).map_err(io("stat", path))?;
-    Ok((m.dev(), m.ino()))
+    Ok(id_of(&m))
+}
+
+fn id_of(m: &std::fs::Metadata) -> String {
+    let born = m
+        .created()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or_else(|| m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128);
+    format!("{}:{}:{born}", m.dev(), m.ino())
 }
 
 /// `YYYYMMDDTHHMMSSZ-<sha prefix>`.
@@ -32,7 +44,7 @@ pub fn folder_name(now: i64, sha256: &str) -> String {
 pub fn find_same_file(
     quarantine: &Path,
     sha256: &str,
-    id: (u64, u64),
+    id: &str,
 ) -> Result<Option<PathBuf>, GateError> {
     let prefix: String = sha256.chars().take(PREFIX_LEN).collect();
     let suffix = format!("-{prefix}");
@@ -54,7 +66,7 @@ pub fn find_same_file(
                 continue;
             }
             if let Ok(m) = std::fs::symlink_metadata(f.path()) {
-                if m.is_file() && (m.dev(), m.ino()) == id {
+                if m.is_file() && id_of(&m) == id {
                     return Ok(Some(e.path()));
                 }
             }
@@ -149,11 +161,11 @@ mod tests {
             .to_string_lossy()
             .ends_with(&sha[..16]));
         let id = file_id(&b).unwrap();
-        assert_eq!(find_same_file(&q, &sha, id).unwrap(), Some(dest.clone()));
+        assert_eq!(find_same_file(&q, &sha, &id).unwrap(), Some(dest.clone()));
         // a copy with the same bytes is a different file
         let c = d.path().join("c");
         std::fs::copy(&b, &c).unwrap();
-        assert_eq!(find_same_file(&q, &sha, file_id(&c).unwrap()).unwrap(), None);
+        assert_eq!(find_same_file(&q, &sha, &file_id(&c).unwrap()).unwrap(), None);
         // same second, same sha: a second folder, not a clash
         let dest2 = quarantine(&q, &d.path().join("w2"), &c, "c", b"{}", &sha, 0, false).unwrap();
         assert_ne!(dest, dest2);

@@ -36,7 +36,7 @@ pub struct Receipt {
     pub bundle_sha256: String,
     /// The bundle's file name as it arrived.
     pub bundle_file: String,
-    /// `<device>:<inode>` of the arrived file, so a restart can tell the same file left over
+    /// `<device>:<inode>:<birth ns>` of the arrived file, so a restart can tell the same file left over
     /// from an interrupted run (finish it) from a second copy (a replay).
     #[serde(default)]
     pub arrival_id: String,
