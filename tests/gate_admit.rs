@@ -22,8 +22,15 @@ fn accept_stages_and_reject_quarantines() {
         std::fs::read(staged.join("files/config.json")).unwrap(),
         br#"{"name": "m", "v": "1.0.0"}"#
     );
-    let mode = std::fs::metadata(staged.join("files/sub/w.bin")).unwrap().permissions().mode();
-    assert_eq!(mode & 0o7777, 0o444, "staged files are read-only, no setuid/setgid");
+    let mode = std::fs::metadata(staged.join("files/sub/w.bin"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o7777,
+        0o444,
+        "staged files are read-only, no setuid/setgid"
+    );
     assert_eq!(receipt_sha(&staged), sha256_file(&good));
     assert!(env.intake().is_empty(), "staged bundle left intake");
     assert_eq!(reverify(&staged).0, 0);
@@ -76,7 +83,10 @@ fn bundle_outside_intake_is_left_in_place() {
     assert_eq!(code(&o), 1, "{}", text(&o));
     assert!(bad.is_file());
     let q = env.quarantined();
-    assert_eq!(sha256_file(&q[0].join("evil-1.0.0.tar.zst")), sha256_file(&bad));
+    assert_eq!(
+        sha256_file(&q[0].join("evil-1.0.0.tar.zst")),
+        sha256_file(&bad)
+    );
 }
 
 #[test]
@@ -95,7 +105,10 @@ fn rollback_and_replay_are_quarantined() {
     assert!(text(&o).contains("replay"), "{}", text(&o));
     // a newer one still stages, another name is independent
     assert_eq!(code(&env.admit(&env.drop_in(&env.small("m", "2.0.1")))), 0);
-    assert_eq!(code(&env.admit(&env.drop_in(&env.small("other", "0.0.1")))), 0);
+    assert_eq!(
+        code(&env.admit(&env.drop_in(&env.small("other", "0.0.1")))),
+        0
+    );
     assert!(env.intake().is_empty());
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(env.gate.join("state/state.json")).unwrap()).unwrap();
@@ -105,7 +118,10 @@ fn rollback_and_replay_are_quarantined() {
         .iter()
         .map(|r| r["outcome"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(outcomes, ["staged", "quarantined", "quarantined", "staged", "staged"]);
+    assert_eq!(
+        outcomes,
+        ["staged", "quarantined", "quarantined", "staged", "staged"]
+    );
     assert_eq!(env.audit_verify().0, 0);
 }
 
@@ -139,7 +155,10 @@ fn fsync_or_rename_failure_keeps_the_input_and_exits_3() {
         assert_eq!(code(&o), 3, "{fault}: {}", text(&o));
         assert_eq!(env.intake(), vec!["m-1.0.0.tar.zst"], "{fault}");
         assert_eq!(sha256_file(&inb), sha);
-        assert!(names(&env.gate.join("work")) == ["claims"], "{fault}: work/ cleaned");
+        assert!(
+            names(&env.gate.join("work")) == ["claims"],
+            "{fault}: work/ cleaned"
+        );
         if fault != "audit-append" {
             assert!(env.staged().is_empty(), "{fault}: nothing staged");
         }
@@ -164,7 +183,11 @@ fn failure_removing_the_input_is_finished_by_a_rerun() {
     let o = env.admit(&inb);
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert!(text(&o).contains("interrupted"), "{}", text(&o));
-    let staged: Vec<_> = env.audit().into_iter().filter(|r| r["outcome"] == "staged").collect();
+    let staged: Vec<_> = env
+        .audit()
+        .into_iter()
+        .filter(|r| r["outcome"] == "staged")
+        .collect();
     assert_eq!(staged.len(), 1, "recorded once");
     // and a genuine second copy afterwards is a replay
     let o = env.admit(&env.drop_in(&b));
@@ -185,7 +208,14 @@ fn disk_full_during_extraction_leaves_nothing_half_staged() {
     let mnt = base.path().join("small");
     std::fs::create_dir(&mnt).unwrap();
     let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt.to_str().unwrap()])
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=1m",
+            "tmpfs",
+            mnt.to_str().unwrap(),
+        ])
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
@@ -214,7 +244,10 @@ fn disk_full_during_extraction_leaves_nothing_half_staged() {
     assert_eq!(env.intake(), vec!["big-1.0.0.tar.zst"]);
     assert_eq!(sha256_file(&inb), sha);
     assert!(env.staged().is_empty());
-    assert!(names(&env.gate.join("staging")).is_empty(), "no half-made folders in staging/");
+    assert!(
+        names(&env.gate.join("staging")).is_empty(),
+        "no half-made folders in staging/"
+    );
     assert!(env.quarantined().is_empty());
     assert_eq!(names(&env.gate.join("work")), ["claims"]);
     // the space is free again: a small bundle still goes through
@@ -254,7 +287,11 @@ fn reverify_finds_changed_added_missing_and_edited_receipt() {
     assert!(out.contains("missing: config.json"), "{out}");
 
     let r = std::fs::read_to_string(st.join("receipt.json")).unwrap();
-    std::fs::write(st.join("receipt.json"), r.replace("\"name\": \"m\"", "\"name\": \"n\"")).unwrap();
+    std::fs::write(
+        st.join("receipt.json"),
+        r.replace("\"name\": \"m\"", "\"name\": \"n\""),
+    )
+    .unwrap();
     let (c, out) = reverify(&st);
     assert_eq!(c, 1);
     assert!(out.contains("signature bad"), "{out}");
@@ -264,6 +301,11 @@ fn reverify_finds_changed_added_missing_and_edited_receipt() {
 fn admit_outside_a_gate_is_a_config_error() {
     let env = Env::new("");
     let b = env.small("m", "1.0.0");
-    let o = run(&["admit", b.to_str().unwrap(), "--gate", env.path().to_str().unwrap()]);
+    let o = run(&[
+        "admit",
+        b.to_str().unwrap(),
+        "--gate",
+        env.path().to_str().unwrap(),
+    ]);
     assert_eq!(code(&o), 2, "{}", text(&o));
 }

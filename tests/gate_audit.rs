@@ -8,7 +8,11 @@ use gate_util::*;
 use std::path::Path;
 
 fn lines(p: &Path) -> Vec<String> {
-    std::fs::read_to_string(p).unwrap().lines().map(str::to_string).collect()
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 fn write_lines(p: &Path, l: &[String]) {
@@ -87,7 +91,14 @@ fn exported_checkpoint_catches_truncation_even_without_the_stored_one() {
     let env = gate_with_log();
     let log = env.gate.join("audit/log.jsonl");
     let cp = env.path().join("exported-checkpoint.json");
-    let o = run(&["audit", "checkpoint", "--gate", env.gate_s(), "-o", cp.to_str().unwrap()]);
+    let o = run(&[
+        "audit",
+        "checkpoint",
+        "--gate",
+        env.gate_s(),
+        "-o",
+        cp.to_str().unwrap(),
+    ]);
     assert_eq!(code(&o), 0, "{}", text(&o));
     let c: serde_json::Value = serde_json::from_slice(&std::fs::read(&cp).unwrap()).unwrap();
     assert_eq!(c["size"], 4);
@@ -120,7 +131,8 @@ fn exported_checkpoint_catches_truncation_even_without_the_stored_one() {
     let problems = v["problems"].to_string();
     assert!(problems.contains("truncation"), "{problems}");
     // a forged checkpoint (edited size) fails its signature
-    let mut forged: serde_json::Value = serde_json::from_slice(&std::fs::read(&cp).unwrap()).unwrap();
+    let mut forged: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cp).unwrap()).unwrap();
     forged["size"] = serde_json::json!(3);
     let fp = env.path().join("forged.json");
     std::fs::write(&fp, forged.to_string()).unwrap();
@@ -136,7 +148,10 @@ fn audit_records_never_carry_finding_messages() {
     let text = std::fs::read_to_string(env.gate.join("audit/log.jsonl")).unwrap();
     for r in env.audit() {
         for f in r["findings"].as_array().unwrap() {
-            assert!(f.get("message").is_none() && f.get("redacted").is_none(), "{f}");
+            assert!(
+                f.get("message").is_none() && f.get("redacted").is_none(),
+                "{f}"
+            );
             assert!(f["rule"].is_string() && f["fingerprint"].is_string());
         }
         assert_eq!(r["policy_sha256"].as_str().unwrap().len(), 64);

@@ -41,7 +41,10 @@ fn check_staging(gate: &Path) -> Vec<(PathBuf, String)> {
 }
 
 fn quarantined_shas(gate: &Path) -> Vec<String> {
-    dirs(&gate.join("quarantine")).iter().map(|q| quarantine_sha(q)).collect()
+    dirs(&gate.join("quarantine"))
+        .iter()
+        .map(|q| quarantine_sha(q))
+        .collect()
 }
 
 #[test]
@@ -66,7 +69,10 @@ fn sigkill_at_100_points_never_loses_or_half_stages_a_bundle() {
     let cal = env.bundle(
         "calibrate",
         "1",
-        &[("a/w1.bin", vec![9u8; 150_000]), ("a/b/w2.bin", vec![8u8; 60_000])],
+        &[
+            ("a/w1.bin", vec![9u8; 150_000]),
+            ("a/b/w2.bin", vec![8u8; 60_000]),
+        ],
         true,
     );
     let start = std::time::Instant::now();
@@ -95,9 +101,15 @@ fn sigkill_at_100_points_never_loses_or_half_stages_a_bundle() {
         // Right after the kill: staging holds only complete, verified trees; nothing is lost.
         let staged = check_staging(&env.gate);
         let in_staging = staged.iter().filter(|(_, s)| *s == sha).count();
-        let in_quarantine = quarantined_shas(&env.gate).iter().filter(|s| **s == sha).count();
+        let in_quarantine = quarantined_shas(&env.gate)
+            .iter()
+            .filter(|s| **s == sha)
+            .count();
         let in_intake = inb.exists() as usize;
-        assert!(in_staging + in_quarantine + in_intake >= 1, "bundle {i} lost");
+        assert!(
+            in_staging + in_quarantine + in_intake >= 1,
+            "bundle {i} lost"
+        );
         assert!(in_staging <= 1 && in_quarantine <= 1);
         landed[match (in_intake, in_staging + in_quarantine) {
             (1, 0) => 0,
@@ -119,12 +131,19 @@ fn sigkill_at_100_points_never_loses_or_half_stages_a_bundle() {
         }
 
         // After the restart: exactly one place, recorded once, nothing left behind.
-        assert!(env.intake().is_empty(), "bundle {i}: intake {:?}", env.intake());
+        assert!(
+            env.intake().is_empty(),
+            "bundle {i}: intake {:?}",
+            env.intake()
+        );
         assert_eq!(names(&env.gate.join("work")), ["claims"], "bundle {i}");
         assert!(names(&env.gate.join("work/claims")).is_empty());
         let staged = check_staging(&env.gate);
         let in_staging = staged.iter().filter(|(_, s)| *s == sha).count();
-        let in_quarantine = quarantined_shas(&env.gate).iter().filter(|s| **s == sha).count();
+        let in_quarantine = quarantined_shas(&env.gate)
+            .iter()
+            .filter(|s| **s == sha)
+            .count();
         if *signed {
             assert_eq!((in_staging, in_quarantine), (1, 0), "bundle {i}");
         } else {
@@ -138,9 +157,15 @@ fn sigkill_at_100_points_never_loses_or_half_stages_a_bundle() {
         assert_eq!(records, 1, "bundle {i} recorded once");
     }
     assert_eq!(env.audit_verify().0, 0);
-    assert_eq!(env.staged().len(), 1 + bundles.iter().filter(|b| b.1).count());
+    assert_eq!(
+        env.staged().len(),
+        1 + bundles.iter().filter(|b| b.1).count()
+    );
     // the delays must actually have interrupted a good share of the runs
-    assert!(killed_mid_way >= 10, "only {killed_mid_way} runs were interrupted");
+    assert!(
+        killed_mid_way >= 10,
+        "only {killed_mid_way} runs were interrupted"
+    );
     eprintln!(
         "{killed_mid_way} of {n} admits killed before exiting (delays 0-{span} us); after the kill: \
          {} undecided, {} decided but input not yet removed, {} finished",

@@ -11,7 +11,15 @@ use std::time::{Duration, Instant};
 
 fn spawn_watch(env: &Env, extra: &[&str]) -> Child {
     bin()
-        .args(["watch", "--gate", env.gate_s(), "--rescan-secs", "1", "--format", "json"])
+        .args([
+            "watch",
+            "--gate",
+            env.gate_s(),
+            "--rescan-secs",
+            "1",
+            "--format",
+            "json",
+        ])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -31,7 +39,10 @@ fn term(child: &Child) {
 fn wait_until(mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < Duration::from_secs(120), "gave up waiting");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "gave up waiting"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -71,7 +82,11 @@ fn two_watchers_process_each_of_50_bundles_exactly_once() {
     let lines2 = String::from_utf8_lossy(&o2.stdout).lines().count();
     assert_eq!(lines1 + lines2, 50, "each bundle reported once in total");
 
-    let admits: Vec<_> = env.audit().into_iter().filter(|r| r["event"] == "admit").collect();
+    let admits: Vec<_> = env
+        .audit()
+        .into_iter()
+        .filter(|r| r["event"] == "admit")
+        .collect();
     assert_eq!(admits.len(), 50, "exactly one decision per bundle");
     let recorded: BTreeSet<String> = admits
         .iter()
@@ -94,9 +109,17 @@ fn part_files_wait_and_once_processes_the_rest() {
     std::fs::copy(&b, env.gate.join("intake/m.tar.zst.part")).unwrap();
     let o = run(&["watch", "--gate", env.gate_s(), "--once"]);
     assert_eq!(code(&o), 0, "{}", text(&o));
-    assert_eq!(env.intake(), vec!["m.tar.zst.part"], "a .part file is not touched");
+    assert_eq!(
+        env.intake(),
+        vec!["m.tar.zst.part"],
+        "a .part file is not touched"
+    );
     assert!(env.staged().is_empty());
-    std::fs::rename(env.gate.join("intake/m.tar.zst.part"), env.gate.join("intake/m.tar.zst")).unwrap();
+    std::fs::rename(
+        env.gate.join("intake/m.tar.zst.part"),
+        env.gate.join("intake/m.tar.zst"),
+    )
+    .unwrap();
     let o = run(&["watch", "--gate", env.gate_s(), "--once"]);
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert!(env.intake().is_empty());
@@ -121,11 +144,18 @@ fn ready_markers_are_required_when_configured() {
     std::fs::copy(&b, gate2.join("intake/m.tar.zst")).unwrap();
     let o = run(&["watch", "--gate", gate2.to_str().unwrap(), "--once"]);
     assert_eq!(code(&o), 0, "{}", text(&o));
-    assert_eq!(names(&gate2.join("intake")), ["m.tar.zst"], "no marker: waits");
+    assert_eq!(
+        names(&gate2.join("intake")),
+        ["m.tar.zst"],
+        "no marker: waits"
+    );
     std::fs::write(gate2.join("intake/m.tar.zst.ready"), b"").unwrap();
     let o = run(&["watch", "--gate", gate2.to_str().unwrap(), "--once"]);
     assert_eq!(code(&o), 0, "{}", text(&o));
-    assert!(names(&gate2.join("intake")).is_empty(), "bundle and marker consumed");
+    assert!(
+        names(&gate2.join("intake")).is_empty(),
+        "bundle and marker consumed"
+    );
     assert_eq!(dirs(&gate2.join("staging/weights/m")).len(), 1);
 }
 
@@ -135,7 +165,11 @@ fn startup_recovers_dead_claims_and_cleans_work() {
     let b = env.small("m", "1");
     // a claim and a half-written work folder left by a process that no longer exists
     let dead = "4194999"; // above the default pid_max range used here: never alive
-    std::fs::copy(&b, env.gate.join(format!("work/claims/{dead}-0123--m.tar.zst"))).unwrap();
+    std::fs::copy(
+        &b,
+        env.gate.join(format!("work/claims/{dead}-0123--m.tar.zst")),
+    )
+    .unwrap();
     let junk = env.gate.join(format!("work/{dead}-abcd/stage/files"));
     std::fs::create_dir_all(&junk).unwrap();
     std::fs::write(junk.join("half"), b"partial").unwrap();

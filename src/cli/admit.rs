@@ -28,7 +28,10 @@ pub fn is_inside(bundle: &Path, dir: &Path) -> bool {
             p
         }
     });
-    match (parent.and_then(|p| p.canonicalize().ok()), dir.canonicalize()) {
+    match (
+        parent.and_then(|p| p.canonicalize().ok()),
+        dir.canonicalize(),
+    ) {
         (Some(a), Ok(b)) => a == b,
         _ => false,
     }
@@ -70,7 +73,11 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             println!(
                 "{}{}: {}",
                 r.disposition.as_str(),
-                if r.resumed { " (finished an interrupted run)" } else { "" },
+                if r.resumed {
+                    " (finished an interrupted run)"
+                } else {
+                    ""
+                },
                 r.destination.display()
             );
         }

@@ -81,7 +81,11 @@ fn verify(
     let mut checked = 0u64;
     if stored.exists() {
         let c = Checkpoint::load(&stored).map_err(gate_err)?;
-        problems.extend(c.check(&key, &chain).into_iter().map(|p| format!("stored checkpoint: {p}")));
+        problems.extend(
+            c.check(&key, &chain)
+                .into_iter()
+                .map(|p| format!("stored checkpoint: {p}")),
+        );
         checked += 1;
     } else if chain.records > 0 {
         problems.push(format!(
@@ -117,7 +121,10 @@ fn verify(
                     chain.records, chain.head
                 );
             } else {
-                println!("audit log FAILED verification ({} problems):", problems.len());
+                println!(
+                    "audit log FAILED verification ({} problems):",
+                    problems.len()
+                );
                 for p in &problems {
                     println!("  - {p}");
                 }

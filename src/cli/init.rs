@@ -1,7 +1,7 @@
 //! `airgate init`: create a gate directory (folders, policy copy, audit key, airgate.toml).
 
 use super::common::{CliError, Format};
-use airgate::gate::{GateError, Gate};
+use airgate::gate::{Gate, GateError};
 use std::path::PathBuf;
 
 /// Arguments of `airgate init`.
@@ -34,7 +34,9 @@ pub fn open(gate: &std::path::Path) -> anyhow::Result<Gate> {
 /// Human or JSON only (SARIF is for findings reports).
 pub fn check_format(f: Format) -> anyhow::Result<()> {
     if f == Format::Sarif {
-        return Err(super::common::usage("--format sarif is not available for this command"));
+        return Err(super::common::usage(
+            "--format sarif is not available for this command",
+        ));
     }
     Ok(())
 }
@@ -44,7 +46,8 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     let mut gate = airgate::gate::init(&a.gate, &a.policy).map_err(gate_err)?;
     if a.require_ready {
         gate.config.require_ready = true;
-        let text = toml::to_string(&gate.config).map_err(|e| super::common::usage(e.to_string()))?;
+        let text =
+            toml::to_string(&gate.config).map_err(|e| super::common::usage(e.to_string()))?;
         airgate::gate::fsutil::replace_atomic(
             &gate.root.join(airgate::gate::layout::CONFIG_FILE),
             format!("# airgate gate configuration (written by `airgate init`)\n{text}").as_bytes(),
@@ -58,6 +61,9 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         gate.root.join(&gate.config.audit_pub).display(),
         gate.config.audit_key_id
     );
-    println!("  drop bundles into {} (write as NAME.part, then rename)", gate.intake().display());
+    println!(
+        "  drop bundles into {} (write as NAME.part, then rename)",
+        gate.intake().display()
+    );
     Ok(0)
 }

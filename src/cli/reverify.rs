@@ -39,7 +39,11 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             println!(
                 "{}: {} ({} files, {} bytes re-hashed; receipt signature {})",
                 r.staged_dir,
-                if r.clean() { "matches its receipt" } else { "DIFFERS from its receipt" },
+                if r.clean() {
+                    "matches its receipt"
+                } else {
+                    "DIFFERS from its receipt"
+                },
                 r.files_checked,
                 r.bytes_checked,
                 r.receipt_signature

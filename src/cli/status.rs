@@ -50,7 +50,11 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
                     r.name,
                     r.version,
                     r.file,
-                    if r.reason.is_empty() { String::new() } else { format!(": {}", r.reason) }
+                    if r.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", r.reason)
+                    }
                 );
             }
         }

@@ -44,25 +44,32 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         stop,
     };
     let json = a.format == Format::Json;
-    let mut print = |name: &str, res: &Result<airgate::gate::AdmitResult, airgate::gate::GateError>| {
-        let line = match (res, json) {
-            (Ok(r), true) => serde_json::json!({
-                "bundle": name, "disposition": r.disposition.as_str(),
-                "destination": r.destination, "sha256": r.sha256, "resumed": r.resumed,
-                "reasons": r.report.reasons,
-            })
-            .to_string(),
-            (Err(e), true) => serde_json::json!({"bundle": name, "error": e.to_string()}).to_string(),
-            (Ok(r), false) => format!(
-                "{name}: {} -> {}{}",
-                r.disposition.as_str(),
-                r.destination.display(),
-                r.report.reasons.first().map(|x| format!(" ({x})")).unwrap_or_default()
-            ),
-            (Err(e), false) => format!("{name}: error (left in intake): {e}"),
+    let mut print =
+        |name: &str, res: &Result<airgate::gate::AdmitResult, airgate::gate::GateError>| {
+            let line = match (res, json) {
+                (Ok(r), true) => serde_json::json!({
+                    "bundle": name, "disposition": r.disposition.as_str(),
+                    "destination": r.destination, "sha256": r.sha256, "resumed": r.resumed,
+                    "reasons": r.report.reasons,
+                })
+                .to_string(),
+                (Err(e), true) => {
+                    serde_json::json!({"bundle": name, "error": e.to_string()}).to_string()
+                }
+                (Ok(r), false) => format!(
+                    "{name}: {} -> {}{}",
+                    r.disposition.as_str(),
+                    r.destination.display(),
+                    r.report
+                        .reasons
+                        .first()
+                        .map(|x| format!(" ({x})"))
+                        .unwrap_or_default()
+                ),
+                (Err(e), false) => format!("{name}: error (left in intake): {e}"),
+            };
+            println!("{line}");
         };
-        println!("{line}");
-    };
     let stats = watch(&gate, &policy, &opts, &mut print).map_err(gate_err)?;
     eprintln!(
         "airgate watch: stopped; staged {}, quarantined {}, errors {}, recovered claims {}",

@@ -144,7 +144,12 @@ fn admit_in(
     let _lock = GateLock::acquire(&gate.lock_path())?;
     // An interrupted run may already have made this very file's outcome durable.
     if let Some(acc) = cand.accepted.clone() {
-        let dest = publish::destination(&gate.staging(), &acc.kind, &acc.name, &acc.statement.predicate.version)?;
+        let dest = publish::destination(
+            &gate.staging(),
+            &acc.kind,
+            &acc.name,
+            &acc.statement.predicate.version,
+        )?;
         if dest.join(RECEIPT_FILE).is_file() {
             let r = Receipt::load(&dest)?;
             if r.bundle_sha256 == sha && r.arrival_id == arrival_id {
@@ -207,7 +212,14 @@ fn gate_reject(mut report: Report, rule: &str, msg: &str, file: &str, sha: &str)
     report.reasons.insert(0, msg.to_string());
     report.findings.insert(
         0,
-        Finding::new(file, rule, Category::Trust, Severity::High, msg, sha.as_bytes()),
+        Finding::new(
+            file,
+            rule,
+            Category::Trust,
+            Severity::High,
+            msg,
+            sha.as_bytes(),
+        ),
     );
     report
 }
@@ -324,11 +336,13 @@ impl Ctx<'_> {
     ) -> Result<AdmitResult, GateError> {
         let dest_rel = self.rel(&dest);
         let already = resumed
-            && audit::read_records(&self.gate.audit_log())?.iter().any(|r| {
-                r.event == "admit"
-                    && r.destination.as_deref() == Some(dest_rel.as_str())
-                    && r.bundle.as_ref().is_some_and(|b| b.sha256 == self.sha)
-            });
+            && audit::read_records(&self.gate.audit_log())?
+                .iter()
+                .any(|r| {
+                    r.event == "admit"
+                        && r.destination.as_deref() == Some(dest_rel.as_str())
+                        && r.bundle.as_ref().is_some_and(|b| b.sha256 == self.sha)
+                });
         if !already {
             let rec = self.record(disposition, &report, acc, &dest_rel);
             let (r, head) = audit::append(&self.gate.audit_log(), rec)?;

@@ -200,7 +200,8 @@ pub fn append(path: &Path, mut rec: Record) -> Result<(Record, String), GateErro
     let (mut seq, mut prev, complete) = tail(&mut file, path)?;
     let len = file.metadata().map_err(io("stat", path))?.len();
     if complete < len {
-        file.set_len(complete).map_err(io("truncate torn record", path))?;
+        file.set_len(complete)
+            .map_err(io("truncate torn record", path))?;
         let mut repair = Record::new("log-repair", "error", &rec.policy_sha256);
         repair.error = Some(format!(
             "removed a torn, incomplete record of {} bytes at offset {complete} (crash during append)",

@@ -85,7 +85,10 @@ impl Checkpoint {
     pub fn check(&self, key: &PublicKey, chain: &ChainCheck) -> Vec<String> {
         let mut out = Vec::new();
         if self.origin != ORIGIN {
-            out.push(format!("checkpoint origin is {:?}, expected {ORIGIN}", self.origin));
+            out.push(format!(
+                "checkpoint origin is {:?}, expected {ORIGIN}",
+                self.origin
+            ));
         }
         if self.key_id != key.id() {
             out.push(format!(
@@ -156,7 +159,9 @@ mod tests {
         assert!(c.check(&key.public(), &chain).is_empty());
         // appending more keeps the old checkpoint valid
         append(&log, Record::new("admit", "staged", "p")).unwrap();
-        assert!(c.check(&key.public(), &verify_chain(&log).unwrap()).is_empty());
+        assert!(c
+            .check(&key.public(), &verify_chain(&log).unwrap())
+            .is_empty());
         // truncate to 2 records: chain alone is fine, checkpoint is not
         let text = std::fs::read_to_string(&log).unwrap();
         let two: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();

@@ -143,7 +143,13 @@ mod tests {
     #[test]
     fn ready_skips_partial_and_markers() {
         let (_d, mut g) = gate();
-        for n in ["a.tar.zst", "b.tar.zst.part", ".hidden", "c.tar", "c.tar.ready"] {
+        for n in [
+            "a.tar.zst",
+            "b.tar.zst.part",
+            ".hidden",
+            "c.tar",
+            "c.tar.ready",
+        ] {
             std::fs::write(g.intake().join(n), b"x").unwrap();
         }
         assert_eq!(ready(&g).unwrap(), vec!["a.tar.zst", "c.tar"]);

@@ -94,7 +94,10 @@ impl Gate {
         })?;
         if meta.len() > MAX_CONFIG_BYTES {
             return Err(GateError::Config {
-                message: format!("{} is larger than {MAX_CONFIG_BYTES} bytes", cfg_path.display()),
+                message: format!(
+                    "{} is larger than {MAX_CONFIG_BYTES} bytes",
+                    cfg_path.display()
+                ),
             });
         }
         let text = std::fs::read_to_string(&cfg_path).map_err(io("read", &cfg_path))?;
@@ -240,7 +243,10 @@ fn copy_in(from: &Path, to: &Path, copied: &mut usize) -> Result<(), GateError> 
         fsutil::sync_parent(to)
     } else {
         Err(GateError::Config {
-            message: format!("policy names {}, which is not a regular file", from.display()),
+            message: format!(
+                "policy names {}, which is not a regular file",
+                from.display()
+            ),
         })
     }
 }
@@ -293,6 +299,9 @@ mod tests {
     #[test]
     fn open_refuses_non_gate() {
         let d = tempfile::tempdir().unwrap();
-        assert!(matches!(Gate::open(d.path()), Err(GateError::Config { .. })));
+        assert!(matches!(
+            Gate::open(d.path()),
+            Err(GateError::Config { .. })
+        ));
     }
 }

@@ -152,8 +152,21 @@ mod tests {
         let b = d.path().join("b.tar.zst");
         std::fs::write(&b, b"bundle bytes").unwrap();
         let sha = "ab".repeat(32);
-        let dest = quarantine(&q, &d.path().join("w1"), &b, "b.tar.zst", b"{}", &sha, 0, true).unwrap();
-        assert_eq!(std::fs::read(dest.join("b.tar.zst")).unwrap(), b"bundle bytes");
+        let dest = quarantine(
+            &q,
+            &d.path().join("w1"),
+            &b,
+            "b.tar.zst",
+            b"{}",
+            &sha,
+            0,
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read(dest.join("b.tar.zst")).unwrap(),
+            b"bundle bytes"
+        );
         assert!(dest.join(REPORT_FILE).is_file());
         assert!(dest
             .file_name()
@@ -165,7 +178,10 @@ mod tests {
         // a copy with the same bytes is a different file
         let c = d.path().join("c");
         std::fs::copy(&b, &c).unwrap();
-        assert_eq!(find_same_file(&q, &sha, &file_id(&c).unwrap()).unwrap(), None);
+        assert_eq!(
+            find_same_file(&q, &sha, &file_id(&c).unwrap()).unwrap(),
+            None
+        );
         // same second, same sha: a second folder, not a clash
         let dest2 = quarantine(&q, &d.path().join("w2"), &c, "c", b"{}", &sha, 0, false).unwrap();
         assert_ne!(dest, dest2);

@@ -154,7 +154,10 @@ mod tests {
     #[test]
     fn rollback_and_replay() {
         let mut s = State::default();
-        assert_eq!(s.check("weights", "m", &v("1.0.0"), "aa", &[]), Check::Fresh);
+        assert_eq!(
+            s.check("weights", "m", &v("1.0.0"), "aa", &[]),
+            Check::Fresh
+        );
         s.record("weights", "m", &v("1.0.0"), "aa", "t");
         assert!(matches!(
             s.check("weights", "m", &v("1.0.0"), "aa", &[]),
@@ -171,11 +174,20 @@ mod tests {
             Check::Rollback { .. }
         ));
         // scheme switch is not newer
-        assert!(matches!(s.check("weights", "m", &v("7"), "dd", &[]), Check::Rollback { .. }));
-        assert_eq!(s.check("weights", "m", &v("1.0.1"), "ee", &[]), Check::Fresh);
+        assert!(matches!(
+            s.check("weights", "m", &v("7"), "dd", &[]),
+            Check::Rollback { .. }
+        ));
+        assert_eq!(
+            s.check("weights", "m", &v("1.0.1"), "ee", &[]),
+            Check::Fresh
+        );
         // another name or kind is independent
         assert_eq!(s.check("patch", "m", &v("0.1.0"), "ff", &[]), Check::Fresh);
-        assert_eq!(s.check("weights", "n", &v("0.1.0"), "ff", &[]), Check::Fresh);
+        assert_eq!(
+            s.check("weights", "n", &v("0.1.0"), "ff", &[]),
+            Check::Fresh
+        );
     }
 
     #[test]
@@ -201,7 +213,10 @@ mod tests {
         assert_eq!(l.highest("weights", "m"), Some("3"));
         assert!(l.staged.contains_key("aa"));
         std::fs::write(State::path(d.path()), b"{not json").unwrap();
-        assert!(matches!(State::load(d.path()), Err(GateError::Damaged { .. })));
+        assert!(matches!(
+            State::load(d.path()),
+            Err(GateError::Damaged { .. })
+        ));
     }
 
     #[test]

@@ -67,7 +67,10 @@ pub fn watch(
             if opts.stop.load(Ordering::SeqCst) {
                 return Ok(stats);
             }
-            if backoff.get(&name).is_some_and(|t| t.elapsed() < RETRY_AFTER) {
+            if backoff
+                .get(&name)
+                .is_some_and(|t| t.elapsed() < RETRY_AFTER)
+            {
                 continue;
             }
             let Some(claimed) = claim::claim(gate, &name)? else {
@@ -130,7 +133,10 @@ fn wait(rx: &std::sync::mpsc::Receiver<()>, opts: &WatchOptions<'_>) {
     }
 }
 
-fn start_notify(gate: &Gate, tx: std::sync::mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+fn start_notify(
+    gate: &Gate,
+    tx: std::sync::mpsc::Sender<()>,
+) -> Option<notify::RecommendedWatcher> {
     use notify::{RecursiveMode, Watcher};
     let mut w = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
         if ev.is_ok() {

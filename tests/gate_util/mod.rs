@@ -84,7 +84,13 @@ impl Env {
 
     /// Pack (and, when `signed`, sign) a bundle `name`@`version` with `files`; returns its path
     /// (outside the gate).
-    pub fn bundle(&self, name: &str, version: &str, files: &[(&str, Vec<u8>)], signed: bool) -> PathBuf {
+    pub fn bundle(
+        &self,
+        name: &str,
+        version: &str,
+        files: &[(&str, Vec<u8>)],
+        signed: bool,
+    ) -> PathBuf {
         let src = self.path().join(format!("src-{name}-{version}"));
         for (f, data) in files {
             let p = src.join(f);
@@ -93,7 +99,16 @@ impl Env {
         }
         let out = self.path().join(format!("{name}-{version}.tar.zst"));
         let o = run(&[
-            "pack", s(&src), "--kind", "weights", "--name", name, "--version", version, "-o", s(&out),
+            "pack",
+            s(&src),
+            "--kind",
+            "weights",
+            "--name",
+            name,
+            "--version",
+            version,
+            "-o",
+            s(&out),
         ]);
         assert_eq!(code(&o), 0, "{}", text(&o));
         if signed {
@@ -109,7 +124,10 @@ impl Env {
             name,
             version,
             &[
-                ("config.json", format!("{{\"name\": \"{name}\", \"v\": \"{version}\"}}").into_bytes()),
+                (
+                    "config.json",
+                    format!("{{\"name\": \"{name}\", \"v\": \"{version}\"}}").into_bytes(),
+                ),
                 ("sub/w.bin", vec![version.len() as u8; 5000]),
             ],
             true,
