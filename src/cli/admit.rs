@@ -3,7 +3,7 @@
 use super::common::{print_report, Format, ResultExt};
 use super::init::{check_format, gate_err, open};
 use airgate::gate::verifier::BundleVerifier;
-use airgate::gate::{admit, AdmitOptions};
+use airgate::gate::{admit, admit_intake, AdmitOptions};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `airgate admit`.
@@ -44,6 +44,11 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     let policy = gate.load_policy().map_err(gate_err)?;
     let engine = super::common::engine_for(&policy).config()?;
     let verifier = BundleVerifier { engine };
+    let inside = is_inside(&a.bundle, &gate.intake());
+    if inside {
+        // an earlier run killed mid-way may still hold this bundle as a claim: return it first
+        airgate::gate::claim::clean_dead_work(&gate).map_err(gate_err)?;
+    }
     if !a.bundle.is_file() {
         return Err(super::common::usage(format!(
             "{} is not a file",
@@ -53,10 +58,29 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     let opts = AdmitOptions {
         verifier: &verifier,
         now: airgate::util::now_secs(),
-        consume_input: is_inside(&a.bundle, &gate.intake()),
+        consume_input: inside,
         file_name: None,
     };
-    let r = admit(&gate, &policy, &a.bundle, &opts).map_err(gate_err)?;
+    let r = if inside {
+        let name = a
+            .bundle
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        admit_intake(&gate, &policy, &name, &opts)
+            .map_err(gate_err)?
+            .ok_or_else(|| {
+                anyhow::Error::from(super::common::CliError {
+                    class: airgate::ErrorClass::Operational,
+                    error: anyhow::anyhow!(
+                        "{} was claimed by another process (a running `airgate watch`?)",
+                        a.bundle.display()
+                    ),
+                })
+            })?
+    } else {
+        admit(&gate, &policy, &a.bundle, &opts).map_err(gate_err)?
+    };
     match a.format {
         Format::Json => {
             let v = serde_json::json!({

@@ -94,6 +94,31 @@ pub fn admit(
     res
 }
 
+/// Admit `intake/<name>`: claim it first (so a watcher on the same gate cannot take it too),
+/// admit the claim, and put it back in `intake/` when nothing durable was decided.
+/// `Ok(None)`: another process claimed it first.
+pub fn admit_intake(
+    gate: &Gate,
+    policy: &Policy,
+    name: &str,
+    opts: &AdmitOptions<'_>,
+) -> Result<Option<AdmitResult>, GateError> {
+    let Some(claimed) = super::claim::claim(gate, name)? else {
+        return Ok(None);
+    };
+    let opts = AdmitOptions {
+        verifier: opts.verifier,
+        now: opts.now,
+        consume_input: true,
+        file_name: Some(name.to_string()),
+    };
+    let res = admit(gate, policy, &claimed, &opts);
+    if res.is_err() && claimed.exists() {
+        super::claim::release(gate, &claimed)?;
+    }
+    res.map(Some)
+}
+
 /// Best effort: an audit record for an admit that failed (the failure may be the disk).
 fn record_error(gate: &Gate, policy: &Policy, key: &PrivateKey, file: &str, e: &GateError) {
     let Ok(_lock) = GateLock::acquire(&gate.lock_path()) else {

@@ -16,7 +16,7 @@ pub mod status;
 pub mod verifier;
 pub mod watch;
 
-pub use admit::{admit, AdmitOptions, AdmitResult, Disposition};
+pub use admit::{admit, admit_intake, AdmitOptions, AdmitResult, Disposition};
 pub use layout::{init, Gate, GateConfig};
 
 use crate::ErrorClass;

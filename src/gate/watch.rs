@@ -2,7 +2,7 @@
 //! bundles as they arrive (inotify via `notify`, plus a periodic rescan). A stop request
 //! (SIGTERM) is honoured between bundles: the bundle in flight is finished, never cut off.
 
-use super::admit::{admit, AdmitOptions, AdmitResult};
+use super::admit::{admit_intake, AdmitOptions, AdmitResult};
 use super::claim;
 use super::layout::Gate;
 use super::verifier::Verifier;
@@ -73,17 +73,18 @@ pub fn watch(
             {
                 continue;
             }
-            let Some(claimed) = claim::claim(gate, &name)? else {
-                continue; // another watcher won it
-            };
-            did_any = true;
             let aopts = AdmitOptions {
                 verifier: opts.verifier,
                 now: crate::util::now_secs(),
                 consume_input: true,
                 file_name: Some(name.clone()),
             };
-            let res = admit(gate, policy, &claimed, &aopts);
+            let res = match admit_intake(gate, policy, &name, &aopts) {
+                Ok(None) => continue, // another watcher won it
+                Ok(Some(r)) => Ok(r),
+                Err(e) => Err(e),
+            };
+            did_any = true;
             on_result(&name, &res);
             match &res {
                 Ok(r) => match r.disposition {
@@ -92,9 +93,6 @@ pub fn watch(
                 },
                 Err(e) => {
                     stats.errors += 1;
-                    if claimed.exists() {
-                        claim::release(gate, &claimed)?;
-                    }
                     if e.class() == ErrorClass::Config {
                         return Err(GateError::Config {
                             message: format!("stopping: {e}"),
