@@ -162,6 +162,10 @@ fn tail(file: &mut std::fs::File, path: &Path) -> Result<(u64, String, u64), Gat
         .read_to_end(&mut buf)
         .map_err(io("read", path))?;
     let Some(end) = buf.iter().rposition(|&b| b == b'\n') else {
+        if window == len {
+            // only a torn first record: nothing complete yet
+            return Ok((0, GENESIS.to_string(), 0));
+        }
         return Err(GateError::Damaged {
             path: path.to_path_buf(),
             message: "no complete record in the last 2 MiB".into(),
@@ -207,12 +211,10 @@ pub fn append(path: &Path, mut rec: Record) -> Result<(Record, String), GateErro
             "removed a torn, incomplete record of {} bytes at offset {complete} (crash during append)",
             len - complete
         ));
-        let (line, hash) = write_record(&mut file, path, &mut repair, seq, &prev)?;
-        let _ = line;
+        prev = write_record(&mut file, path, &mut repair, seq, &prev)?;
         seq += 1;
-        prev = hash;
     }
-    let (_, hash) = write_record(&mut file, path, &mut rec, seq, &prev)?;
+    let hash = write_record(&mut file, path, &mut rec, seq, &prev)?;
     Ok((rec, hash))
 }
 
@@ -222,7 +224,7 @@ fn write_record(
     rec: &mut Record,
     seq: u64,
     prev: &str,
-) -> Result<(Vec<u8>, String), GateError> {
+) -> Result<String, GateError> {
     rec.seq = seq;
     rec.prev = prev.to_string();
     if rec.time.is_empty() {
@@ -238,7 +240,7 @@ fn write_record(
     file.write_all(&line).map_err(io("append to", path))?;
     fsutil::fault("fsync")?;
     file.sync_all().map_err(io("fsync", path))?;
-    Ok((line, hash))
+    Ok(hash)
 }
 
 /// The result of walking the chain.
@@ -433,6 +435,18 @@ mod tests {
         assert!(c.problems.is_empty(), "{:?}", c.problems);
         let recs = read_records(&p).unwrap();
         assert_eq!(recs[2].event, "log-repair");
+    }
+
+    #[test]
+    fn torn_first_record_is_repaired() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("log.jsonl");
+        std::fs::write(&p, b"{\"seq\":0,\"ti").unwrap();
+        let (r, _) = append(&p, Record::new("admit", "staged", "pol")).unwrap();
+        assert_eq!(r.seq, 1);
+        let c = verify_chain(&p).unwrap();
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        assert_eq!(c.records, 2);
     }
 
     #[test]

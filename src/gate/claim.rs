@@ -96,6 +96,8 @@ pub fn release(gate: &Gate, claim: &Path) -> Result<PathBuf, GateError> {
 /// Remove work folders of processes that no longer run and return their claims to intake.
 /// Returns how many claims were returned.
 pub fn clean_dead_work(gate: &Gate) -> Result<usize, GateError> {
+    // one cleaner at a time: two starting watchers must not both return the same claim
+    let _lock = fsutil::GateLock::acquire(&gate.lock_path())?;
     let work = gate.work();
     let mut returned = 0;
     for e in std::fs::read_dir(&work).map_err(io("read", &work))? {
