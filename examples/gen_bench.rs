@@ -16,7 +16,9 @@ impl Rng {
     /// Roughly normal (sum of four uniforms), scaled like trained weights.
     fn weight(&mut self) -> f32 {
         let r = self.next();
-        let s: f32 = (0..4).map(|i| ((r >> (i * 16)) & 0xffff) as f32 / 65535.0).sum();
+        let s: f32 = (0..4)
+            .map(|i| ((r >> (i * 16)) & 0xffff) as f32 / 65535.0)
+            .sum();
         (s - 2.0) * 0.03
     }
 }
@@ -51,7 +53,10 @@ fn shard(path: &std::path::Path, bytes: usize, rng: &mut Rng) -> std::io::Result
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let (Some(out), Some(total_mb)) = (args.get(1), args.get(2).and_then(|s| s.parse::<usize>().ok())) else {
+    let (Some(out), Some(total_mb)) = (
+        args.get(1),
+        args.get(2).and_then(|s| s.parse::<usize>().ok()),
+    ) else {
         eprintln!("usage: gen_bench OUT_DIR TOTAL_MB");
         std::process::exit(2);
     };
@@ -64,7 +69,11 @@ fn main() -> std::io::Result<()> {
     let weights = total - dataset - small_files * 2048;
     let shards = 4;
     for i in 0..shards {
-        shard(&out.join(format!("model-{:05}-of-{shards:05}.safetensors", i + 1)), weights / shards, &mut rng)?;
+        shard(
+            &out.join(format!("model-{:05}-of-{shards:05}.safetensors", i + 1)),
+            weights / shards,
+            &mut rng,
+        )?;
     }
     let mut tok = String::from("{\"version\":\"1.0\",\"model\":{\"type\":\"BPE\",\"vocab\":{");
     for i in 0..32000 {
@@ -72,7 +81,9 @@ fn main() -> std::io::Result<()> {
     }
     tok.push_str("\"end\":32000},\"merges\":[]}}");
     std::fs::write(out.join("tokenizer.json"), tok)?;
-    let words = ["the", "model", "gate", "enclave", "verify", "bundle", "tensor", "layer", "weights", "data"];
+    let words = [
+        "the", "model", "gate", "enclave", "verify", "bundle", "tensor", "layer", "weights", "data",
+    ];
     let mut f = std::io::BufWriter::new(std::fs::File::create(out.join("train.jsonl"))?);
     let mut written = 0;
     while written < dataset {
@@ -89,7 +100,10 @@ fn main() -> std::io::Result<()> {
     for i in 0..small_files {
         let dir = out.join("small").join(format!("{:02}", i % 50));
         std::fs::create_dir_all(&dir)?;
-        let body: String = (0..40).map(|_| words[(rng.next() % 10) as usize]).collect::<Vec<_>>().join(" ");
+        let body: String = (0..40)
+            .map(|_| words[(rng.next() % 10) as usize])
+            .collect::<Vec<_>>()
+            .join(" ");
         std::fs::write(dir.join(format!("note-{i}.txt")), body.repeat(5))?;
     }
     Ok(())

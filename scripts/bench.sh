@@ -19,7 +19,7 @@ if [ ! -f "$B/bundle.tar.zst" ]; then
   SOURCE_DATE_EPOCH=0 "$BIN" pack "$B/tree" --kind weights --name bench --version 1 -o "$B/bundle.tar.zst"
   "$BIN" sign "$B/bundle.tar.zst" --key "$B/keys/bench.key" >/dev/null
 fi
-payload=$(du -sb "$B/tree" | cut -f1)
+payload=$(find "$B/tree" -type f -printf "%s\n" | awk "{s+=\$1} END{print s}")
 compressed=$(stat -c %s "$B/bundle.tar.zst")
 echo "bundle: payload $payload bytes, compressed $compressed bytes (ratio $(awk -v a="$compressed" -v b="$payload" 'BEGIN{printf "%.2f", a/b}'))"
 cat "$B/bundle.tar.zst" > /dev/null   # warm the page cache for both contenders
