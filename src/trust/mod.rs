@@ -1,3 +1,6 @@
 //! Authentication: public keys, DSSE signatures, k-of-n thresholds with expiry and revocation.
-pub mod keys;
+pub mod detached;
 pub mod dsse;
+pub mod keys;
+pub mod minisign;
+pub mod signify;
