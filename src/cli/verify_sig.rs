@@ -64,7 +64,9 @@ pub fn detached(file: &Path, sig: &Path, keys: &[PathBuf]) -> anyhow::Result<Rep
     let Checked(entry, bytes) = entry;
     if entry.status != SignatureStatus::Counted {
         report.verdict = Verdict::Reject;
-        report.reasons.push(format!("{} signature: {}", entry.format, entry.reason));
+        report
+            .reasons
+            .push(format!("{} signature: {}", entry.format, entry.reason));
     }
     report.signatures.push(entry);
     report.timings = Timings::from(start.elapsed(), bytes, 1);
@@ -123,7 +125,11 @@ fn matching<'a>(
     id: detached::KeyId,
     keys: &'a [(&'a Path, PublicKey)],
 ) -> Result<Vec<&'a PublicKey>, Checked> {
-    let found: Vec<&PublicKey> = keys.iter().map(|(_, k)| k).filter(|k| k.id() == id).collect();
+    let found: Vec<&PublicKey> = keys
+        .iter()
+        .map(|(_, k)| k)
+        .filter(|k| k.id() == id)
+        .collect();
     if found.is_empty() {
         let given: Vec<String> = keys
             .iter()
@@ -133,7 +139,10 @@ fn matching<'a>(
             tool,
             id.to_string(),
             SignatureStatus::Unknown,
-            format!("signed by key id {id}, but no given key has it: {}", given.join(", ")),
+            format!(
+                "signed by key id {id}, but no given key has it: {}",
+                given.join(", ")
+            ),
         )
         .into());
     }
@@ -144,7 +153,13 @@ fn matching<'a>(
 fn failed(tool: Tool, id: detached::KeyId, e: SigError) -> anyhow::Result<Checked> {
     match e {
         SigError::Read { .. } | SigError::Io(_) => Err(e).operational(),
-        other => Ok(entry(tool, id.to_string(), SignatureStatus::Invalid, other.to_string()).into()),
+        other => Ok(entry(
+            tool,
+            id.to_string(),
+            SignatureStatus::Invalid,
+            other.to_string(),
+        )
+        .into()),
     }
 }
 
@@ -168,7 +183,12 @@ fn check_minisign(file: &Path, sig: &Path, keys: &[(&Path, PublicKey)]) -> anyho
                     v.trusted_comment
                 );
                 return Ok(Checked(
-                    entry(Tool::Minisign, v.key_id.to_string(), SignatureStatus::Counted, reason),
+                    entry(
+                        Tool::Minisign,
+                        v.key_id.to_string(),
+                        SignatureStatus::Counted,
+                        reason,
+                    ),
                     v.bytes,
                 ));
             }

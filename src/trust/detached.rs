@@ -360,7 +360,7 @@ pub(crate) fn decode_fixed<const N: usize>(
     what: &'static str,
 ) -> Result<[u8; N], SigError> {
     // Base64 of N bytes is at most 4 * ceil(N / 3) characters; refuse longer before decoding.
-    if line.len() > (N + 2) / 3 * 4 {
+    if line.len() > N.div_ceil(3) * 4 {
         return Err(malformed(
             what,
             &format!("the base64 line is too long for {N} bytes"),
