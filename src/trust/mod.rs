@@ -4,3 +4,4 @@ pub mod dsse;
 pub mod keys;
 pub mod minisign;
 pub mod signify;
+pub mod store;
