@@ -18,10 +18,7 @@ pub type Source = Box<dyn Read + Send>;
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     #[error("cannot read bundle {path}: {source}")]
-    Io {
-        path: String,
-        source: io::Error,
-    },
+    Io { path: String, source: io::Error },
     #[error("not a bundle: neither zstd nor tar data")]
     NotABundle,
     #[error("bundle archive: {0}")]
@@ -42,7 +39,11 @@ pub struct Opened {
 
 /// Open `path` with `limits`. `hasher_tap` receives every raw byte of the file as it is read
 /// (for the bundle sha256, computed in the same pass).
-pub fn open(path: &Path, limits: &Limits, tap: Option<Box<dyn FnMut(&[u8]) + Send>>) -> Result<Opened, OpenError> {
+pub fn open(
+    path: &Path,
+    limits: &Limits,
+    tap: Option<Box<dyn FnMut(&[u8]) + Send>>,
+) -> Result<Opened, OpenError> {
     let io_err = |source| OpenError::Io {
         path: path.display().to_string(),
         source,
@@ -56,8 +57,14 @@ pub fn open(path: &Path, limits: &Limits, tap: Option<Box<dyn FnMut(&[u8]) + Sen
     let compression = z::sniff(&head).ok_or(OpenError::NotABundle)?;
     let source: Source = match compression {
         Compression::Zstd => Box::new(
-            z::decoder(raw, limits.max_total_bytes.saturating_add(limits.max_envelope_bytes + (1 << 20)), limits.max_ratio)
-                .map_err(io_err)?,
+            z::decoder(
+                raw,
+                limits
+                    .max_total_bytes
+                    .saturating_add(limits.max_envelope_bytes + (1 << 20)),
+                limits.max_ratio,
+            )
+            .map_err(io_err)?,
         ),
         Compression::None => Box::new(raw),
     };

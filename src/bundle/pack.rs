@@ -2,7 +2,9 @@
 //! unsigned envelope goes in its own zstd frame at the front, the payload follows in
 //! independent frames of bounded size.
 
-use super::statement::{Predicate, Statement, Subject, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE};
+use super::statement::{
+    Predicate, Statement, Subject, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE,
+};
 use super::{envelope_entry, RESERVED_PREFIX};
 use crate::container::dir::{walk, WalkError, WalkedFile};
 use crate::trust::dsse::Envelope;
@@ -41,10 +43,7 @@ pub enum PackError {
     #[error("refusing to overwrite existing {0}")]
     Exists(PathBuf),
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: io::Error,
-    },
+    Io { path: PathBuf, source: io::Error },
     #[error("{0} changed while it was being packed")]
     Changed(PathBuf),
 }
@@ -119,7 +118,10 @@ pub fn pack(src: &Path, out: &Path, opts: &PackOptions) -> Result<Statement, Pac
     }
     let files = walk(src, MAX_PACK_FILES)?;
     if files.is_empty() {
-        return Err(PackError::Invalid(format!("{} holds no files", src.display())));
+        return Err(PackError::Invalid(format!(
+            "{} holds no files",
+            src.display()
+        )));
     }
     if let Some(f) = files.iter().find(|f| f.rel.starts_with(RESERVED_PREFIX)) {
         return Err(PackError::Invalid(format!(
@@ -137,7 +139,10 @@ pub fn pack(src: &Path, out: &Path, opts: &PackOptions) -> Result<Statement, Pac
     let env = Envelope::new(PAYLOAD_TYPE, &payload);
     let env_json = serde_json::to_vec(&env).map_err(|e| PackError::Invalid(e.to_string()))?;
 
-    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".airgate-pack-")
         .tempfile_in(dir)
@@ -163,13 +168,14 @@ pub fn pack(src: &Path, out: &Path, opts: &PackOptions) -> Result<Statement, Pac
     }
     tmp.as_file().sync_all().map_err(io_at(out))?;
     set_mode(tmp.path(), 0o644).map_err(io_at(out))?;
-    tmp.persist_noclobber(out).map_err(|e| match e.error.kind() {
-        io::ErrorKind::AlreadyExists => PackError::Exists(out.to_path_buf()),
-        _ => PackError::Io {
-            path: out.to_path_buf(),
-            source: e.error,
-        },
-    })?;
+    tmp.persist_noclobber(out)
+        .map_err(|e| match e.error.kind() {
+            io::ErrorKind::AlreadyExists => PackError::Exists(out.to_path_buf()),
+            _ => PackError::Io {
+                path: out.to_path_buf(),
+                source: e.error,
+            },
+        })?;
     Ok(st)
 }
 
@@ -196,7 +202,8 @@ fn write_payload<W: Write>(w: W, files: &[WalkedFile]) -> Result<W, PackError> {
             left: f.size,
             path: f.path.clone(),
         };
-        b.append_data(&mut h, &f.rel, &mut exact).map_err(io_at(&f.path))?;
+        b.append_data(&mut h, &f.rel, &mut exact)
+            .map_err(io_at(&f.path))?;
         if exact.left != 0 {
             return Err(PackError::Changed(f.path.clone()));
         }

@@ -25,10 +25,7 @@ pub enum SignOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: io::Error,
-    },
+    Io { path: PathBuf, source: io::Error },
     #[error("{0} is not a valid bundle: {1}")]
     Invalid(PathBuf, String),
 }
@@ -44,12 +41,16 @@ pub fn sign(path: &Path, key: &PrivateKey) -> Result<SignOutcome, SignError> {
     let cap = usize::try_from(limits.max_envelope_bytes).unwrap_or(usize::MAX) + (1 << 20);
     let mut f = File::open(path).map_err(io_err)?;
     let mut head = Vec::new();
-    (&mut f).take(cap as u64).read_to_end(&mut head).map_err(io_err)?;
+    (&mut f)
+        .take(cap as u64)
+        .read_to_end(&mut head)
+        .map_err(io_err)?;
     let compression = z::sniff(&head).ok_or_else(|| invalid("neither zstd nor tar data".into()))?;
     // The first region: the bytes holding exactly the envelope entry.
     let (region_len, entry_bytes) = match compression {
         Compression::Zstd => {
-            let n = z::frame_len(&head, cap).map_err(|e| invalid(format!("first zstd frame: {e}")))?;
+            let n =
+                z::frame_len(&head, cap).map_err(|e| invalid(format!("first zstd frame: {e}")))?;
             let mut out = Vec::new();
             z::decoder(&head[..n], cap as u64, u64::MAX)
                 .and_then(|mut d| d.read_to_end(&mut out))
@@ -64,12 +65,17 @@ pub fn sign(path: &Path, key: &PrivateKey) -> Result<SignOutcome, SignError> {
         .map_err(|e| invalid(e.to_string()))?
         .ok_or_else(|| invalid("empty archive".into()))?;
     if first.path != ENVELOPE_PATH || first.kind != EntryKind::File {
-        return Err(invalid(format!("the first entry is {:?}, not {ENVELOPE_PATH}", first.path)));
+        return Err(invalid(format!(
+            "the first entry is {:?}, not {ENVELOPE_PATH}",
+            first.path
+        )));
     }
     let mut json = vec![0u8; usize::try_from(first.size).unwrap_or(usize::MAX).min(cap)];
     let mut got = 0;
     while got < json.len() {
-        let k = tar.read_data(&mut json[got..]).map_err(|e| invalid(e.to_string()))?;
+        let k = tar
+            .read_data(&mut json[got..])
+            .map_err(|e| invalid(e.to_string()))?;
         got += k;
     }
     let entry_len = 512 + first.size.div_ceil(512) * 512;
@@ -115,9 +121,14 @@ pub fn sign(path: &Path, key: &PrivateKey) -> Result<SignOutcome, SignError> {
 /// Atomically replace the first `old_len` bytes of `path` with `new_prefix`, copying the rest.
 fn replace_prefix(path: &Path, old_len: u64, new_prefix: &[u8]) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mode = std::fs::metadata(path)?.permissions().mode();
-    let mut tmp = tempfile::Builder::new().prefix(".airgate-sign-").tempfile_in(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".airgate-sign-")
+        .tempfile_in(dir)?;
     {
         let mut src = File::open(path)?;
         src.seek(SeekFrom::Start(old_len))?;

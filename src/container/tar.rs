@@ -171,10 +171,11 @@ impl<R: Read> TarReader<R> {
                 b'L' => {
                     let body = self.read_ext(size, "GNU long name")?;
                     let end = body.iter().position(|&b| b == 0).unwrap_or(body.len());
-                    let name = String::from_utf8(body[..end].to_vec()).map_err(|_| TarError::BadPath {
-                        path: String::from_utf8_lossy(&body[..end]).into_owned(),
-                        reason: "name is not UTF-8",
-                    })?;
+                    let name =
+                        String::from_utf8(body[..end].to_vec()).map_err(|_| TarError::BadPath {
+                            path: String::from_utf8_lossy(&body[..end]).into_owned(),
+                            reason: "name is not UTF-8",
+                        })?;
                     long_name = Some(name);
                     continue;
                 }
@@ -249,7 +250,9 @@ impl<R: Read> TarReader<R> {
         if self.remaining == 0 || buf.is_empty() {
             return Ok(0);
         }
-        let want = buf.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..want])?;
         if n == 0 {
             return Err(TarError::Truncated("an entry's data"));
@@ -314,7 +317,9 @@ impl<R: Read> TarReader<R> {
             }
             seen += n as u64;
             if seen > MAX_TRAILER {
-                return Err(TarError::Limit("more than 1 MiB of padding after the archive".into()));
+                return Err(TarError::Limit(
+                    "more than 1 MiB of padding after the archive".into(),
+                ));
             }
         }
     }
@@ -349,7 +354,13 @@ fn check_checksum(hdr: &[u8; BLOCK], n: u64) -> Result<(), TarError> {
     let sum: u64 = hdr
         .iter()
         .enumerate()
-        .map(|(i, &b)| if (148..156).contains(&i) { 32 } else { b as u64 })
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                b as u64
+            }
+        })
         .sum();
     if stored != sum {
         return Err(TarError::Checksum(n));
@@ -416,7 +427,11 @@ fn cstr(field: &[u8]) -> &[u8] {
 fn header_name(hdr: &[u8; BLOCK]) -> Result<String, TarError> {
     let name = cstr(&hdr[0..100]);
     let is_ustar = &hdr[257..262] == b"ustar";
-    let prefix = if is_ustar { cstr(&hdr[345..500]) } else { &[][..] };
+    let prefix = if is_ustar {
+        cstr(&hdr[345..500])
+    } else {
+        &[][..]
+    };
     let mut full = Vec::with_capacity(prefix.len() + name.len() + 1);
     if !prefix.is_empty() {
         full.extend_from_slice(prefix);
@@ -442,7 +457,10 @@ fn parse_pax(body: &[u8]) -> Result<(Option<String>, Option<u64>), TarError> {
         if rest.iter().all(|&b| b == 0) {
             break;
         }
-        let sp = rest.iter().position(|&b| b == b' ').ok_or_else(|| bad("record without length"))?;
+        let sp = rest
+            .iter()
+            .position(|&b| b == b' ')
+            .ok_or_else(|| bad("record without length"))?;
         let len: usize = std::str::from_utf8(&rest[..sp])
             .ok()
             .and_then(|s| s.parse().ok())
@@ -451,8 +469,13 @@ fn parse_pax(body: &[u8]) -> Result<(Option<String>, Option<u64>), TarError> {
             return Err(bad("record length out of range"));
         }
         let rec = &rest[sp + 1..len];
-        let rec = rec.strip_suffix(b"\n").ok_or_else(|| bad("record does not end in a newline"))?;
-        let eq = rec.iter().position(|&b| b == b'=').ok_or_else(|| bad("record without '='"))?;
+        let rec = rec
+            .strip_suffix(b"\n")
+            .ok_or_else(|| bad("record does not end in a newline"))?;
+        let eq = rec
+            .iter()
+            .position(|&b| b == b'=')
+            .ok_or_else(|| bad("record without '='"))?;
         let (key, value) = (&rec[..eq], &rec[eq + 1..]);
         match key {
             b"path" => {

@@ -110,11 +110,22 @@ fn rejects(t: &[u8]) -> TarError {
 
 #[test]
 fn rejects_dotdot_and_absolute() {
-    for name in [&b"../etc/passwd"[..], b"a/../../b", b"/etc/passwd", b"a/./b", b"a//b", b"a\\b"] {
+    for name in [
+        &b"../etc/passwd"[..],
+        b"a/../../b",
+        b"/etc/passwd",
+        b"a/./b",
+        b"a//b",
+        b"a\\b",
+    ] {
         let mut t = Vec::new();
         entry(&mut t, name, b'0', b"x", 0o644);
         end(&mut t);
-        assert!(matches!(rejects(&t), TarError::BadPath { .. }), "{:?}", String::from_utf8_lossy(name));
+        assert!(
+            matches!(rejects(&t), TarError::BadPath { .. }),
+            "{:?}",
+            String::from_utf8_lossy(name)
+        );
     }
 }
 
@@ -136,7 +147,11 @@ fn rejects_links_devices_fifos_sparse() {
         let mut t = Vec::new();
         entry(&mut t, b"x", ty, b"", 0o644);
         end(&mut t);
-        assert!(matches!(rejects(&t), TarError::BadType { .. }), "type {}", ty as char);
+        assert!(
+            matches!(rejects(&t), TarError::BadType { .. }),
+            "type {}",
+            ty as char
+        );
     }
 }
 
@@ -253,7 +268,10 @@ fn enforces_limits() {
     let mut t = Vec::new();
     entry(&mut t, b"big", b'0', b"abc", 0o644);
     end(&mut t);
-    assert!(matches!(TarReader::new(&t[..], l).next_entry(), Err(TarError::Limit(_))));
+    assert!(matches!(
+        TarReader::new(&t[..], l).next_entry(),
+        Err(TarError::Limit(_))
+    ));
 }
 
 #[test]

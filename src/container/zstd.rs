@@ -47,7 +47,11 @@ pub enum FrameError {
 /// `limit` bytes.
 pub fn frame_len(buf: &[u8], limit: usize) -> Result<usize, FrameError> {
     if buf.len() < 5 || buf[..4] != MAGIC {
-        return Err(if buf.len() < 4 { FrameError::Truncated } else { FrameError::Magic });
+        return Err(if buf.len() < 4 {
+            FrameError::Truncated
+        } else {
+            FrameError::Magic
+        });
     }
     let fhd = buf[4];
     let fcs_flag = fhd >> 6;
@@ -169,7 +173,8 @@ pub fn decoder<R: Read>(
     max_ratio: u64,
 ) -> io::Result<Limited<zstd::stream::read::Decoder<'static, io::BufReader<Counting<R>>>>> {
     let (counting, count) = Counting::new(input);
-    let mut d = zstd::stream::read::Decoder::with_buffer(io::BufReader::with_capacity(1 << 17, counting))?;
+    let mut d =
+        zstd::stream::read::Decoder::with_buffer(io::BufReader::with_capacity(1 << 17, counting))?;
     d.window_log_max(WINDOW_LOG_MAX)?;
     Ok(Limited {
         inner: d,
@@ -206,9 +211,15 @@ mod tests {
         let f1 = zstd::stream::encode_all(&a[..], 3).unwrap();
         let all = frames(&[&a, &b]);
         assert_eq!(frame_len(&all, usize::MAX).unwrap(), f1.len());
-        assert!(matches!(frame_len(&all[..f1.len() - 1], usize::MAX), Err(FrameError::Truncated)));
+        assert!(matches!(
+            frame_len(&all[..f1.len() - 1], usize::MAX),
+            Err(FrameError::Truncated)
+        ));
         assert!(matches!(frame_len(&all, 10), Err(FrameError::TooLarge(_))));
-        assert!(matches!(frame_len(b"ustar-ish data", 100), Err(FrameError::Magic)));
+        assert!(matches!(
+            frame_len(b"ustar-ish data", 100),
+            Err(FrameError::Magic)
+        ));
         // concatenated frames decode as one stream
         let mut d = decoder(&all[..], u64::MAX, 1000).unwrap();
         let mut out = Vec::new();

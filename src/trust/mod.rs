@@ -3,5 +3,7 @@ pub mod detached;
 pub mod dsse;
 pub mod keys;
 pub mod minisign;
+pub mod rotation;
 pub mod signify;
 pub mod store;
+pub mod trust_state;

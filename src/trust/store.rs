@@ -65,7 +65,11 @@ impl TrustStore {
     /// Load every key the policy names and resolve each kind's key list.
     pub fn from_policy(policy: &Policy) -> Result<TrustStore, StoreError> {
         let mut store = TrustStore {
-            revoked: policy.revoked.iter().map(|s| s.to_ascii_lowercase()).collect(),
+            revoked: policy
+                .revoked
+                .iter()
+                .map(|s| s.to_ascii_lowercase())
+                .collect(),
             ..TrustStore::default()
         };
         let mut by_name = BTreeMap::new();
@@ -223,7 +227,10 @@ impl TrustStore {
             };
             let id = k.key.id();
             let (status, reason) = if self.revoked.contains(id) {
-                (SignatureStatus::Revoked, format!("key {:?} is revoked", k.name))
+                (
+                    SignatureStatus::Revoked,
+                    format!("key {:?} is revoked", k.name),
+                )
             } else if k.expires.is_some_and(|e| now > e) {
                 (
                     SignatureStatus::Expired,
@@ -245,7 +252,10 @@ impl TrustStore {
                 )
             } else {
                 result.counted.push(id.to_string());
-                (SignatureStatus::Counted, format!("valid signature by {:?}", k.name))
+                (
+                    SignatureStatus::Counted,
+                    format!("valid signature by {:?}", k.name),
+                )
             };
             result.signatures.push(report(status, id, reason));
         }

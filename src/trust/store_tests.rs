@@ -22,7 +22,11 @@ fn store(keys: &[&PrivateKey], threshold: usize) -> TrustStore {
 
 #[test]
 fn two_of_three() {
-    let (a, b, c) = (PrivateKey::generate(), PrivateKey::generate(), PrivateKey::generate());
+    let (a, b, c) = (
+        PrivateKey::generate(),
+        PrivateKey::generate(),
+        PrivateKey::generate(),
+    );
     let s = store(&[&a, &b, &c], 2);
     assert!(s.evaluate("weights", &env_signed_by(&[&a, &c]), 0).met());
     assert!(!s.evaluate("weights", &env_signed_by(&[&b]), 0).met());
@@ -118,11 +122,17 @@ fn tampered_payload_and_bad_base64_are_invalid() {
     assert_eq!(r.signatures[0].status, SignatureStatus::Invalid);
     let mut e = env_signed_by(&[&a]);
     e.signatures[0].sig = "!!!".into();
-    assert_eq!(s.evaluate("weights", &e, 0).signatures[0].status, SignatureStatus::Invalid);
+    assert_eq!(
+        s.evaluate("weights", &e, 0).signatures[0].status,
+        SignatureStatus::Invalid
+    );
 }
 
 #[test]
 fn policy_naming_missing_key_is_an_error() {
     let p = Policy::from_toml("[trust.weights]\nkeys = [\"nobody\"]\nthreshold = 1\n").unwrap();
-    assert!(matches!(TrustStore::from_policy(&p), Err(StoreError::Policy(_))));
+    assert!(matches!(
+        TrustStore::from_policy(&p),
+        Err(StoreError::Policy(_))
+    ));
 }
