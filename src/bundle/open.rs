@@ -21,7 +21,7 @@ pub enum OpenError {
     Io { path: String, source: io::Error },
     #[error("not a bundle: neither zstd nor tar data")]
     NotABundle,
-    #[error("bundle archive: {0}")]
+    #[error("{0}")]
     Tar(#[from] TarError),
     #[error("the first entry must be {ENVELOPE_PATH}, found {0:?}")]
     NoEnvelope(String),

@@ -15,7 +15,7 @@ pub mod verify;
 pub mod verify_sig;
 pub mod watch;
 
-pub use common::{class_of, CliError, ResultExt};
+pub use common::class_of;
 
 use clap::{Parser, Subcommand};
 

@@ -39,7 +39,7 @@ impl From<&crate::policy::Limits> for TarLimits {
 /// `Io`, which may also be an operational error from the underlying reader.
 #[derive(Debug, thiserror::Error)]
 pub enum TarError {
-    #[error("read error: {0}")]
+    #[error("{}", describe_io(.0))]
     Io(#[from] io::Error),
     #[error("archive ends in the middle of {0}")]
     Truncated(&'static str),
@@ -322,6 +322,14 @@ impl<R: Read> TarReader<R> {
                 ));
             }
         }
+    }
+}
+
+/// Say what an I/O error while reading an archive means for the archive.
+fn describe_io(e: &io::Error) -> String {
+    match crate::container::zstd::bomb_reason(e) {
+        Some(b) => b,
+        None => format!("the data is corrupt or truncated: {e}"),
     }
 }
 
