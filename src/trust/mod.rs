@@ -1,4 +1,9 @@
 //! Authentication: public keys, DSSE signatures, k-of-n thresholds with expiry and revocation.
+pub mod detached;
 pub mod dsse;
 pub mod keys;
+pub mod minisign;
+pub mod rotation;
+pub mod signify;
 pub mod store;
+pub mod trust_state;
