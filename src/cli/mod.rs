@@ -14,7 +14,7 @@ pub mod status;
 pub mod verify;
 pub mod watch;
 
-pub use common::{class_of, CliError, ResultExt};
+pub use common::class_of;
 
 use clap::{Parser, Subcommand};
 

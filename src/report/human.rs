@@ -57,7 +57,11 @@ pub fn render(r: &Report) -> String {
             } else if let Some(o) = f.offset {
                 let _ = write!(loc, "@{o}");
             }
-            let _ = write!(s, "  [{}] {} {}: {}", f.severity, f.rule, loc, f.message);
+            if loc.is_empty() {
+                let _ = write!(s, "  [{}] {}: {}", f.severity, f.rule, f.message);
+            } else {
+                let _ = write!(s, "  [{}] {} {}: {}", f.severity, f.rule, loc, f.message);
+            }
             if let Some(red) = &f.redacted {
                 let _ = write!(s, " ({red})");
             }

@@ -4,3 +4,4 @@ pub mod keys;
 pub mod model_signing;
 pub mod pem;
 pub mod sigstore;
+pub mod store;
