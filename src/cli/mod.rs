@@ -12,6 +12,7 @@ pub mod scan;
 pub mod sign;
 pub mod status;
 pub mod verify;
+pub mod verify_ext;
 pub mod watch;
 
 pub use common::class_of;
