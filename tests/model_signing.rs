@@ -399,3 +399,222 @@ fn digests_are_recomputed() {
     }
     assert_eq!(root, hex::encode(h.finalize()));
 }
+
+/// Sign `statement` as model_signing 1.1 does with an EC key (hint = SHA-256 of the PEM).
+fn write_sig(
+    path: &Path,
+    statement: &serde_json::Value,
+    sign: impl Fn(&[u8]) -> Vec<u8>,
+    hint: &str,
+) {
+    let payload = serde_json::to_vec(statement).unwrap();
+    let pae = airgate::trust::dsse::pae("application/vnd.in-toto+json", &payload);
+    let sig = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"publicKey": {"hint": hint}, "tlogEntries": []},
+        "dsseEnvelope": {
+            "payload": base64_encode(&payload),
+            "payloadType": "application/vnd.in-toto+json",
+            "signatures": [{"sig": base64_encode(&sign(&pae)), "keyid": ""}]
+        }
+    });
+    std::fs::write(path, serde_json::to_vec(&sig).unwrap()).unwrap();
+}
+
+/// A statement over `resources` (name, digest bytes) with `serialization`.
+fn statement(
+    resources: &[(String, Vec<u8>)],
+    serialization: serde_json::Value,
+    algorithm: &str,
+) -> serde_json::Value {
+    let mut root = sha2::Sha256::new();
+    let res: Vec<serde_json::Value> = resources
+        .iter()
+        .map(|(n, d)| {
+            root.update(d);
+            serde_json::json!({"name": n, "algorithm": algorithm, "digest": hex::encode(d)})
+        })
+        .collect();
+    serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "model", "digest": {"sha256": hex::encode(root.finalize())}}],
+        "predicateType": "https://model_signing/signature/v1.0",
+        "predicate": {"serialization": serialization, "resources": res}
+    })
+}
+
+#[test]
+fn shards_serialization_with_a_p256_key() {
+    use ecdsa::signature::hazmat::PrehashSigner;
+    use p256::pkcs8::EncodePublicKey;
+    let t = tempfile::tempdir().unwrap();
+    let m = t.path().join("model");
+    std::fs::create_dir_all(m.join("sub")).unwrap();
+    let w: Vec<u8> = (0u8..10).collect();
+    std::fs::write(m.join("sub/w.bin"), &w).unwrap();
+    std::fs::write(m.join("empty"), b"").unwrap(); // empty files have no shards
+    let shards: Vec<(String, Vec<u8>)> = [(0usize, 4usize), (4, 8), (8, 10)]
+        .iter()
+        .map(|&(s, e)| {
+            (
+                format!("sub/w.bin:{s}:{e}"),
+                sha2::Sha256::digest(&w[s..e]).to_vec(),
+            )
+        })
+        .collect();
+    let ser = serde_json::json!({"method": "shards", "hash_type": "sha256", "shard_size": 4, "allow_symlinks": false, "ignore_paths": ["model.sig"]});
+    let sk = p256::ecdsa::SigningKey::from_slice(&[0x22; 32]).unwrap();
+    let key =
+        EcKey::from_spki_der(sk.verifying_key().to_public_key_der().unwrap().as_bytes()).unwrap();
+    let sign = |pae: &[u8]| {
+        let s: p256::ecdsa::Signature = sk.sign_prehash(&sha2::Sha256::digest(pae)).unwrap();
+        s.to_der().as_bytes().to_vec()
+    };
+    write_sig(
+        &m.join("model.sig"),
+        &statement(&shards, ser.clone(), "sha256"),
+        sign,
+        &key.pem_hint(),
+    );
+    let keys = [key.clone()];
+    let v = run(&m, Method::Key(&keys), vec![]).unwrap();
+    assert_eq!(
+        (v.serialization.as_str(), v.resources, v.files),
+        ("shards", 3, 2)
+    );
+    assert_eq!(
+        v.signer,
+        ModelSigner::Key {
+            key_id: key.key_id(),
+            curve: "P-256"
+        }
+    );
+
+    // one changed byte names exactly its shard
+    let mut w2 = w.clone();
+    w2[5] ^= 0xff;
+    std::fs::write(m.join("sub/w.bin"), &w2).unwrap();
+    let msg = integrity(run(&m, Method::Key(&keys), vec![]));
+    assert_eq!(msg, "changed: sub/w.bin:4:8");
+    // a truncated file: its shard boundaries no longer match
+    std::fs::write(m.join("sub/w.bin"), &w[..7]).unwrap();
+    let msg = integrity(run(&m, Method::Key(&keys), vec![]));
+    assert_eq!(
+        msg,
+        "missing: sub/w.bin:4:8, sub/w.bin:8:10; not in the signature: sub/w.bin:4:7"
+    );
+}
+
+#[test]
+fn blake2_files_with_a_p521_key() {
+    use ecdsa::signature::hazmat::PrehashSigner;
+    let t = tempfile::tempdir().unwrap();
+    let m = t.path().join("model");
+    std::fs::create_dir(&m).unwrap();
+    std::fs::write(m.join("a.safetensors"), b"tensor bytes").unwrap();
+    let d = {
+        use blake2::Digest as _;
+        blake2::Blake2b512::digest(b"tensor bytes").to_vec()
+    };
+    let ser =
+        serde_json::json!({"method": "files", "hash_type": "blake2", "allow_symlinks": false});
+    let mut scalar = [0x33u8; 66];
+    scalar[0] = 0;
+    let sk = p521::ecdsa::SigningKey::from_slice(&scalar).unwrap();
+    let point = p521::ecdsa::VerifyingKey::from(&sk).to_encoded_point(false);
+    let spki = spki::SubjectPublicKeyInfoOwned {
+        algorithm: spki::AlgorithmIdentifierOwned {
+            oid: "1.2.840.10045.2.1".parse().unwrap(),
+            parameters: Some(der::asn1::Any::from(
+                "1.3.132.0.35"
+                    .parse::<der::asn1::ObjectIdentifier>()
+                    .unwrap(),
+            )),
+        },
+        subject_public_key: der::asn1::BitString::from_bytes(point.as_bytes()).unwrap(),
+    };
+    let key = EcKey::from_spki_der(&der::Encode::to_der(&spki).unwrap()).unwrap();
+    let sign = |pae: &[u8]| {
+        let s: p521::ecdsa::Signature = sk.sign_prehash(&sha2::Sha512::digest(pae)).unwrap();
+        s.to_der().as_bytes().to_vec()
+    };
+    let sig = t.path().join("model.sig"); // outside the model folder
+    write_sig(
+        &sig,
+        &statement(&[("a.safetensors".into(), d)], ser, "blake2b"),
+        sign,
+        &key.pem_hint(),
+    );
+    let keys = [key];
+    let mut o = Options::new(Method::Key(&keys));
+    o.ignore = vec![];
+    let v = verify_model(&m, &sig, &o).unwrap();
+    assert_eq!((v.hash_type.as_str(), v.resources), ("blake2", 1));
+    std::fs::write(m.join("a.safetensors"), b"tensor bytez").unwrap();
+    assert!(matches!(
+        verify_model(&m, &sig, &o),
+        Err(ModelError::Integrity(_))
+    ));
+}
+
+#[test]
+fn hostile_statements_are_rejected() {
+    use ecdsa::signature::hazmat::PrehashSigner;
+    use p256::pkcs8::EncodePublicKey;
+    let t = tempfile::tempdir().unwrap();
+    let m = t.path().join("model");
+    std::fs::create_dir(&m).unwrap();
+    std::fs::write(m.join("f"), b"x").unwrap();
+    let sk = p256::ecdsa::SigningKey::from_slice(&[0x44; 32]).unwrap();
+    let key =
+        EcKey::from_spki_der(sk.verifying_key().to_public_key_der().unwrap().as_bytes()).unwrap();
+    let sign = |pae: &[u8]| {
+        let s: p256::ecdsa::Signature = sk.sign_prehash(&sha2::Sha256::digest(pae)).unwrap();
+        s.to_der().as_bytes().to_vec()
+    };
+    let keys = [key.clone()];
+    let files =
+        serde_json::json!({"method": "files", "hash_type": "sha256", "allow_symlinks": false});
+    let dx = sha2::Sha256::digest(b"x").to_vec();
+    let sig = t.path().join("model.sig");
+    // a resource name escaping the model folder
+    write_sig(
+        &sig,
+        &statement(&[("../f".into(), dx.clone())], files.clone(), "sha256"),
+        sign,
+        &key.pem_hint(),
+    );
+    let e = verify_model(&m, &sig, &Options::new(Method::Key(&keys))).unwrap_err();
+    assert!(matches!(e, ModelError::Statement(_)), "{e}");
+    // an unsupported hash type
+    let b3 = serde_json::json!({"method": "files", "hash_type": "blake3", "allow_symlinks": false});
+    write_sig(
+        &sig,
+        &statement(&[("f".into(), dx.clone())], b3, "blake3"),
+        sign,
+        &key.pem_hint(),
+    );
+    let e = verify_model(&m, &sig, &Options::new(Method::Key(&keys))).unwrap_err();
+    assert!(e.to_string().contains("blake3"), "{e}");
+    // the same statement is fine when well formed (the near miss)
+    write_sig(
+        &sig,
+        &statement(&[("f".into(), dx)], files, "sha256"),
+        sign,
+        &key.pem_hint(),
+    );
+    verify_model(&m, &sig, &Options::new(Method::Key(&keys))).unwrap();
+    // garbage signature files
+    std::fs::write(&sig, b"not json").unwrap();
+    assert!(matches!(
+        verify_model(&m, &sig, &Options::new(Method::Key(&keys))),
+        Err(ModelError::SigParse(_))
+    ));
+    let e = verify_model(
+        &m,
+        &t.path().join("absent.sig"),
+        &Options::new(Method::Key(&keys)),
+    )
+    .unwrap_err();
+    assert_eq!(e.class(), airgate::ErrorClass::Operational);
+}

@@ -230,7 +230,6 @@ pub fn validate(chain: &[Cert], anchors: &[Cert]) -> Result<ValidPath, String> {
     let mut used = vec![false; chain.len()];
     used[0] = true;
     let mut current = leaf;
-    let mut cas_below = 0usize;
     for depth in 0..MAX_DEPTH {
         let issuer = current.issuer_name();
         let issuer_der = current
@@ -252,7 +251,7 @@ pub fn validate(chain: &[Cert], anchors: &[Cert]) -> Result<ValidPath, String> {
         {
             a.check_time(at)?;
             a.check_critical()?;
-            check_path_len(a.check_ca()?, cas_below, a)?;
+            check_path_len(a.check_ca()?, depth, a)?;
             return Ok(ValidPath {
                 leaf_subject: leaf.subject(),
                 leaf_key,
@@ -272,8 +271,8 @@ pub fn validate(chain: &[Cert], anchors: &[Cert]) -> Result<ValidPath, String> {
         let c = &chain[i];
         c.check_critical()?;
         c.check_time(at)?;
-        check_path_len(c.check_ca()?, cas_below, c)?;
-        cas_below += 1;
+        // `depth` CA certificates lie between this one and the leaf.
+        check_path_len(c.check_ca()?, depth, c)?;
         current = c;
     }
     Err(format!(
@@ -295,5 +294,47 @@ fn check_path_len(limit: Option<u8>, below: usize, c: &Cert) -> Result<(), Strin
 impl PartialEq for Cert {
     fn eq(&self, o: &Cert) -> bool {
         self.der == o.der
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn certs(name: &str) -> Vec<Cert> {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/testdata/model-signing/keys/certificate")
+            .join(name);
+        Cert::all_from_pem(&std::fs::read_to_string(&p).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn path_validation() {
+        let (leaf, int, root) = (
+            certs("signing-key-cert.pem"),
+            certs("int-ca-cert.pem"),
+            certs("ca-cert.pem"),
+        );
+        let chain = [leaf[0].clone(), int[0].clone()];
+        let p = validate(&chain, &root).unwrap();
+        assert_eq!(
+            (p.leaf_subject.as_str(), p.anchor_subject.as_str(), p.length),
+            ("CN=intermediate-ca", "CN=root-ca", 3)
+        );
+        // the intermediate as the anchor is a shorter valid path
+        assert_eq!(validate(&chain, &int).unwrap().length, 2);
+        // missing intermediate
+        let e = validate(&chain[..1], &root).unwrap_err();
+        assert!(e.contains("no trusted CA"), "{e}");
+        // no anchors, wrong anchor
+        assert!(validate(&chain, &[]).is_err());
+        assert!(validate(&chain, &leaf).is_err());
+        // a CA certificate without digitalSignature/codeSigning cannot sign models
+        let e = validate(&[int[0].clone()], &root).unwrap_err();
+        assert!(e.contains("cannot be used for signing"), "{e}");
+        // a chain too long is refused before any work
+        let long: Vec<Cert> = std::iter::repeat_n(leaf[0].clone(), MAX_CHAIN + 1).collect();
+        assert!(validate(&long, &root).unwrap_err().contains("over"));
     }
 }
