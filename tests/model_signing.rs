@@ -618,3 +618,37 @@ fn hostile_statements_are_rejected() {
     .unwrap_err();
     assert_eq!(e.class(), airgate::ErrorClass::Operational);
 }
+
+#[test]
+fn fixtures_verify_inside_a_network_namespace() {
+    let exe = std::env::current_exe().unwrap();
+    let out = match std::process::Command::new("unshare")
+        .arg("-rn")
+        .arg(&exe)
+        .args([
+            "--exact",
+            "every_fixture_verifies_with_expected_signer",
+            "--test-threads",
+            "1",
+        ])
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("skipped: unshare is not available: {e}");
+            return;
+        }
+    };
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    if stderr.contains("unshare failed") || stderr.contains("Operation not permitted") {
+        eprintln!("skipped: the kernel refused a network namespace: {stderr}");
+        return;
+    }
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{stdout}{stderr}"
+    );
+}

@@ -217,3 +217,38 @@ fn missing_trusted_root_is_a_config_error() {
     let e = SigstoreRoot::from_json("{\"not\": \"a root\"}").err();
     assert!(e.is_some());
 }
+
+/// Re-run `test` of this test binary inside a new network namespace with no interfaces
+/// (`unshare -rn`); skipped with a message where the kernel refuses.
+fn rerun_without_network(test: &str) {
+    let exe = std::env::current_exe().unwrap();
+    let out = match std::process::Command::new("unshare")
+        .arg("-rn")
+        .arg(&exe)
+        .args(["--exact", test, "--test-threads", "1"])
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("skipped: unshare is not available: {e}");
+            return;
+        }
+    };
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    if stderr.contains("unshare failed") || stderr.contains("Operation not permitted") {
+        eprintln!("skipped: the kernel refused a network namespace: {stderr}");
+        return;
+    }
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{stdout}{stderr}"
+    );
+}
+
+#[test]
+fn conformance_inside_a_network_namespace() {
+    rerun_without_network("conformance_bundle_verify_all_cases");
+}
