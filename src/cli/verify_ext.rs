@@ -223,20 +223,36 @@ fn material_of(sig: &Path) -> Material {
 }
 
 /// Resolve an `--ignore-path` like model_signing: absolute or relative to the current
-/// directory, made relative to the model folder; a path that does not lie inside it is
-/// taken as relative to the model folder.
+/// directory, made relative to the model folder (lexically, then through symlinks); a path
+/// that does not lie inside it is taken as relative to the model folder.
 fn resolve_ignore(model: &Path, p: &Path) -> String {
-    let cwd_based = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .map(|c| c.join(p))
-            .unwrap_or_else(|_| p.to_path_buf())
-    };
-    if let Some(rel) = ms::relative_inside(model, &cwd_based) {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let (abs_p, abs_m) = (lexical(&cwd.join(p)), lexical(&cwd.join(model)));
+    if let Ok(rel) = abs_p.strip_prefix(&abs_m) {
+        if let Some(s) = rel.to_str().filter(|s| !s.is_empty()) {
+            return s.to_string();
+        }
+    }
+    if let Some(rel) = ms::relative_inside(model, &abs_p) {
         return rel;
     }
     p.to_string_lossy().trim_start_matches("./").to_string()
+}
+
+/// `.` and `..` removed without touching the file system.
+fn lexical(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// `airgate verify MODEL --model-signature model.sig`: verify an OpenSSF model signature.
@@ -343,6 +359,19 @@ mod tests {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata");
         assert!(p.is_dir(), "shared test data missing");
         p
+    }
+
+    #[test]
+    fn ignore_paths_resolve_like_model_signing() {
+        let cwd = std::env::current_dir().unwrap();
+        let m = Path::new("models/llama");
+        assert_eq!(
+            resolve_ignore(m, Path::new("models/llama/./ignore-me")),
+            "ignore-me"
+        );
+        assert_eq!(resolve_ignore(m, &cwd.join("models/llama/sub/x")), "sub/x");
+        assert_eq!(resolve_ignore(m, Path::new("ignore-me")), "ignore-me");
+        assert_eq!(lexical(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
     }
 
     #[test]
