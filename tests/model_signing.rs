@@ -329,6 +329,13 @@ fn another_key_ca_or_identity_is_rejected() {
         vec![]
     )
     .is_err());
+    let e = run(
+        &f.join("v1.1.0-sigstore"),
+        Method::Key(&[signing_key()]),
+        vec![],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("keyless Sigstore bundle"), "{e}");
 
     // another identity or issuer for the Sigstore method
     let r = root();

@@ -354,6 +354,11 @@ fn authenticate(bytes: &[u8], method: &Method<'_>) -> Result<Authenticated, Mode
             if sf.verification_material.x509_certificate_chain.is_some() {
                 return Err(ModelError::Signature("the signature was made with a certificate chain; verify it with CA certificates".into()));
             }
+            if sf.verification_material.certificate.is_some() {
+                return Err(ModelError::Signature(
+                    "the signature is a keyless Sigstore bundle; verify it with a trusted root and a certificate identity".into(),
+                ));
+            }
             let hint = sf
                 .verification_material
                 .public_key
