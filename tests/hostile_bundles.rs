@@ -31,10 +31,12 @@ fn write(f: &Fixture, listed: &[(&str, &[u8])], body: &[u8], zstd: bool) -> Path
     let mut tar = envelope(&st, &[&f.key]);
     tar.extend_from_slice(body);
     let (path, bytes) = if zstd {
-        (
-            f.dir.join("b.tar.zst"),
-            zstd::stream::encode_all(&tar[..], 3).unwrap(),
-        )
+        // The format's rule: payload frames decompress to at most 64 MiB; write 8 MiB frames.
+        let mut z = Vec::new();
+        for part in tar.chunks(8 << 20) {
+            z.extend(zstd::stream::encode_all(part, 3).unwrap());
+        }
+        (f.dir.join("b.tar.zst"), z)
     } else {
         (f.dir.join("b.tar"), tar)
     };
@@ -187,6 +189,16 @@ fn limits_entries_total_and_ratio() {
     end(&mut body);
     let b = write(&f, &[("z", &zeros)], &body, true);
     assert_rejected(&f, &b, "[limits]\nmax_ratio = 100\n", "ratio");
+
+    // a single zstd frame that decompresses to more than the per-frame cap
+    let f = fixture();
+    let big = vec![0u8; 65 << 20];
+    let mut tar = envelope(&statement("weights", "1.0.0", &[("z", &big)]), &[&f.key]);
+    entry(&mut tar, b"z", b'0', &big, 0o644);
+    end(&mut tar);
+    let b = f.dir.join("one-frame.tar.zst");
+    std::fs::write(&b, zstd::stream::encode_all(&tar[..], 1).unwrap()).unwrap();
+    assert_rejected(&f, &b, "", "more than 67108864 bytes");
 }
 
 #[test]

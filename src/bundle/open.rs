@@ -1,7 +1,9 @@
-//! Opening a bundle: sniff the compression, stream-decode it with limits, and read the
-//! envelope entry that must come first. The returned reader is positioned at the payload.
+//! Opening a bundle: sniff the compression, start the parallel decoding stream (which also
+//! hashes the raw file), and read the envelope entry that must come first. The returned
+//! reader is positioned at the payload.
 
 use super::ENVELOPE_PATH;
+use crate::container::stream::{self, Decoded, RawDigest, StreamLimits};
 use crate::container::tar::{EntryKind, TarError, TarLimits, TarReader};
 use crate::container::zstd::{self as z, Compression};
 use crate::policy::Limits;
@@ -9,9 +11,6 @@ use crate::trust::dsse::{DsseError, Envelope};
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
-
-/// The byte stream a bundle's tar is read from.
-pub type Source = Box<dyn Read + Send>;
 
 /// Why a bundle could not be opened. `Io` on the bundle file itself is operational; the rest
 /// reject the bundle.
@@ -34,40 +33,36 @@ pub struct Opened {
     pub envelope: Envelope,
     pub envelope_raw: Vec<u8>,
     pub compression: Compression,
-    pub tar: TarReader<Source>,
+    pub tar: TarReader<Decoded>,
+    /// The bundle file's sha256, computed from the raw bytes as they are read. Drop `tar`
+    /// first, then call [`RawDigest::finish`].
+    pub digest: RawDigest,
 }
 
-/// Open `path` with `limits`. `hasher_tap` receives every raw byte of the file as it is read
-/// (for the bundle sha256, computed in the same pass).
-pub fn open(
-    path: &Path,
-    limits: &Limits,
-    tap: Option<Box<dyn FnMut(&[u8]) + Send>>,
-) -> Result<Opened, OpenError> {
+/// Open `path` with `limits`: decoding (zstd frames in parallel) and hashing of the raw file
+/// start at once, and the envelope entry is read and parsed.
+pub fn open(path: &Path, limits: &Limits) -> Result<Opened, OpenError> {
     let io_err = |source| OpenError::Io {
         path: path.display().to_string(),
         source,
     };
     let file = File::open(path).map_err(io_err)?;
-    let mut raw = BufReader::with_capacity(1 << 20, Tap { inner: file, tap });
-    let head = {
-        use std::io::BufRead;
-        raw.fill_buf().map_err(io_err)?.to_vec()
-    };
+    let mut head = Vec::with_capacity(512);
+    (&file).take(512).read_to_end(&mut head).map_err(io_err)?;
     let compression = z::sniff(&head).ok_or(OpenError::NotABundle)?;
-    let source: Source = match compression {
-        Compression::Zstd => Box::new(
-            z::decoder(
-                raw,
-                limits
-                    .max_total_bytes
-                    .saturating_add(limits.max_envelope_bytes + (1 << 20)),
-                limits.max_ratio,
-            )
-            .map_err(io_err)?,
-        ),
-        Compression::None => Box::new(raw),
-    };
+    let file = File::open(path).map_err(io_err)?;
+    let (source, digest) = stream::start(
+        BufReader::with_capacity(1 << 20, file),
+        compression == Compression::Zstd,
+        StreamLimits {
+            max_output: limits
+                .max_total_bytes
+                .saturating_add(limits.max_envelope_bytes)
+                .saturating_add(limits.max_entries.saturating_mul(1536)),
+            max_ratio: limits.max_ratio,
+            ahead: 3,
+        },
+    );
     let mut tar = TarReader::new(source, TarLimits::from(limits));
     let first = tar
         .next_entry()?
@@ -97,21 +92,6 @@ pub fn open(
         envelope_raw,
         compression,
         tar,
+        digest,
     })
-}
-
-/// Passes every byte read to a callback.
-struct Tap<R> {
-    inner: R,
-    tap: Option<Box<dyn FnMut(&[u8]) + Send>>,
-}
-
-impl<R: Read> Read for Tap<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(t) = self.tap.as_mut() {
-            t(&buf[..n]);
-        }
-        Ok(n)
-    }
 }

@@ -16,7 +16,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Uncompressed bytes per payload zstd frame.
-pub const FRAME_BYTES: u64 = 32 << 20;
+pub const FRAME_BYTES: u64 = 8 << 20;
 /// Most files a bundle may hold when packing.
 pub const MAX_PACK_FILES: usize = 1_000_000;
 

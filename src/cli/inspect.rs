@@ -16,7 +16,7 @@ pub struct Args {
 
 /// Run `airgate inspect`.
 pub fn run(a: Args) -> anyhow::Result<i32> {
-    let opened = match open(&a.bundle, &Limits::default(), None) {
+    let opened = match open(&a.bundle, &Limits::default()) {
         Ok(o) => o,
         Err(e @ OpenError::Io { .. }) => return Err(e).operational(),
         Err(e) => {

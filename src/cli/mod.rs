@@ -12,6 +12,8 @@ pub mod scan;
 pub mod sign;
 pub mod status;
 pub mod verify;
+pub mod verify_ext;
+pub mod verify_sig;
 pub mod watch;
 
 pub use common::class_of;

@@ -2,5 +2,6 @@
 //! and directory walks that refuse links and special files.
 
 pub mod dir;
+pub mod stream;
 pub mod tar;
 pub mod zstd;

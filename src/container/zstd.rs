@@ -96,6 +96,84 @@ pub fn frame_len(buf: &[u8], limit: usize) -> Result<usize, FrameError> {
     Ok(pos)
 }
 
+/// Read one whole zstd frame from `r` (header, blocks, checksum) without decompressing it.
+/// `Ok(None)` at a clean end of input. Skippable frames, reserved block types, truncation and
+/// frames over `limit` bytes are errors.
+pub fn frame_len_streaming<R: Read>(r: &mut R, limit: usize) -> io::Result<Option<Vec<u8>>> {
+    let mut frame = Vec::new();
+    Ok(read_frame_into(r, limit, &mut frame)?.then_some(frame))
+}
+
+/// [`frame_len_streaming`] into a reused buffer (cleared first); `Ok(false)` at the end.
+pub fn read_frame_into<R: Read>(r: &mut R, limit: usize, frame: &mut Vec<u8>) -> io::Result<bool> {
+    let bad = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
+    frame.clear();
+    let mut magic = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match r.read(&mut magic[got..]) {
+            Ok(0) if got == 0 => return Ok(false),
+            Ok(0) => return Err(bad("zstd stream ends inside a frame magic".into())),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if magic != MAGIC {
+        return Err(bad(
+            if magic[1..] == [0x2A, 0x4D, 0x18] && magic[0] & 0xF0 == 0x50 {
+                "skippable zstd frames are not allowed in a bundle".into()
+            } else {
+                "data after the last zstd frame is not a zstd frame".into()
+            },
+        ));
+    }
+    frame.extend_from_slice(&magic);
+    let take = |r: &mut R, frame: &mut Vec<u8>, n: usize| -> io::Result<()> {
+        if frame.len() + n > limit {
+            return Err(bad(format!("a zstd frame is larger than {limit} bytes")));
+        }
+        let start = frame.len();
+        frame.resize(start + n, 0);
+        r.read_exact(&mut frame[start..])
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => bad("zstd frame is truncated".into()),
+                _ => e,
+            })
+    };
+    take(r, frame, 1)?;
+    let fhd = frame[4];
+    let single_segment = fhd & 0x20 != 0;
+    let did_len = [0usize, 1, 2, 4][(fhd & 3) as usize];
+    let fcs_len = match fhd >> 6 {
+        0 => usize::from(single_segment),
+        1 => 2,
+        2 => 4,
+        _ => 8,
+    };
+    take(r, frame, usize::from(!single_segment) + did_len + fcs_len)?;
+    loop {
+        take(r, frame, 3)?;
+        let n = frame.len();
+        let v = u32::from(frame[n - 3])
+            | (u32::from(frame[n - 2]) << 8)
+            | (u32::from(frame[n - 1]) << 16);
+        let body = match (v >> 1) & 3 {
+            0 | 2 => (v >> 3) as usize,
+            1 => 1,
+            _ => return Err(bad("zstd frame uses a reserved block type".into())),
+        };
+        take(r, frame, body)?;
+        if v & 1 != 0 {
+            break;
+        }
+    }
+    if fhd & 0x04 != 0 {
+        take(r, frame, 4)?;
+    }
+    Ok(true)
+}
+
 /// Counts the bytes read through it.
 pub struct Counting<R> {
     inner: R,
@@ -225,6 +303,26 @@ mod tests {
         let mut out = Vec::new();
         d.read_to_end(&mut out).unwrap();
         assert_eq!(out.len(), a.len() + b.len());
+    }
+
+    #[test]
+    fn streaming_walker_agrees_with_slice_walker() {
+        let a = vec![3u8; 70_000];
+        let b: Vec<u8> = (0..200_000u32).map(|i| (i % 7) as u8).collect();
+        let all = frames(&[&a, &b]);
+        let mut r = &all[..];
+        let f1 = frame_len_streaming(&mut r, usize::MAX).unwrap().unwrap();
+        assert_eq!(f1.len(), frame_len(&all, usize::MAX).unwrap());
+        let f2 = frame_len_streaming(&mut r, usize::MAX).unwrap().unwrap();
+        assert_eq!(f1.len() + f2.len(), all.len());
+        assert!(frame_len_streaming(&mut r, usize::MAX).unwrap().is_none());
+        assert!(frame_len_streaming(&mut &all[..all.len() - 1], usize::MAX).is_ok());
+        let mut short = &all[..f1.len() - 2];
+        assert!(frame_len_streaming(&mut short, usize::MAX).is_err());
+        assert!(frame_len_streaming(&mut &all[..], 10).is_err());
+        let skippable = [0x50u8, 0x2A, 0x4D, 0x18, 0, 0, 0, 0];
+        let e = frame_len_streaming(&mut &skippable[..], 100).unwrap_err();
+        assert!(e.to_string().contains("skippable"));
     }
 
     #[test]

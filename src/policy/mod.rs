@@ -179,6 +179,9 @@ impl Policy {
                 })?;
             }
         }
+        if let Some(s) = &self.sigstore {
+            s.check().map_err(PolicyError::Invalid)?;
+        }
         for (kind, t) in &self.trust {
             if t.threshold == 0 {
                 return Err(PolicyError::Invalid(format!(

@@ -12,9 +12,7 @@ use crate::policy::Policy;
 use crate::report::{BundleInfo, Report, Timings};
 use crate::trust::store::{StoreError, TrustStore};
 use crate::ErrorClass;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::Instant;
 
 /// Settings for one verification.
@@ -150,25 +148,11 @@ pub fn verify_bundle(path: &Path, opts: &VerifyOptions<'_>) -> Result<Outcome, V
         source,
     })?;
 
-    // The bundle's own sha256 is computed on a helper thread from the raw bytes as read.
-    let (raw_tx, raw_rx) = mpsc::sync_channel::<Vec<u8>>(16);
-    let raw_hasher = std::thread::spawn(move || {
-        let mut h = Sha256::new();
-        let mut n = 0u64;
-        for chunk in raw_rx {
-            n += chunk.len() as u64;
-            h.update(&chunk);
-        }
-        (hex::encode(h.finalize()), n)
-    });
-    let tap = Box::new(move |b: &[u8]| {
-        let _ = raw_tx.send(b.to_vec());
-    });
-
     let mut verified_parts = None;
     let mut bytes = 0u64;
     let mut files = 0u64;
-    match open(path, &opts.policy.limits, Some(tap)) {
+    let mut raw_digest = None;
+    match open(path, &opts.policy.limits) {
         Err(OpenError::Io { source, .. }) => {
             return Err(VerifyError::Io {
                 path: path.to_path_buf(),
@@ -194,21 +178,22 @@ pub fn verify_bundle(path: &Path, opts: &VerifyOptions<'_>) -> Result<Outcome, V
                     }
                 }
             }
-            // Dropping the reader closes the raw tap, which ends the hasher thread.
-            drop(opened);
+            // The raw digest is complete only if the stream was read to its end.
+            let crate::bundle::open::Opened { tar, digest, .. } = opened;
+            drop(tar);
+            raw_digest = digest.finish();
         }
     }
-    let (mut sha, read) = raw_hasher.join().unwrap_or_default();
-    let file_len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    if read != file_len {
+    let sha = match raw_digest {
+        Some((sha, _)) => sha,
         // The pass stopped early (a rejection): hash the whole file for the record.
-        sha = crate::bundle::pack::hash_file(path)
+        None => crate::bundle::pack::hash_file(path)
             .map(|(h, _)| h)
             .map_err(|source| VerifyError::Io {
                 path: path.to_path_buf(),
                 source,
-            })?;
-    }
+            })?,
+    };
     if let Some(b) = report.bundle.as_mut() {
         b.sha256 = sha.clone();
         b.path = path.display().to_string();
