@@ -159,17 +159,27 @@ fn fsync_or_rename_failure_keeps_the_input_and_exits_3() {
             names(&env.gate.join("work")) == ["claims"],
             "{fault}: work/ cleaned"
         );
-        if fault != "audit-append" {
-            assert!(env.staged().is_empty(), "{fault}: nothing staged");
-        }
+        // even a failure after the publish rename (audit append) takes the tree back out
+        assert!(env.staged().is_empty(), "{fault}: nothing staged");
+        assert!(env.quarantined().is_empty(), "{fault}");
+        assert!(
+            !env.audit().iter().any(|r| r["event"] == "admit"),
+            "{fault}"
+        );
     }
-    // an audit-append failure after publishing: the rerun finishes, it is not a replay
+    // the same file admitted again without faults stages normally (not a replay)
     let o = env.admit(&env.gate.join("intake/m-1.0.0.tar.zst"));
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert!(env.intake().is_empty());
     assert_eq!(env.staged().len(), 1);
     assert!(env.quarantined().is_empty());
     assert_eq!(env.audit_verify().0, 0);
+    // a rejected bundle whose record cannot be written is not left in quarantine either
+    let bad = env.drop_in(&env.bundle("evil", "1", &[("x", b"x".to_vec())], false));
+    let o = admit_with_fault(&env, &bad, "audit-append");
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    assert!(env.quarantined().is_empty());
+    assert!(bad.is_file());
 }
 
 #[test]

@@ -183,7 +183,14 @@ fn admit_in(
         }
     }
     if let Some(q) = quarantine::find_same_file(&gate.quarantine(), &sha, &arrival_id)? {
-        return ctx.finish(Disposition::Quarantined, cand.report, None, q, true);
+        return ctx.finish(
+            Disposition::Quarantined,
+            cand.report,
+            None,
+            q,
+            true,
+            Undo::Nothing,
+        );
     }
 
     let Some(acc) = cand.accepted.clone() else {
@@ -249,6 +256,20 @@ fn gate_reject(mut report: Report, rule: &str, msg: &str, file: &str, sha: &str)
     report
 }
 
+/// How to take back a published outcome whose audit record could not be written.
+enum Undo {
+    Nothing,
+    Staged {
+        dest: PathBuf,
+        tree: PathBuf,
+        state: State,
+    },
+    Quarantined {
+        dest: PathBuf,
+        tmp: PathBuf,
+    },
+}
+
 struct Ctx<'a> {
     gate: &'a Gate,
     policy: &'a Policy,
@@ -299,9 +320,41 @@ impl Ctx<'_> {
         publish::seal(tree, &r)?;
         let dest = publish::destination(&self.gate.staging(), &acc.kind, &acc.name, &p.version)?;
         publish::publish(tree, &dest)?;
+        let before = state.clone();
         state.record(&acc.kind, &acc.name, &acc.version, self.sha, &now_s);
-        state.save(&self.gate.state_dir())?;
-        self.finish(Disposition::Staged, cand.report, Some(&acc), dest, false)
+        let undo = Undo::Staged {
+            dest: dest.clone(),
+            tree: tree.to_path_buf(),
+            state: before,
+        };
+        if let Err(e) = state.save(&self.gate.state_dir()) {
+            self.undo(undo);
+            return Err(e);
+        }
+        self.finish(
+            Disposition::Staged,
+            cand.report,
+            Some(&acc),
+            dest,
+            false,
+            undo,
+        )
+    }
+
+    /// Take back an outcome that could not be recorded, so it never counts (best effort).
+    fn undo(&self, undo: Undo) {
+        match undo {
+            Undo::Nothing => {}
+            Undo::Staged { dest, tree, state } => {
+                let _ = publish::unpublish(&dest, &tree);
+                let _ = state.save(&self.gate.state_dir());
+            }
+            Undo::Quarantined { dest, tmp } => {
+                if fsutil::rename_noreplace(&dest, &tmp).is_ok() {
+                    let _ = fsutil::sync_path(&self.gate.quarantine());
+                }
+            }
+        }
     }
 
     fn finish_staged(
@@ -316,7 +369,14 @@ impl Ctx<'_> {
             state.record(&acc.kind, &acc.name, &acc.version, self.sha, &now_s);
             state.save(&self.gate.state_dir())?;
         }
-        self.finish(Disposition::Staged, cand.report, Some(&acc), dest, true)
+        self.finish(
+            Disposition::Staged,
+            cand.report,
+            Some(&acc),
+            dest,
+            true,
+            Undo::Nothing,
+        )
     }
 
     fn quarantine(
@@ -336,9 +396,10 @@ impl Ctx<'_> {
         if report.policy_sha256.is_empty() {
             report.policy_sha256 = self.policy.digest();
         }
+        let tmp = work.join("quarantine");
         let dest = quarantine::quarantine(
             &self.gate.quarantine(),
-            &work.join("quarantine"),
+            &tmp,
             self.bundle,
             self.file_name,
             report.to_json().as_bytes(),
@@ -346,11 +407,15 @@ impl Ctx<'_> {
             self.opts.now,
             self.opts.consume_input,
         )?;
-        self.finish(Disposition::Quarantined, report, acc, dest, false)
+        let undo = Undo::Quarantined {
+            dest: dest.clone(),
+            tmp,
+        };
+        self.finish(Disposition::Quarantined, report, acc, dest, false, undo)
     }
 
     /// Record the outcome in the audit log (unless an interrupted run already did), then
-    /// remove the input.
+    /// remove the input. If the record cannot be written, `undo` takes the outcome back.
     fn finish(
         &self,
         disposition: Disposition,
@@ -358,6 +423,7 @@ impl Ctx<'_> {
         acc: Option<&AcceptedBundle>,
         dest: PathBuf,
         resumed: bool,
+        undo: Undo,
     ) -> Result<AdmitResult, GateError> {
         let dest_rel = self.rel(&dest);
         let already = resumed
@@ -370,8 +436,16 @@ impl Ctx<'_> {
                 });
         if !already {
             let rec = self.record(disposition, &report, acc, &dest_rel);
-            let (r, head) = audit::append(&self.gate.audit_log(), rec)?;
-            checkpoint::store(&self.gate.audit_dir(), self.key, r.seq + 1, &head)?;
+            let (r, head) = match audit::append(&self.gate.audit_log(), rec) {
+                Ok(x) => x,
+                Err(e) => {
+                    self.undo(undo);
+                    return Err(e);
+                }
+            };
+            // The record is durable; a checkpoint that fails to refresh is re-signed with the
+            // next record, and the older one stays valid meanwhile.
+            let _ = checkpoint::store(&self.gate.audit_dir(), self.key, r.seq + 1, &head);
         }
         if self.opts.consume_input {
             fsutil::fault("remove-input")?;

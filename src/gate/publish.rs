@@ -102,10 +102,33 @@ pub fn publish(tree: &Path, dest: &Path) -> Result<(), GateError> {
         fsutil::create_dirs_durable(parent)?;
     }
     fsutil::rename_noreplace(tree, dest)?;
-    fsutil::sync_parent(dest)?;
-    std::fs::set_permissions(dest, std::fs::Permissions::from_mode(DIR_MODE))
-        .map_err(io("chmod", dest))?;
-    fsutil::sync_path(dest)
+    let made_durable = fsutil::sync_parent(dest).and_then(|()| {
+        std::fs::set_permissions(dest, std::fs::Permissions::from_mode(DIR_MODE))
+            .map_err(io("chmod", dest))?;
+        fsutil::sync_path(dest)
+    });
+    if let Err(e) = made_durable {
+        // a failed fsync is not retried: take the tree back out so it never counts as staged
+        let _ = unpublish(dest, tree);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Move a just-published tree at `dest` back to `back_to` (outside `staging/`), after a later
+/// step of the same admit failed. Best effort: the caller reports the original error.
+pub fn unpublish(dest: &Path, back_to: &Path) -> Result<(), GateError> {
+    // moving a folder to another parent needs write permission on the folder itself
+    let _ = std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o755));
+    rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        dest,
+        rustix::fs::CWD,
+        back_to,
+        rustix::fs::RenameFlags::NOREPLACE,
+    )
+    .map_err(|e| io("move back out of staging", dest)(e.into()))?;
+    fsutil::sync_parent(dest)
 }
 
 #[cfg(test)]
@@ -170,5 +193,7 @@ mod tests {
         assert!(dest.is_dir() && !a.exists());
         assert!(publish(&b, &dest).is_err());
         assert!(b.exists());
+        unpublish(&dest, &a).unwrap();
+        assert!(a.is_dir() && !dest.exists());
     }
 }
