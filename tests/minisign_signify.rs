@@ -418,7 +418,6 @@ fn airgate(s: &Setup, args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-#[ignore = "needs lead's verify wiring"]
 fn cli_verify_minisign_and_signify() {
     let s = Setup::new();
     s.minisign_keys("m");
@@ -484,7 +483,6 @@ fn cli_verify_minisign_and_signify() {
 }
 
 #[test]
-#[ignore = "needs lead's verify wiring"]
 fn cli_verify_bad_key_is_config_error() {
     let s = Setup::new();
     s.minisign_keys("m");

@@ -97,7 +97,6 @@ fn fixture_dirs() -> Vec<PathBuf> {
 }
 
 #[test]
-#[ignore = "needs lead's verify wiring"]
 fn every_fixture_is_accepted() {
     let mut bad = Vec::new();
     for d in fixture_dirs() {
@@ -125,7 +124,6 @@ fn copy(name: &str) -> (tempfile::TempDir, PathBuf) {
 }
 
 #[test]
-#[ignore = "needs lead's verify wiring"]
 fn tampered_copies_exit_1() {
     for name in [
         "v1.1.0-sigstore",
@@ -155,7 +153,6 @@ fn tampered_copies_exit_1() {
 }
 
 #[test]
-#[ignore = "needs lead's verify wiring"]
 fn another_key_exits_1_and_bad_trust_exits_2() {
     let f = fixtures();
     let d = f.join("v1.1.0-elliptic-key");
@@ -191,7 +188,6 @@ fn another_key_exits_1_and_bad_trust_exits_2() {
 }
 
 #[test]
-#[ignore = "needs lead's verify wiring"]
 fn ignore_path_relative_to_current_directory() {
     // As in model_signing's own test: run inside the model folder with `--ignore-path ignore-me`.
     let d = fixtures().join("v1.0.1-certificate");
@@ -232,7 +228,6 @@ fn ignore_path_relative_to_current_directory() {
 }
 
 #[test]
-#[ignore = "needs lead's verify wiring"]
 fn verifies_without_any_network_interface() {
     for name in [
         "v1.1.0-sigstore",

@@ -59,7 +59,6 @@ fn run_owned(args: &[String]) -> (i32, String, String) {
 }
 
 #[test]
-#[ignore = "needs lead's verify wiring"]
 fn accepts_with_identity_and_reports_json() {
     let (code, out, err) = run_owned(&whl_args(&py().join("bundle_v3_github.whl"), WHL_SAN));
     assert_eq!(code, 0, "{out}{err}");
@@ -75,7 +74,6 @@ fn accepts_with_identity_and_reports_json() {
 }
 
 #[test]
-#[ignore = "needs lead's verify wiring"]
 fn rejects_wrong_identity_and_tampered_artifact() {
     let (code, out, _) = run_owned(&whl_args(
         &py().join("bundle_v3_github.whl"),
@@ -100,7 +98,6 @@ fn rejects_wrong_identity_and_tampered_artifact() {
 }
 
 #[test]
-#[ignore = "needs lead's verify wiring"]
 fn rejects_cve_2022_36056_bundle() {
     let p = py();
     let (code, out, err) = airgate(&[
@@ -120,7 +117,6 @@ fn rejects_cve_2022_36056_bundle() {
 }
 
 #[test]
-#[ignore = "needs lead's verify wiring"]
 fn managed_key_bundle_with_key_flag() {
     let case = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/testdata/sigstore-conformance/bundle-verify");
@@ -156,7 +152,6 @@ fn managed_key_bundle_with_key_flag() {
 }
 
 #[test]
-#[ignore = "needs lead's verify wiring"]
 fn configuration_errors_exit_2() {
     let p = py();
     let art = p.join("bundle_v3_github.whl");
@@ -190,7 +185,6 @@ fn configuration_errors_exit_2() {
 }
 
 #[test]
-#[ignore = "needs lead's verify wiring"]
 fn verifies_without_any_network_interface() {
     let mut args = vec!["-rn".to_string(), env!("CARGO_BIN_EXE_airgate").to_string()];
     args.extend(whl_args(&py().join("bundle_v3_github.whl"), WHL_SAN));

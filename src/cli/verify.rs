@@ -53,10 +53,22 @@ pub struct Args {
 
 /// Run `airgate verify`.
 pub fn run(a: Args) -> anyhow::Result<i32> {
-    if a.signature.is_some() || a.sigstore_bundle.is_some() || a.model_signature.is_some() {
+    let external = [
+        a.signature.is_some(),
+        a.sigstore_bundle.is_some(),
+        a.model_signature.is_some(),
+    ];
+    if external.iter().filter(|&&x| x).count() > 1 {
         return Err(usage(
-            "detached, Sigstore and model signatures are not available in this build",
+            "give at most one of --signature, --sigstore-bundle and --model-signature",
         ));
+    }
+    if let Some(r) = verify_external(&a)? {
+        print_report(&r, a.format)?;
+        return Ok(match r.verdict {
+            Verdict::Accept => 0,
+            Verdict::Reject => 1,
+        });
     }
     let policy = load_policy(a.policy.as_ref())?;
     let store = ad_hoc_store(&a.keys, a.threshold, &policy)?;
@@ -79,6 +91,35 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         Verdict::Accept => 0,
         Verdict::Reject => 1,
     })
+}
+
+/// Detached (minisign/signify), Sigstore or OpenSSF model signatures, when asked for.
+fn verify_external(a: &Args) -> anyhow::Result<Option<airgate::report::Report>> {
+    if let Some(sig) = &a.signature {
+        return super::verify_sig::detached(&a.path, sig, &a.keys).map(Some);
+    }
+    if a.sigstore_bundle.is_none() && a.model_signature.is_none() {
+        return Ok(None);
+    }
+    let opts = super::verify_ext::ExtOptions {
+        policy: match &a.policy {
+            Some(p) => Some(Policy::load(p).config()?),
+            None => None,
+        },
+        trusted_root: a.trusted_root.clone(),
+        certificate_identity: a.certificate_identity.clone(),
+        certificate_oidc_issuer: a.certificate_oidc_issuer.clone(),
+        keys: a.keys.clone(),
+        ca_certs: a.ca_certs.clone(),
+        kind: None,
+    };
+    match (&a.sigstore_bundle, &a.model_signature) {
+        (Some(b), _) => super::verify_ext::sigstore(&a.path, b, &opts).map(Some),
+        (None, Some(m)) => {
+            super::verify_ext::model_signing(&a.path, m, &a.ignore_paths, &opts).map(Some)
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 /// The policy from `--policy`, or an empty one (trusts nothing) when only `--key` is given.

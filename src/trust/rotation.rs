@@ -195,7 +195,7 @@ pub fn apply_rotation(
 /// [`apply_rotation`], which authenticates it.
 pub fn read_trust_bundle(path: &Path, limits: &Limits) -> Result<TrustBundle, RotationError> {
     let bundle_err = |e: TarError| RotationError::Bundle(e.to_string());
-    let mut opened = open(path, limits, None).map_err(|e| match e {
+    let mut opened = open(path, limits).map_err(|e| match e {
         OpenError::Io { .. } => RotationError::Io(e.to_string()),
         other => RotationError::Bundle(other.to_string()),
     })?;
