@@ -159,3 +159,24 @@ fn audit_records_never_carry_finding_messages() {
     }
     assert!(text.contains("\"seq\":3"));
 }
+
+#[test]
+fn a_policy_change_is_a_trust_record() {
+    let env = Env::new("");
+    assert_eq!(code(&env.admit(&env.drop_in(&env.small("a", "1")))), 0);
+    assert_eq!(code(&env.admit(&env.drop_in(&env.small("b", "1")))), 0);
+    assert!(
+        !env.audit().iter().any(|r| r["event"] == "trust"),
+        "no change yet"
+    );
+    let pol = env.gate.join("policy/policy.toml");
+    let text = std::fs::read_to_string(&pol).unwrap();
+    std::fs::write(&pol, format!("[decide]\nblock_at = \"medium\"\n{text}")).unwrap();
+    assert_eq!(code(&env.admit(&env.drop_in(&env.small("c", "1")))), 0);
+    let a = env.audit();
+    let events: Vec<&str> = a.iter().map(|r| r["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["admit", "admit", "trust", "admit"]);
+    assert_eq!(a[2]["outcome"], "policy-changed");
+    assert_ne!(a[1]["policy_sha256"], a[3]["policy_sha256"]);
+    assert_eq!(env.audit_verify().0, 0);
+}

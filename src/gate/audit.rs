@@ -147,12 +147,32 @@ pub fn line_hash(line: &[u8]) -> String {
     hex::encode(Sha256::digest(line))
 }
 
-/// The last complete record of the log: `(next seq, hash of last line)`, and the length of the
-/// log up to its last newline (a shorter length than the file means a torn tail).
-fn tail(file: &mut std::fs::File, path: &Path) -> Result<(u64, String, u64), GateError> {
+/// The end of the log.
+struct Tail {
+    /// Sequence number of the next record.
+    next_seq: u64,
+    /// Hash of the last complete line.
+    head: String,
+    /// Length of the log up to its last newline (shorter than the file: a torn tail).
+    complete_len: u64,
+    /// The policy hash of the last record.
+    policy_sha256: Option<String>,
+}
+
+fn empty_tail() -> Tail {
+    Tail {
+        next_seq: 0,
+        head: GENESIS.to_string(),
+        complete_len: 0,
+        policy_sha256: None,
+    }
+}
+
+/// Read the last complete record of the log.
+fn tail(file: &mut std::fs::File, path: &Path) -> Result<Tail, GateError> {
     let len = file.metadata().map_err(io("stat", path))?.len();
     if len == 0 {
-        return Ok((0, GENESIS.to_string(), 0));
+        return Ok(empty_tail());
     }
     let window = (MAX_RECORD_BYTES as u64 * 2).min(len);
     file.seek(SeekFrom::Start(len - window))
@@ -164,7 +184,7 @@ fn tail(file: &mut std::fs::File, path: &Path) -> Result<(u64, String, u64), Gat
     let Some(end) = buf.iter().rposition(|&b| b == b'\n') else {
         if window == len {
             // only a torn first record: nothing complete yet
-            return Ok((0, GENESIS.to_string(), 0));
+            return Ok(empty_tail());
         }
         return Err(GateError::Damaged {
             path: path.to_path_buf(),
@@ -188,12 +208,18 @@ fn tail(file: &mut std::fs::File, path: &Path) -> Result<(u64, String, u64), Gat
         path: path.to_path_buf(),
         message: format!("last record is not valid: {e}"),
     })?;
-    Ok((rec.seq + 1, line_hash(line), complete_len))
+    Ok(Tail {
+        next_seq: rec.seq + 1,
+        head: line_hash(line),
+        complete_len,
+        policy_sha256: Some(rec.policy_sha256),
+    })
 }
 
 /// Append `rec` to the log at `path` (caller holds the gate lock), fsync, and return it with
 /// `seq`, `time`, `prev` filled in plus its line hash. A torn final line left by a crash is cut
-/// off and the repair itself recorded first.
+/// off and the repair itself recorded first. When the policy hash differs from the last
+/// record's, a `trust` record of the change is written first.
 pub fn append(path: &Path, mut rec: Record) -> Result<(Record, String), GateError> {
     let mut file = std::fs::OpenOptions::new()
         .read(true)
@@ -201,18 +227,31 @@ pub fn append(path: &Path, mut rec: Record) -> Result<(Record, String), GateErro
         .create(true)
         .open(path)
         .map_err(io("open audit log", path))?;
-    let (mut seq, mut prev, complete) = tail(&mut file, path)?;
+    let t = tail(&mut file, path)?;
+    let (mut seq, mut prev) = (t.next_seq, t.head);
     let len = file.metadata().map_err(io("stat", path))?.len();
-    if complete < len {
-        file.set_len(complete)
+    if t.complete_len < len {
+        file.set_len(t.complete_len)
             .map_err(io("truncate torn record", path))?;
         let mut repair = Record::new("log-repair", "error", &rec.policy_sha256);
         repair.error = Some(format!(
-            "removed a torn, incomplete record of {} bytes at offset {complete} (crash during append)",
-            len - complete
+            "removed a torn, incomplete record of {} bytes at offset {} (crash during append)",
+            len - t.complete_len,
+            t.complete_len
         ));
         prev = write_record(&mut file, path, &mut repair, seq, &prev)?;
         seq += 1;
+    }
+    if let Some(old) = t.policy_sha256 {
+        if !rec.policy_sha256.is_empty() && old != rec.policy_sha256 {
+            let mut change = Record::new("trust", "policy-changed", &rec.policy_sha256);
+            change.reasons = vec![format!(
+                "the gate policy changed (sha256 {old} -> {}): trust, limits or inspection may differ from earlier decisions",
+                rec.policy_sha256
+            )];
+            prev = write_record(&mut file, path, &mut change, seq, &prev)?;
+            seq += 1;
+        }
     }
     let hash = write_record(&mut file, path, &mut rec, seq, &prev)?;
     Ok((rec, hash))
@@ -435,6 +474,22 @@ mod tests {
         assert!(c.problems.is_empty(), "{:?}", c.problems);
         let recs = read_records(&p).unwrap();
         assert_eq!(recs[2].event, "log-repair");
+    }
+
+    #[test]
+    fn policy_change_is_recorded_once() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("log.jsonl");
+        append(&p, Record::new("admit", "staged", "pol-a")).unwrap();
+        append(&p, Record::new("admit", "staged", "pol-a")).unwrap();
+        let (r, _) = append(&p, Record::new("admit", "staged", "pol-b")).unwrap();
+        assert_eq!(r.seq, 3);
+        append(&p, Record::new("admit", "staged", "pol-b")).unwrap();
+        let recs = read_records(&p).unwrap();
+        let events: Vec<&str> = recs.iter().map(|r| r.event.as_str()).collect();
+        assert_eq!(events, ["admit", "admit", "trust", "admit", "admit"]);
+        assert!(recs[2].reasons[0].contains("pol-a -> pol-b"));
+        assert!(verify_chain(&p).unwrap().problems.is_empty());
     }
 
     #[test]
