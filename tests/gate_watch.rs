@@ -194,3 +194,29 @@ fn sigterm_with_nothing_to_do_exits_zero() {
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert!(text(&o).contains("stopped"), "{}", text(&o));
 }
+
+#[test]
+fn sigterm_mid_bundle_finishes_it_then_exits() {
+    let env = Env::new("");
+    let w = spawn_watch(&env, &[]);
+    // A bundle large enough to be caught in flight; the claim file shows it is being admitted.
+    let mut data = vec![0u8; 24 << 20];
+    for (i, b) in data.iter_mut().enumerate() {
+        *b = (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3];
+    }
+    let b = env.bundle("big", "1", &[("w.bin", data)], true);
+    env.drop_in(&b);
+    wait_until(|| !names(&env.gate.join("work/claims")).is_empty() || !env.staged().is_empty());
+    let caught_in_flight = !names(&env.gate.join("work/claims")).is_empty();
+    term(&w);
+    let o = w.wait_with_output().unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    // finished, not cut off: staged, recorded, nothing left in intake, claims or work
+    assert_eq!(env.staged().len(), 1, "{}", text(&o));
+    assert_eq!(receipt_sha(&env.staged()[0]), sha256_file(&b));
+    assert!(env.intake().is_empty());
+    assert_eq!(names(&env.gate.join("work")), ["claims"]);
+    assert!(names(&env.gate.join("work/claims")).is_empty());
+    assert_eq!(env.audit().len(), 1);
+    eprintln!("SIGTERM arrived while the bundle was in flight: {caught_in_flight}");
+}
