@@ -3,6 +3,8 @@
 //! Layout, receipt and audit formats are described in `docs/gate.md`.
 
 pub mod admit;
+#[cfg(test)]
+mod admit_tests;
 pub mod audit;
 pub mod checkpoint;
 pub mod claim;
