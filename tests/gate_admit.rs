@@ -262,6 +262,16 @@ fn disk_full_during_extraction_leaves_nothing_half_staged() {
     assert_eq!(names(&env.gate.join("work")), ["claims"]);
     // the space is free again: a small bundle still goes through
     assert_eq!(code(&env.admit(&env.drop_in(&env.small("m", "1.0.0")))), 0);
+    if mounted {
+        // Once a newer "big" is staged, the waiting 1.0.0 is a rollback: it is verified
+        // without extracting anything, so it is quarantined (1) instead of filling the disk (3).
+        let newer = env.bundle("big", "2.0.0", &[("small.bin", vec![1u8; 1000])], true);
+        assert_eq!(code(&env.admit(&env.drop_in(&newer))), 0);
+        let o = env.admit(&inb);
+        assert_eq!(code(&o), 1, "{}", text(&o));
+        assert!(text(&o).contains("rollback"), "{}", text(&o));
+        assert!(env.intake().is_empty());
+    }
     drop(env);
 }
 

@@ -11,7 +11,7 @@ use super::publish;
 use super::quarantine::{self, file_id};
 use super::receipt::{self, Receipt, RECEIPT_FILE};
 use super::state::{Check, State};
-use super::verifier::{AcceptedBundle, Candidate, Verifier};
+use super::verifier::{peek_claim, AcceptedBundle, Candidate, Verifier};
 use super::GateError;
 use crate::decide::Verdict;
 use crate::inspect::{Category, Finding, Severity};
@@ -148,7 +148,23 @@ fn admit_in(
     let tree = work.join("stage");
     let files = tree.join(receipt::PAYLOAD_DIR);
     fsutil::create_dirs_durable(&files)?;
-    let mut cand = opts.verifier.check(bundle, policy, &files, opts.now)?;
+    // A bundle that claims a version that could not be staged (rollback or replay) is
+    // verified without extracting anything: nothing of it is written before the state says
+    // it could be staged. The claim is unauthenticated; the verified statement decides below.
+    let state_now = State::load(&gate.state_dir())?;
+    let hopeless = peek_claim(bundle, policy).is_some_and(|(kind, name, version)| {
+        let staged = staged_versions(&gate.staging(), &kind, &name).unwrap_or_default();
+        !matches!(
+            state_now.check(&kind, &name, &version, "", &staged),
+            Check::Fresh
+        )
+    });
+    let mut cand = opts.verifier.check(
+        bundle,
+        policy,
+        (!hopeless).then_some(files.as_path()),
+        opts.now,
+    )?;
     if cand.bundle_sha256.is_empty() {
         cand.bundle_sha256 = receipt::hash_file(bundle)
             .map_err(fsutil::io("read", bundle))?
@@ -200,6 +216,13 @@ fn admit_in(
     let state = State::load(&gate.state_dir())?;
     let staged_versions = staged_versions(&gate.staging(), &acc.kind, &acc.name)?;
     match state.check(&acc.kind, &acc.name, &acc.version, &sha, &staged_versions) {
+        Check::Fresh if hopeless => {
+            // the bundle changed between the peek and verification: decide nothing
+            Err(GateError::Damaged {
+                path: bundle.to_path_buf(),
+                message: "the bundle changed while it was being admitted; admit it again".into(),
+            })
+        }
         Check::Fresh => ctx.stage(cand, acc, state, &tree, &arrival_id),
         Check::Replay(prev) => {
             let msg = format!(

@@ -44,7 +44,14 @@ fn statement() -> Statement {
 }
 
 impl Verifier for Fake {
-    fn check(&self, _: &Path, _: &Policy, to: &Path, _: i64) -> Result<Candidate, GateError> {
+    fn check(
+        &self,
+        _: &Path,
+        _: &Policy,
+        to: Option<&Path>,
+        _: i64,
+    ) -> Result<Candidate, GateError> {
+        let to = to.unwrap();
         if let Mode::Fail = self.0 {
             std::fs::write(to.join("partial"), b"half").unwrap();
             return Err(GateError::Verify {

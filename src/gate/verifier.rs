@@ -30,15 +30,27 @@ pub struct Candidate {
 }
 
 /// Verify, inspect and decide one bundle, writing its payload under `extract_to` (an
-/// existing, empty folder) in the same pass.
+/// existing, empty folder) in the same pass when given.
 pub trait Verifier {
     fn check(
         &self,
         bundle: &Path,
         policy: &Policy,
-        extract_to: &Path,
+        extract_to: Option<&Path>,
         now: i64,
     ) -> Result<Candidate, GateError>;
+}
+
+/// What the bundle *claims* to be, read from its envelope without checking any signature:
+/// `(kind, name, version)`. Used only to skip extracting a bundle that could not be staged
+/// anyway (a rollback or replay); the verified statement decides. `None` on any problem.
+pub fn peek_claim(bundle: &Path, policy: &Policy) -> Option<(String, String, Version)> {
+    let opened = crate::bundle::open::open(bundle, &policy.limits).ok()?;
+    let payload = opened.envelope.payload_bytes().ok()?;
+    drop(opened);
+    let st: Statement = serde_json::from_slice(&payload).ok()?;
+    let version = st.check().ok()?;
+    Some((st.predicate.kind, st.predicate.name, version))
 }
 
 /// The real verifier: `verify::verify_bundle` with the given inspection engine (the CLI
@@ -52,13 +64,13 @@ impl Verifier for BundleVerifier {
         &self,
         bundle: &Path,
         policy: &Policy,
-        extract_to: &Path,
+        extract_to: Option<&Path>,
         now: i64,
     ) -> Result<Candidate, GateError> {
         use crate::decide::{decide, Decision};
         use crate::verify::{verify_bundle, VerifyOptions};
         let mut opts = VerifyOptions::new(policy, &self.engine);
-        opts.extract_to = Some(extract_to);
+        opts.extract_to = extract_to;
         opts.now = now;
         let outcome = verify_bundle(bundle, &opts).map_err(|e| GateError::Verify {
             message: e.to_string(),
