@@ -169,6 +169,8 @@ pub fn init(root: &Path, policy: &Path) -> Result<Gate, GateError> {
     let mut referenced: Vec<PathBuf> = loaded.keys.iter().map(|k| k.path.clone()).collect();
     if let Some(s) = &loaded.sigstore {
         referenced.extend(s.trusted_root.clone());
+        referenced.extend(s.keys.iter().map(|k| k.path.clone()));
+        referenced.extend(s.ca_certs.iter().map(|k| k.path.clone()));
     }
     referenced.extend(loaded.inspect.rules_dirs.iter().cloned());
     let mut copied = 0usize;

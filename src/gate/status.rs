@@ -84,7 +84,7 @@ pub fn status(gate: &Gate, recent: usize) -> Result<Status, GateError> {
     let recent = records
         .iter()
         .rev()
-        .filter(|r| r.event == "admit" || r.event == "error")
+        .filter(|r| r.event != "log-repair")
         .take(recent)
         .map(|r| {
             let b = r.bundle.clone().unwrap_or_default();
