@@ -14,7 +14,9 @@ pub mod publish;
 pub mod quarantine;
 pub mod receipt;
 pub mod state;
+pub mod rotate;
 pub mod status;
+pub mod trust;
 pub mod verifier;
 pub mod watch;
 
