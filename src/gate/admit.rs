@@ -295,7 +295,13 @@ fn staged_versions(staging: &Path, kind: &str, name: &str) -> Result<Vec<String>
 }
 
 /// Turn an accepting report into a rejection by the gate itself.
-pub(super) fn gate_reject(mut report: Report, rule: &str, msg: &str, file: &str, sha: &str) -> Report {
+pub(super) fn gate_reject(
+    mut report: Report,
+    rule: &str,
+    msg: &str,
+    file: &str,
+    sha: &str,
+) -> Report {
     report.verdict = Verdict::Reject;
     report.reasons.insert(0, msg.to_string());
     report.findings.insert(

@@ -21,7 +21,7 @@ use crate::policy::Policy;
 use crate::report::{BundleInfo, Report};
 use crate::trust::keys::PrivateKey;
 use crate::trust::rotation::{
-    apply_rotation, read_trust_bundle, RotationError, Rotated, TrustBundle, TRUST_FILE,
+    apply_rotation, read_trust_bundle, Rotated, RotationError, TrustBundle, TRUST_FILE,
 };
 use crate::trust::trust_state::{TrustState, ROOT_KIND};
 use crate::ErrorClass;
@@ -253,8 +253,8 @@ fn stage(
         trust: current,
     };
     // The new trust takes effect with this rename; it is durable before it is logged.
-    if let Err(e) = trust::save_state(ctx.gate, &rotated.state)
-        .and_then(|()| state.save(&ctx.gate.state_dir()))
+    if let Err(e) =
+        trust::save_state(ctx.gate, &rotated.state).and_then(|()| state.save(&ctx.gate.state_dir()))
     {
         ctx.undo(undo);
         return Err(e);
@@ -285,8 +285,8 @@ fn resume(
         return Err(damaged(format!("{ROTATION_FILE} is too large")));
     }
     let bytes = std::fs::read(&path).map_err(fsutil::io("read", &path))?;
-    let tc: TrustChange = serde_json::from_slice(&bytes)
-        .map_err(|e| damaged(format!("{ROTATION_FILE}: {e}")))?;
+    let tc: TrustChange =
+        serde_json::from_slice(&bytes).map_err(|e| damaged(format!("{ROTATION_FILE}: {e}")))?;
     let version = st.check().map_err(|m| damaged(m))?;
     let acc = AcceptedBundle {
         kind: ROOT_KIND.into(),
@@ -334,5 +334,12 @@ fn resume(
         rotation: Some(tc),
         ..*ctx
     };
-    ctx.finish(Disposition::Staged, report, Some(&acc), dest, true, Undo::Nothing)
+    ctx.finish(
+        Disposition::Staged,
+        report,
+        Some(&acc),
+        dest,
+        true,
+        Undo::Nothing,
+    )
 }

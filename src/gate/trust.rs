@@ -81,6 +81,7 @@ pub fn save_state(gate: &Gate, state: &TrustState) -> Result<(), GateError> {
     })?;
     let header = "# airgate active trust configuration: written by `airgate init` and by each \
                   accepted trust rotation; do not edit\n";
+    fsutil::fault("trust-state")?;
     fsutil::replace_atomic(&path, format!("{header}{text}").as_bytes())
 }
 
@@ -163,14 +164,20 @@ mod tests {
         let s = load_state(&g).unwrap().unwrap();
         assert_eq!(s.version(), 1);
         assert_eq!(s.root().threshold, 1);
-        assert!(matches!(active(&g, &p, false).unwrap(), ActiveTrust::State(_)));
+        assert!(matches!(
+            active(&g, &p, false).unwrap(),
+            ActiveTrust::State(_)
+        ));
     }
 
     #[test]
     fn no_root_role_means_policy_trust() {
         let (_d, g, p) = gate_with("");
         assert!(load_state(&g).unwrap().is_none());
-        assert!(matches!(active(&g, &p, false).unwrap(), ActiveTrust::Policy));
+        assert!(matches!(
+            active(&g, &p, false).unwrap(),
+            ActiveTrust::Policy
+        ));
     }
 
     #[test]

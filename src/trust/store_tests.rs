@@ -189,7 +189,10 @@ fn from_state_evaluates_as_the_state_does() {
             assert_eq!(st(&a), st(&b), "{kind}");
         }
     }
-    assert!(s.evaluate("patch", &env_signed_by(&[&w]), 2000).unconfigured.is_some());
+    assert!(s
+        .evaluate("patch", &env_signed_by(&[&w]), 2000)
+        .unconfigured
+        .is_some());
     let rev = s.evaluate("weights", &env_signed_by(&[&p]), 2000);
     assert_eq!(rev.signatures[0].status, SignatureStatus::Revoked);
     let exp = s.evaluate("weights", &env_signed_by(&[&q]), 2000);
