@@ -287,7 +287,7 @@ fn resume(
     let bytes = std::fs::read(&path).map_err(fsutil::io("read", &path))?;
     let tc: TrustChange =
         serde_json::from_slice(&bytes).map_err(|e| damaged(format!("{ROTATION_FILE}: {e}")))?;
-    let version = st.check().map_err(|m| damaged(m))?;
+    let version = st.check().map_err(&damaged)?;
     let acc = AcceptedBundle {
         kind: ROOT_KIND.into(),
         name: st.predicate.name.clone(),
