@@ -437,3 +437,78 @@ fn failed_steps_leave_the_old_trust_and_the_bundle_in_intake() {
     let (c, out) = w.audit_verify();
     assert_eq!(c, 0, "{out}");
 }
+
+/// xorshift64*: reproducible delays without a dev-dependency.
+fn next(x: &mut u64) -> u64 {
+    *x ^= *x >> 12;
+    *x ^= *x << 25;
+    *x ^= *x >> 27;
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+/// SIGKILL at pseudo-random moments of a chain of rotations; the restart (`watch --once`)
+/// must finish each one exactly once (this reaches both resume paths: killed after the
+/// publish but before `state/trust.toml` was replaced, and after it but before the record).
+#[test]
+fn sigkill_during_rotations_never_half_applies_one() {
+    // calibrate on a separate gate: how long one uninterrupted rotation admit takes here
+    let cal = World::new(true);
+    let b = cal.drop_in(&cal.rotation("cal", "2", &cal.v2(2), &["b", "c"]));
+    let start = std::time::Instant::now();
+    assert_eq!(cal.admit(&b).0, 0);
+    let span = (start.elapsed().as_micros() as u64 * 3 / 2).max(1000);
+
+    let w = World::new(true);
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let rounds = 25u64;
+    let mut killed = 0;
+    for k in 1..=rounds {
+        let next_v = k + 1;
+        let bundle = w.rotation(
+            &format!("rot{next_v}"),
+            &next_v.to_string(),
+            &w.v2(next_v),
+            &["b", "c"],
+        );
+        let inb = w.drop_in(&bundle);
+        let mut child = gate_util::bin()
+            .args(["admit", s(&inb), "--gate", s(&w.gate)])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(next(&mut rng) % span));
+        let _ = child.kill();
+        if child.wait().unwrap().code().is_none() {
+            killed += 1;
+        }
+        // right after the kill: the active trust is the old or the new version, never
+        // anything else, and a staged rotation tree is complete
+        let v = w.trust_version();
+        assert!(v == k || v == next_v, "round {k}: trust version {v}");
+        let staged = w.gate.join(format!("staging/trust/gate-trust/{next_v}"));
+        if staged.exists() {
+            let o = run(&["reverify", s(&staged)]);
+            assert_eq!(code(&o), 0, "round {k}: {}", text(&o));
+        }
+        // restart recovery finishes the rotation
+        let o = run(&["watch", "--gate", s(&w.gate), "--once"]);
+        assert_eq!(code(&o), 0, "round {k}: {}", text(&o));
+        assert_eq!(w.trust_version(), next_v, "round {k}");
+        assert!(w.intake().is_empty(), "round {k}: {:?}", w.intake());
+        assert!(staged.join("receipt.json").is_file(), "round {k}");
+        let rotated = w
+            .audit()
+            .into_iter()
+            .filter(|r| r["event"] == "trust" && r["trust"]["to_version"] == next_v)
+            .count();
+        assert_eq!(rotated, 1, "round {k}: recorded once");
+    }
+    assert!(dirs(&w.gate.join("quarantine")).is_empty());
+    let (c, out) = w.audit_verify();
+    assert_eq!(c, 0, "{out}");
+    assert!(
+        killed >= 3,
+        "only {killed} of {rounds} runs were interrupted"
+    );
+}
