@@ -297,6 +297,8 @@ fn valid_rotation_revokes_publisher_key() {
     let (c, out) = w.audit_verify();
     assert_eq!(c, 0, "{out}");
     assert!(names(&w.gate.join("work")).iter().all(|n| n == "claims"));
+    let o = run(&["status", "--gate", s(&w.gate)]);
+    assert!(text(&o).contains("trust: version 3"), "{}", text(&o));
 }
 
 #[test]
