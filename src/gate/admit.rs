@@ -151,6 +151,10 @@ fn admit_in(
     // A bundle that claims a version that could not be staged (rollback or replay) is
     // verified without extracting anything: nothing of it is written before the state says
     // it could be staged. The claim is unauthenticated; the verified statement decides below.
+    if super::model_check::is_model_tar(bundle, &policy.limits) {
+        // an OpenSSF-signed model (tar of a model folder with model.sig): see model.rs
+        return super::model::admit_model(gate, policy, bundle, file_name, work, key, opts);
+    }
     let claim = peek_claim(bundle, policy);
     if claim
         .as_ref()

@@ -10,6 +10,8 @@ pub mod checkpoint;
 pub mod claim;
 pub mod fsutil;
 pub mod layout;
+pub mod model;
+pub mod model_check;
 pub mod publish;
 pub mod quarantine;
 pub mod receipt;

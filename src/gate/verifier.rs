@@ -42,6 +42,11 @@ pub trait Verifier {
         extract_to: Option<&Path>,
         now: i64,
     ) -> Result<Candidate, GateError>;
+
+    /// The inspection engine, for inputs the gate unpacks itself (OpenSSF model tars).
+    fn engine(&self) -> Option<&crate::inspect::Engine> {
+        None
+    }
 }
 
 /// What the bundle *claims* to be, read from its envelope without checking any signature:
@@ -63,6 +68,10 @@ pub struct BundleVerifier {
 }
 
 impl Verifier for BundleVerifier {
+    fn engine(&self) -> Option<&crate::inspect::Engine> {
+        Some(&self.engine)
+    }
+
     fn check(
         &self,
         bundle: &Path,
