@@ -1,11 +1,20 @@
 //! Model-file inspectors: what loading a model would execute (pickle, PyTorch, numpy,
 //! safetensors, GGUF, ONNX, Keras).
 
+pub mod member;
 pub mod pickle;
+pub mod zip;
 
-use super::Inspector;
+use super::{Finding, Inspector};
 
 /// Every model-format inspector, in the order they run.
 pub fn inspectors() -> Vec<Box<dyn Inspector>> {
-    vec![Box::new(pickle::PickleInspector)]
+    vec![Box::new(pickle::PickleInspector), Box::new(zip::ZipInspector)]
+}
+
+/// Drop findings whose fingerprint already occurred (the same finding reported by a container
+/// inspector and by engine recursion into the same member).
+pub fn dedup(findings: &mut Vec<Finding>) {
+    let mut seen = std::collections::HashSet::new();
+    findings.retain(|f| seen.insert(f.fingerprint.clone()));
 }
