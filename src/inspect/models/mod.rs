@@ -2,6 +2,8 @@
 //! safetensors, GGUF, ONNX, Keras).
 
 pub mod member;
+pub mod npy;
+pub mod opaque;
 pub mod pickle;
 pub mod zip;
 
@@ -9,7 +11,12 @@ use super::{Finding, Inspector};
 
 /// Every model-format inspector, in the order they run.
 pub fn inspectors() -> Vec<Box<dyn Inspector>> {
-    vec![Box::new(pickle::PickleInspector), Box::new(zip::ZipInspector)]
+    vec![
+        Box::new(pickle::PickleInspector),
+        Box::new(zip::ZipInspector),
+        Box::new(npy::NpyInspector),
+        Box::new(opaque::OpaqueInspector),
+    ]
 }
 
 /// Drop findings whose fingerprint already occurred (the same finding reported by a container
