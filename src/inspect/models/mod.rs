@@ -1,10 +1,14 @@
 //! Model-file inspectors: what loading a model would execute (pickle, PyTorch, numpy,
 //! safetensors, GGUF, ONNX, Keras).
 
+pub mod config;
+pub mod hdf5;
+pub mod keras;
 pub mod member;
 pub mod npy;
 pub mod opaque;
 pub mod pickle;
+pub mod template;
 pub mod zip;
 
 use super::{Finding, Inspector};
@@ -16,6 +20,8 @@ pub fn inspectors() -> Vec<Box<dyn Inspector>> {
         Box::new(zip::ZipInspector),
         Box::new(npy::NpyInspector),
         Box::new(opaque::OpaqueInspector),
+        Box::new(config::ConfigInspector),
+        Box::new(hdf5::Hdf5Inspector),
     ]
 }
 

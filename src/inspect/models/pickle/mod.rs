@@ -18,6 +18,10 @@ pub fn looks_like_pickle(head: &[u8]) -> bool {
     if head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]) {
         return true;
     }
+    // A persistent id first is how a zip (`PK…`) parses; no loader accepts that as a pickle.
+    if head.first() == Some(&b'P') {
+        return false;
+    }
     let mut t = Tokenizer::new(0);
     let mut m = Machine::new(Limits::default());
     let mut n = 0u32;
