@@ -8,6 +8,7 @@ pub mod member;
 pub mod npy;
 pub mod opaque;
 pub mod pickle;
+pub mod safetensors;
 pub mod template;
 pub mod zip;
 
@@ -22,6 +23,7 @@ pub fn inspectors() -> Vec<Box<dyn Inspector>> {
         Box::new(opaque::OpaqueInspector),
         Box::new(config::ConfigInspector),
         Box::new(hdf5::Hdf5Inspector),
+        Box::new(safetensors::SafetensorsInspector),
     ]
 }
 
