@@ -2,6 +2,7 @@
 //! safetensors, GGUF, ONNX, Keras).
 
 pub mod config;
+pub mod gguf;
 pub mod hdf5;
 pub mod keras;
 pub mod member;
@@ -24,6 +25,7 @@ pub fn inspectors() -> Vec<Box<dyn Inspector>> {
         Box::new(config::ConfigInspector),
         Box::new(hdf5::Hdf5Inspector),
         Box::new(safetensors::SafetensorsInspector),
+        Box::new(gguf::GgufInspector),
     ]
 }
 
