@@ -7,9 +7,12 @@ pub mod hdf5;
 pub mod keras;
 pub mod member;
 pub mod npy;
+pub mod onnx;
 pub mod opaque;
 pub mod pickle;
+pub mod proto;
 pub mod safetensors;
+pub mod savedmodel;
 pub mod template;
 pub mod zip;
 
@@ -26,6 +29,8 @@ pub fn inspectors() -> Vec<Box<dyn Inspector>> {
         Box::new(hdf5::Hdf5Inspector),
         Box::new(safetensors::SafetensorsInspector),
         Box::new(gguf::GgufInspector),
+        Box::new(onnx::OnnxInspector),
+        Box::new(savedmodel::SavedModelInspector),
     ]
 }
 
