@@ -57,6 +57,17 @@ pub fn check_json(path: &str, v: &Value, out: &mut Vec<Finding>) {
     }
 }
 
+/// Parse `text` as JSON and check it like [`check_json`]; false if it is not JSON.
+pub fn check_json_text(path: &str, text: &[u8], out: &mut Vec<Finding>) -> bool {
+    match serde_json::from_slice::<Value>(strip_bom(text)) {
+        Ok(v) => {
+            check_json(path, &v, out);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
 fn collect_templates(v: &Value, depth: u32, out: &mut Vec<Marker>) {
     if depth > 128 {
         return;
@@ -129,9 +140,7 @@ impl FileInspector for TextFile {
         self.blocks.finish(&mut self.markers);
         let mut found = Vec::new();
         if let Some(j) = self.json.take() {
-            if let Ok(v) = serde_json::from_slice::<Value>(strip_bom(&j)) {
-                check_json(&self.path, &v, &mut found);
-            }
+            check_json_text(&self.path, &j, &mut found);
         }
         let raw: Vec<Marker> = self
             .markers

@@ -419,7 +419,7 @@ impl ZipScan {
             cur.entry.compressed_seen += keep as u64;
         }
         let mut from = 0;
-        while let Some(p) = data[from..].windows(4).position(|w| w == SIG).map(|p| p + from) {
+        while let Some(p) = find_sig(&data[from..]).map(|p| p + from) {
             if data.len() < p + 24 {
                 feed_out(cur, &data[..p]);
                 cur.entry.compressed_seen += p as u64;
@@ -498,6 +498,15 @@ impl ZipScan {
             State::Data(c) => c.entry.name.clone(),
             _ => String::new(),
         }
+    }
+}
+
+/// Position of the next data-descriptor signature (SIMD search through aho-corasick).
+fn find_sig(hay: &[u8]) -> Option<usize> {
+    static F: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>> = std::sync::OnceLock::new();
+    match F.get_or_init(|| aho_corasick::AhoCorasick::new([DESCRIPTOR]).ok()) {
+        Some(ac) => ac.find(hay).map(|m| m.start()),
+        None => hay.windows(4).position(|w| w == DESCRIPTOR),
     }
 }
 
