@@ -38,11 +38,19 @@ fn run(label: &str, head: &[u8], body_len: usize, tail: &[u8], chunk: &[u8]) {
         s.update(tail);
         let f = s.finish();
         times.push(t.elapsed().as_secs_f64());
-        assert!(f.iter().all(|x| x.severity < airgate::inspect::Severity::Medium), "{label}: {f:?}");
+        assert!(
+            f.iter()
+                .all(|x| x.severity < airgate::inspect::Severity::Medium),
+            "{label}: {f:?}"
+        );
     }
     times.sort_by(|a, b| a.total_cmp(b));
     let med = times[1];
-    println!("{label}: median of 3 = {:.3} s, {:.0} MB/s", med, total as f64 / med / 1e6);
+    println!(
+        "{label}: median of 3 = {:.3} s, {:.0} MB/s",
+        med,
+        total as f64 / med / 1e6
+    );
 }
 
 fn main() {

@@ -11,7 +11,14 @@ const PROTOS: [u8; 4] = [0, 2, 4, 5];
 /// Put a pickle in every container the tests cover, named so extensions never help.
 fn containers(pkl: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     let mut odd = Vec::new();
-    odd.extend(zip(&[Member { name: "weights/blob.bin", data: pkl, deflate: true }], false));
+    odd.extend(zip(
+        &[Member {
+            name: "weights/blob.bin",
+            data: pkl,
+            deflate: true,
+        }],
+        false,
+    ));
     vec![
         ("model.txt", pkl.to_vec()),
         ("model.safetensors", torch_zip(pkl)),
@@ -23,15 +30,26 @@ fn containers(pkl: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
 fn assert_flagged(what: &str, pkl: &[u8], min: Severity) {
     for (name, data) in containers(pkl) {
         let f = scan(name, &data);
-        assert!(worst(&f) >= Some(min), "{what} in {name}: expected {min} or worse, got {f:#?}");
+        assert!(
+            worst(&f) >= Some(min),
+            "{what} in {name}: expected {min} or worse, got {f:#?}"
+        );
     }
 }
 
 #[test]
 fn plain_dangerous_import_every_protocol_and_container() {
     for p in PROTOS {
-        assert_flagged(&format!("os.system p{p}"), &call_pickle("os", "system", "id", p), Severity::Critical);
-        assert_flagged(&format!("posix.system p{p}"), &call_pickle("posix", "system", "id", p), Severity::Critical);
+        assert_flagged(
+            &format!("os.system p{p}"),
+            &call_pickle("os", "system", "id", p),
+            Severity::Critical,
+        );
+        assert_flagged(
+            &format!("posix.system p{p}"),
+            &call_pickle("posix", "system", "id", p),
+            Severity::Critical,
+        );
     }
 }
 
@@ -41,7 +59,10 @@ fn unknown_global_is_high_not_suspicious() {
         let pkl = call_pickle("mycompany.models", "Net", "x", p);
         assert_flagged("unknown global", &pkl, Severity::High);
         let f = scan("m", &pkl);
-        assert!(f.iter().all(|x| x.severity < Severity::Critical), "unknown globals are high: {f:#?}");
+        assert!(
+            f.iter().all(|x| x.severity < Severity::Critical),
+            "unknown globals are high: {f:#?}"
+        );
     }
 }
 
@@ -52,13 +73,20 @@ fn dotted_name_reaches_os_system() {
         assert_flagged("pathlib + os.system", &pkl, Severity::Critical);
     }
     // Allowed module, dotted attribute walk out of it.
-    assert_flagged("torch + dotted", &call_pickle("torch", "FloatStorage.__reduce__", "x", 4), Severity::Critical);
+    assert_flagged(
+        "torch + dotted",
+        &call_pickle("torch", "FloatStorage.__reduce__", "x", 4),
+        Severity::Critical,
+    );
 }
 
 #[test]
 fn memoised_strings_feed_stack_global() {
     // Strings stored in the memo long before STACK_GLOBAL (picklescan scans backwards for them).
-    for (put, get) in [(b"p0\n0".to_vec(), b"g0\n".to_vec()), (b"q\x00".to_vec(), b"h\x00".to_vec())] {
+    for (put, get) in [
+        (b"p0\n0".to_vec(), b"g0\n".to_vec()),
+        (b"q\x00".to_vec(), b"h\x00".to_vec()),
+    ] {
         let mut b = b"\x80\x04".to_vec();
         b.extend(b"Vos\n");
         b.extend(&put);
@@ -114,7 +142,11 @@ fn field_notes_gadgets() {
     ];
     for p in PROTOS {
         for (m, n) in gadgets {
-            assert_flagged(&format!("{m}.{n} p{p}"), &call_pickle(m, n, "x", p), Severity::Critical);
+            assert_flagged(
+                &format!("{m}.{n} p{p}"),
+                &call_pickle(m, n, "x", p),
+                Severity::Critical,
+            );
         }
     }
     // importlib.import_module("os") then inspect.getattr_static(<module>, "system")("id").
@@ -129,7 +161,13 @@ fn field_notes_gadgets() {
     b.extend(string("id", 4));
     b.extend(b"tR");
     let f = scan("chain.pkl", &wrap(b, 4));
-    assert!(f.iter().filter(|x| x.severity == Severity::Critical).count() >= 2, "{f:#?}");
+    assert!(
+        f.iter()
+            .filter(|x| x.severity == Severity::Critical)
+            .count()
+            >= 2,
+        "{f:#?}"
+    );
 }
 
 #[test]
@@ -144,7 +182,10 @@ fn nested_pickles_loaded_and_carried() {
         let pkl = wrap(b, p);
         assert_flagged("pickle.loads", &pkl, Severity::Critical);
         let f = scan("n.pkl", &pkl);
-        assert!(has(&f, "pickle.nested.global", Severity::Critical), "inner import not seen p{p}: {f:#?}");
+        assert!(
+            has(&f, "pickle.nested.global", Severity::Critical),
+            "inner import not seen p{p}: {f:#?}"
+        );
     }
     // Carried as data (bytes constant / base64 text): the inner import is still high.
     let mut b = b"}(".to_vec();
@@ -152,10 +193,19 @@ fn nested_pickles_loaded_and_carried() {
     b.extend(bytes(&inner, 4));
     b.extend(string("b64", 4));
     use base64::Engine as _;
-    b.extend(string(&base64::engine::general_purpose::STANDARD.encode(call_pickle("builtins", "exec", "x", 4)), 4));
+    b.extend(string(
+        &base64::engine::general_purpose::STANDARD.encode(call_pickle("builtins", "exec", "x", 4)),
+        4,
+    ));
     b.extend(b"u");
     let f = scan("carried.pkl", &wrap(b, 4));
-    assert!(f.iter().filter(|x| x.rule == "pickle.nested.global" && x.severity == Severity::High).count() >= 2, "{f:#?}");
+    assert!(
+        f.iter()
+            .filter(|x| x.rule == "pickle.nested.global" && x.severity == Severity::High)
+            .count()
+            >= 2,
+        "{f:#?}"
+    );
 }
 
 #[test]
@@ -167,7 +217,10 @@ fn non_constant_global_names_fail_closed() {
     b.extend(string("system", 4));
     b.extend(b"tR\x93N0N");
     let f = scan("x.pkl", &wrap(b, 4));
-    assert!(has(&f, "pickle.global-unresolved", Severity::High), "{f:#?}");
+    assert!(
+        has(&f, "pickle.global-unresolved", Severity::High),
+        "{f:#?}"
+    );
 }
 
 #[test]
@@ -175,10 +228,19 @@ fn several_pickles_in_one_stream() {
     for p in [2u8, 4] {
         let mut data = wrap(b"K\x01".to_vec(), p);
         data.extend(call_pickle("os", "system", "id", p));
-        assert!(worst(&scan("multi.bin", &data)) == Some(Severity::Critical), "second pickle p{p} missed");
+        assert!(
+            worst(&scan("multi.bin", &data)) == Some(Severity::Critical),
+            "second pickle p{p} missed"
+        );
     }
     // Legacy torch layout: magic, version, sys info, model, storage keys, then raw bytes.
-    let magic = wrap([0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19].to_vec(), 2);
+    let magic = wrap(
+        [
+            0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19,
+        ]
+        .to_vec(),
+        2,
+    );
     let mut legacy = magic.clone();
     legacy.extend(wrap(b"M\xe9\x03".to_vec(), 2));
     legacy.extend(wrap(b"}".to_vec(), 2));
@@ -191,7 +253,10 @@ fn several_pickles_in_one_stream() {
     evil.extend(wrap(b"}".to_vec(), 2));
     evil.extend(call_pickle("posix", "system", "id", 2));
     evil.extend(wrap(b"]".to_vec(), 2));
-    assert_eq!(worst(&scan("legacy_evil.pt", &evil)), Some(Severity::Critical));
+    assert_eq!(
+        worst(&scan("legacy_evil.pt", &evil)),
+        Some(Severity::Critical)
+    );
 }
 
 #[test]
@@ -201,7 +266,21 @@ fn benign_torch_and_numpy_stay_quiet() {
     assert_clean("state.pkl", &sd);
     let f4 = npy("<f4", "(2, 3)", &[0u8; 24]);
     assert_clean("a.npy", &f4);
-    let npz = zip(&[Member { name: "a.npy", data: &f4, deflate: true }, Member { name: "b.npy", data: &f4, deflate: false }], false);
+    let npz = zip(
+        &[
+            Member {
+                name: "a.npy",
+                data: &f4,
+                deflate: true,
+            },
+            Member {
+                name: "b.npy",
+                data: &f4,
+                deflate: false,
+            },
+        ],
+        false,
+    );
     assert_clean("arrays.npz", &npz);
     // numpy array pickle (object dtype) rebuilt by numpy functions only.
     let mut b = global("numpy.core.multiarray", "_reconstruct", 2);
@@ -222,7 +301,11 @@ fn benign_torch_and_numpy_stay_quiet() {
 
 #[test]
 fn npy_object_array_with_gadget() {
-    let obj = npy("|O", "(1,)", &call_pickle("ssl", "get_server_certificate", "x", 4));
+    let obj = npy(
+        "|O",
+        "(1,)",
+        &call_pickle("ssl", "get_server_certificate", "x", 4),
+    );
     assert_eq!(worst(&scan("x.npy", &obj)), Some(Severity::Critical));
     // A numeric array whose size does not match its header is malformed.
     let short = npy("<f4", "(2, 3)", &[0u8; 20]);
@@ -233,5 +316,8 @@ fn npy_object_array_with_gadget() {
 fn pickle_strings_reach_the_text_rules() {
     let pkl = call_pickle("collections", "OrderedDict", "AKIAIOSFODNN7EXAMPLE", 4);
     let seen = recorded("m.pkl", &torch_zip(&pkl));
-    assert!(seen.iter().any(|s| s.contains("AKIAIOSFODNN7EXAMPLE")), "{seen:?}");
+    assert!(
+        seen.iter().any(|s| s.contains("AKIAIOSFODNN7EXAMPLE")),
+        "{seen:?}"
+    );
 }

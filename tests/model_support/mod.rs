@@ -19,7 +19,11 @@ pub fn scan_with(name: &str, data: &[u8], chunk: usize, ctx: ScanContext) -> Vec
 pub fn scan(name: &str, data: &[u8]) -> Vec<Finding> {
     let a = scan_with(name, data, 1 << 16, ScanContext::default());
     let b = scan_with(name, data, 3, ScanContext::default());
-    assert_eq!(worst(&a), worst(&b), "chunking changed the result for {name}: {a:#?} vs {b:#?}");
+    assert_eq!(
+        worst(&a),
+        worst(&b),
+        "chunking changed the result for {name}: {a:#?} vs {b:#?}"
+    );
     a
 }
 
@@ -28,12 +32,16 @@ pub fn worst(f: &[Finding]) -> Option<Severity> {
 }
 
 pub fn has(f: &[Finding], rule: &str, min: Severity) -> bool {
-    f.iter().any(|x| x.rule.starts_with(rule) && x.severity >= min)
+    f.iter()
+        .any(|x| x.rule.starts_with(rule) && x.severity >= min)
 }
 
 pub fn assert_clean(name: &str, data: &[u8]) {
     let f = scan(name, data);
-    assert!(worst(&f) < Some(Severity::Medium), "{name} should be clean: {f:#?}");
+    assert!(
+        worst(&f) < Some(Severity::Medium),
+        "{name} should be clean: {f:#?}"
+    );
 }
 
 /// Records every string handed to the text rules.
@@ -112,7 +120,19 @@ pub fn bytes(b: &[u8], proto: u8) -> Vec<u8> {
         let text: String = b.iter().map(|&c| c as char).collect();
         let mut v = global("_codecs", "encode", proto);
         v.extend(b"(");
-        v.extend(format!("V{}\n", text.chars().map(|c| if (c as u32) < 0x20 || (c as u32) > 0x7e || c == '\\' { format!("\\u{:04x}", c as u32) } else { c.to_string() }).collect::<String>()).into_bytes());
+        v.extend(
+            format!(
+                "V{}\n",
+                text.chars()
+                    .map(|c| if (c as u32) < 0x20 || (c as u32) > 0x7e || c == '\\' {
+                        format!("\\u{:04x}", c as u32)
+                    } else {
+                        c.to_string()
+                    })
+                    .collect::<String>()
+            )
+            .into_bytes(),
+        );
         v.extend(string("latin1", proto));
         v.extend(b"tR");
         v
@@ -178,10 +198,15 @@ pub fn zip(members: &[Member<'_>], descriptor: bool) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
     for m in members {
-        let crc = { let mut c = flate2::Crc::new(); c.update(m.data); c.sum() };
+        let crc = {
+            let mut c = flate2::Crc::new();
+            c.update(m.data);
+            c.sum()
+        };
         let body = if m.deflate {
             use std::io::Write;
-            let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            let mut e =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
             e.write_all(m.data).unwrap();
             e.finish().unwrap()
         } else {
@@ -195,7 +220,11 @@ pub fn zip(members: &[Member<'_>], descriptor: bool) -> Vec<u8> {
         out.extend(flags.to_le_bytes());
         out.extend(method.to_le_bytes());
         out.extend([0u8; 4]);
-        let (lc, ls, lu) = if descriptor { (0, 0, 0) } else { (crc, body.len() as u32, m.data.len() as u32) };
+        let (lc, ls, lu) = if descriptor {
+            (0, 0, 0)
+        } else {
+            (crc, body.len() as u32, m.data.len() as u32)
+        };
         out.extend(lc.to_le_bytes());
         out.extend(ls.to_le_bytes());
         out.extend(lu.to_le_bytes());
@@ -239,9 +268,21 @@ pub fn zip(members: &[Member<'_>], descriptor: bool) -> Vec<u8> {
 pub fn torch_zip(pkl: &[u8]) -> Vec<u8> {
     zip(
         &[
-            Member { name: "archive/data.pkl", data: pkl, deflate: false },
-            Member { name: "archive/data/0", data: &[0u8; 16], deflate: false },
-            Member { name: "archive/version", data: b"3\n", deflate: false },
+            Member {
+                name: "archive/data.pkl",
+                data: pkl,
+                deflate: false,
+            },
+            Member {
+                name: "archive/data/0",
+                data: &[0u8; 16],
+                deflate: false,
+            },
+            Member {
+                name: "archive/version",
+                data: b"3\n",
+                deflate: false,
+            },
         ],
         true,
     )

@@ -4,7 +4,9 @@
 
 use super::keras;
 use super::template::{check_template, BlockScanner, Marker};
-use crate::inspect::{Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity};
+use crate::inspect::{
+    Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity,
+};
 use serde_json::Value;
 
 /// JSON documents up to this size are parsed (templates may hide behind JSON escapes).
@@ -15,7 +17,10 @@ pub fn looks_like_text(head: &[u8]) -> bool {
     if head.is_empty() || head.contains(&0) {
         return false;
     }
-    let ctrl = head.iter().filter(|&&c| c < 0x20 && !matches!(c, b'\n' | b'\r' | b'\t' | 0x0c)).count();
+    let ctrl = head
+        .iter()
+        .filter(|&&c| c < 0x20 && !matches!(c, b'\n' | b'\r' | b'\t' | 0x0c))
+        .count();
     if ctrl * 100 > head.len() {
         return false;
     }
@@ -35,7 +40,14 @@ pub fn check_json(path: &str, v: &Value, out: &mut Vec<Finding>) {
         let mut issues = Vec::new();
         keras::check(v, &mut issues);
         for i in issues {
-            out.push(Finding::new(path, i.rule, Category::Code, i.severity, i.message, i.key.as_bytes()));
+            out.push(Finding::new(
+                path,
+                i.rule,
+                Category::Code,
+                i.severity,
+                i.message,
+                i.key.as_bytes(),
+            ));
         }
     }
     if let Some(map) = v.get("auto_map").and_then(Value::as_object) {
@@ -43,7 +55,11 @@ pub fn check_json(path: &str, v: &Value, out: &mut Vec<Finding>) {
             .values()
             .flat_map(|x| match x {
                 Value::String(s) => vec![s.clone()],
-                Value::Array(a) => a.iter().filter_map(Value::as_str).map(String::from).collect(),
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect(),
                 _ => vec![],
             })
             .collect();
@@ -51,8 +67,17 @@ pub fn check_json(path: &str, v: &Value, out: &mut Vec<Finding>) {
             out.push(Finding::new(path, "hf.auto-map-remote", Category::Reachback, Severity::High,
                 format!("auto_map entry {remote:?} loads code from another repository when the model is loaded"), remote.as_bytes()));
         } else if !refs.is_empty() {
-            out.push(Finding::new(path, "hf.auto-map", Category::Code, Severity::Medium,
-                format!("auto_map names custom code ({}) that runs with trust_remote_code", refs.join(", ")), refs.join(",").as_bytes()));
+            out.push(Finding::new(
+                path,
+                "hf.auto-map",
+                Category::Code,
+                Severity::Medium,
+                format!(
+                    "auto_map names custom code ({}) that runs with trust_remote_code",
+                    refs.join(", ")
+                ),
+                refs.join(",").as_bytes(),
+            ));
         }
     }
 }
@@ -81,7 +106,9 @@ fn collect_templates(v: &Value, depth: u32, out: &mut Vec<Marker>) {
             }
         }
         Value::Array(a) => a.iter().for_each(|x| collect_templates(x, depth + 1, out)),
-        Value::Object(o) => o.values().for_each(|x| collect_templates(x, depth + 1, out)),
+        Value::Object(o) => o
+            .values()
+            .for_each(|x| collect_templates(x, depth + 1, out)),
         _ => {}
     }
 }
@@ -112,14 +139,24 @@ impl Inspector for ConfigInspector {
         "model-config"
     }
 
-    fn open(&self, meta: &FileMeta<'_>, head: &[u8], _ctx: &ScanContext) -> Option<Box<dyn FileInspector>> {
+    fn open(
+        &self,
+        meta: &FileMeta<'_>,
+        head: &[u8],
+        _ctx: &ScanContext,
+    ) -> Option<Box<dyn FileInspector>> {
         if !looks_like_text(head) {
             return None;
         }
         let trimmed = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
         let first = trimmed.iter().find(|c| !c.is_ascii_whitespace());
         let json = matches!(first, Some(b'{') | Some(b'[')).then(Vec::new);
-        Some(Box::new(TextFile { path: meta.path.into(), blocks: BlockScanner::default(), markers: Vec::new(), json }))
+        Some(Box::new(TextFile {
+            path: meta.path.into(),
+            blocks: BlockScanner::default(),
+            markers: Vec::new(),
+            json,
+        }))
     }
 }
 
@@ -145,7 +182,17 @@ impl FileInspector for TextFile {
         let raw: Vec<Marker> = self
             .markers
             .iter()
-            .filter(|m| !found.iter().any(|f| f.rule == "template.injection" && f.fingerprint == crate::inspect::fingerprint("template.injection", &self.path, m.label.as_bytes())))
+            .filter(|m| {
+                !found.iter().any(|f| {
+                    f.rule == "template.injection"
+                        && f.fingerprint
+                            == crate::inspect::fingerprint(
+                                "template.injection",
+                                &self.path,
+                                m.label.as_bytes(),
+                            )
+                })
+            })
             .cloned()
             .collect();
         push_markers(&self.path, &raw, out);
@@ -163,7 +210,9 @@ mod tests {
 
     #[test]
     fn json_escapes_do_not_hide_a_template() {
-        let v: Value = serde_json::from_str(r#"{"chat_template": "{{ x.\u005f\u005fclass\u005f\u005f }}"}"#).unwrap();
+        let v: Value =
+            serde_json::from_str(r#"{"chat_template": "{{ x.\u005f\u005fclass\u005f\u005f }}"}"#)
+                .unwrap();
         let mut out = Vec::new();
         check_json("t.json", &v, &mut out);
         assert_eq!(out[0].severity, Severity::Critical);

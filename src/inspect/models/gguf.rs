@@ -4,7 +4,9 @@
 
 use super::config::push_markers;
 use super::template::check_template;
-use crate::inspect::{Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity};
+use crate::inspect::{
+    Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity,
+};
 
 /// Metadata + tensor-info region buffered at most.
 pub const MAX_HEADER: usize = 64 << 20;
@@ -53,13 +55,23 @@ impl R<'_> {
     fn take(&mut self, n: u64) -> Result<&[u8], GgufError> {
         if let Some(t) = self.total {
             if (self.p as u64).saturating_add(n) > t {
-                return Err(GgufError::Bad(format!("length {n} at offset {} runs past the end of the file", self.p)));
+                return Err(GgufError::Bad(format!(
+                    "length {n} at offset {} runs past the end of the file",
+                    self.p
+                )));
             }
         }
         let n = usize::try_from(n).map_err(|_| GgufError::Bad("length overflows".into()))?;
-        let end = self.p.checked_add(n).ok_or_else(|| GgufError::Bad("length overflows".into()))?;
+        let end = self
+            .p
+            .checked_add(n)
+            .ok_or_else(|| GgufError::Bad("length overflows".into()))?;
         if end > self.b.len() {
-            return Err(if end > MAX_HEADER { GgufError::Bad(format!("metadata exceeds the {MAX_HEADER}-byte limit")) } else { GgufError::Short });
+            return Err(if end > MAX_HEADER {
+                GgufError::Bad(format!("metadata exceeds the {MAX_HEADER}-byte limit"))
+            } else {
+                GgufError::Short
+            });
         }
         let s = &self.b[self.p..end];
         self.p = end;
@@ -98,7 +110,13 @@ fn scalar_size(t: u32) -> Option<u64> {
     })
 }
 
-fn value(r: &mut R<'_>, t: u32, key: &str, depth: u32, h: &mut GgufHeader) -> Result<Option<u64>, GgufError> {
+fn value(
+    r: &mut R<'_>,
+    t: u32,
+    key: &str,
+    depth: u32,
+    h: &mut GgufHeader,
+) -> Result<Option<u64>, GgufError> {
     match t {
         8 => {
             let s = r.string()?;
@@ -107,13 +125,17 @@ fn value(r: &mut R<'_>, t: u32, key: &str, depth: u32, h: &mut GgufHeader) -> Re
         }
         9 => {
             if depth >= MAX_ARRAY_DEPTH {
-                return Err(GgufError::Bad(format!("arrays nested deeper than {MAX_ARRAY_DEPTH} in {key:?}")));
+                return Err(GgufError::Bad(format!(
+                    "arrays nested deeper than {MAX_ARRAY_DEPTH} in {key:?}"
+                )));
             }
             let et = r.u32()?;
             let n = r.u64()?;
             let min = scalar_size(et).unwrap_or(8);
             if n.saturating_mul(min) > r.left() {
-                return Err(GgufError::Bad(format!("array {key:?} of {n} elements is larger than the file")));
+                return Err(GgufError::Bad(format!(
+                    "array {key:?} of {n} elements is larger than the file"
+                )));
             }
             if let Some(sz) = scalar_size(et) {
                 r.take(n * sz)?;
@@ -122,12 +144,15 @@ fn value(r: &mut R<'_>, t: u32, key: &str, depth: u32, h: &mut GgufHeader) -> Re
                     value(r, et, key, depth + 1, h)?;
                 }
             } else {
-                return Err(GgufError::Bad(format!("array {key:?} has unknown element type {et}")));
+                return Err(GgufError::Bad(format!(
+                    "array {key:?} has unknown element type {et}"
+                )));
             }
             Ok(None)
         }
         _ => {
-            let sz = scalar_size(t).ok_or_else(|| GgufError::Bad(format!("key {key:?} has unknown value type {t}")))?;
+            let sz = scalar_size(t)
+                .ok_or_else(|| GgufError::Bad(format!("key {key:?} has unknown value type {t}")))?;
             let s = r.take(sz)?;
             let mut a = [0u8; 8];
             a[..s.len()].copy_from_slice(s);
@@ -146,19 +171,32 @@ pub fn parse_header(b: &[u8], total: Option<u64>) -> Result<GgufHeader, GgufErro
     if !(1..=3).contains(&version) {
         return Err(GgufError::Bad(format!("unsupported version {version}")));
     }
-    let (nt, nkv) = if version == 1 { (u64::from(r.u32()?), u64::from(r.u32()?)) } else { (r.u64()?, r.u64()?) };
+    let (nt, nkv) = if version == 1 {
+        (u64::from(r.u32()?), u64::from(r.u32()?))
+    } else {
+        (r.u64()?, r.u64()?)
+    };
     if nt > MAX_TENSORS || nkv > MAX_KV {
-        return Err(GgufError::Bad(format!("{nt} tensors / {nkv} metadata keys exceed the limits")));
+        return Err(GgufError::Bad(format!(
+            "{nt} tensors / {nkv} metadata keys exceed the limits"
+        )));
     }
-    let mut h = GgufHeader { version, alignment: 32, ..Default::default() };
+    let mut h = GgufHeader {
+        version,
+        alignment: 32,
+        ..Default::default()
+    };
     for _ in 0..nkv {
         let key = r.string()?;
         let t = r.u32()?;
         let v = value(&mut r, t, &key, 0, &mut h)?;
         if key == "general.alignment" {
-            let a = v.ok_or_else(|| GgufError::Bad("general.alignment is not an integer".into()))?;
+            let a =
+                v.ok_or_else(|| GgufError::Bad("general.alignment is not an integer".into()))?;
             if a == 0 || !a.is_power_of_two() {
-                return Err(GgufError::Bad(format!("general.alignment {a} is not a power of two")));
+                return Err(GgufError::Bad(format!(
+                    "general.alignment {a} is not a power of two"
+                )));
             }
             h.alignment = a;
         }
@@ -167,7 +205,9 @@ pub fn parse_header(b: &[u8], total: Option<u64>) -> Result<GgufHeader, GgufErro
         let name = r.string()?;
         let nd = r.u32()?;
         if nd == 0 || nd > MAX_DIMS {
-            return Err(GgufError::Bad(format!("tensor {name:?} has {nd} dimensions")));
+            return Err(GgufError::Bad(format!(
+                "tensor {name:?} has {nd} dimensions"
+            )));
         }
         let mut dims = Vec::new();
         for _ in 0..nd {
@@ -175,7 +215,12 @@ pub fn parse_header(b: &[u8], total: Option<u64>) -> Result<GgufHeader, GgufErro
         }
         let ggml_type = r.u32()?;
         let offset = r.u64()?;
-        h.tensors.push(TensorInfo { name, dims, ggml_type, offset });
+        h.tensors.push(TensorInfo {
+            name,
+            dims,
+            ggml_type,
+            offset,
+        });
     }
     let p = r.p as u64;
     h.data_start = p.div_ceil(h.alignment).saturating_mul(h.alignment);
@@ -226,34 +271,67 @@ pub fn check_tensors(h: &GgufHeader, data_len: u64) -> Vec<(Severity, String)> {
     let mut spans = Vec::new();
     for t in &h.tensors {
         if !names.insert(&t.name) {
-            out.push((Severity::High, format!("tensor name {:?} appears twice", t.name)));
+            out.push((
+                Severity::High,
+                format!("tensor name {:?} appears twice", t.name),
+            ));
         }
         if t.offset % h.alignment != 0 {
-            out.push((Severity::High, format!("tensor {:?} offset {} is not aligned to {}", t.name, t.offset, h.alignment)));
+            out.push((
+                Severity::High,
+                format!(
+                    "tensor {:?} offset {} is not aligned to {}",
+                    t.name, t.offset, h.alignment
+                ),
+            ));
         }
         let Some((blk, bytes)) = type_block(t.ggml_type) else {
-            out.push((Severity::Medium, format!("tensor {:?} has unknown ggml type {}; its size was not checked", t.name, t.ggml_type)));
+            out.push((
+                Severity::Medium,
+                format!(
+                    "tensor {:?} has unknown ggml type {}; its size was not checked",
+                    t.name, t.ggml_type
+                ),
+            ));
             continue;
         };
         let n = t.dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
         let size = match n {
             Some(n) if t.dims.first().is_some_and(|d| d % blk == 0) => (n / blk).checked_mul(bytes),
             Some(_) => {
-                out.push((Severity::High, format!("tensor {:?} first dimension is not a multiple of its block size", t.name)));
+                out.push((
+                    Severity::High,
+                    format!(
+                        "tensor {:?} first dimension is not a multiple of its block size",
+                        t.name
+                    ),
+                ));
                 continue;
             }
             None => None,
         };
         match size.and_then(|s| t.offset.checked_add(s).map(|e| (s, e))) {
             Some((_, end)) if end <= data_len => spans.push((t.offset, end, &t.name)),
-            Some((s, _)) => out.push((Severity::High, format!("tensor {:?} ({} bytes at {}) runs past the end of the file", t.name, s, t.offset))),
-            None => out.push((Severity::High, format!("tensor {:?} size overflows", t.name))),
+            Some((s, _)) => out.push((
+                Severity::High,
+                format!(
+                    "tensor {:?} ({} bytes at {}) runs past the end of the file",
+                    t.name, s, t.offset
+                ),
+            )),
+            None => out.push((
+                Severity::High,
+                format!("tensor {:?} size overflows", t.name),
+            )),
         }
     }
     spans.sort();
     for w in spans.windows(2) {
         if w[1].0 < w[0].1 {
-            out.push((Severity::High, format!("tensors {:?} and {:?} overlap", w[0].2, w[1].2)));
+            out.push((
+                Severity::High,
+                format!("tensors {:?} and {:?} overlap", w[0].2, w[1].2),
+            ));
         }
     }
     out
@@ -274,11 +352,27 @@ pub struct GgufScan {
 impl GgufScan {
     /// A scan of `path` of `size` bytes (if known).
     pub fn new(path: &str, size: Option<u64>, ctx: ScanContext) -> GgufScan {
-        GgufScan { path: path.into(), ctx, size, buf: Vec::new(), next_try: 4096, header: None, failed: false, out: Vec::new() }
+        GgufScan {
+            path: path.into(),
+            ctx,
+            size,
+            buf: Vec::new(),
+            next_try: 4096,
+            header: None,
+            failed: false,
+            out: Vec::new(),
+        }
     }
 
     fn fail(&mut self, msg: String) {
-        self.out.push(Finding::new(&self.path, "gguf.malformed", Category::Format, Severity::High, format!("invalid GGUF file: {msg}"), msg.as_bytes()));
+        self.out.push(Finding::new(
+            &self.path,
+            "gguf.malformed",
+            Category::Format,
+            Severity::High,
+            format!("invalid GGUF file: {msg}"),
+            msg.as_bytes(),
+        ));
         self.failed = true;
         self.buf = Vec::new();
     }
@@ -288,10 +382,15 @@ impl GgufScan {
             Ok(h) => {
                 let mut markers = Vec::new();
                 for (k, v) in &h.strings {
-                    self.ctx.text.scan_text(&self.path, None, v.as_bytes(), &mut self.out);
+                    self.ctx
+                        .text
+                        .scan_text(&self.path, None, v.as_bytes(), &mut self.out);
                     if k.contains("chat_template") || v.contains("{%") || v.contains("{{") {
                         for m in check_template(v) {
-                            if !markers.iter().any(|x: &super::template::Marker| x.label == m.label) {
+                            if !markers
+                                .iter()
+                                .any(|x: &super::template::Marker| x.label == m.label)
+                            {
                                 markers.push(m);
                             }
                         }
@@ -301,7 +400,9 @@ impl GgufScan {
                 self.header = Some(h);
                 self.buf = Vec::new();
             }
-            Err(GgufError::Short) if at_end.is_some() => self.fail("file ends inside the header".into()),
+            Err(GgufError::Short) if at_end.is_some() => {
+                self.fail("file ends inside the header".into())
+            }
             Err(GgufError::Short) => self.next_try = self.buf.len().saturating_mul(2),
             Err(GgufError::Bad(m)) => self.fail(m),
         }
@@ -333,7 +434,14 @@ impl GgufScan {
                 self.fail("tensor data region starts past the end of the file".into());
             }
             for (sev, msg) in check_tensors(&h, data_len) {
-                out.push(Finding::new(&self.path, "gguf.tensor", Category::Format, sev, format!("GGUF {msg}"), msg.as_bytes()));
+                out.push(Finding::new(
+                    &self.path,
+                    "gguf.tensor",
+                    Category::Format,
+                    sev,
+                    format!("GGUF {msg}"),
+                    msg.as_bytes(),
+                ));
             }
         }
         out.append(&mut self.out);
@@ -350,8 +458,16 @@ impl Inspector for GgufInspector {
         "gguf"
     }
 
-    fn open(&self, meta: &FileMeta<'_>, head: &[u8], ctx: &ScanContext) -> Option<Box<dyn FileInspector>> {
-        head.starts_with(b"GGUF").then(|| Box::new(GgufFile(GgufScan::new(meta.path, meta.size, ctx.clone()))) as Box<dyn FileInspector>)
+    fn open(
+        &self,
+        meta: &FileMeta<'_>,
+        head: &[u8],
+        ctx: &ScanContext,
+    ) -> Option<Box<dyn FileInspector>> {
+        head.starts_with(b"GGUF").then(|| {
+            Box::new(GgufFile(GgufScan::new(meta.path, meta.size, ctx.clone())))
+                as Box<dyn FileInspector>
+        })
     }
 }
 

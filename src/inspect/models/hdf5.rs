@@ -2,7 +2,9 @@
 //! attribute's JSON, then the Keras checks on it.
 
 use super::config::check_json;
-use crate::inspect::{Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity};
+use crate::inspect::{
+    Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity,
+};
 use aho_corasick::AhoCorasick;
 use std::sync::OnceLock;
 
@@ -42,16 +44,33 @@ impl Inspector for Hdf5Inspector {
         "hdf5-keras"
     }
 
-    fn open(&self, meta: &FileMeta<'_>, head: &[u8], _ctx: &ScanContext) -> Option<Box<dyn FileInspector>> {
-        let hit = [0usize, 512, 1024, 2048].iter().any(|&o| head.get(o..o + 8) == Some(MAGIC));
-        hit.then(|| Box::new(H5 { path: meta.path.into(), carry: Vec::new(), capture: None, configs: 0, out: Vec::new() }) as Box<dyn FileInspector>)
+    fn open(
+        &self,
+        meta: &FileMeta<'_>,
+        head: &[u8],
+        _ctx: &ScanContext,
+    ) -> Option<Box<dyn FileInspector>> {
+        let hit = [0usize, 512, 1024, 2048]
+            .iter()
+            .any(|&o| head.get(o..o + 8) == Some(MAGIC));
+        hit.then(|| {
+            Box::new(H5 {
+                path: meta.path.into(),
+                carry: Vec::new(),
+                capture: None,
+                configs: 0,
+                out: Vec::new(),
+            }) as Box<dyn FileInspector>
+        })
     }
 }
 
 impl H5 {
     /// Continue a JSON capture over `data`; returns bytes used.
     fn capture(&mut self, data: &[u8]) -> usize {
-        let Some(c) = self.capture.as_mut() else { return 0 };
+        let Some(c) = self.capture.as_mut() else {
+            return 0;
+        };
         for (i, &b) in data.iter().enumerate() {
             c.buf.push(b);
             if c.in_str {
@@ -110,7 +129,9 @@ impl FileInspector for H5 {
         if self.configs >= MAX_CONFIGS {
             return Flow::Done;
         }
-        let Some(ac) = finder() else { return Flow::Done };
+        let Some(ac) = finder() else {
+            return Flow::Done;
+        };
         // Search carry + data so a needle across chunks is found.
         let keep = NEEDLE.len() - 1;
         let mut joined = std::mem::take(&mut self.carry);
@@ -118,7 +139,13 @@ impl FileInspector for H5 {
         joined.extend_from_slice(data);
         if let Some(m) = ac.find(&joined[..]) {
             let start = m.start();
-            self.capture = Some(Capture { buf: Vec::new(), depth: 0, in_str: false, esc: false, at: base + start as u64 });
+            self.capture = Some(Capture {
+                buf: Vec::new(),
+                depth: 0,
+                in_str: false,
+                esc: false,
+                at: base + start as u64,
+            });
             let rest = joined[start..].to_vec();
             let used = self.capture(&rest);
             if self.capture.is_none() && used < rest.len() {

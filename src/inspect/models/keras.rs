@@ -37,8 +37,18 @@ fn walk(v: &Value, depth: u32, out: &mut Vec<KerasIssue>) {
     match v {
         Value::Object(m) => {
             let class = m.get("class_name").and_then(Value::as_str).unwrap_or("");
-            if class == "Lambda" || class.ends_with(".Lambda") || class == "TFOpLambda" && m.get("config").and_then(|c| c.get("function")).is_some_and(Value::is_object) {
-                let name = m.get("config").and_then(|c| c.get("name")).and_then(Value::as_str).unwrap_or("?");
+            if class == "Lambda"
+                || class.ends_with(".Lambda")
+                || class == "TFOpLambda"
+                    && m.get("config")
+                        .and_then(|c| c.get("function"))
+                        .is_some_and(Value::is_object)
+            {
+                let name = m
+                    .get("config")
+                    .and_then(|c| c.get("name"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("?");
                 out.push(KerasIssue {
                     rule: "keras.lambda",
                     severity: Severity::Critical,
@@ -48,7 +58,10 @@ fn walk(v: &Value, depth: u32, out: &mut Vec<KerasIssue>) {
             }
             if let Some(module) = m.get("module").and_then(Value::as_str) {
                 if !keras_module(module) {
-                    let reg = m.get("registered_name").and_then(Value::as_str).unwrap_or(class);
+                    let reg = m
+                        .get("registered_name")
+                        .and_then(Value::as_str)
+                        .unwrap_or(class);
                     let sev = match classify(module, if reg.is_empty() { "x" } else { reg }) {
                         Verdict::Denied(Severity::Critical) => Severity::Critical,
                         _ => Severity::High,
@@ -84,11 +97,17 @@ mod tests {
         let mut out = Vec::new();
         check(&bad, &mut out);
         assert_eq!(out[0].rule, "keras.lambda");
-        let foreign: Value = serde_json::from_str(r#"{"class_name":"F","config":{},"module":"os","registered_name":"system"}"#).unwrap();
+        let foreign: Value = serde_json::from_str(
+            r#"{"class_name":"F","config":{},"module":"os","registered_name":"system"}"#,
+        )
+        .unwrap();
         let mut out = Vec::new();
         check(&foreign, &mut out);
         assert_eq!(out[0].severity, Severity::Critical);
-        let ok: Value = serde_json::from_str(r#"{"class_name":"Dense","config":{"units":3},"module":"keras.layers"}"#).unwrap();
+        let ok: Value = serde_json::from_str(
+            r#"{"class_name":"Dense","config":{"units":3},"module":"keras.layers"}"#,
+        )
+        .unwrap();
         let mut out = Vec::new();
         check(&ok, &mut out);
         assert!(out.is_empty());

@@ -12,7 +12,9 @@ impl MemberScan {
     /// Start inspecting a member called `path` (already joined with `!`).
     pub fn new(path: &str, size: Option<u64>, depth: u32, ctx: ScanContext) -> MemberScan {
         let engine = Engine::new(super::inspectors(), ctx);
-        MemberScan { scan: engine.begin_file(path, size, depth) }
+        MemberScan {
+            scan: engine.begin_file(path, size, depth),
+        }
     }
 
     /// Feed the member's next decompressed bytes.

@@ -1,7 +1,9 @@
 //! numpy `.npy` arrays: header validation, and the pickle that object-dtype arrays carry.
 
 use super::pickle::PickleScan;
-use crate::inspect::{Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity};
+use crate::inspect::{
+    Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity,
+};
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 /// Largest header accepted.
@@ -37,21 +39,38 @@ pub fn parse_header(text: &str) -> Result<NpyHeader, String> {
     let object = if descr.starts_with('[') {
         descr.contains("'O'") || descr.contains("|O")
     } else {
-        descr.trim_start_matches(['<', '>', '|', '=']).starts_with('O')
+        descr
+            .trim_start_matches(['<', '>', '|', '='])
+            .starts_with('O')
     };
     let shape_at = t.find("'shape':").ok_or("header has no 'shape'")?;
     let srest = t[shape_at + 8..].trim_start();
-    let inner = srest.strip_prefix('(').and_then(|s| s.split(')').next()).ok_or("shape is not a tuple")?;
+    let inner = srest
+        .strip_prefix('(')
+        .and_then(|s| s.split(')').next())
+        .ok_or("shape is not a tuple")?;
     let mut shape = Vec::new();
     for part in inner.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let v = part.trim_end_matches('L').parse::<u64>().map_err(|_| format!("bad shape dimension {part:?}"))?;
+        let v = part
+            .trim_end_matches('L')
+            .parse::<u64>()
+            .map_err(|_| format!("bad shape dimension {part:?}"))?;
         shape.push(v);
     }
     if shape.len() > 64 {
         return Err("more than 64 dimensions".into());
     }
-    let itemsize = if object || descr.starts_with('[') { None } else { simple_itemsize(&descr) };
-    Ok(NpyHeader { descr, object, shape, itemsize })
+    let itemsize = if object || descr.starts_with('[') {
+        None
+    } else {
+        simple_itemsize(&descr)
+    };
+    Ok(NpyHeader {
+        descr,
+        object,
+        shape,
+        itemsize,
+    })
 }
 
 fn simple_itemsize(d: &str) -> Option<u64> {
@@ -85,11 +104,24 @@ pub struct NpyScan {
 impl NpyScan {
     /// A scan of the `.npy` file `path`.
     pub fn new(path: &str, ctx: ScanContext) -> NpyScan {
-        NpyScan { path: path.into(), ctx, phase: Phase::Header(Vec::new()), pickle: None, out: Vec::new() }
+        NpyScan {
+            path: path.into(),
+            ctx,
+            phase: Phase::Header(Vec::new()),
+            pickle: None,
+            out: Vec::new(),
+        }
     }
 
     fn fail(&mut self, msg: String) {
-        self.out.push(Finding::new(&self.path, "npy.malformed", Category::Format, Severity::High, format!("malformed .npy file: {msg}"), msg.as_bytes()));
+        self.out.push(Finding::new(
+            &self.path,
+            "npy.malformed",
+            Category::Format,
+            Severity::High,
+            format!("malformed .npy file: {msg}"),
+            msg.as_bytes(),
+        ));
         self.phase = Phase::Failed;
     }
 
@@ -111,7 +143,10 @@ impl NpyScan {
                 let major = buf[6];
                 let (len_w, hlen) = match major {
                     1 => (2, usize::from(u16::from_le_bytes([buf[8], buf[9]]))),
-                    2 | 3 if buf.len() >= 12 => (4, u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]) as usize),
+                    2 | 3 if buf.len() >= 12 => (
+                        4,
+                        u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]) as usize,
+                    ),
                     2 | 3 => return Flow::More,
                     v => {
                         self.fail(format!("unsupported format version {v}"));
@@ -119,7 +154,9 @@ impl NpyScan {
                     }
                 };
                 if hlen > MAX_HEADER {
-                    self.fail(format!("header of {hlen} bytes exceeds the {MAX_HEADER}-byte limit"));
+                    self.fail(format!(
+                        "header of {hlen} bytes exceeds the {MAX_HEADER}-byte limit"
+                    ));
                     return Flow::Done;
                 }
                 let total = 8 + len_w + hlen;
@@ -141,9 +178,17 @@ impl NpyScan {
                         if hdr.object {
                             self.out.push(Finding::new(&self.path, "npy.object-dtype", Category::Code, Severity::Low,
                                 "object array: loading needs allow_pickle=True; its pickle is inspected", b""));
-                            self.pickle = Some(PickleScan::new(&self.path, total as u64, self.ctx.clone(), 0));
+                            self.pickle = Some(PickleScan::new(
+                                &self.path,
+                                total as u64,
+                                self.ctx.clone(),
+                                0,
+                            ));
                         }
-                        self.phase = Phase::Data { header_end: total as u64, hdr };
+                        self.phase = Phase::Data {
+                            header_end: total as u64,
+                            hdr,
+                        };
                         let mut flow = Flow::More;
                         if let Some(p) = self.pickle.as_mut() {
                             p.feed(&extra);
@@ -163,10 +208,24 @@ impl NpyScan {
             Phase::Data { header_end, hdr } => {
                 if let Some(size) = hdr.itemsize {
                     let n = hdr.shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
-                    let want = n.and_then(|n| n.checked_mul(size)).and_then(|b| b.checked_add(*header_end));
+                    let want = n
+                        .and_then(|n| n.checked_mul(size))
+                        .and_then(|b| b.checked_add(*header_end));
                     if want != Some(total) {
-                        let msg = format!("array data is {} bytes, its header implies {}", total - header_end, want.map_or("an overflowing size".into(), |w| (w - header_end).to_string()));
-                        self.out.push(Finding::new(&self.path, "npy.size", Category::Format, Severity::High, msg.clone(), msg.as_bytes()));
+                        let msg = format!(
+                            "array data is {} bytes, its header implies {}",
+                            total - header_end,
+                            want.map_or("an overflowing size".into(), |w| (w - header_end)
+                                .to_string())
+                        );
+                        self.out.push(Finding::new(
+                            &self.path,
+                            "npy.size",
+                            Category::Format,
+                            Severity::High,
+                            msg.clone(),
+                            msg.as_bytes(),
+                        ));
                     }
                 }
             }
@@ -189,8 +248,15 @@ impl Inspector for NpyInspector {
         "npy"
     }
 
-    fn open(&self, meta: &FileMeta<'_>, head: &[u8], ctx: &ScanContext) -> Option<Box<dyn FileInspector>> {
-        head.starts_with(MAGIC).then(|| Box::new(NpyFile(NpyScan::new(meta.path, ctx.clone()))) as Box<dyn FileInspector>)
+    fn open(
+        &self,
+        meta: &FileMeta<'_>,
+        head: &[u8],
+        ctx: &ScanContext,
+    ) -> Option<Box<dyn FileInspector>> {
+        head.starts_with(MAGIC).then(|| {
+            Box::new(NpyFile(NpyScan::new(meta.path, ctx.clone()))) as Box<dyn FileInspector>
+        })
     }
 }
 
@@ -212,13 +278,17 @@ mod tests {
 
     #[test]
     fn headers() {
-        let h = parse_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }").unwrap();
+        let h =
+            parse_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }").unwrap();
         assert_eq!(h.shape, vec![2, 3]);
         assert_eq!(h.itemsize, Some(4));
         assert!(!h.object);
         let o = parse_header("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }").unwrap();
         assert!(o.object);
-        let s = parse_header("{'descr': [('a', '<i4'), ('b', '|O')], 'fortran_order': False, 'shape': (), }").unwrap();
+        let s = parse_header(
+            "{'descr': [('a', '<i4'), ('b', '|O')], 'fortran_order': False, 'shape': (), }",
+        )
+        .unwrap();
         assert!(s.object);
         assert!(parse_header("{'shape': (1,)}").is_err());
         assert!(parse_header("{'descr': '<f4', 'shape': (x,)}").is_err());

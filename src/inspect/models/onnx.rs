@@ -3,7 +3,9 @@
 //! custom-op libraries, and metadata/doc strings go through the text rules.
 
 use super::proto::{ProtoStream, Schema, Want};
-use crate::inspect::{Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity};
+use crate::inspect::{
+    Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity,
+};
 use std::collections::BTreeSet;
 
 const MODEL: u8 = 0;
@@ -26,7 +28,10 @@ pub fn location_problem(location: &str) -> Option<&'static str> {
     if location.contains('\0') {
         return Some("contains NUL");
     }
-    if location.starts_with('/') || location.starts_with('\\') || location.as_bytes().get(1) == Some(&b':') {
+    if location.starts_with('/')
+        || location.starts_with('\\')
+        || location.as_bytes().get(1) == Some(&b':')
+    {
         return Some("is absolute");
     }
     if location.split(['/', '\\']).any(|c| c == "..") {
@@ -104,7 +109,9 @@ impl Schema for OnnxRecord {
             (FUNCTION, 10) => self.fn_domain = s,
             _ => {}
         }
-        if matches!((kind, field), (MODEL, _) | (GRAPH, 10) | (META_ENTRY, _)) && self.texts.len() < MAX_RECORDS {
+        if matches!((kind, field), (MODEL, _) | (GRAPH, 10) | (META_ENTRY, _))
+            && self.texts.len() < MAX_RECORDS
+        {
             self.texts.push((offset, data.to_vec()));
         }
     }
@@ -135,15 +142,31 @@ impl Schema for OnnxRecord {
     fn exit(&mut self, kind: u8) {
         match kind {
             NODE if self.ops.len() < MAX_RECORDS => {
-                self.ops.insert((self.node_domain.clone(), self.node_op.clone()));
+                self.ops
+                    .insert((self.node_domain.clone(), self.node_op.clone()));
             }
             EXT_ENTRY => self.ext.push((self.key.clone(), self.val.clone())),
-            TENSOR if (self.tensor_external || !self.ext.is_empty()) && self.external.len() < MAX_RECORDS => {
-                let get = |k: &str| self.ext.iter().find(|e| e.0 == k).map(|e| e.1.clone()).unwrap_or_default();
-                self.external.push((self.tensor_name.clone(), get("location"), get("offset"), get("length")));
+            TENSOR
+                if (self.tensor_external || !self.ext.is_empty())
+                    && self.external.len() < MAX_RECORDS =>
+            {
+                let get = |k: &str| {
+                    self.ext
+                        .iter()
+                        .find(|e| e.0 == k)
+                        .map(|e| e.1.clone())
+                        .unwrap_or_default()
+                };
+                self.external.push((
+                    self.tensor_name.clone(),
+                    get("location"),
+                    get("offset"),
+                    get("length"),
+                ));
             }
             FUNCTION => {
-                self.functions.insert((self.fn_domain.clone(), self.fn_name.clone()));
+                self.functions
+                    .insert((self.fn_domain.clone(), self.fn_name.clone()));
             }
             _ => {}
         }
@@ -151,7 +174,10 @@ impl Schema for OnnxRecord {
 }
 
 fn standard_domain(d: &str) -> bool {
-    matches!(d, "" | "ai.onnx" | "ai.onnx.ml" | "ai.onnx.training" | "ai.onnx.preview.training")
+    matches!(
+        d,
+        "" | "ai.onnx" | "ai.onnx.ml" | "ai.onnx.training" | "ai.onnx.preview.training"
+    )
 }
 
 /// Findings for a parsed model.
@@ -160,26 +186,55 @@ pub fn findings(path: &str, rec: &OnnxRecord, out: &mut Vec<Finding>) {
         if let Some(why) = location_problem(loc) {
             out.push(Finding::new(path, "onnx.external-data", Category::Archive, Severity::High,
                 format!("tensor {name:?} reads its data from {loc:?}, which {why}: loading would read a file outside the model"), loc.as_bytes()));
-        } else if [off, len].iter().any(|v| !v.is_empty() && v.parse::<u64>().is_err()) {
-            out.push(Finding::new(path, "onnx.external-data", Category::Format, Severity::High,
-                format!("tensor {name:?} has a non-numeric external data offset or length"), name.as_bytes()));
+        } else if [off, len]
+            .iter()
+            .any(|v| !v.is_empty() && v.parse::<u64>().is_err())
+        {
+            out.push(Finding::new(
+                path,
+                "onnx.external-data",
+                Category::Format,
+                Severity::High,
+                format!("tensor {name:?} has a non-numeric external data offset or length"),
+                name.as_bytes(),
+            ));
         } else {
-            out.push(Finding::new(path, "onnx.external-data-ref", Category::Format, Severity::Info,
-                format!("tensor {name:?} data is in {loc:?} (must be a regular file inside the bundle)"), loc.as_bytes()));
+            out.push(Finding::new(
+                path,
+                "onnx.external-data-ref",
+                Category::Format,
+                Severity::Info,
+                format!(
+                    "tensor {name:?} data is in {loc:?} (must be a regular file inside the bundle)"
+                ),
+                loc.as_bytes(),
+            ));
         }
     }
     let mut flagged = BTreeSet::new();
     for (domain, op) in &rec.ops {
-        if standard_domain(domain) || rec.functions.contains(&(domain.clone(), op.clone())) || !flagged.insert(domain.clone()) {
+        if standard_domain(domain)
+            || rec.functions.contains(&(domain.clone(), op.clone()))
+            || !flagged.insert(domain.clone())
+        {
             continue;
         }
         let (sev, why) = if domain.starts_with("com.microsoft") {
             (Severity::Medium, "an ONNX Runtime contrib domain")
         } else {
-            (Severity::High, "a custom domain that needs a native custom-op library")
+            (
+                Severity::High,
+                "a custom domain that needs a native custom-op library",
+            )
         };
-        out.push(Finding::new(path, "onnx.custom-op", Category::Code, sev,
-            format!("node {op:?} uses op domain {domain:?}, {why}"), domain.as_bytes()));
+        out.push(Finding::new(
+            path,
+            "onnx.custom-op",
+            Category::Code,
+            sev,
+            format!("node {op:?} uses op domain {domain:?}, {why}"),
+            domain.as_bytes(),
+        ));
     }
 }
 
@@ -203,7 +258,11 @@ pub struct OnnxScan {
 impl OnnxScan {
     /// A scan of `path`.
     pub fn new(path: &str, ctx: ScanContext) -> OnnxScan {
-        OnnxScan { path: path.into(), ctx, p: ProtoStream::new(OnnxRecord::default(), MODEL) }
+        OnnxScan {
+            path: path.into(),
+            ctx,
+            p: ProtoStream::new(OnnxRecord::default(), MODEL),
+        }
     }
 
     /// Feed bytes.
@@ -215,8 +274,17 @@ impl OnnxScan {
     pub fn finish(mut self, out: &mut Vec<Finding>) {
         self.p.finish();
         if let Some((at, msg)) = self.p.error() {
-            out.push(Finding::new(&self.path, "onnx.malformed", Category::Format, Severity::High,
-                format!("malformed ONNX model at byte {at}: {msg}"), msg.as_bytes()).at_offset(*at));
+            out.push(
+                Finding::new(
+                    &self.path,
+                    "onnx.malformed",
+                    Category::Format,
+                    Severity::High,
+                    format!("malformed ONNX model at byte {at}: {msg}"),
+                    msg.as_bytes(),
+                )
+                .at_offset(*at),
+            );
         }
         for (off, t) in &self.p.schema.texts {
             self.ctx.text.scan_text(&self.path, Some(*off), t, out);
@@ -235,8 +303,15 @@ impl Inspector for OnnxInspector {
         "onnx"
     }
 
-    fn open(&self, meta: &FileMeta<'_>, head: &[u8], ctx: &ScanContext) -> Option<Box<dyn FileInspector>> {
-        looks_like_onnx(head).then(|| Box::new(OnnxFile(OnnxScan::new(meta.path, ctx.clone()))) as Box<dyn FileInspector>)
+    fn open(
+        &self,
+        meta: &FileMeta<'_>,
+        head: &[u8],
+        ctx: &ScanContext,
+    ) -> Option<Box<dyn FileInspector>> {
+        looks_like_onnx(head).then(|| {
+            Box::new(OnnxFile(OnnxScan::new(meta.path, ctx.clone()))) as Box<dyn FileInspector>
+        })
     }
 }
 

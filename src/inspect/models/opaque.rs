@@ -1,7 +1,9 @@
 //! Containers the gate cannot look inside (7z, RAR) and zip archives hidden behind other
 //! content (a central directory at the end of a file that does not start as a zip).
 
-use crate::inspect::{Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity};
+use crate::inspect::{
+    Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity,
+};
 
 const SEVEN_Z: &[u8] = b"7z\xbc\xaf\x27\x1c";
 const RAR: &[u8] = b"Rar!\x1a\x07";
@@ -21,15 +23,26 @@ impl Inspector for OpaqueInspector {
         "opaque-container"
     }
 
-    fn open(&self, meta: &FileMeta<'_>, head: &[u8], _ctx: &ScanContext) -> Option<Box<dyn FileInspector>> {
+    fn open(
+        &self,
+        meta: &FileMeta<'_>,
+        head: &[u8],
+        _ctx: &ScanContext,
+    ) -> Option<Box<dyn FileInspector>> {
         if head.starts_with(SEVEN_Z) || head.starts_with(RAR) {
             let kind = if head.starts_with(RAR) { "RAR" } else { "7z" };
-            return Some(Box::new(Flag { path: meta.path.into(), kind }));
+            return Some(Box::new(Flag {
+                path: meta.path.into(),
+                kind,
+            }));
         }
         if head.starts_with(super::zip::LOCAL) || head.starts_with(super::zip::EOCD) {
             return None;
         }
-        Some(Box::new(Tail { path: meta.path.into(), buf: Vec::new() }))
+        Some(Box::new(Tail {
+            path: meta.path.into(),
+            buf: Vec::new(),
+        }))
     }
 }
 
@@ -44,8 +57,17 @@ impl FileInspector for Flag {
     }
 
     fn finish(self: Box<Self>, _: u64, out: &mut Vec<Finding>) {
-        out.push(Finding::new(&self.path, "archive.uninspectable", Category::Archive, Severity::High,
-            format!("{} archive: its members cannot be inspected, so it cannot be passed", self.kind), self.kind.as_bytes()));
+        out.push(Finding::new(
+            &self.path,
+            "archive.uninspectable",
+            Category::Archive,
+            Severity::High,
+            format!(
+                "{} archive: its members cannot be inspected, so it cannot be passed",
+                self.kind
+            ),
+            self.kind.as_bytes(),
+        ));
     }
 }
 
@@ -75,7 +97,12 @@ impl FileInspector for Tail {
                 continue;
             }
             let comment = usize::from(u16::from_le_bytes([b[i + 20], b[i + 21]]));
-            let cd_size = u64::from(u32::from_le_bytes([b[i + 12], b[i + 13], b[i + 14], b[i + 15]]));
+            let cd_size = u64::from(u32::from_le_bytes([
+                b[i + 12],
+                b[i + 13],
+                b[i + 14],
+                b[i + 15],
+            ]));
             let at = total - (b.len() - i) as u64;
             if i + 22 + comment == b.len() && cd_size <= at {
                 out.push(Finding::new(&self.path, "zip.leading-bytes", Category::Archive, Severity::High,

@@ -69,7 +69,15 @@ fn varint(b: &[u8]) -> Result<Option<(u64, usize)>, ()> {
 impl<S: Schema> ProtoStream<S> {
     /// A reader whose top-level message has kind `root`.
     pub fn new(schema: S, root: u8) -> ProtoStream<S> {
-        ProtoStream { schema, pending: Vec::new(), pos: 0, stack: vec![(root, u64::MAX)], skip: 0, capture: None, error: None }
+        ProtoStream {
+            schema,
+            pending: Vec::new(),
+            pos: 0,
+            stack: vec![(root, u64::MAX)],
+            skip: 0,
+            capture: None,
+            error: None,
+        }
     }
 
     /// The first error (offset, message), if any.
@@ -107,7 +115,12 @@ impl<S: Schema> ProtoStream<S> {
     /// End of input: every message must be complete.
     pub fn finish(&mut self) {
         self.close_frames();
-        if self.error.is_none() && (!self.pending.is_empty() || self.skip > 0 || self.capture.is_some() || self.stack.len() > 1) {
+        if self.error.is_none()
+            && (!self.pending.is_empty()
+                || self.skip > 0
+                || self.capture.is_some()
+                || self.stack.len() > 1)
+        {
             self.fail("truncated: the input ends inside a field");
         }
     }
@@ -207,7 +220,9 @@ impl<S: Schema> ProtoStream<S> {
                     let end = self.pos.checked_add(len);
                     let parent_end = self.stack.last().map_or(u64::MAX, |f| f.1);
                     let Some(end) = end.filter(|&e| e <= parent_end) else {
-                        self.fail(format!("field {field} of length {len} runs past its enclosing message"));
+                        self.fail(format!(
+                            "field {field} of length {len} runs past its enclosing message"
+                        ));
                         return buf.len();
                     };
                     match self.schema.want(kind, field) {
@@ -223,7 +238,14 @@ impl<S: Schema> ProtoStream<S> {
                             if len == 0 {
                                 self.schema.bytes(kind, field, &[], 0, self.pos);
                             } else {
-                                self.capture = Some(Capture { kind, field, offset: self.pos, full: len, remaining: len, buf: Vec::new() });
+                                self.capture = Some(Capture {
+                                    kind,
+                                    field,
+                                    offset: self.pos,
+                                    full: len,
+                                    remaining: len,
+                                    buf: Vec::new(),
+                                });
                             }
                         }
                         Want::Skip => self.skip = len,

@@ -3,7 +3,9 @@
 //! (overflow-checked), offsets tiling the data exactly, no trailing bytes; `__metadata__`
 //! values go through the text rules.
 
-use crate::inspect::{Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity};
+use crate::inspect::{
+    Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity,
+};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
@@ -72,7 +74,8 @@ pub fn parse_header(text: &[u8]) -> Result<Header, String> {
     if text.first() != Some(&b'{') {
         return Err("header does not start with '{'".into());
     }
-    let entries: Entries = serde_json::from_slice(text).map_err(|e| format!("header is not a JSON object: {e}"))?;
+    let entries: Entries =
+        serde_json::from_slice(text).map_err(|e| format!("header is not a JSON object: {e}"))?;
     let mut seen = std::collections::HashSet::new();
     let mut h = Header::default();
     for (k, v) in entries.0 {
@@ -82,35 +85,68 @@ pub fn parse_header(text: &[u8]) -> Result<Header, String> {
         if k == "__metadata__" {
             let m = v.as_object().ok_or("__metadata__ is not an object")?;
             for (mk, mv) in m {
-                let s = mv.as_str().ok_or_else(|| format!("__metadata__ value {mk:?} is not a string"))?;
+                let s = mv
+                    .as_str()
+                    .ok_or_else(|| format!("__metadata__ value {mk:?} is not a string"))?;
                 h.metadata.push((mk.clone(), s.to_string()));
             }
             continue;
         }
-        let o = v.as_object().ok_or_else(|| format!("tensor {k:?} is not an object"))?;
-        let dtype = o.get("dtype").and_then(Value::as_str).ok_or_else(|| format!("tensor {k:?} has no dtype"))?;
-        let bits = dtype_bits(dtype).ok_or_else(|| format!("tensor {k:?} has unknown dtype {dtype:?}"))?;
-        let shape = o.get("shape").and_then(Value::as_array).ok_or_else(|| format!("tensor {k:?} has no shape"))?;
+        let o = v
+            .as_object()
+            .ok_or_else(|| format!("tensor {k:?} is not an object"))?;
+        let dtype = o
+            .get("dtype")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("tensor {k:?} has no dtype"))?;
+        let bits =
+            dtype_bits(dtype).ok_or_else(|| format!("tensor {k:?} has unknown dtype {dtype:?}"))?;
+        let shape = o
+            .get("shape")
+            .and_then(Value::as_array)
+            .ok_or_else(|| format!("tensor {k:?} has no shape"))?;
         let mut n: u64 = 1;
         for d in shape {
-            let d = d.as_u64().ok_or_else(|| format!("tensor {k:?} has a non-integer dimension"))?;
-            n = n.checked_mul(d).ok_or_else(|| format!("tensor {k:?} shape overflows"))?;
+            let d = d
+                .as_u64()
+                .ok_or_else(|| format!("tensor {k:?} has a non-integer dimension"))?;
+            n = n
+                .checked_mul(d)
+                .ok_or_else(|| format!("tensor {k:?} shape overflows"))?;
         }
-        let total_bits = n.checked_mul(bits).ok_or_else(|| format!("tensor {k:?} size overflows"))?;
+        let total_bits = n
+            .checked_mul(bits)
+            .ok_or_else(|| format!("tensor {k:?} size overflows"))?;
         if total_bits % 8 != 0 {
             return Err(format!("tensor {k:?} does not fill whole bytes"));
         }
-        let offs = o.get("data_offsets").and_then(Value::as_array).ok_or_else(|| format!("tensor {k:?} has no data_offsets"))?;
-        let (Some(b), Some(e), 2) = (offs.first().and_then(Value::as_u64), offs.get(1).and_then(Value::as_u64), offs.len()) else {
+        let offs = o
+            .get("data_offsets")
+            .and_then(Value::as_array)
+            .ok_or_else(|| format!("tensor {k:?} has no data_offsets"))?;
+        let (Some(b), Some(e), 2) = (
+            offs.first().and_then(Value::as_u64),
+            offs.get(1).and_then(Value::as_u64),
+            offs.len(),
+        ) else {
             return Err(format!("tensor {k:?} data_offsets is not two integers"));
         };
         if e < b {
             return Err(format!("tensor {k:?} ends before it begins"));
         }
         if e - b != total_bits / 8 {
-            return Err(format!("tensor {k:?} is {} bytes but its shape and dtype need {}", e - b, total_bits / 8));
+            return Err(format!(
+                "tensor {k:?} is {} bytes but its shape and dtype need {}",
+                e - b,
+                total_bits / 8
+            ));
         }
-        h.tensors.push(TensorEntry { name: k, dtype: dtype.to_string(), begin: b, end: e });
+        h.tensors.push(TensorEntry {
+            name: k,
+            dtype: dtype.to_string(),
+            begin: b,
+            end: e,
+        });
     }
     let mut sorted: Vec<&TensorEntry> = h.tensors.iter().collect();
     sorted.sort_by_key(|t| (t.begin, t.end));
@@ -143,12 +179,26 @@ pub struct SafetensorsScan {
 impl SafetensorsScan {
     /// A scan of `path`.
     pub fn new(path: &str, ctx: ScanContext) -> SafetensorsScan {
-        SafetensorsScan { path: path.into(), ctx, buf: Vec::new(), header_len: None, parsed: None, failed: false, out: Vec::new() }
+        SafetensorsScan {
+            path: path.into(),
+            ctx,
+            buf: Vec::new(),
+            header_len: None,
+            parsed: None,
+            failed: false,
+            out: Vec::new(),
+        }
     }
 
     fn fail(&mut self, msg: String) {
-        self.out.push(Finding::new(&self.path, "safetensors.malformed", Category::Format, Severity::High,
-            format!("invalid safetensors file: {msg}"), msg.as_bytes()));
+        self.out.push(Finding::new(
+            &self.path,
+            "safetensors.malformed",
+            Category::Format,
+            Severity::High,
+            format!("invalid safetensors file: {msg}"),
+            msg.as_bytes(),
+        ));
         self.failed = true;
     }
 
@@ -171,7 +221,9 @@ impl SafetensorsScan {
             a.copy_from_slice(&self.buf[..8]);
             let n = u64::from_le_bytes(a);
             if n > MAX_HEADER {
-                self.fail(format!("header length {n} exceeds the {MAX_HEADER}-byte limit"));
+                self.fail(format!(
+                    "header length {n} exceeds the {MAX_HEADER}-byte limit"
+                ));
                 return;
             }
             self.header_len = Some(n);
@@ -180,8 +232,12 @@ impl SafetensorsScan {
         match parse_header(&self.buf[8..]) {
             Ok(h) => {
                 for (k, v) in &h.metadata {
-                    self.ctx.text.scan_text(&self.path, None, k.as_bytes(), &mut self.out);
-                    self.ctx.text.scan_text(&self.path, None, v.as_bytes(), &mut self.out);
+                    self.ctx
+                        .text
+                        .scan_text(&self.path, None, k.as_bytes(), &mut self.out);
+                    self.ctx
+                        .text
+                        .scan_text(&self.path, None, v.as_bytes(), &mut self.out);
                 }
                 self.parsed = Some(h);
             }
@@ -223,7 +279,9 @@ pub fn looks_like_safetensors(head: &[u8], size: Option<u64>) -> bool {
     // A length whose high bytes are zero (text would put printable bytes there), then `{`.
     // A length past the end of the file is still recognised, so truncation is reported.
     let _ = size;
-    head[8] == b'{' && (head[9] == b'"' || head[9] == b'}' || head[9].is_ascii_whitespace()) && (2..1 << 40).contains(&n)
+    head[8] == b'{'
+        && (head[9] == b'"' || head[9] == b'}' || head[9].is_ascii_whitespace())
+        && (2..1 << 40).contains(&n)
 }
 
 /// safetensors files by content.
@@ -236,8 +294,15 @@ impl Inspector for SafetensorsInspector {
         "safetensors"
     }
 
-    fn open(&self, meta: &FileMeta<'_>, head: &[u8], ctx: &ScanContext) -> Option<Box<dyn FileInspector>> {
-        looks_like_safetensors(head, meta.size).then(|| Box::new(StFile(SafetensorsScan::new(meta.path, ctx.clone()))) as Box<dyn FileInspector>)
+    fn open(
+        &self,
+        meta: &FileMeta<'_>,
+        head: &[u8],
+        ctx: &ScanContext,
+    ) -> Option<Box<dyn FileInspector>> {
+        looks_like_safetensors(head, meta.size).then(|| {
+            Box::new(StFile(SafetensorsScan::new(meta.path, ctx.clone()))) as Box<dyn FileInspector>
+        })
     }
 }
 
@@ -268,7 +333,8 @@ mod tests {
         assert!(parse_header(overlap).unwrap_err().contains("overlaps"));
         let size = br#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#;
         assert!(parse_header(size).is_err());
-        let overflow = br#"{"a":{"dtype":"F32","shape":[18446744073709551615,2],"data_offsets":[0,4]}}"#;
+        let overflow =
+            br#"{"a":{"dtype":"F32","shape":[18446744073709551615,2],"data_offsets":[0,4]}}"#;
         assert!(parse_header(overflow).unwrap_err().contains("overflow"));
         assert!(parse_header(br#" {}"#).is_err());
         assert!(parse_header(br#"{"a":{"dtype":"Q9","shape":[1],"data_offsets":[0,1]}}"#).is_err());

@@ -42,7 +42,11 @@ pub fn check_block(block: &str, offset: usize, out: &mut Vec<Marker>) {
     let block = &block[..floor_char(block, MAX_BLOCK)];
     for (re, label, severity) in rules() {
         if re.is_match(block) && !out.iter().any(|m| m.label == *label) {
-            out.push(Marker { label, severity: *severity, offset });
+            out.push(Marker {
+                label,
+                severity: *severity,
+                offset,
+            });
         }
     }
 }
@@ -117,7 +121,11 @@ impl BlockScanner {
     /// End of text: an unterminated block is checked as it is.
     pub fn finish(&mut self, out: &mut Vec<Marker>) {
         if self.carry.len() > 2 {
-            check_block(&String::from_utf8_lossy(&self.carry[2..]), self.carry_at, out);
+            check_block(
+                &String::from_utf8_lossy(&self.carry[2..]),
+                self.carry_at,
+                out,
+            );
         }
         self.carry.clear();
     }
@@ -130,9 +138,14 @@ mod tests {
     #[test]
     fn injection_found_benign_quiet() {
         let bad = "{% for c in [].__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}";
-        assert_eq!(check_template(bad).first().map(|m| m.severity), Some(Severity::Critical));
+        assert_eq!(
+            check_template(bad).first().map(|m| m.severity),
+            Some(Severity::Critical)
+        );
         let hex = r"{{ request['application']['\x5f\x5fglobals\x5f\x5f'] }}";
-        assert!(check_template(hex).iter().any(|m| m.label.starts_with("escaped")));
+        assert!(check_template(hex)
+            .iter()
+            .any(|m| m.label.starts_with("escaped")));
         assert!(!check_template("{{ ''|attr('x') }}").is_empty());
         let benign = "{% for message in messages %}{% if message['role'] == 'system' %}{{ message['content'].title() }}{% endif %}{% endfor %}";
         assert!(check_template(benign).is_empty());

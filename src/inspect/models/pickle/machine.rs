@@ -97,6 +97,8 @@ pub struct Record {
     pub pickles: u32,
     /// The first pickle was the legacy torch magic number.
     pub legacy_torch: bool,
+    /// A joblib `NumpyArrayWrapper` was built: joblib writes raw array bytes right after it.
+    pub joblib_array: bool,
 }
 
 /// The machine. Feed it opcodes with [`Machine::exec`].
@@ -114,7 +116,10 @@ pub struct Machine {
 }
 
 fn fail(op: &Op, msg: impl Into<String>) -> OpError {
-    OpError { offset: op.offset, msg: msg.into() }
+    OpError {
+        offset: op.offset,
+        msg: msg.into(),
+    }
 }
 
 fn size_of(v: &V) -> usize {
@@ -149,7 +154,10 @@ impl Machine {
 
     fn push(&mut self, op: &Op, v: V) -> Result<(), OpError> {
         if self.stack.len() >= self.limits.max_stack {
-            return Err(fail(op, format!("stack exceeds {} values", self.limits.max_stack)));
+            return Err(fail(
+                op,
+                format!("stack exceeds {} values", self.limits.max_stack),
+            ));
         }
         self.stack.push(v);
         Ok(())
@@ -164,7 +172,10 @@ impl Machine {
     }
 
     fn pop_mark(&mut self, op: &Op) -> Result<Vec<V>, OpError> {
-        let m = self.marks.pop().ok_or_else(|| fail(op, "no MARK on the stack"))?;
+        let m = self
+            .marks
+            .pop()
+            .ok_or_else(|| fail(op, "no MARK on the stack"))?;
         if m > self.stack.len() {
             return Err(fail(op, "MARK above the stack top"));
         }
@@ -181,10 +192,17 @@ impl Machine {
 
     fn memo_put(&mut self, op: &Op, idx: u64, v: V) -> Result<(), OpError> {
         if !self.memo.contains_key(&idx) && self.memo.len() >= self.limits.max_memo {
-            return Err(fail(op, format!("memo exceeds {} entries", self.limits.max_memo)));
+            return Err(fail(
+                op,
+                format!("memo exceeds {} entries", self.limits.max_memo),
+            ));
         }
         let sz = size_of(&v);
-        let v = if self.memo_bytes + sz > self.limits.max_memo_bytes { V::Opaque } else { v };
+        let v = if self.memo_bytes + sz > self.limits.max_memo_bytes {
+            V::Opaque
+        } else {
+            v
+        };
         self.memo_bytes += sz.min(16);
         if let V::Str(_) | V::Bytes(..) = v {
             self.memo_bytes += sz;
@@ -196,8 +214,13 @@ impl Machine {
     fn import(&mut self, op: &Op, module: &str, name: &str, unresolved: bool) -> Arc<Global> {
         let key = (module.to_string(), name.to_string());
         if !self.import_index.contains_key(&key) {
-            let verdict = if unresolved { Verdict::Denied(crate::inspect::Severity::High) } else { classify(module, name) };
-            self.import_index.insert(key.clone(), self.rec.imports.len());
+            let verdict = if unresolved {
+                Verdict::Denied(crate::inspect::Severity::High)
+            } else {
+                classify(module, name)
+            };
+            self.import_index
+                .insert(key.clone(), self.rec.imports.len());
             self.rec.imports.push(Import {
                 module: key.0,
                 name: key.1,
@@ -207,7 +230,10 @@ impl Machine {
                 unresolved,
             });
         }
-        Arc::new(Global { module: Arc::from(module), name: Arc::from(name) })
+        Arc::new(Global {
+            module: Arc::from(module),
+            name: Arc::from(name),
+        })
     }
 
     fn mark_called(&mut self, g: &Global) {
@@ -228,7 +254,11 @@ impl Machine {
     /// Note a byte string that starts like a binary pickle (or its base64/hex text).
     fn maybe_nested(&mut self, offset: u64, b: &[u8], loaded: bool) {
         if let Some(inner) = embedded_pickle(b) {
-            self.rec.nested.push(Nested { offset, data: inner, loaded });
+            self.rec.nested.push(Nested {
+                offset,
+                data: inner,
+                loaded,
+            });
         }
     }
 
@@ -237,7 +267,10 @@ impl Machine {
         self.ops += 1;
         self.ops_in_pickle += 1;
         if self.ops > self.limits.max_ops {
-            return Err(fail(&op, format!("more than {} opcodes", self.limits.max_ops)));
+            return Err(fail(
+                &op,
+                format!("more than {} opcodes", self.limits.max_ops),
+            ));
         }
         match op.code {
             b'(' => {
@@ -252,7 +285,8 @@ impl Machine {
                 }
                 if self.rec.pickles == 0 {
                     if let Some(V::Big(b)) = self.stack.last() {
-                        self.rec.legacy_torch = b.as_ref() == TORCH_MAGIC || b.as_ref() == b"119547037146038801333356";
+                        self.rec.legacy_torch =
+                            b.as_ref() == TORCH_MAGIC || b.as_ref() == b"119547037146038801333356";
                     }
                 }
                 self.rec.pickles += 1;
@@ -349,7 +383,9 @@ impl Machine {
                 self.push(&op, tuple(items))?;
             }
             b'c' => {
-                let Arg::Pair(m, n) = &op.arg else { return Err(fail(&op, "GLOBAL without names")) };
+                let Arg::Pair(m, n) = &op.arg else {
+                    return Err(fail(&op, "GLOBAL without names"));
+                };
                 let g = self.import(&op, m, n, false);
                 self.push(&op, V::Global(g))?;
             }
@@ -368,7 +404,9 @@ impl Machine {
                 self.push(&op, V::Global(g))?;
             }
             b'i' => {
-                let Arg::Pair(m, n) = &op.arg else { return Err(fail(&op, "INST without names")) };
+                let Arg::Pair(m, n) = &op.arg else {
+                    return Err(fail(&op, "INST without names"));
+                };
                 self.pop_mark(&op)?;
                 let g = self.import(&op, m, n, false);
                 self.mark_called(&g);
@@ -398,7 +436,11 @@ impl Machine {
             }
             b'b' => {
                 self.pop(&op)?;
-                self.top(&op)?;
+                if let V::Made(Some(g)) = self.top(&op)? {
+                    if &*g.module == "joblib.numpy_pickle" && &*g.name == "NumpyArrayWrapper" {
+                        self.rec.joblib_array = true;
+                    }
+                }
             }
             b'P' => self.push(&op, V::PersId)?,
             b'Q' => {
@@ -406,7 +448,9 @@ impl Machine {
                 self.push(&op, V::PersId)?;
             }
             b'p' | b'q' | b'r' => {
-                let Arg::Index(i) = op.arg else { return Err(fail(&op, "PUT without an index")) };
+                let Arg::Index(i) = op.arg else {
+                    return Err(fail(&op, "PUT without an index"));
+                };
                 let v = self.top(&op)?.clone();
                 self.memo_put(&op, i, v)?;
             }
@@ -416,8 +460,14 @@ impl Machine {
                 self.memo_put(&op, i, v)?;
             }
             b'g' | b'h' | b'j' => {
-                let Arg::Index(i) = op.arg else { return Err(fail(&op, "GET without an index")) };
-                let v = self.memo.get(&i).cloned().ok_or_else(|| fail(&op, format!("memo key {i} missing")))?;
+                let Arg::Index(i) = op.arg else {
+                    return Err(fail(&op, "GET without an index"));
+                };
+                let v = self
+                    .memo
+                    .get(&i)
+                    .cloned()
+                    .ok_or_else(|| fail(&op, format!("memo key {i} missing")))?;
                 self.push(&op, v)?;
             }
             other => return Err(fail(&op, format!("unknown opcode 0x{other:02x}"))),
@@ -456,7 +506,11 @@ impl Machine {
 
     fn maybe_nested_loaded(&mut self, offset: u64, b: &[u8]) {
         let inner = embedded_pickle(b).unwrap_or_else(|| Arc::from(b));
-        self.rec.nested.push(Nested { offset, data: inner, loaded: true });
+        self.rec.nested.push(Nested {
+            offset,
+            data: inner,
+            loaded: true,
+        });
     }
 }
 
@@ -480,13 +534,19 @@ fn describe(v: &V) -> String {
 
 /// If `b` is a binary pickle, or the base64 or hex text of one, return the pickle bytes.
 pub fn embedded_pickle(b: &[u8]) -> Option<Arc<[u8]>> {
-    let is_bin = |x: &[u8]| x.len() >= 4 && x[0] == 0x80 && (2..=5).contains(&x[1]) && x.last() == Some(&b'.');
+    let is_bin = |x: &[u8]| {
+        x.len() >= 4 && x[0] == 0x80 && (2..=5).contains(&x[1]) && x.last() == Some(&b'.')
+    };
     if is_bin(b) {
         return Some(Arc::from(b));
     }
     if b.len() >= 8 && b.starts_with(b"gA") && matches!(b[2], b'J' | b'N' | b'R' | b'S' | b'V') {
         use base64::Engine as _;
-        let t: Vec<u8> = b.iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
+        let t: Vec<u8> = b
+            .iter()
+            .copied()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
         if let Ok(d) = base64::engine::general_purpose::STANDARD.decode(&t) {
             if is_bin(&d) {
                 return Some(Arc::from(d));
@@ -494,7 +554,11 @@ pub fn embedded_pickle(b: &[u8]) -> Option<Arc<[u8]>> {
         }
     }
     if b.len() >= 8 && (b.starts_with(b"800") || b.starts_with(b"\\x80")) {
-        let t: Vec<u8> = b.iter().copied().filter(|c| c.is_ascii_hexdigit()).collect();
+        let t: Vec<u8> = b
+            .iter()
+            .copied()
+            .filter(|c| c.is_ascii_hexdigit())
+            .collect();
         if let Ok(d) = hex::decode(&t) {
             if is_bin(&d) {
                 return Some(Arc::from(d));

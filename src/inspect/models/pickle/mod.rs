@@ -5,7 +5,9 @@ pub mod globals;
 pub mod machine;
 pub mod ops;
 
-use crate::inspect::{Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity};
+use crate::inspect::{
+    Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity,
+};
 use globals::Verdict;
 use machine::{Limits, Machine};
 use ops::{Control, OpError, Tokenizer};
@@ -137,7 +139,9 @@ impl PickleScan {
 
     fn drain_texts(&mut self) {
         for (off, t) in self.m.rec.texts.drain(..) {
-            self.ctx.text.scan_text(&self.path, Some(off), &t, &mut self.out);
+            self.ctx
+                .text
+                .scan_text(&self.path, Some(off), &t, &mut self.out);
         }
     }
 
@@ -149,12 +153,17 @@ impl PickleScan {
             if self.m.rec.pickles > 0 && !self.stream_proto {
                 self.trailing = Some(at);
             } else {
-                self.error = Some(OpError { offset: at, msg: "truncated: the pickle ends before its STOP opcode".into() });
+                self.error = Some(OpError {
+                    offset: at,
+                    msg: "truncated: the pickle ends before its STOP opcode".into(),
+                });
             }
         }
         let path = self.path.clone();
         for imp in &self.m.rec.imports {
-            let Verdict::Denied(sev) = imp.verdict else { continue };
+            let Verdict::Denied(sev) = imp.verdict else {
+                continue;
+            };
             let what = format!("{}.{}", imp.module, imp.name);
             let (rule, msg) = if imp.unresolved {
                 (
@@ -162,7 +171,11 @@ impl PickleScan {
                     format!("pickle imports a global whose name is not a constant ({what}); it cannot be checked"),
                 )
             } else {
-                let verb = if imp.called { "imports and calls" } else { "imports" };
+                let verb = if imp.called {
+                    "imports and calls"
+                } else {
+                    "imports"
+                };
                 let why = if sev == Severity::Critical {
                     "it can execute code, touch files or reach the network when the file is loaded"
                 } else {
@@ -170,13 +183,22 @@ impl PickleScan {
                 };
                 ("pickle.global", format!("pickle {verb} {what}: {why}"))
             };
-            out.push(Finding::new(&path, rule, Category::Code, sev, msg, what.as_bytes()).at_offset(imp.offset));
+            out.push(
+                Finding::new(&path, rule, Category::Code, sev, msg, what.as_bytes())
+                    .at_offset(imp.offset),
+            );
         }
         for n in &self.m.rec.nested {
             if self.depth + 1 > MAX_NESTING {
                 out.push(
-                    Finding::new(&path, "pickle.nesting", Category::Format, Severity::High,
-                        format!("pickles nested more than {MAX_NESTING} deep cannot be inspected"), b"")
+                    Finding::new(
+                        &path,
+                        "pickle.nesting",
+                        Category::Format,
+                        Severity::High,
+                        format!("pickles nested more than {MAX_NESTING} deep cannot be inspected"),
+                        b"",
+                    )
                     .at_offset(n.offset),
                 );
                 continue;
@@ -189,8 +211,15 @@ impl PickleScan {
                     out.push(f);
                     continue;
                 }
-                let how = if n.loaded { "unpickled by the outer pickle" } else { "carried as data" };
-                f.message = format!("nested pickle at offset {} ({how}): {}", n.offset, f.message);
+                let how = if n.loaded {
+                    "unpickled by the outer pickle"
+                } else {
+                    "carried as data"
+                };
+                f.message = format!(
+                    "nested pickle at offset {} ({how}): {}",
+                    n.offset, f.message
+                );
                 f.rule = format!("pickle.nested.{}", f.rule.trim_start_matches("pickle."));
                 if !n.loaded && f.severity == Severity::Critical {
                     f.severity = Severity::High;
@@ -201,6 +230,11 @@ impl PickleScan {
             }
         }
         if let Some(e) = &self.error {
+            let e = if self.m.rec.joblib_array {
+                OpError { offset: e.offset, msg: format!("{} (after a joblib NumpyArrayWrapper: joblib's inline array data is not followed)", e.msg) }
+            } else {
+                e.clone()
+            };
             out.push(
                 Finding::new(&path, "pickle.malformed", Category::Format, Severity::High,
                     format!("malformed pickle at byte {}: {}; a loader may run part of it, so it cannot be passed", e.offset, e.msg),
@@ -210,8 +244,17 @@ impl PickleScan {
         }
         if let Some(at) = self.trailing {
             out.push(
-                Finding::new(&path, "pickle.trailing-data", Category::Format, Severity::Low,
-                    format!("{} bytes after the last complete pickle are not a pickle", "trailing"), b"")
+                Finding::new(
+                    &path,
+                    "pickle.trailing-data",
+                    Category::Format,
+                    Severity::Low,
+                    format!(
+                        "{} bytes after the last complete pickle are not a pickle",
+                        "trailing"
+                    ),
+                    b"",
+                )
                 .at_offset(at),
             );
         }
@@ -225,7 +268,13 @@ impl PickleScan {
 }
 
 /// Scan a whole pickle held in memory (fuzzing, nested pickles, tests).
-pub fn scan_pickle_bytes(path: &str, data: &[u8], ctx: ScanContext, depth: u32, out: &mut Vec<Finding>) {
+pub fn scan_pickle_bytes(
+    path: &str,
+    data: &[u8],
+    ctx: ScanContext,
+    depth: u32,
+    out: &mut Vec<Finding>,
+) {
     let mut s = PickleScan::new(path, 0, ctx, depth);
     s.feed(data);
     s.finish(out);
@@ -241,8 +290,16 @@ impl Inspector for PickleInspector {
         "pickle"
     }
 
-    fn open(&self, meta: &FileMeta<'_>, head: &[u8], ctx: &ScanContext) -> Option<Box<dyn FileInspector>> {
-        looks_like_pickle(head).then(|| Box::new(PickleFile(PickleScan::new(meta.path, 0, ctx.clone(), 0))) as Box<dyn FileInspector>)
+    fn open(
+        &self,
+        meta: &FileMeta<'_>,
+        head: &[u8],
+        ctx: &ScanContext,
+    ) -> Option<Box<dyn FileInspector>> {
+        looks_like_pickle(head).then(|| {
+            Box::new(PickleFile(PickleScan::new(meta.path, 0, ctx.clone(), 0)))
+                as Box<dyn FileInspector>
+        })
     }
 }
 

@@ -58,7 +58,11 @@ enum Parsed {
     Op(Op, usize),
     Need,
     /// A length-prefixed argument too long to buffer: skip it after `header` bytes.
-    Skip { code: u8, header: usize, len: u64 },
+    Skip {
+        code: u8,
+        header: usize,
+        len: u64,
+    },
 }
 
 struct SkipState {
@@ -80,7 +84,11 @@ pub struct Tokenizer {
 impl Tokenizer {
     /// A tokenizer whose first byte is at file offset `offset`.
     pub fn new(offset: u64) -> Tokenizer {
-        Tokenizer { pending: Vec::new(), offset, skip: None }
+        Tokenizer {
+            pending: Vec::new(),
+            offset,
+            skip: None,
+        }
     }
 
     /// Whether an opcode is only partly seen.
@@ -94,16 +102,28 @@ impl Tokenizer {
     }
 
     /// Feed `data`; `f` is called for each complete opcode, in order.
-    pub fn feed(&mut self, mut data: &[u8], f: &mut dyn FnMut(Op) -> Control) -> Result<Control, OpError> {
+    pub fn feed(
+        &mut self,
+        mut data: &[u8],
+        f: &mut dyn FnMut(Op) -> Control,
+    ) -> Result<Control, OpError> {
         loop {
             if let Some(s) = self.skip.as_mut() {
                 let from_pending = !self.pending.is_empty();
-                let avail = if from_pending { self.pending.len() } else { data.len() };
+                let avail = if from_pending {
+                    self.pending.len()
+                } else {
+                    data.len()
+                };
                 if avail == 0 {
                     return Ok(Control::Continue);
                 }
                 let take = s.remaining.min(avail as u64) as usize;
-                let src = if from_pending { &self.pending[..take] } else { &data[..take] };
+                let src = if from_pending {
+                    &self.pending[..take]
+                } else {
+                    &data[..take]
+                };
                 let room = CAPTURE.saturating_sub(s.prefix.len()).min(take);
                 s.prefix.extend_from_slice(&src[..room]);
                 s.remaining -= take as u64;
@@ -115,7 +135,11 @@ impl Tokenizer {
                 }
                 if s.remaining == 0 {
                     if let Some(s) = self.skip.take() {
-                        let op = Op { code: s.code, arg: long_arg(s.code, s.prefix, s.len), offset: s.offset };
+                        let op = Op {
+                            code: s.code,
+                            arg: long_arg(s.code, s.prefix, s.len),
+                            offset: s.offset,
+                        };
                         if f(op) == Control::Stop {
                             return Ok(Control::Stop);
                         }
@@ -178,7 +202,13 @@ impl Tokenizer {
     fn start_skip(&mut self, code: u8, header: usize, len: u64) {
         let at = self.offset;
         self.offset += header as u64;
-        self.skip = Some(SkipState { code, offset: at, len, remaining: len, prefix: Vec::new() });
+        self.skip = Some(SkipState {
+            code,
+            offset: at,
+            len,
+            remaining: len,
+            prefix: Vec::new(),
+        });
     }
 }
 
@@ -190,7 +220,10 @@ fn long_arg(code: u8, prefix: Vec<u8>, len: u64) -> Arg {
 }
 
 fn err(offset: u64, msg: impl Into<String>) -> OpError {
-    OpError { offset, msg: msg.into() }
+    OpError {
+        offset,
+        msg: msg.into(),
+    }
 }
 
 fn le(b: &[u8]) -> u64 {
@@ -198,7 +231,9 @@ fn le(b: &[u8]) -> u64 {
 }
 
 fn parse_one(buf: &[u8], offset: u64) -> Result<Parsed, OpError> {
-    let Some(&code) = buf.first() else { return Ok(Parsed::Need) };
+    let Some(&code) = buf.first() else {
+        return Ok(Parsed::Need);
+    };
     let b = &buf[1..];
     let fixed = |n: usize| -> Option<&[u8]> { b.get(..n) };
     let op = |arg: Arg, used: usize| Ok(Parsed::Op(Op { code, arg, offset }, used));
@@ -211,14 +246,39 @@ fn parse_one(buf: &[u8], offset: u64) -> Result<Parsed, OpError> {
         };
     }
     match code {
-        b'(' | b'.' | b'0' | b'1' | b'2' | b'N' | b'R' | b'a' | b'b' | b'd' | b'e' | b'l' | b'o'
-        | b's' | b't' | b'u' | b'}' | b']' | b')' | b'Q' | 0x81 | 0x85..=0x89 | 0x8f..=0x94
-        | 0x97 | 0x98 => op(Arg::None, 1),
+        b'('
+        | b'.'
+        | b'0'
+        | b'1'
+        | b'2'
+        | b'N'
+        | b'R'
+        | b'a'
+        | b'b'
+        | b'd'
+        | b'e'
+        | b'l'
+        | b'o'
+        | b's'
+        | b't'
+        | b'u'
+        | b'}'
+        | b']'
+        | b')'
+        | b'Q'
+        | 0x81
+        | 0x85..=0x89
+        | 0x8f..=0x94
+        | 0x97
+        | 0x98 => op(Arg::None, 1),
         0x80 => op(Arg::Index(u64::from(need!(1)[0])), 2),
         0x95 => op(Arg::Index(le(need!(8))), 9),
         b'J' => {
             let x = need!(4);
-            op(Arg::Int(i64::from(i32::from_le_bytes([x[0], x[1], x[2], x[3]]))), 5)
+            op(
+                Arg::Int(i64::from(i32::from_le_bytes([x[0], x[1], x[2], x[3]]))),
+                5,
+            )
         }
         b'K' => op(Arg::Int(i64::from(need!(1)[0])), 2),
         b'M' => op(Arg::Int(le(need!(2)) as i64), 3),
@@ -238,7 +298,10 @@ fn parse_one(buf: &[u8], offset: u64) -> Result<Parsed, OpError> {
                 return Err(err(offset, "LONG4 with a negative length"));
             }
             if n > MAX_LONG {
-                return Err(err(offset, format!("integer of {n} bytes exceeds the {MAX_LONG}-byte limit")));
+                return Err(err(
+                    offset,
+                    format!("integer of {n} bytes exceeds the {MAX_LONG}-byte limit"),
+                ));
             }
             let x = need!(w + n as usize);
             let v = &x[w..];
@@ -266,7 +329,11 @@ fn parse_one(buf: &[u8], offset: u64) -> Result<Parsed, OpError> {
                 return Err(err(offset, "BINSTRING with a negative length"));
             }
             if n > INLINE_MAX {
-                return Ok(Parsed::Skip { code, header: 1 + w, len: n });
+                return Ok(Parsed::Skip {
+                    code,
+                    header: 1 + w,
+                    len: n,
+                });
             }
             let x = need!(w + n as usize);
             let v = &x[w..];
@@ -282,24 +349,44 @@ fn parse_one(buf: &[u8], offset: u64) -> Result<Parsed, OpError> {
         }
         b'I' | b'L' | b'F' | b'S' | b'V' | b'P' | b'p' | b'g' => {
             let Some(nl) = b.iter().take(MAX_LINE + 1).position(|&c| c == b'\n') else {
-                return if b.len() > MAX_LINE { Err(err(offset, "text argument line too long")) } else { Ok(Parsed::Need) };
+                return if b.len() > MAX_LINE {
+                    Err(err(offset, "text argument line too long"))
+                } else {
+                    Ok(Parsed::Need)
+                };
             };
             let line = &b[..nl];
             let used = nl + 2;
-            let arg = text_arg(code, line).ok_or_else(|| err(offset, format!("bad argument for opcode {:?}", code as char)))?;
+            let arg = text_arg(code, line).ok_or_else(|| {
+                err(
+                    offset,
+                    format!("bad argument for opcode {:?}", code as char),
+                )
+            })?;
             op(arg, used)
         }
         b'c' | b'i' => {
             let Some(n1) = b.iter().take(MAX_LINE + 1).position(|&c| c == b'\n') else {
-                return if b.len() > MAX_LINE { Err(err(offset, "global name line too long")) } else { Ok(Parsed::Need) };
+                return if b.len() > MAX_LINE {
+                    Err(err(offset, "global name line too long"))
+                } else {
+                    Ok(Parsed::Need)
+                };
             };
             let rest = &b[n1 + 1..];
             let Some(n2) = rest.iter().take(MAX_LINE + 1).position(|&c| c == b'\n') else {
-                return if rest.len() > MAX_LINE { Err(err(offset, "global name line too long")) } else { Ok(Parsed::Need) };
+                return if rest.len() > MAX_LINE {
+                    Err(err(offset, "global name line too long"))
+                } else {
+                    Ok(Parsed::Need)
+                };
             };
             let m = String::from_utf8_lossy(&b[..n1]);
             let n = String::from_utf8_lossy(&rest[..n2]);
-            op(Arg::Pair(Arc::from(m.as_ref()), Arc::from(n.as_ref())), n1 + n2 + 3)
+            op(
+                Arg::Pair(Arc::from(m.as_ref()), Arc::from(n.as_ref())),
+                n1 + n2 + 3,
+            )
         }
         other => Err(err(offset, format!("unknown opcode 0x{other:02x}"))),
     }
@@ -331,7 +418,8 @@ fn int_text(s: &str) -> Option<Arg> {
         return Some(Arg::Int(v));
     }
     let digits = s.strip_prefix('-').unwrap_or(s);
-    (!digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit())).then(|| Arg::Big(Arc::from(s.as_bytes())))
+    (!digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()))
+        .then(|| Arg::Big(Arc::from(s.as_bytes())))
 }
 
 /// Decode a protocol-0 `STRING` argument: a quoted Python literal with escapes.

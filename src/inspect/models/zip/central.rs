@@ -21,7 +21,9 @@ fn find_eocd(tail: &[u8]) -> Option<usize> {
         return None;
     }
     let lo = tail.len().saturating_sub(22 + 65535);
-    (lo..=tail.len() - 22).rev().find(|&i| tail[i..i + 4] == EOCD[..])
+    (lo..=tail.len() - 22)
+        .rev()
+        .find(|&i| tail[i..i + 4] == EOCD[..])
 }
 
 pub(super) fn compare(z: &mut ZipScan, total: u64) {
@@ -33,7 +35,14 @@ pub(super) fn compare(z: &mut ZipScan, total: u64) {
         } else {
             "no end-of-central-directory record: the archive is truncated or not a zip".to_string()
         };
-        z.finding("zip.no-central-directory", Category::Format, Severity::High, msg, b"", total);
+        z.finding(
+            "zip.no-central-directory",
+            Category::Format,
+            Severity::High,
+            msg,
+            b"",
+            total,
+        );
         return;
     };
     let comment_len = usize::from(u16le(&tail, e + 20));
@@ -47,7 +56,14 @@ pub(super) fn compare(z: &mut ZipScan, total: u64) {
     let mut cd_size = u64::from(u32le(&tail, e + 12));
     let mut cd_off = u64::from(u32le(&tail, e + 16));
     if disk != 0 || cd_disk != 0 {
-        z.finding("zip.multi-disk", Category::Archive, Severity::High, "multi-disk archive".into(), b"", base + e as u64);
+        z.finding(
+            "zip.multi-disk",
+            Category::Archive,
+            Severity::High,
+            "multi-disk archive".into(),
+            b"",
+            base + e as u64,
+        );
     }
     // ZIP64: locator just before the end record.
     if e >= 20 && tail[e - 20..e - 16] == b"PK\x06\x07"[..] {
@@ -65,14 +81,30 @@ pub(super) fn compare(z: &mut ZipScan, total: u64) {
             format!("the end record puts the central directory at {cd_off}, but the members end at {base}: prepended or hidden data"),
             b"", cd_off);
     }
-    let Some(start) = cd_off.checked_sub(base).map(|s| s as usize).filter(|&s| s <= e) else {
-        z.finding("zip.central-offset", Category::Format, Severity::High,
-            "central directory lies outside the bytes that follow the members".into(), b"", cd_off);
+    let Some(start) = cd_off
+        .checked_sub(base)
+        .map(|s| s as usize)
+        .filter(|&s| s <= e)
+    else {
+        z.finding(
+            "zip.central-offset",
+            Category::Format,
+            Severity::High,
+            "central directory lies outside the bytes that follow the members".into(),
+            b"",
+            cd_off,
+        );
         return;
     };
     if start as u64 + cd_size != e as u64 && !(e >= 76 && start as u64 + cd_size + 76 == e as u64) {
-        z.finding("zip.central-size", Category::Archive, Severity::High,
-            "central directory size in the end record does not match its position".into(), b"", cd_off);
+        z.finding(
+            "zip.central-size",
+            Category::Archive,
+            Severity::High,
+            "central directory size in the end record does not match its position".into(),
+            b"",
+            cd_off,
+        );
     }
     let mut entries = Vec::new();
     let mut i = start;
@@ -87,7 +119,10 @@ pub(super) fn compare(z: &mut ZipScan, total: u64) {
         let mut csize = u64::from(u32le(&tail, i + 20));
         let mut usize_ = u64::from(u32le(&tail, i + 24));
         let mut offset = u64::from(u32le(&tail, i + 42));
-        zip64_extra(&tail[i + 46 + nlen..i + 46 + nlen + xlen], &mut [&mut usize_, &mut csize, &mut offset]);
+        zip64_extra(
+            &tail[i + 46 + nlen..i + 46 + nlen + xlen],
+            &mut [&mut usize_, &mut csize, &mut offset],
+        );
         entries.push(CdEntry {
             name: String::from_utf8_lossy(&tail[i + 46..i + 46 + nlen]).into_owned(),
             flags: u16le(&tail, i + 8),
@@ -100,16 +135,38 @@ pub(super) fn compare(z: &mut ZipScan, total: u64) {
         i = end;
     }
     if entries.len() as u64 != count {
-        z.finding("zip.entry-count", Category::Archive, Severity::High,
-            format!("end record announces {count} members, the central directory holds {}", entries.len()), b"", cd_off);
+        z.finding(
+            "zip.entry-count",
+            Category::Archive,
+            Severity::High,
+            format!(
+                "end record announces {count} members, the central directory holds {}",
+                entries.len()
+            ),
+            b"",
+            cd_off,
+        );
     }
-    let locals: HashMap<u64, usize> = z.locals.iter().enumerate().map(|(k, l)| (l.offset, k)).collect();
+    let locals: HashMap<u64, usize> = z
+        .locals
+        .iter()
+        .enumerate()
+        .map(|(k, l)| (l.offset, k))
+        .collect();
     let mut names = HashSet::new();
     let mut referenced = HashSet::new();
     let mut issues = Vec::new();
     for c in &entries {
         if !names.insert(c.name.clone()) {
-            issues.push(("zip.duplicate", format!("member name {} appears twice in the central directory", c.name), c.name.clone(), c.offset));
+            issues.push((
+                "zip.duplicate",
+                format!(
+                    "member name {} appears twice in the central directory",
+                    c.name
+                ),
+                c.name.clone(),
+                c.offset,
+            ));
         }
         let Some(&k) = locals.get(&c.offset) else {
             issues.push(("zip.central-only", format!("member {} is listed in the central directory at offset {} but the local headers do not contain it: it was not inspected", c.name, c.offset), c.name.clone(), c.offset));
@@ -128,25 +185,49 @@ pub(super) fn compare(z: &mut ZipScan, total: u64) {
             diffs.push("CRC".to_string());
         }
         if l.csize != c.csize || l.usize != c.usize {
-            diffs.push(format!("sizes {}/{} vs {}/{}", l.csize, l.usize, c.csize, c.usize));
+            diffs.push(format!(
+                "sizes {}/{} vs {}/{}",
+                l.csize, l.usize, c.csize, c.usize
+            ));
         }
         if (l.flags ^ c.flags) & 0x69 != 0 {
             diffs.push(format!("flags 0x{:04x} vs 0x{:04x}", l.flags, c.flags));
         }
         if !diffs.is_empty() {
-            issues.push(("zip.header-mismatch", format!("local and central headers of member {} disagree ({})", c.name, diffs.join(", ")), c.name.clone(), c.offset));
+            issues.push((
+                "zip.header-mismatch",
+                format!(
+                    "local and central headers of member {} disagree ({})",
+                    c.name,
+                    diffs.join(", ")
+                ),
+                c.name.clone(),
+                c.offset,
+            ));
         }
     }
     let mut local_names = HashSet::new();
     for (k, l) in z.locals.iter().enumerate() {
         if !local_names.insert(l.name.clone()) {
-            issues.push(("zip.duplicate", format!("member name {} appears twice in the local headers", l.name), l.name.clone(), l.offset));
+            issues.push((
+                "zip.duplicate",
+                format!("member name {} appears twice in the local headers", l.name),
+                l.name.clone(),
+                l.offset,
+            ));
         }
         if !referenced.contains(&k) {
             issues.push(("zip.local-only", format!("member {} has a local header but is not in the central directory: readers disagree on the archive's contents", l.name), l.name.clone(), l.offset));
         }
     }
     for (rule, msg, key, at) in issues {
-        z.finding(rule, Category::Archive, Severity::High, msg, key.as_bytes(), at);
+        z.finding(
+            rule,
+            Category::Archive,
+            Severity::High,
+            msg,
+            key.as_bytes(),
+            at,
+        );
     }
 }

@@ -10,7 +10,9 @@
 mod central;
 
 use super::member::MemberScan;
-use crate::inspect::{Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity};
+use crate::inspect::{
+    Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity,
+};
 use flate2::{Crc, Decompress, FlushDecompress, Status};
 
 /// Zips nested deeper than this are not opened again.
@@ -82,10 +84,12 @@ pub struct ZipScan {
 }
 
 pub(crate) fn u16le(b: &[u8], at: usize) -> u16 {
-    b.get(at..at + 2).map_or(0, |x| u16::from_le_bytes([x[0], x[1]]))
+    b.get(at..at + 2)
+        .map_or(0, |x| u16::from_le_bytes([x[0], x[1]]))
 }
 pub(crate) fn u32le(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4).map_or(0, |x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+    b.get(at..at + 4)
+        .map_or(0, |x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
 }
 pub(crate) fn u64le(b: &[u8], at: usize) -> u64 {
     b.get(at..at + 8).map_or(0, |x| {
@@ -136,8 +140,17 @@ impl ZipScan {
         }
     }
 
-    fn finding(&mut self, rule: &str, cat: Category, sev: Severity, msg: String, key: &[u8], at: u64) {
-        self.findings.push(Finding::new(&self.path, rule, cat, sev, msg, key).at_offset(at));
+    fn finding(
+        &mut self,
+        rule: &str,
+        cat: Category,
+        sev: Severity,
+        msg: String,
+        key: &[u8],
+        at: u64,
+    ) {
+        self.findings
+            .push(Finding::new(&self.path, rule, cat, sev, msg, key).at_offset(at));
     }
 
     /// Move bytes from `data` into `hdr` until it holds `n`; false if `data` ran out.
@@ -181,7 +194,9 @@ impl ZipScan {
                         if !self.need(&mut data, 30) {
                             return;
                         }
-                        let n = 30 + usize::from(u16le(&self.hdr, 26)) + usize::from(u16le(&self.hdr, 28));
+                        let n = 30
+                            + usize::from(u16le(&self.hdr, 26))
+                            + usize::from(u16le(&self.hdr, 28));
                         if !self.need(&mut data, n) {
                             return;
                         }
@@ -199,7 +214,14 @@ impl ZipScan {
                         } else {
                             format!("unexpected bytes at offset {start} between zip members: members may be hidden from one reader")
                         };
-                        self.finding("zip.unexpected-bytes", Category::Archive, Severity::High, msg, b"", start);
+                        self.finding(
+                            "zip.unexpected-bytes",
+                            Category::Archive,
+                            Severity::High,
+                            msg,
+                            b"",
+                            start,
+                        );
                         self.enter_tail();
                     }
                 }
@@ -229,7 +251,9 @@ impl ZipScan {
                         used = base + 20;
                         (u64le(&self.hdr, base + 4), u64le(&self.hdr, base + 12))
                     };
-                    let Some(last) = self.locals.last_mut() else { return };
+                    let Some(last) = self.locals.last_mut() else {
+                        return;
+                    };
                     last.crc = crc;
                     last.csize = csize;
                     last.usize = usize_;
@@ -264,31 +288,81 @@ impl ZipScan {
         let name = String::from_utf8_lossy(name_bytes).into_owned();
         let extra = h.get(30 + nlen..).unwrap_or(&[]);
         zip64_extra(extra, &mut [&mut usize_, &mut csize]);
-        let entry = LocalEntry { offset: start, name: name.clone(), flags, method, crc, csize, usize: usize_, crc_seen: None, compressed_seen: 0 };
+        let entry = LocalEntry {
+            offset: start,
+            name: name.clone(),
+            flags,
+            method,
+            crc,
+            csize,
+            usize: usize_,
+            crc_seen: None,
+            compressed_seen: 0,
+        };
         self.check_name(&name, name_bytes, start);
         if flags & 0x61 != 0 {
-            let what = if flags & 0x40 != 0 { "strong encryption" } else if flags & 0x20 != 0 { "patched data" } else { "encryption" };
+            let what = if flags & 0x40 != 0 {
+                "strong encryption"
+            } else if flags & 0x20 != 0 {
+                "patched data"
+            } else {
+                "encryption"
+            };
             self.finding("zip.flags", Category::Archive, Severity::High,
                 format!("member {name} is marked with {what} (flags 0x{flags:04x}): strict readers refuse it while PyTorch ignores the flag"),
                 name.as_bytes(), start);
         }
         let descriptor = flags & 0x08 != 0;
-        let remaining = if descriptor && (method == 8 || csize == 0) { None } else { Some(csize) };
+        let remaining = if descriptor && (method == 8 || csize == 0) {
+            None
+        } else {
+            Some(csize)
+        };
         if !matches!(method, 0 | 8) {
-            self.finding("zip.method", Category::Archive, Severity::High,
-                format!("member {name} uses compression method {method}, which cannot be inspected"), name.as_bytes(), start);
+            self.finding(
+                "zip.method",
+                Category::Archive,
+                Severity::High,
+                format!(
+                    "member {name} uses compression method {method}, which cannot be inspected"
+                ),
+                name.as_bytes(),
+                start,
+            );
         }
         let inspectable = matches!(method, 0 | 8) && self.depth < MAX_DEPTH;
-        let scan = inspectable.then(|| MemberScan::new(&format!("{}!{}", self.path, name), Some(usize_), self.depth + 1, self.ctx.clone()));
+        let scan = inspectable.then(|| {
+            MemberScan::new(
+                &format!("{}!{}", self.path, name),
+                Some(usize_),
+                self.depth + 1,
+                self.ctx.clone(),
+            )
+        });
         let inflate = (method == 8).then(|| Decompress::new(false));
         if self.locals.len() >= MAX_MEMBERS {
-            self.finding("zip.too-many-members", Category::Archive, Severity::High,
-                format!("more than {MAX_MEMBERS} members"), b"", start);
+            self.finding(
+                "zip.too-many-members",
+                Category::Archive,
+                Severity::High,
+                format!("more than {MAX_MEMBERS} members"),
+                b"",
+                start,
+            );
             self.state = State::Tail;
             self.tail_start = self.pos;
             return;
         }
-        self.state = State::Data(Box::new(Current { entry, remaining, inflate, crc: Crc::new(), out: 0, scan, stopped: !inspectable, carry: Vec::new() }));
+        self.state = State::Data(Box::new(Current {
+            entry,
+            remaining,
+            inflate,
+            crc: Crc::new(),
+            out: 0,
+            scan,
+            stopped: !inspectable,
+            carry: Vec::new(),
+        }));
     }
 
     fn check_name(&mut self, name: &str, raw: &[u8], at: u64) {
@@ -298,14 +372,22 @@ impl ZipScan {
             || name.split('/').any(|c| c == "..")
             || name.as_bytes().get(1) == Some(&b':');
         if bad {
-            self.finding("zip.path", Category::Archive, Severity::High,
-                format!("member name {name:?} is absolute or escapes the archive"), raw, at);
+            self.finding(
+                "zip.path",
+                Category::Archive,
+                Severity::High,
+                format!("member name {name:?} is absolute or escapes the archive"),
+                raw,
+                at,
+            );
         }
     }
 
     /// Consume member data from `data`; returns bytes used.
     fn member_data(&mut self, data: &[u8]) -> usize {
-        let State::Data(cur) = &mut self.state else { return 0 };
+        let State::Data(cur) = &mut self.state else {
+            return 0;
+        };
         if cur.remaining.is_none() && cur.inflate.is_none() {
             return self.descriptor_search(data);
         }
@@ -337,7 +419,10 @@ impl ZipScan {
                             used = off;
                             ended = true;
                         } else if off < input.len() || cur.remaining != Some(avail as u64) {
-                            notes.push(("compressed data ends before the member's declared size".into(), "zip.size-mismatch"));
+                            notes.push((
+                                "compressed data ends before the member's declared size".into(),
+                                "zip.size-mismatch",
+                            ));
                         }
                         keep = false;
                         break;
@@ -365,9 +450,14 @@ impl ZipScan {
         if let Some(r) = cur.remaining.as_mut() {
             *r -= used as u64;
         }
-        if cur.out > MAX_MEMBER_OUT || (cur.out > (100 << 20) && cur.out / cur.entry.compressed_seen.max(1) > MAX_RATIO) {
+        if cur.out > MAX_MEMBER_OUT
+            || (cur.out > (100 << 20) && cur.out / cur.entry.compressed_seen.max(1) > MAX_RATIO)
+        {
             if !cur.stopped {
-                notes.push((format!("member expands beyond the limit ({} bytes)", cur.out), "zip.bomb"));
+                notes.push((
+                    format!("member expands beyond the limit ({} bytes)", cur.out),
+                    "zip.bomb",
+                ));
             }
             cur.stopped = true;
             cur.inflate = None;
@@ -375,7 +465,14 @@ impl ZipScan {
         let name = cur.entry.name.clone();
         let at = cur.entry.offset;
         for (msg, rule) in notes {
-            self.finding(rule, Category::Archive, Severity::High, format!("member {name}: {msg}"), name.as_bytes(), at);
+            self.finding(
+                rule,
+                Category::Archive,
+                Severity::High,
+                format!("member {name}: {msg}"),
+                name.as_bytes(),
+                at,
+            );
         }
         if ended {
             self.end_member();
@@ -388,17 +485,21 @@ impl ZipScan {
     /// number of bytes since the data began.
     fn descriptor_search(&mut self, data: &[u8]) -> usize {
         const SIG: &[u8] = b"PK\x07\x08";
-        let State::Data(cur) = &mut self.state else { return 0 };
+        let State::Data(cur) = &mut self.state else {
+            return 0;
+        };
         let matches_at = |seen: u64, buf: &[u8], i: usize| -> bool {
             buf.len() >= i + 16
                 && buf[i..i + 4] == *SIG
-                && (u64::from(u32le(buf, i + 8)) == (seen + i as u64) & 0xffff_ffff || (buf.len() >= i + 24 && u64le(buf, i + 8) == seen + i as u64))
+                && (u64::from(u32le(buf, i + 8)) == (seen + i as u64) & 0xffff_ffff
+                    || (buf.len() >= i + 24 && u64le(buf, i + 8) == seen + i as u64))
         };
         if !cur.carry.is_empty() {
             let mut joined = std::mem::take(&mut cur.carry);
             let keep = joined.len();
             joined.extend_from_slice(&data[..data.len().min(24)]);
-            if let Some(i) = (0..keep).find(|&i| matches_at(cur.entry.compressed_seen, &joined, i)) {
+            if let Some(i) = (0..keep).find(|&i| matches_at(cur.entry.compressed_seen, &joined, i))
+            {
                 feed_out(cur, &joined[..i]);
                 cur.entry.compressed_seen += i as u64;
                 self.hdr = joined[i..keep].to_vec();
@@ -447,8 +548,17 @@ impl ZipScan {
         let State::Data(cur) = st else { return };
         let mut cur = *cur;
         if cur.inflate.is_some() && !cur.stopped {
-            self.finding("zip.truncated-member", Category::Format, Severity::High,
-                format!("member {}: deflate stream does not end within its compressed size", cur.entry.name), cur.entry.name.as_bytes(), cur.entry.offset);
+            self.finding(
+                "zip.truncated-member",
+                Category::Format,
+                Severity::High,
+                format!(
+                    "member {}: deflate stream does not end within its compressed size",
+                    cur.entry.name
+                ),
+                cur.entry.name.as_bytes(),
+                cur.entry.offset,
+            );
         }
         if let Some(scan) = cur.scan.take() {
             scan.finish(&mut self.findings);
@@ -481,8 +591,14 @@ impl ZipScan {
     pub fn finish(mut self, total: u64, out: &mut Vec<Finding>) {
         if let State::Data(_) = self.state {
             let name = self.current_name();
-            self.finding("zip.truncated", Category::Format, Severity::High,
-                format!("archive ends inside member {name}"), name.as_bytes(), total);
+            self.finding(
+                "zip.truncated",
+                Category::Format,
+                Severity::High,
+                format!("archive ends inside member {name}"),
+                name.as_bytes(),
+                total,
+            );
             self.end_member();
         }
         if !matches!(self.state, State::Tail) {
@@ -531,9 +647,17 @@ impl Inspector for ZipInspector {
         "model-zip"
     }
 
-    fn open(&self, meta: &FileMeta<'_>, head: &[u8], ctx: &ScanContext) -> Option<Box<dyn FileInspector>> {
+    fn open(
+        &self,
+        meta: &FileMeta<'_>,
+        head: &[u8],
+        ctx: &ScanContext,
+    ) -> Option<Box<dyn FileInspector>> {
         let is_zip = head.starts_with(LOCAL) || head.starts_with(EOCD);
-        (is_zip && meta.depth <= MAX_DEPTH).then(|| Box::new(ZipFile(ZipScan::new(meta.path, ctx.clone(), meta.depth))) as Box<dyn FileInspector>)
+        (is_zip && meta.depth <= MAX_DEPTH).then(|| {
+            Box::new(ZipFile(ZipScan::new(meta.path, ctx.clone(), meta.depth)))
+                as Box<dyn FileInspector>
+        })
     }
 }
 
