@@ -442,3 +442,29 @@ fn corrupted_inputs_never_panic() {
         }
     }
 }
+
+#[test]
+fn template_near_misses_stay_quiet() {
+    // A tokenizer vocabulary holds `{{`, `}}` and dunder tokens as separate strings.
+    let vocab = br#"{"model": {"vocab": {"{{": 1, "__init__": 2, "import": 3, "}}": 4, "{%": 5, "%}": 6}}}"#;
+    assert_clean("tokenizer.json", vocab);
+    // ...and the same with a chat template that does inject is caught.
+    let evil = br#"{"chat_template": "{{ x.__init__.__globals__ }}", "vocab": {"{{": 1}}"#;
+    assert!(has(
+        &scan("tokenizer_config.json", evil),
+        "template.injection",
+        Severity::Critical
+    ));
+    // Python source that mentions dunders outside template blocks.
+    assert_clean(
+        "model.py",
+        b"class A:\n    def __init__(self):\n        import os\n        s = '{' + '}'\n",
+    );
+    // Padding a block does not hide it.
+    let padded = format!("{{{{ {} x.__class__ }}}}", " ".repeat(100_000));
+    assert!(has(
+        &scan("chat_template.jinja", padded.as_bytes()),
+        "template.injection",
+        Severity::Critical
+    ));
+}

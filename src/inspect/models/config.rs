@@ -127,11 +127,66 @@ pub fn push_markers(path: &str, markers: &[Marker], out: &mut Vec<Finding>) {
 /// Text files: template blocks in the raw text, and JSON configs.
 pub struct ConfigInspector;
 
+/// Longest JSON string kept for the template check.
+const MAX_STRING: usize = 1 << 20;
+
+/// Pulls string literals out of streamed JSON (still escaped) and checks those that hold a
+/// template. Templates in JSON are checked one string at a time, so `{{` and `}}` tokens of a
+/// tokenizer vocabulary never pair up into a fake block.
+#[derive(Default)]
+struct JsonStrings {
+    in_str: bool,
+    esc: bool,
+    cur: Vec<u8>,
+}
+
+impl JsonStrings {
+    fn feed(&mut self, data: &[u8], markers: &mut Vec<Marker>) {
+        for &b in data {
+            if !self.in_str {
+                if b == b'"' {
+                    self.in_str = true;
+                    self.cur.clear();
+                }
+                continue;
+            }
+            if self.esc {
+                self.esc = false;
+            } else if b == b'\\' {
+                self.esc = true;
+            } else if b == b'"' {
+                self.in_str = false;
+                self.check(markers);
+                continue;
+            }
+            if self.cur.len() < MAX_STRING {
+                self.cur.push(b);
+            }
+        }
+    }
+
+    fn check(&mut self, markers: &mut Vec<Marker>) {
+        let has = |n: &[u8]| self.cur.windows(2).any(|w| w == n);
+        if has(b"{{") || has(b"{%") {
+            for m in check_template(&String::from_utf8_lossy(&self.cur)) {
+                if !markers.iter().any(|x| x.label == m.label) {
+                    markers.push(m);
+                }
+            }
+        }
+        self.cur.clear();
+    }
+}
+
+enum Mode {
+    Text(BlockScanner),
+    Json(JsonStrings, Option<Vec<u8>>),
+}
+
 struct TextFile {
     path: String,
-    blocks: BlockScanner,
+    mode: Mode,
     markers: Vec<Marker>,
-    json: Option<Vec<u8>>,
 }
 
 impl Inspector for ConfigInspector {
@@ -149,49 +204,67 @@ impl Inspector for ConfigInspector {
             return None;
         }
         let trimmed = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
-        let first = trimmed.iter().find(|c| !c.is_ascii_whitespace());
-        let json = matches!(first, Some(b'{') | Some(b'[')).then(Vec::new);
+        let mut sig = trimmed.iter().filter(|c| !c.is_ascii_whitespace());
+        let json = match (sig.next(), sig.next()) {
+            (Some(b'{'), Some(b'"' | b'}')) => true,
+            (Some(b'['), Some(c)) => matches!(
+                c,
+                b'{' | b'[' | b'"' | b']' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+            ),
+            _ => false,
+        };
+        let mode = if json {
+            Mode::Json(JsonStrings::default(), Some(Vec::new()))
+        } else {
+            Mode::Text(BlockScanner::default())
+        };
         Some(Box::new(TextFile {
             path: meta.path.into(),
-            blocks: BlockScanner::default(),
+            mode,
             markers: Vec::new(),
-            json,
         }))
     }
 }
 
 impl FileInspector for TextFile {
     fn update(&mut self, offset: u64, data: &[u8], _out: &mut Vec<Finding>) -> Flow {
-        self.blocks.feed(data, offset as usize, &mut self.markers);
-        if let Some(j) = self.json.as_mut() {
-            if j.len() + data.len() <= MAX_JSON {
-                j.extend_from_slice(data);
-            } else {
-                self.json = None;
+        match &mut self.mode {
+            Mode::Text(blocks) => blocks.feed(data, offset as usize, &mut self.markers),
+            Mode::Json(strings, buf) => {
+                strings.feed(data, &mut self.markers);
+                if let Some(j) = buf.as_mut() {
+                    if j.len() + data.len() <= MAX_JSON {
+                        j.extend_from_slice(data);
+                    } else {
+                        *buf = None;
+                    }
+                }
             }
         }
         Flow::More
     }
 
     fn finish(mut self: Box<Self>, _total: u64, out: &mut Vec<Finding>) {
-        self.blocks.finish(&mut self.markers);
         let mut found = Vec::new();
-        if let Some(j) = self.json.take() {
-            check_json_text(&self.path, &j, &mut found);
+        match &mut self.mode {
+            Mode::Text(blocks) => blocks.finish(&mut self.markers),
+            Mode::Json(_, buf) => {
+                if let Some(j) = buf.take() {
+                    check_json_text(&self.path, &j, &mut found);
+                }
+            }
         }
+        // The decoded JSON check and the raw string check report the same markers once.
         let raw: Vec<Marker> = self
             .markers
             .iter()
             .filter(|m| {
-                !found.iter().any(|f| {
-                    f.rule == "template.injection"
-                        && f.fingerprint
-                            == crate::inspect::fingerprint(
-                                "template.injection",
-                                &self.path,
-                                m.label.as_bytes(),
-                            )
-                })
+                let fp = crate::inspect::fingerprint(
+                    "template.injection",
+                    &self.path,
+                    m.label.as_bytes(),
+                );
+                !found.iter().any(|f| f.fingerprint == fp)
             })
             .cloned()
             .collect();

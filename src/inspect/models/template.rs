@@ -6,8 +6,8 @@ use crate::inspect::Severity;
 use regex::Regex;
 use std::sync::OnceLock;
 
-/// Longest block examined; longer ones are cut there.
-pub const MAX_BLOCK: usize = 64 * 1024;
+/// Longest block: an opener with no closer within this many bytes is not a block.
+pub const MAX_BLOCK: usize = 1 << 20;
 
 /// One injection marker found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,50 +71,112 @@ pub fn check_template(text: &str) -> Vec<Marker> {
 /// Finds Jinja blocks in streamed text, carrying an unfinished block between chunks.
 #[derive(Default)]
 pub struct BlockScanner {
+    /// An open block (from its opener), or a lone trailing `{`.
     carry: Vec<u8>,
     carry_at: usize,
+    /// Bytes of `carry` already searched for the closer.
+    searched: usize,
+}
+
+/// What scanning a buffer ended with.
+enum Scan {
+    Done,
+    /// An open block starts at this index.
+    Open(usize),
+}
+
+fn closer(open: u8) -> &'static [u8] {
+    if open == b'{' {
+        b"}}"
+    } else {
+        b"%}"
+    }
+}
+
+fn find_block_end(body: &[u8], close: &[u8]) -> Option<usize> {
+    body.windows(2).position(|w| w == close)
+}
+
+fn has_opener(b: &[u8]) -> bool {
+    b.windows(2).any(|w| w == b"{{" || w == b"{%")
+}
+
+/// Scan `buf` (file offset `base`) for complete blocks.
+fn scan(buf: &[u8], base: usize, out: &mut Vec<Marker>) -> Scan {
+    let mut i = 0;
+    while i + 1 < buf.len() {
+        if !(buf[i] == b'{' && (buf[i + 1] == b'{' || buf[i + 1] == b'%')) {
+            i += 1;
+            continue;
+        }
+        let body = &buf[i + 2..];
+        match find_block_end(body, closer(buf[i + 1])) {
+            // Another opener before the closer: the first one was not a block (for example
+            // `{{` and `}}` tokens on separate lines of a vocabulary).
+            Some(end) if has_opener(&body[..end]) => i += 2,
+            Some(end) => {
+                check_block(&String::from_utf8_lossy(&body[..end]), base + i, out);
+                i += 2 + end + 2;
+            }
+            None if body.len() >= MAX_BLOCK => i += 2,
+            None => return Scan::Open(i),
+        }
+    }
+    if buf.last() == Some(&b'{') {
+        return Scan::Open(buf.len() - 1);
+    }
+    Scan::Done
 }
 
 impl BlockScanner {
     /// Feed text starting at byte `offset` of the file.
     pub fn feed(&mut self, data: &[u8], offset: usize, out: &mut Vec<Marker>) {
-        let owned;
-        let (buf, base) = if self.carry.is_empty() {
-            (data, offset)
-        } else {
-            let mut v = std::mem::take(&mut self.carry);
-            v.extend_from_slice(data);
-            owned = v;
-            (&owned[..], self.carry_at)
-        };
-        let mut i = 0;
-        while i + 1 < buf.len() {
-            let open = buf[i] == b'{' && (buf[i + 1] == b'{' || buf[i + 1] == b'%');
-            if !open {
-                i += 1;
-                continue;
-            }
-            let close: &[u8] = if buf[i + 1] == b'{' { b"}}" } else { b"%}" };
-            let body = &buf[i + 2..];
-            match body.windows(2).take(MAX_BLOCK).position(|w| w == close) {
-                Some(end) => {
-                    check_block(&String::from_utf8_lossy(&body[..end]), base + i, out);
-                    i += 2 + end + 2;
-                }
-                None if body.len() >= MAX_BLOCK => {
-                    check_block(&String::from_utf8_lossy(&body[..MAX_BLOCK]), base + i, out);
-                    i += 2 + MAX_BLOCK;
-                }
-                None => {
-                    self.carry = buf[i..].to_vec();
-                    self.carry_at = base + i;
-                    return;
-                }
-            }
+        if self.carry.is_empty() {
+            self.rest(data, offset, out);
+            return;
         }
-        if buf.last() == Some(&b'{') {
-            self.carry = vec![b'{'];
-            self.carry_at = base + buf.len() - 1;
+        self.carry.extend_from_slice(data);
+        if self.carry.len() < 2 {
+            return;
+        }
+        if self.carry[1] != b'{' && self.carry[1] != b'%' {
+            // A lone `{` that did not open a block.
+            let c = std::mem::take(&mut self.carry);
+            self.rest(&c[1..], self.carry_at + 1, out);
+            return;
+        }
+        // Look for the closer only in bytes not searched yet.
+        let from = self.searched.saturating_sub(1).max(2);
+        let close = closer(self.carry[1]);
+        let found = find_block_end(&self.carry[from..], close).map(|p| p + from);
+        match found {
+            Some(end) => {
+                let c = std::mem::take(&mut self.carry);
+                let at = self.carry_at;
+                let body = &c[2..end];
+                let next = if has_opener(body) {
+                    2
+                } else {
+                    check_block(&String::from_utf8_lossy(body), at, out);
+                    end + 2
+                };
+                self.searched = 0;
+                self.rest(&c[next..], at + next, out);
+            }
+            None if self.carry.len() >= MAX_BLOCK + 2 => {
+                let c = std::mem::take(&mut self.carry);
+                self.searched = 0;
+                self.rest(&c[2..], self.carry_at + 2, out);
+            }
+            None => self.searched = self.carry.len(),
+        }
+    }
+
+    fn rest(&mut self, data: &[u8], offset: usize, out: &mut Vec<Marker>) {
+        if let Scan::Open(i) = scan(data, offset, out) {
+            self.carry = data[i..].to_vec();
+            self.carry_at = offset + i;
+            self.searched = 0;
         }
     }
 
