@@ -37,8 +37,7 @@ pub fn apply_waivers(findings: Vec<Finding>, policy: &Policy) -> (Vec<Finding>, 
 /// when any trust, integrity or archive finding is at least `High`.
 pub fn verdict(findings: &[Finding], policy: &Policy) -> Verdict {
     let blocks = findings.iter().any(|f| {
-        f.severity >= policy.decide.block_at
-            || (!waivable(f.category) && f.severity >= Severity::High)
+        f.severity >= policy.decide.block_at || (!waivable(f.category) && f.severity >= Severity::High)
     });
     if blocks {
         Verdict::Reject
@@ -59,25 +58,13 @@ mod tests {
     #[test]
     fn block_at_threshold() {
         let mut p = Policy::default();
-        assert_eq!(
-            verdict(&[f(Category::Secret, Severity::Medium)], &p),
-            Verdict::Accept
-        );
-        assert_eq!(
-            verdict(&[f(Category::Secret, Severity::High)], &p),
-            Verdict::Reject
-        );
+        assert_eq!(verdict(&[f(Category::Secret, Severity::Medium)], &p), Verdict::Accept);
+        assert_eq!(verdict(&[f(Category::Secret, Severity::High)], &p), Verdict::Reject);
         p.decide.block_at = Severity::Medium;
-        assert_eq!(
-            verdict(&[f(Category::Secret, Severity::Medium)], &p),
-            Verdict::Reject
-        );
+        assert_eq!(verdict(&[f(Category::Secret, Severity::Medium)], &p), Verdict::Reject);
         p.decide.block_at = Severity::Critical;
         // trust problems block regardless of block_at
-        assert_eq!(
-            verdict(&[f(Category::Trust, Severity::High)], &p),
-            Verdict::Reject
-        );
+        assert_eq!(verdict(&[f(Category::Trust, Severity::High)], &p), Verdict::Reject);
         assert_eq!(verdict(&[], &p), Verdict::Accept);
     }
 

@@ -19,11 +19,7 @@ pub fn render(r: &Report) -> String {
                 b.kind,
                 b.name,
                 b.version,
-                if b.path.is_empty() {
-                    &b.sha256
-                } else {
-                    &b.path
-                }
+                if b.path.is_empty() { &b.sha256 } else { &b.path }
             );
             let _ = writeln!(s, "  bundle sha256 {}", b.sha256);
         }

@@ -1,3 +1,3 @@
 //! Authentication: public keys, DSSE signatures, k-of-n thresholds with expiry and revocation.
-pub mod dsse;
 pub mod keys;
+pub mod dsse;
