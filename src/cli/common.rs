@@ -72,3 +72,39 @@ pub enum Format {
     Json,
     Sarif,
 }
+
+/// The inspection engine for a policy.
+pub fn engine_for(
+    _policy: &airgate::policy::Policy,
+) -> Result<airgate::inspect::Engine, std::convert::Infallible> {
+    Ok(airgate::inspect::Engine::new(
+        airgate::inspect::models::inspectors(),
+        airgate::inspect::ScanContext::default(),
+    ))
+}
+
+/// Print a report in the chosen format on stdout.
+pub fn print_report(r: &airgate::report::Report, format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Human => print!("{}", airgate::report::human::render(r)),
+        Format::Json => println!("{}", r.to_json()),
+        Format::Sarif => return Err(usage("SARIF output is not available in this build")),
+    }
+    Ok(())
+}
+
+/// A byte counter on stderr for large inputs (`total` is the file size); hidden when stderr
+/// is not a terminal.
+pub fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() || total < (64 << 20) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {bytes} of payload verified ({bytes_per_sec})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}

@@ -144,7 +144,12 @@ mod tests {
         fn name(&self) -> &'static str {
             "bang"
         }
-        fn open(&self, m: &FileMeta<'_>, head: &[u8], _: &ScanContext) -> Option<Box<dyn FileInspector>> {
+        fn open(
+            &self,
+            m: &FileMeta<'_>,
+            head: &[u8],
+            _: &ScanContext,
+        ) -> Option<Box<dyn FileInspector>> {
             (head.first() == Some(&b'!')).then(|| {
                 Box::new(BangFile {
                     seen: 0,
@@ -160,7 +165,14 @@ mod tests {
         }
         fn finish(self: Box<Self>, total: u64, out: &mut Vec<Finding>) {
             assert_eq!(self.seen, total);
-            out.push(Finding::new(&self.path, "bang", Category::Format, Severity::Low, "bang", b""));
+            out.push(Finding::new(
+                &self.path,
+                "bang",
+                Category::Format,
+                Severity::Low,
+                "bang",
+                b"",
+            ));
         }
     }
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Content inspection settings.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct InspectPolicy {
     /// Domains (and their subdomains) that are inside the enclave: URLs to them are not reachback.
@@ -15,17 +15,6 @@ pub struct InspectPolicy {
     pub disabled_rules: Vec<String>,
     /// Findings waived by fingerprint.
     pub waivers: Vec<Waiver>,
-}
-
-impl Default for InspectPolicy {
-    fn default() -> Self {
-        InspectPolicy {
-            internal_domains: Vec::new(),
-            rules_dirs: Vec::new(),
-            disabled_rules: Vec::new(),
-            waivers: Vec::new(),
-        }
-    }
 }
 
 /// A recorded decision to accept one finding.
