@@ -248,6 +248,15 @@ fn zip_readers_that_disagree() {
     let pkl = torch_state_dict_pickle();
     let good = torch_zip(&pkl);
     assert_clean("ok.pt", &good);
+    // Descriptors with 8-byte sizes, stored and deflated members.
+    let members = [
+        Member { name: "archive/data.pkl", data: &pkl, deflate: false },
+        Member { name: "archive/data/0", data: &[7u8; 300], deflate: true },
+    ];
+    assert_clean("wide.pt", &zip_ext(&members, true, true));
+    let evil = call_pickle("os", "system", "id", 2);
+    let members = [Member { name: "archive/data/0", data: &[7u8; 30], deflate: false }, Member { name: "x", data: &evil, deflate: false }];
+    assert_eq!(worst(&scan("wide_evil.pt", &zip_ext(&members, true, true))), Some(Severity::Critical));
     // Extra leading bytes: the zip is found only by searching from the end.
     let mut lead = b"junk".to_vec();
     lead.extend(&good);

@@ -195,6 +195,11 @@ pub struct Member<'a> {
 
 /// Build a zip. `descriptor`: write sizes in trailing data descriptors (as PyTorch does).
 pub fn zip(members: &[Member<'_>], descriptor: bool) -> Vec<u8> {
+    zip_ext(members, descriptor, false)
+}
+
+/// Like [`zip`], with zip64 (8-byte size) data descriptors when `wide`.
+pub fn zip_ext(members: &[Member<'_>], descriptor: bool, wide: bool) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
     for m in members {
@@ -235,8 +240,13 @@ pub fn zip(members: &[Member<'_>], descriptor: bool) -> Vec<u8> {
         if descriptor {
             out.extend(b"PK\x07\x08");
             out.extend(crc.to_le_bytes());
-            out.extend((body.len() as u32).to_le_bytes());
-            out.extend((m.data.len() as u32).to_le_bytes());
+            if wide {
+                out.extend((body.len() as u64).to_le_bytes());
+                out.extend((m.data.len() as u64).to_le_bytes());
+            } else {
+                out.extend((body.len() as u32).to_le_bytes());
+                out.extend((m.data.len() as u32).to_le_bytes());
+            }
         }
         central.extend(b"PK\x01\x02");
         central.extend(20u16.to_le_bytes());

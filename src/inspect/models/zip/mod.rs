@@ -235,21 +235,30 @@ impl ZipScan {
                     if !self.need(&mut data, base + 12) {
                         return;
                     }
-                    let Some(last) = self.locals.last_mut() else {
+                    let Some(seen) = self.locals.last().map(|l| l.compressed_seen) else {
                         self.state = State::Sig;
                         continue;
                     };
-                    let crc = u32le(&self.hdr, base);
-                    let c32 = u64::from(u32le(&self.hdr, base + 4));
-                    let mut used = base + 12;
-                    let (csize, usize_) = if c32 == last.compressed_seen {
-                        (c32, u64::from(u32le(&self.hdr, base + 8)))
+                    // 4-byte sizes, unless the 8-byte (zip64) reading is the one followed by
+                    // the next signature.
+                    let is_sig = |b: &[u8]| b.len() >= 4 && b[..2] == *b"PK" && matches!((b[2], b[3]), (3, 4) | (1, 2) | (5, 6) | (6, 6));
+                    if !self.need(&mut data, base + 16) {
+                        return;
+                    }
+                    let short_ok = u64::from(u32le(&self.hdr, base + 4)) == seen && is_sig(&self.hdr[base + 12..]);
+                    let wide = if short_ok {
+                        false
                     } else {
-                        if !self.need(&mut data, base + 20) {
+                        if !self.need(&mut data, base + 24) {
                             return;
                         }
-                        used = base + 20;
-                        (u64le(&self.hdr, base + 4), u64le(&self.hdr, base + 12))
+                        u64le(&self.hdr, base + 4) == seen && is_sig(&self.hdr[base + 20..])
+                    };
+                    let crc = u32le(&self.hdr, base);
+                    let (used, csize, usize_) = if wide {
+                        (base + 20, u64le(&self.hdr, base + 4), u64le(&self.hdr, base + 12))
+                    } else {
+                        (base + 12, u64::from(u32le(&self.hdr, base + 4)), u64::from(u32le(&self.hdr, base + 8)))
                     };
                     let Some(last) = self.locals.last_mut() else {
                         return;
