@@ -477,3 +477,34 @@ fn template_near_misses_stay_quiet() {
         Severity::Critical
     ));
 }
+
+fn saved_model(ops: &[&str]) -> Vec<u8> {
+    let mut graph = Vec::new();
+    for op in ops {
+        let mut node = Vec::new();
+        field_bytes(&mut node, 1, b"n");
+        field_bytes(&mut node, 2, op.as_bytes());
+        field_bytes(&mut graph, 1, &node);
+    }
+    let mut meta = Vec::new();
+    field_bytes(&mut meta, 2, &graph);
+    let mut sm = Vec::new();
+    field_varint(&mut sm, 1, 1);
+    field_bytes(&mut sm, 2, &meta);
+    sm
+}
+
+#[test]
+fn saved_model_ops() {
+    assert_clean("saved_model.pb", &saved_model(&["Const", "MatMul", "SaveV2", "RestoreV2"]));
+    let f = scan("saved_model.pb", &saved_model(&["Const", "PyFunc"]));
+    assert!(has(&f, "savedmodel.op", Severity::Critical), "{f:#?}");
+    let f = scan("saved_model.pb", &saved_model(&["ReadFile", "Const"]));
+    assert!(has(&f, "savedmodel.op", Severity::High), "{f:#?}");
+    // An op outside the allow-list is reported, below the blocking threshold.
+    let f = scan("saved_model.pb", &saved_model(&["SomeNewOp"]));
+    assert!(f.iter().any(|x| x.rule == "savedmodel.op" && x.severity == Severity::Low), "{f:#?}");
+    let bad = saved_model(&["Const"]);
+    let f = scan("saved_model.pb", &bad[..bad.len() - 2]);
+    assert!(has(&f, "savedmodel.malformed", Severity::High), "{f:#?}");
+}

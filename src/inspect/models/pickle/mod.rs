@@ -17,21 +17,21 @@ const MAX_NESTING: u32 = 3;
 
 /// Whether `head` (the first bytes of a file) is the start of a pickle.
 pub fn looks_like_pickle(head: &[u8]) -> bool {
-    if head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]) {
-        return true;
-    }
     // A persistent id first is how a zip (`PK…`) parses; no loader accepts that as a pickle.
     if head.first() == Some(&b'P') {
         return false;
     }
+    let proto = head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]);
     let mut t = Tokenizer::new(0);
     let mut m = Machine::new(Limits::default());
     let mut n = 0u32;
     let mut stopped = false;
+    let mut failed = false;
     let r = t.feed(head, &mut |op| {
         n += 1;
         let stop = op.code == b'.';
         if m.exec(op).is_err() {
+            failed = true;
             return Control::Stop;
         }
         if stop {
@@ -40,12 +40,18 @@ pub fn looks_like_pickle(head: &[u8]) -> bool {
         }
         Control::Continue
     });
-    match r {
-        Ok(_) if stopped => n >= 2,
-        // No error over a full sniff window: a long protocol-0/1 pickle.
-        Ok(Control::Continue) => n >= 8 && head.len() >= crate::inspect::SNIFF_LEN,
-        _ => false,
+    let failed = failed || r.is_err();
+    let imported = !m.rec.imports.is_empty();
+    if proto {
+        // Tensor bytes can start with 0x80 0x02..0x05 by chance; they stop parsing at once.
+        // A real pickle parses, or at least imports something before it breaks.
+        return !failed || stopped || n >= 16 || imported;
     }
+    if stopped {
+        return n >= 3;
+    }
+    // No error over a full sniff window: a long protocol-0/1 pickle.
+    !failed && n >= 8 && head.len() >= crate::inspect::SNIFF_LEN
 }
 
 /// Streaming scan of one pickle stream (one or more pickles in a row).
@@ -310,5 +316,22 @@ impl FileInspector for PickleFile {
 
     fn finish(self: Box<Self>, _total: u64, out: &mut Vec<Finding>) {
         self.0.finish(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing() {
+        assert!(looks_like_pickle(b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x01."));
+        assert!(looks_like_pickle(b"cos\nsystem\n(S'ls'\ntR."));
+        // Tensor bytes that happen to start like a protocol header.
+        assert!(!looks_like_pickle(&[0x80, 0x03, 0xff, 0x12, 0x00, 0x77, 0x91, 0x3c]));
+        // Text and tiny accidental pickles are not pickles.
+        assert!(!looks_like_pickle(b"N."));
+        assert!(!looks_like_pickle(b"hello world\n"));
+        assert!(!looks_like_pickle(b"PK\x03\x04"));
     }
 }
