@@ -215,6 +215,9 @@ impl Inspector for ConfigInspector {
         };
         let mode = if json {
             Mode::Json(JsonStrings::default(), Some(Vec::new()))
+        } else if is_source_code(meta.path) {
+            // Braces in format strings pair up across code; no loader renders these files.
+            return None;
         } else {
             Mode::Text(BlockScanner::default())
         };
@@ -271,6 +274,18 @@ impl FileInspector for TextFile {
         push_markers(&self.path, &raw, out);
         out.append(&mut found);
     }
+}
+
+/// Program source, by name: its `{{` / `}}` are format strings, not templates.
+fn is_source_code(path: &str) -> bool {
+    let name = path.rsplit(['/', '!']).next().unwrap_or(path);
+    let ext = name.rsplit_once('.').map_or("", |(_, e)| e).to_ascii_lowercase();
+    matches!(
+        ext.as_str(),
+        "py" | "pyi" | "pyx" | "pxd" | "c" | "h" | "cc" | "cpp" | "cxx" | "hpp" | "cu" | "cuh"
+            | "rs" | "go" | "java" | "kt" | "scala" | "js" | "mjs" | "ts" | "rb" | "pl" | "php"
+            | "cs" | "swift" | "m" | "mm" | "r" | "jl" | "lua" | "sh" | "bash" | "zsh" | "ps1"
+    )
 }
 
 fn strip_bom(b: &[u8]) -> &[u8] {

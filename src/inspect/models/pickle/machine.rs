@@ -386,6 +386,9 @@ impl Machine {
                 let Arg::Pair(m, n) = &op.arg else {
                     return Err(fail(&op, "GLOBAL without names"));
                 };
+                if !is_dotted_identifier(m) || !is_dotted_identifier(n) {
+                    return Err(fail(&op, "GLOBAL names are not Python identifiers"));
+                }
                 let g = self.import(&op, m, n, false);
                 self.push(&op, V::Global(g))?;
             }
@@ -407,6 +410,9 @@ impl Machine {
                 let Arg::Pair(m, n) = &op.arg else {
                     return Err(fail(&op, "INST without names"));
                 };
+                if !is_dotted_identifier(m) || !is_dotted_identifier(n) {
+                    return Err(fail(&op, "INST names are not Python identifiers"));
+                }
                 self.pop_mark(&op)?;
                 let g = self.import(&op, m, n, false);
                 self.mark_called(&g);
@@ -512,6 +518,16 @@ impl Machine {
             loaded: true,
         });
     }
+}
+
+/// A dotted Python identifier (`os.path`, `Bdb.run`): what `find_class` can resolve.
+pub fn is_dotted_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|part| {
+            let mut c = part.chars();
+            c.next().is_some_and(|f| f == '_' || f.is_alphabetic())
+                && c.all(|x| x == '_' || x.is_alphanumeric())
+        })
 }
 
 fn tuple(items: Vec<V>) -> V {

@@ -333,5 +333,9 @@ mod tests {
         assert!(!looks_like_pickle(b"N."));
         assert!(!looks_like_pickle(b"hello world\n"));
         assert!(!looks_like_pickle(b"PK\x03\x04"));
+        // A text file whose lines pair up as GLOBAL arguments (a wheel RECORD file).
+        let record = "cryptography/x.py,sha256=abc,12\n".repeat(200);
+        assert!(!looks_like_pickle(&record.as_bytes()[..crate::inspect::SNIFF_LEN]));
+        assert!(looks_like_pickle(&"c__builtin__\nset\n".repeat(300).as_bytes()[..crate::inspect::SNIFF_LEN]));
     }
 }
