@@ -465,10 +465,10 @@ fn template_near_misses_stay_quiet() {
         Severity::Critical
     ));
     // Python source that mentions dunders outside template blocks.
-    assert_clean(
-        "model.py",
-        b"class A:\n    def __init__(self):\n        import os\n        s = '{' + '}'\n",
-    );
+    let py = b"class A:\n    def __init__(self):\n        import os\n        s = f'{{{self.__class__}}}'\n";
+    assert_clean("modeling_a.py", py);
+    // The same bytes under a template's name are rendered by a loader, so they are checked.
+    assert!(has(&scan("chat_template.jinja", py), "template.injection", Severity::Critical));
     // Padding a block does not hide it.
     let padded = format!("{{{{ {} x.__class__ }}}}", " ".repeat(100_000));
     assert!(has(
