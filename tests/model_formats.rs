@@ -508,3 +508,14 @@ fn saved_model_ops() {
     let f = scan("saved_model.pb", &bad[..bad.len() - 2]);
     assert!(has(&f, "savedmodel.malformed", Severity::High), "{f:#?}");
 }
+
+#[test]
+fn gguf_inside_a_torch_style_zip() {
+    // Members written with data descriptors have no size in their local header.
+    let g = gguf(&[("general.name", "x")], 8);
+    let z = zip(&[Member { name: "m.gguf", data: &g, deflate: false }], true);
+    assert_clean("bundle.zip", &z);
+    let evil = gguf(&[("tokenizer.chat_template", "{{ x.__globals__ }}")], 8);
+    let z = zip(&[Member { name: "m.gguf", data: &evil, deflate: true }], true);
+    assert!(has(&scan("bundle.zip", &z), "template.injection", Severity::Critical));
+}

@@ -343,7 +343,8 @@ impl ZipScan {
         let scan = inspectable.then(|| {
             MemberScan::new(
                 &format!("{}!{}", self.path, name),
-                Some(usize_),
+                // Sizes in a local header written with a data descriptor are zero.
+                (flags & 0x08 == 0).then_some(usize_),
                 self.depth + 1,
                 self.ctx.clone(),
             )
