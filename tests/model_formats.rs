@@ -512,7 +512,7 @@ fn saved_model_ops() {
 #[test]
 fn gguf_inside_a_torch_style_zip() {
     // Members written with data descriptors have no size in their local header.
-    let g = gguf(&[("general.name", "x")], 8);
+    let g = gguf(&[("general.name", "x")], 4000);
     let z = zip(&[Member { name: "m.gguf", data: &g, deflate: false }], true);
     assert_clean("bundle.zip", &z);
     let evil = gguf(&[("tokenizer.chat_template", "{{ x.__globals__ }}")], 8);
