@@ -250,13 +250,35 @@ fn zip_readers_that_disagree() {
     assert_clean("ok.pt", &good);
     // Descriptors with 8-byte sizes, stored and deflated members.
     let members = [
-        Member { name: "archive/data.pkl", data: &pkl, deflate: false },
-        Member { name: "archive/data/0", data: &[7u8; 300], deflate: true },
+        Member {
+            name: "archive/data.pkl",
+            data: &pkl,
+            deflate: false,
+        },
+        Member {
+            name: "archive/data/0",
+            data: &[7u8; 300],
+            deflate: true,
+        },
     ];
     assert_clean("wide.pt", &zip_ext(&members, true, true));
     let evil = call_pickle("os", "system", "id", 2);
-    let members = [Member { name: "archive/data/0", data: &[7u8; 30], deflate: false }, Member { name: "x", data: &evil, deflate: false }];
-    assert_eq!(worst(&scan("wide_evil.pt", &zip_ext(&members, true, true))), Some(Severity::Critical));
+    let members = [
+        Member {
+            name: "archive/data/0",
+            data: &[7u8; 30],
+            deflate: false,
+        },
+        Member {
+            name: "x",
+            data: &evil,
+            deflate: false,
+        },
+    ];
+    assert_eq!(
+        worst(&scan("wide_evil.pt", &zip_ext(&members, true, true))),
+        Some(Severity::Critical)
+    );
     // Extra leading bytes: the zip is found only by searching from the end.
     let mut lead = b"junk".to_vec();
     lead.extend(&good);
@@ -468,7 +490,11 @@ fn template_near_misses_stay_quiet() {
     let py = b"class A:\n    def __init__(self):\n        import os\n        s = f'{{{self.__class__}}}'\n";
     assert_clean("modeling_a.py", py);
     // The same bytes under a template's name are rendered by a loader, so they are checked.
-    assert!(has(&scan("chat_template.jinja", py), "template.injection", Severity::Critical));
+    assert!(has(
+        &scan("chat_template.jinja", py),
+        "template.injection",
+        Severity::Critical
+    ));
     // Padding a block does not hide it.
     let padded = format!("{{{{ {} x.__class__ }}}}", " ".repeat(100_000));
     assert!(has(
@@ -496,14 +522,21 @@ fn saved_model(ops: &[&str]) -> Vec<u8> {
 
 #[test]
 fn saved_model_ops() {
-    assert_clean("saved_model.pb", &saved_model(&["Const", "MatMul", "SaveV2", "RestoreV2"]));
+    assert_clean(
+        "saved_model.pb",
+        &saved_model(&["Const", "MatMul", "SaveV2", "RestoreV2"]),
+    );
     let f = scan("saved_model.pb", &saved_model(&["Const", "PyFunc"]));
     assert!(has(&f, "savedmodel.op", Severity::Critical), "{f:#?}");
     let f = scan("saved_model.pb", &saved_model(&["ReadFile", "Const"]));
     assert!(has(&f, "savedmodel.op", Severity::High), "{f:#?}");
     // An op outside the allow-list is reported, below the blocking threshold.
     let f = scan("saved_model.pb", &saved_model(&["SomeNewOp"]));
-    assert!(f.iter().any(|x| x.rule == "savedmodel.op" && x.severity == Severity::Low), "{f:#?}");
+    assert!(
+        f.iter()
+            .any(|x| x.rule == "savedmodel.op" && x.severity == Severity::Low),
+        "{f:#?}"
+    );
     let bad = saved_model(&["Const"]);
     let f = scan("saved_model.pb", &bad[..bad.len() - 2]);
     assert!(has(&f, "savedmodel.malformed", Severity::High), "{f:#?}");
@@ -513,9 +546,27 @@ fn saved_model_ops() {
 fn gguf_inside_a_torch_style_zip() {
     // Members written with data descriptors have no size in their local header.
     let g = gguf(&[("general.name", "x")], 4000);
-    let z = zip(&[Member { name: "m.gguf", data: &g, deflate: false }], true);
+    let z = zip(
+        &[Member {
+            name: "m.gguf",
+            data: &g,
+            deflate: false,
+        }],
+        true,
+    );
     assert_clean("bundle.zip", &z);
     let evil = gguf(&[("tokenizer.chat_template", "{{ x.__globals__ }}")], 8);
-    let z = zip(&[Member { name: "m.gguf", data: &evil, deflate: true }], true);
-    assert!(has(&scan("bundle.zip", &z), "template.injection", Severity::Critical));
+    let z = zip(
+        &[Member {
+            name: "m.gguf",
+            data: &evil,
+            deflate: true,
+        }],
+        true,
+    );
+    assert!(has(
+        &scan("bundle.zip", &z),
+        "template.injection",
+        Severity::Critical
+    ));
 }

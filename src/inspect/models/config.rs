@@ -279,12 +279,45 @@ impl FileInspector for TextFile {
 /// Program source, by name: its `{{` / `}}` are format strings, not templates.
 fn is_source_code(path: &str) -> bool {
     let name = path.rsplit(['/', '!']).next().unwrap_or(path);
-    let ext = name.rsplit_once('.').map_or("", |(_, e)| e).to_ascii_lowercase();
+    let ext = name
+        .rsplit_once('.')
+        .map_or("", |(_, e)| e)
+        .to_ascii_lowercase();
     matches!(
         ext.as_str(),
-        "py" | "pyi" | "pyx" | "pxd" | "c" | "h" | "cc" | "cpp" | "cxx" | "hpp" | "cu" | "cuh"
-            | "rs" | "go" | "java" | "kt" | "scala" | "js" | "mjs" | "ts" | "rb" | "pl" | "php"
-            | "cs" | "swift" | "m" | "mm" | "r" | "jl" | "lua" | "sh" | "bash" | "zsh" | "ps1"
+        "py" | "pyi"
+            | "pyx"
+            | "pxd"
+            | "c"
+            | "h"
+            | "cc"
+            | "cpp"
+            | "cxx"
+            | "hpp"
+            | "cu"
+            | "cuh"
+            | "rs"
+            | "go"
+            | "java"
+            | "kt"
+            | "scala"
+            | "js"
+            | "mjs"
+            | "ts"
+            | "rb"
+            | "pl"
+            | "php"
+            | "cs"
+            | "swift"
+            | "m"
+            | "mm"
+            | "r"
+            | "jl"
+            | "lua"
+            | "sh"
+            | "bash"
+            | "zsh"
+            | "ps1"
     )
 }
 

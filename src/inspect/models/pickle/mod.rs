@@ -325,17 +325,25 @@ mod tests {
 
     #[test]
     fn sniffing() {
-        assert!(looks_like_pickle(b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x01."));
+        assert!(looks_like_pickle(
+            b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x01."
+        ));
         assert!(looks_like_pickle(b"cos\nsystem\n(S'ls'\ntR."));
         // Tensor bytes that happen to start like a protocol header.
-        assert!(!looks_like_pickle(&[0x80, 0x03, 0xff, 0x12, 0x00, 0x77, 0x91, 0x3c]));
+        assert!(!looks_like_pickle(&[
+            0x80, 0x03, 0xff, 0x12, 0x00, 0x77, 0x91, 0x3c
+        ]));
         // Text and tiny accidental pickles are not pickles.
         assert!(!looks_like_pickle(b"N."));
         assert!(!looks_like_pickle(b"hello world\n"));
         assert!(!looks_like_pickle(b"PK\x03\x04"));
         // A text file whose lines pair up as GLOBAL arguments (a wheel RECORD file).
         let record = "cryptography/x.py,sha256=abc,12\n".repeat(200);
-        assert!(!looks_like_pickle(&record.as_bytes()[..crate::inspect::SNIFF_LEN]));
-        assert!(looks_like_pickle(&"c__builtin__\nset\n".repeat(300).as_bytes()[..crate::inspect::SNIFF_LEN]));
+        assert!(!looks_like_pickle(
+            &record.as_bytes()[..crate::inspect::SNIFF_LEN]
+        ));
+        assert!(looks_like_pickle(
+            &"c__builtin__\nset\n".repeat(300).as_bytes()[..crate::inspect::SNIFF_LEN]
+        ));
     }
 }

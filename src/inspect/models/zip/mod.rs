@@ -241,11 +241,16 @@ impl ZipScan {
                     };
                     // 4-byte sizes, unless the 8-byte (zip64) reading is the one followed by
                     // the next signature.
-                    let is_sig = |b: &[u8]| b.len() >= 4 && b[..2] == *b"PK" && matches!((b[2], b[3]), (3, 4) | (1, 2) | (5, 6) | (6, 6));
+                    let is_sig = |b: &[u8]| {
+                        b.len() >= 4
+                            && b[..2] == *b"PK"
+                            && matches!((b[2], b[3]), (3, 4) | (1, 2) | (5, 6) | (6, 6))
+                    };
                     if !self.need(&mut data, base + 16) {
                         return;
                     }
-                    let short_ok = u64::from(u32le(&self.hdr, base + 4)) == seen && is_sig(&self.hdr[base + 12..]);
+                    let short_ok = u64::from(u32le(&self.hdr, base + 4)) == seen
+                        && is_sig(&self.hdr[base + 12..]);
                     let wide = if short_ok {
                         false
                     } else {
@@ -256,9 +261,17 @@ impl ZipScan {
                     };
                     let crc = u32le(&self.hdr, base);
                     let (used, csize, usize_) = if wide {
-                        (base + 20, u64le(&self.hdr, base + 4), u64le(&self.hdr, base + 12))
+                        (
+                            base + 20,
+                            u64le(&self.hdr, base + 4),
+                            u64le(&self.hdr, base + 12),
+                        )
                     } else {
-                        (base + 12, u64::from(u32le(&self.hdr, base + 4)), u64::from(u32le(&self.hdr, base + 8)))
+                        (
+                            base + 12,
+                            u64::from(u32le(&self.hdr, base + 4)),
+                            u64::from(u32le(&self.hdr, base + 8)),
+                        )
                     };
                     let Some(last) = self.locals.last_mut() else {
                         return;
