@@ -321,3 +321,76 @@ fn pickle_strings_reach_the_text_rules() {
         "{seen:?}"
     );
 }
+
+/// A joblib-style pickle: a list holding one NumpyArrayWrapper whose array bytes follow its
+/// BUILD inline (after alignment padding), then `tail` (more list items) before the end.
+fn joblib_pickle(dtype: &str, inline: &[u8], tail: &[u8]) -> Vec<u8> {
+    let mut b = b"]\x94(".to_vec();
+    b.extend(global("joblib.numpy_pickle", "NumpyArrayWrapper", 4));
+    b.extend(b")\x81}(");
+    for (k, v) in [
+        ("subclass", global("numpy", "ndarray", 4)),
+        ("shape", b"K\x03\x85".to_vec()),
+        ("order", string("C", 4)),
+        ("dtype", {
+            let mut d = global("numpy", "dtype", 4);
+            d.extend(b"(");
+            d.extend(string(dtype, 4));
+            d.extend(b"\x89\x88tR(K\x03");
+            d.extend(string("<", 4));
+            d.extend(b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb");
+            d
+        }),
+        ("allow_mmap", b"\x89".to_vec()),
+        ("numpy_array_alignment_bytes", b"K\x10".to_vec()),
+    ] {
+        b.extend(string(k, 4));
+        b.extend(v);
+    }
+    b.extend(b"ub");
+    b.extend(inline);
+    b.extend(tail);
+    b.extend(b"e");
+    wrap(b, 4)
+}
+
+#[test]
+fn joblib_inline_arrays_are_stepped_over() {
+    // int64 array of 3: padding length byte, padding, 24 raw bytes (here: opcode-like junk).
+    let raw: Vec<u8> = [
+        vec![5u8],
+        vec![0xff; 5],
+        b"cos\nsystem\n(S'x'\ntR.".to_vec(),
+        vec![0u8; 4],
+    ]
+    .concat();
+    assert_eq!(raw.len() - 6, 24);
+    assert_clean("model.joblib", &joblib_pickle("i8", &raw, b""));
+    // Something dangerous after the array data is still seen.
+    let mut tail = global("os", "system", 4);
+    tail.extend(b"(");
+    tail.extend(string("id", 4));
+    tail.extend(b"tR");
+    assert_eq!(
+        worst(&scan("evil.joblib", &joblib_pickle("i8", &raw, &tail))),
+        Some(Severity::Critical)
+    );
+    // Object arrays: joblib writes a whole protocol-2 pickle inline.
+    let inner = wrap(b"]K\x01a".to_vec(), 2);
+    assert_clean("obj.joblib", &joblib_pickle("O8", &inner, b""));
+    let inner_evil = call_pickle("subprocess", "Popen", "id", 2);
+    assert_eq!(
+        worst(&scan(
+            "obj_evil.joblib",
+            &joblib_pickle("O8", &inner_evil, b"")
+        )),
+        Some(Severity::Critical)
+    );
+    // Array data shorter than the wrapper says: the file is malformed.
+    let short = joblib_pickle("i8", &raw[..20], b"");
+    assert!(has(
+        &scan("short.joblib", &short),
+        "pickle.malformed",
+        Severity::High
+    ));
+}

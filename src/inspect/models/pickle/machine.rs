@@ -2,6 +2,7 @@
 //! recording every import and call without importing or calling anything.
 
 use super::globals::{classify, is_unpickler, Verdict};
+use super::joblib;
 use super::ops::{Arg, Op, OpError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,6 +62,10 @@ pub enum V {
     /// A short tuple whose items are kept (call arguments).
     Tuple(Arc<Vec<V>>),
     Container,
+    /// A small dict whose items are kept (joblib wrapper state).
+    Dict(Arc<Vec<(V, V)>>),
+    /// A numpy dtype: bytes per element, `None` for object dtypes.
+    Dtype(Option<u64>),
     PersId,
     Opaque,
 }
@@ -99,7 +104,15 @@ pub struct Record {
     pub legacy_torch: bool,
     /// A joblib `NumpyArrayWrapper` was built: joblib writes raw array bytes right after it.
     pub joblib_array: bool,
+    /// Raw bytes (length, padded) the tokenizer must step over now.
+    pub raw: Option<(u64, bool)>,
 }
+
+/// Outer pickle state saved while an inline (joblib object array) pickle runs.
+type Saved = (Vec<V>, Vec<usize>, HashMap<u64, V>);
+
+/// Items kept per dict.
+const MAX_DICT: usize = 32;
 
 /// The machine. Feed it opcodes with [`Machine::exec`].
 pub struct Machine {
@@ -112,6 +125,7 @@ pub struct Machine {
     import_index: HashMap<(String, String), usize>,
     /// Opcodes executed in the current pickle.
     ops_in_pickle: u64,
+    saved: Vec<Saved>,
     pub rec: Record,
 }
 
@@ -143,6 +157,7 @@ impl Machine {
             ops: 0,
             import_index: HashMap::new(),
             ops_in_pickle: 0,
+            saved: Vec::new(),
             rec: Record::default(),
         }
     }
@@ -283,6 +298,13 @@ impl Machine {
                 if self.stack.is_empty() {
                     return Err(fail(&op, "STOP with an empty stack"));
                 }
+                if let Some((stack, marks, memo)) = self.saved.pop() {
+                    // End of a joblib inline pickle: back to the outer one.
+                    self.stack = stack;
+                    self.marks = marks;
+                    self.memo = memo;
+                    return Ok(());
+                }
                 if self.rec.pickles == 0 {
                     if let Some(V::Big(b)) = self.stack.last() {
                         self.rec.legacy_torch =
@@ -352,20 +374,34 @@ impl Machine {
                 self.push(&op, V::Bytes(b, n))?;
             }
             0x97 => self.push(&op, V::Opaque)?,
-            b'}' | b']' | 0x8f => self.push(&op, V::Container)?,
+            b'}' => self.push(&op, V::Dict(Arc::new(Vec::new())))?,
+            b']' | 0x8f => self.push(&op, V::Container)?,
             b')' => self.push(&op, V::Tuple(Arc::new(Vec::new())))?,
-            b'a' | b's' => {
+            b'a' => {
                 self.pop(&op)?;
-                if op.code == b's' {
-                    self.pop(&op)?;
-                }
                 self.top(&op)?;
             }
-            b'e' | b'u' | 0x90 => {
+            b's' => {
+                let v = self.pop(&op)?;
+                let k = self.pop(&op)?;
+                self.top(&op)?;
+                self.dict_add(vec![k, v]);
+            }
+            b'u' => {
+                let items = self.pop_mark(&op)?;
+                self.top(&op)?;
+                self.dict_add(items);
+            }
+            b'e' | 0x90 => {
                 self.pop_mark(&op)?;
                 self.top(&op)?;
             }
-            b'l' | b'd' | 0x91 => {
+            b'd' => {
+                let items = self.pop_mark(&op)?;
+                self.push(&op, V::Dict(Arc::new(Vec::new())))?;
+                self.dict_add(items);
+            }
+            b'l' | 0x91 => {
                 self.pop_mark(&op)?;
                 self.push(&op, V::Container)?;
             }
@@ -441,10 +477,24 @@ impl Machine {
                 self.push(&op, made)?;
             }
             b'b' => {
-                self.pop(&op)?;
+                let state = self.pop(&op)?;
                 if let V::Made(Some(g)) = self.top(&op)? {
                     if &*g.module == "joblib.numpy_pickle" && &*g.name == "NumpyArrayWrapper" {
                         self.rec.joblib_array = true;
+                        match joblib::after_wrapper(&state) {
+                            joblib::After::Raw { len, padded } => {
+                                self.rec.raw = Some((len, padded))
+                            }
+                            joblib::After::InlinePickle if self.saved.len() < 8 => {
+                                let saved = (
+                                    std::mem::take(&mut self.stack),
+                                    std::mem::take(&mut self.marks),
+                                    std::mem::take(&mut self.memo),
+                                );
+                                self.saved.push(saved);
+                            }
+                            _ => {}
+                        }
                     }
                 }
             }
@@ -498,6 +548,17 @@ impl Machine {
                 _ => {}
             }
         }
+        if matches!(
+            &*g.module,
+            "numpy" | "numpy.core.multiarray" | "numpy._core.multiarray"
+        ) && &*g.name == "dtype"
+        {
+            if let Some(V::Str(s)) = &first {
+                if let Some(size) = joblib::itemsize(s) {
+                    return V::Dtype(size);
+                }
+            }
+        }
         if &*g.module == "_codecs" && &*g.name == "encode" {
             if let Some(V::Str(s)) = &first {
                 // latin-1 encoding of text made of code points < 256 (how protocol 2 stores bytes).
@@ -528,6 +589,26 @@ pub fn is_dotted_identifier(s: &str) -> bool {
             c.next().is_some_and(|f| f == '_' || f.is_alphabetic())
                 && c.all(|x| x == '_' || x.is_alphanumeric())
         })
+}
+
+impl Machine {
+    /// Add key/value items to the dict on top of the stack (kept while small).
+    fn dict_add(&mut self, items: Vec<V>) {
+        let Some(top) = self.stack.last_mut() else {
+            return;
+        };
+        if let V::Dict(d) = top {
+            if d.len() + items.len() / 2 > MAX_DICT {
+                *top = V::Container;
+                return;
+            }
+            let d = Arc::make_mut(d);
+            let mut it = items.into_iter();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                d.push((k, v));
+            }
+        }
+    }
 }
 
 fn tuple(items: Vec<V>) -> V {

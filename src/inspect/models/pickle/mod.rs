@@ -2,6 +2,7 @@
 //! and turn every non-allow-listed import, nested pickle and parse failure into findings.
 
 pub mod globals;
+pub mod joblib;
 pub mod machine;
 pub mod ops;
 
@@ -111,6 +112,9 @@ impl PickleScan {
             if stop && m.rec.legacy_torch && m.rec.pickles >= 5 {
                 legacy_done = true;
                 return Control::Stop;
+            }
+            if let Some((len, padded)) = m.rec.raw.take() {
+                return Control::Raw { len, padded };
             }
             Control::Continue
         });

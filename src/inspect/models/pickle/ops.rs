@@ -52,6 +52,17 @@ pub struct OpError {
 pub enum Control {
     Continue,
     Stop,
+    /// The next `len` bytes are raw data, not opcodes (joblib writes array bytes inline);
+    /// `padded`: a length byte and that many padding bytes come first.
+    Raw {
+        len: u64,
+        padded: bool,
+    },
+}
+
+struct RawSkip {
+    pad: bool,
+    remaining: u64,
 }
 
 enum Parsed {
@@ -79,6 +90,7 @@ pub struct Tokenizer {
     /// File offset of the next byte not yet turned into an opcode.
     offset: u64,
     skip: Option<SkipState>,
+    raw: Option<RawSkip>,
 }
 
 impl Tokenizer {
@@ -88,12 +100,28 @@ impl Tokenizer {
             pending: Vec::new(),
             offset,
             skip: None,
+            raw: None,
+        }
+    }
+
+    /// Apply the callback's answer; true if the feed must return `Stop`.
+    fn obey(&mut self, c: Control) -> bool {
+        match c {
+            Control::Stop => true,
+            Control::Continue => false,
+            Control::Raw { len, padded } => {
+                self.raw = Some(RawSkip {
+                    pad: padded,
+                    remaining: len,
+                });
+                false
+            }
         }
     }
 
     /// Whether an opcode is only partly seen.
     pub fn mid_op(&self) -> bool {
-        !self.pending.is_empty() || self.skip.is_some()
+        !self.pending.is_empty() || self.skip.is_some() || self.raw.is_some()
     }
 
     /// File offset of the next byte to tokenize.
@@ -108,6 +136,32 @@ impl Tokenizer {
         f: &mut dyn FnMut(Op) -> Control,
     ) -> Result<Control, OpError> {
         loop {
+            if let Some(r) = self.raw.as_mut() {
+                let from_pending = !self.pending.is_empty();
+                let src: &[u8] = if from_pending { &self.pending } else { data };
+                if src.is_empty() {
+                    return Ok(Control::Continue);
+                }
+                let take = if r.pad {
+                    r.pad = false;
+                    r.remaining += u64::from(src[0]);
+                    1
+                } else {
+                    let t = r.remaining.min(src.len() as u64) as usize;
+                    r.remaining -= t as u64;
+                    t
+                };
+                if !r.pad && r.remaining == 0 {
+                    self.raw = None;
+                }
+                self.offset += take as u64;
+                if from_pending {
+                    self.pending.drain(..take);
+                } else {
+                    data = &data[take..];
+                }
+                continue;
+            }
             if let Some(s) = self.skip.as_mut() {
                 let from_pending = !self.pending.is_empty();
                 let avail = if from_pending {
@@ -140,7 +194,8 @@ impl Tokenizer {
                             arg: long_arg(s.code, s.prefix, s.len),
                             offset: s.offset,
                         };
-                        if f(op) == Control::Stop {
+                        let c = f(op);
+                        if self.obey(c) {
                             return Ok(Control::Stop);
                         }
                     }
@@ -160,7 +215,8 @@ impl Tokenizer {
                     Parsed::Op(op, used) => {
                         self.pending.drain(..used);
                         self.offset += used as u64;
-                        if f(op) == Control::Stop {
+                        let c = f(op);
+                        if self.obey(c) {
                             return Ok(Control::Stop);
                         }
                     }
@@ -180,8 +236,12 @@ impl Tokenizer {
                     Parsed::Op(op, used) => {
                         pos += used;
                         self.offset += used as u64;
-                        if f(op) == Control::Stop {
+                        let c = f(op);
+                        if self.obey(c) {
                             return Ok(Control::Stop);
+                        }
+                        if self.raw.is_some() {
+                            break;
                         }
                     }
                     Parsed::Need => {
