@@ -168,14 +168,12 @@ pub fn parse_header(b: &[u8], total: Option<u64>) -> Result<GgufHeader, GgufErro
         return Err(GgufError::Bad("bad magic".into()));
     }
     let version = r.u32()?;
-    if !(1..=3).contains(&version) {
-        return Err(GgufError::Bad(format!("unsupported version {version}")));
+    if !(2..=3).contains(&version) {
+        return Err(GgufError::Bad(format!(
+            "unsupported version {version} (2 and 3 are read)"
+        )));
     }
-    let (nt, nkv) = if version == 1 {
-        (u64::from(r.u32()?), u64::from(r.u32()?))
-    } else {
-        (r.u64()?, r.u64()?)
-    };
+    let (nt, nkv) = (r.u64()?, r.u64()?);
     if nt > MAX_TENSORS || nkv > MAX_KV {
         return Err(GgufError::Bad(format!(
             "{nt} tensors / {nkv} metadata keys exceed the limits"

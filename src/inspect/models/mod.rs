@@ -40,3 +40,32 @@ pub fn dedup(findings: &mut Vec<Finding>) {
     let mut seen = std::collections::HashSet::new();
     findings.retain(|f| seen.insert(f.fingerprint.clone()));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::{Category, Severity};
+
+    #[test]
+    fn dedup_drops_only_identical_fingerprints() {
+        let a = Finding::new(
+            "m.pt!archive/data.pkl",
+            "pickle.global",
+            Category::Code,
+            Severity::Critical,
+            "x",
+            b"os.system",
+        );
+        let b = Finding::new(
+            "m.pt!archive/data.pkl",
+            "pickle.global",
+            Category::Code,
+            Severity::Critical,
+            "x",
+            b"posix.system",
+        );
+        let mut v = vec![a.clone(), b.clone(), a.clone()];
+        dedup(&mut v);
+        assert_eq!(v, vec![a, b]);
+    }
+}
