@@ -182,3 +182,6 @@ pub fn open(nest: Nest, head: &[u8]) -> Option<Box<dyn Layer>> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests;

@@ -320,4 +320,4 @@ impl FileInspector for TextFile {
 }
 
 #[cfg(test)]
-mod rule_tests;
+pub(crate) mod rule_tests;
