@@ -6,6 +6,7 @@ pub mod engine;
 pub mod finding;
 pub mod models;
 pub mod nested;
+pub mod scan;
 pub mod text;
 
 pub use build::{build_engine, build_engine_parts, build_text_scanner, InspectError};
