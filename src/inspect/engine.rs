@@ -4,6 +4,7 @@
 //! engine, one level deeper, within [`NestLimits`].
 
 use super::nested::{self, Budget, Layer, Nest, NestLimits};
+use super::text::TEXT_INSPECTOR;
 use super::{FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, SNIFF_LEN};
 use std::sync::Arc;
 
@@ -156,6 +157,20 @@ impl FileScan {
             size: self.size,
             depth: self.depth,
         };
+        if self.engine.nested {
+            let nest = Nest {
+                engine: self.engine.clone(),
+                path: self.path.clone(),
+                depth: self.depth,
+                budget: self.budget.clone(),
+            };
+            self.layer = nested::open(nest, &self.head);
+            if self.layer.is_some() {
+                // The decoded members are text-scanned as children; scanning the encoded
+                // container bytes too would only repeat (or garble) those findings.
+                self.skip.push(TEXT_INSPECTOR);
+            }
+        }
         let open = self
             .engine
             .inspectors
@@ -169,15 +184,6 @@ impl FileScan {
             })
             .collect();
         self.open = Some(open);
-        if self.engine.nested {
-            let nest = Nest {
-                engine: self.engine.clone(),
-                path: self.path.clone(),
-                depth: self.depth,
-                budget: self.budget.clone(),
-            };
-            self.layer = nested::open(nest, &self.head);
-        }
     }
 
     fn feed(&mut self, data: &[u8]) {

@@ -8,6 +8,8 @@ use std::io::{Read, Seek, Write};
 
 /// Bytes held in memory before spilling to a temporary file.
 const IN_MEMORY: usize = 64 << 20;
+/// Most bytes of a broken zip that are text-scanned as plain bytes.
+const RAW_FALLBACK: usize = 256 << 20;
 /// Read size when streaming a member.
 const READ_BUF: usize = 256 << 10;
 
@@ -34,16 +36,17 @@ impl ZipLayer {
         }
     }
 
-    fn members<R: Read + Seek>(&mut self, reader: R, out: &mut Vec<Finding>) {
-        let mut ar = match zip::ZipArchive::new(reader) {
+    fn members<R: Read + Seek>(&mut self, mut reader: R, out: &mut Vec<Finding>) {
+        let mut ar = match zip::ZipArchive::new(&mut reader) {
             Ok(a) => a,
             Err(e) => {
                 out.push(self.nest.finding(
                     "archive.corrupt",
                     Category::Format,
                     Severity::Medium,
-                    format!("starts like a zip archive but cannot be read as one ({e}): members not inspected"),
+                    format!("starts like a zip archive but cannot be read as one ({e}): scanned as plain bytes"),
                 ));
+                self.scan_raw(reader, out);
                 return;
             }
         };
@@ -104,6 +107,19 @@ impl ZipLayer {
             }
             out.extend(child.finish());
         }
+    }
+}
+
+impl ZipLayer {
+    /// Not a zip after all: run the text rules over the held bytes, so a file that merely
+    /// starts with `PK` hides nothing.
+    fn scan_raw<R: Read + Seek>(&self, mut reader: R, out: &mut Vec<Finding>) {
+        let mut all = Vec::new();
+        let limit = RAW_FALLBACK as u64;
+        if reader.rewind().is_err() || reader.take(limit).read_to_end(&mut all).is_err() {
+            return;
+        }
+        self.nest.engine.context().text.scan_text(&self.nest.path, Some(0), &all, out);
     }
 }
 
