@@ -197,13 +197,14 @@ fn scan_large(engine: &Engine, text: &TextScanner, it: &Item, opts: &ScanOptions
             let n = it.size.div_ceil(opts.range);
             (0..n)
                 .into_par_iter()
-                .map(|i| {
+                .map_init(Vec::new, |buf: &mut Vec<u8>, i| {
                     let start = i * opts.range;
                     let end = (start + opts.range).min(it.size);
                     let bstart = start.saturating_sub(256);
                     let bend = (end + OVERLAP as u64).min(it.size);
-                    let mut buf = vec![0u8; (bend - bstart) as usize];
-                    file.read_exact_at(&mut buf, bstart).map_err(io_err(&it.path))?;
+                    buf.resize((bend - bstart) as usize, 0);
+                    file.read_exact_at(buf, bstart).map_err(io_err(&it.path))?;
+                    let buf = &buf[..];
                     let from = (start - bstart) as usize;
                     let to = (end - bstart) as usize;
                     let mut out = Vec::new();

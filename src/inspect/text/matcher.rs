@@ -7,11 +7,11 @@ use super::rules::{Check, Rule};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 /// How far before a keyword hit a rule's regex may start.
-pub const WINDOW_BACK: usize = 128;
+pub const WINDOW_BACK: usize = 64;
 /// How far after a keyword hit a rule's regex may end.
-pub const WINDOW_FWD: usize = 1024;
+pub const WINDOW_FWD: usize = 640;
 /// Longest match a rule may produce (longer ones may be cut at a window edge).
-pub const MAX_MATCH: usize = 512;
+pub const MAX_MATCH: usize = 384;
 /// Bytes a chunked caller must keep after a region so every match starting in it is whole.
 pub const OVERLAP: usize = WINDOW_BACK + WINDOW_FWD + 64;
 /// Shortest printable span worth looking at.
@@ -100,11 +100,31 @@ pub fn text_spans(buf: &[u8], from: usize) -> Vec<(usize, usize)> {
             }
         }
     };
-    for chunk in buf[from..].chunks_exact(8) {
-        let w = u64::from_le_bytes([
-            chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
-        ]);
-        if block_printable(w) {
+    let region = &buf[from..];
+    let whole = region.len() / 32 * 32;
+    let word = |c: &[u8], k: usize| {
+        u64::from_le_bytes([c[k], c[k + 1], c[k + 2], c[k + 3], c[k + 4], c[k + 5], c[k + 6], c[k + 7]])
+    };
+    for group in region[..whole].chunks_exact(32) {
+        let w = [word(group, 0), word(group, 8), word(group, 16), word(group, 24)];
+        // Fast path for binary data: every word has a byte >= 0x80 and no run is open.
+        if run_start.is_none() && (w[0] & HI != 0) & (w[1] & HI != 0) & (w[2] & HI != 0) & (w[3] & HI != 0) {
+            i += 32;
+            continue;
+        }
+        for wk in w {
+            if block_printable(wk) {
+                if run_start.is_none() {
+                    run_start = Some(i);
+                }
+            } else if let Some(s) = run_start.take() {
+                close(&mut spans, s, i);
+            }
+            i += 8;
+        }
+    }
+    for chunk in region[whole..].chunks_exact(8) {
+        if block_printable(word(chunk, 0)) {
             if run_start.is_none() {
                 run_start = Some(i);
             }
@@ -176,8 +196,9 @@ impl Matcher {
     /// match starting before `to` is whole. Matches come back sorted by start.
     ///
     /// A match is found through a keyword hit at most [`WINDOW_BACK`] bytes after its start;
-    /// matches are at most [`MAX_MATCH`] bytes long.
-    pub fn scan(&self, buf: &[u8], from: usize, to: usize) -> Vec<RawMatch> {
+    /// matches are at most [`MAX_MATCH`] bytes long. With `is_text` the input is taken to be
+    /// text and the binary-skipping pass is left out.
+    pub fn scan(&self, buf: &[u8], from: usize, to: usize, is_text: bool) -> Vec<RawMatch> {
         let mut out = Vec::new();
         let Some(ac) = &self.ac else { return out };
         let n = buf.len();
@@ -188,7 +209,8 @@ impl Matcher {
         let hit_limit = (to + WINDOW_BACK).min(n);
         let mut scanned_upto = vec![0usize; self.rules.len()];
         let mut last_end = vec![0usize; self.rules.len()];
-        for (s, e) in text_spans(buf, from) {
+        let spans = if is_text { vec![(from, n)] } else { text_spans(buf, from) };
+        for (s, e) in spans {
             if s >= hit_limit {
                 break;
             }

@@ -64,7 +64,7 @@ impl TextScanner {
 
     /// Raw matches (for tests and tools): matches starting in `buf[from..to]`.
     pub fn raw(&self, buf: &[u8], from: usize, to: usize) -> Vec<RawMatch> {
-        self.matcher.scan(buf, from, to)
+        self.matcher.scan(buf, from, to, false)
     }
 
     /// Report the matches that start in `buf[from..to]`. `base` is the file offset of
@@ -95,7 +95,7 @@ impl TextScanner {
         depth: u32,
         out: &mut Vec<Finding>,
     ) {
-        let matches = self.matcher.scan(buf, from, to);
+        let matches = self.matcher.scan(buf, from, to, line0.is_some());
         let mut line = line0;
         let mut cursor = 0usize;
         for m in matches {
@@ -142,33 +142,36 @@ impl TextScanner {
     fn scan_base64(&self, path: &str, buf: &[u8], from: usize, to: usize, base: u64, depth: u32, out: &mut Vec<Finding>) {
         static TABLE: std::sync::OnceLock<[bool; 256]> = std::sync::OnceLock::new();
         let t = TABLE.get_or_init(b64_table);
-        for (s, e) in matcher::text_spans(buf, from) {
-            if s >= to {
-                break;
+        let n = buf.len();
+        let end = to.min(n);
+        // Probe every PROBE-th byte: a run of at least MIN_B64 >= 2*PROBE base64 bytes always
+        // contains a probe; only around a probe that lands on a base64 byte is the run measured.
+        const PROBE: usize = MIN_B64 / 2;
+        let mut p = from;
+        while p < end {
+            if !t[buf[p] as usize] {
+                p += PROBE;
+                continue;
             }
-            let mut i = s.max(from);
-            // do not start inside a run that began before `from`
-            while i > s && i < e && t[buf[i - 1] as usize] && t[buf[i] as usize] {
-                i += 1;
+            let mut a = p;
+            while a > 0 && t[buf[a - 1] as usize] {
+                a -= 1;
             }
-            while i < e.min(to) {
-                if !t[buf[i] as usize] {
-                    i += 1;
-                    continue;
-                }
-                let start = i;
-                let (mut up, mut low, mut dig) = (false, false, false);
-                while i < e && t[buf[i] as usize] {
-                    let b = buf[i];
-                    up |= b.is_ascii_uppercase();
-                    low |= b.is_ascii_lowercase();
-                    dig |= b.is_ascii_digit();
-                    i += 1;
-                }
-                if i - start >= MIN_B64 && up && low && dig {
-                    self.decode_run(path, &buf[start..i], base + start as u64, depth, out);
+            let mut b = p + 1;
+            while b < n && t[buf[b] as usize] {
+                b += 1;
+            }
+            // a run that began before `from` belongs to the previous region
+            if a >= from && b - a >= MIN_B64 {
+                let run = &buf[a..b];
+                let up = run.iter().any(u8::is_ascii_uppercase);
+                let low = run.iter().any(u8::is_ascii_lowercase);
+                let dig = run.iter().any(u8::is_ascii_digit);
+                if up && low && dig {
+                    self.decode_run(path, run, base + a as u64, depth, out);
                 }
             }
+            p = b;
         }
     }
 
