@@ -223,6 +223,10 @@ pub fn utf16_kind(head: &[u8]) -> Option<bool> {
     if head.len() < 64 {
         return None;
     }
+    // quick reject: UTF-16 text of ASCII has a zero in every other one of the first bytes
+    if !(head[..16].iter().step_by(2).all(|&b| b == 0) || head[1..16].iter().step_by(2).all(|&b| b == 0)) {
+        return None;
+    }
     let n = head.len() / 2;
     let (mut le, mut be) = (0usize, 0usize);
     for p in head.chunks_exact(2) {

@@ -174,6 +174,7 @@ impl Matcher {
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
                     .kind(Some(AhoCorasickKind::DFA))
+                    .prefilter(false)
                     .build(&kws)?,
             )
         };

@@ -149,7 +149,10 @@ impl TextScanner {
         const PROBE: usize = MIN_B64 / 2;
         let mut p = from;
         while p < end {
-            if !t[buf[p] as usize] {
+            // a run of MIN_B64 or more has two probes in it, so the probe that starts it also
+            // sees base64 bytes half and a whole stride ahead
+            let ahead = |k: usize| buf.get(p + k).is_some_and(|&c| t[c as usize]);
+            if !t[buf[p] as usize] || !ahead(PROBE / 2) || !ahead(PROBE) {
                 p += PROBE;
                 continue;
             }
