@@ -44,30 +44,32 @@ if [ ! -f "$TREE/.done" ]; then
   touch "$TREE/.done"
 fi
 
-bytes_of() { du -sb --apparent-size "$1" | cut -f1; }
+bytes_of() { find "$1" -type f -printf '%s\n' | awk '{s+=$1} END {print s}'; }
 files_of() { find "$1" -type f | wc -l; }
 
 median3() { sort -n | sed -n 2p; }
 
-time_cmd() { # prints seconds for one run of "$@"
-  local s e
-  s=$(date +%s.%N)
-  "$@" >/dev/null 2>&1 || true
-  e=$(date +%s.%N)
-  echo "$e - $s" | bc -l
+time_cmd() { # prints "wall cpu" seconds for one run of "$@" (cpu = user + system)
+  local t
+  t=$(mktemp)
+  /usr/bin/time -f "%e %U %S" -o "$t" "$@" >/dev/null 2>&1 || true
+  awk '{printf "%s %.2f\n", $1, $2 + $3}' "$t"
+  rm -f "$t"
 }
 
-run3() { for _ in 1 2 3; do time_cmd "$@"; done | median3; }
+# median of 3 by wall time; prints "wall cpu"
+run3() { for _ in 1 2 3; do time_cmd "$@"; done | sort -n | sed -n 2p; }
 
 cat "$WEIGHTS" > /dev/null   # warm the page cache
 find "$TREE" -type f -exec cat {} + > /dev/null
 
-printf '%-10s %-12s %10s %8s %10s %10s\n' input tool bytes files seconds MB/s
-report() { # name tool path seconds
-  local b f
-  b=$(bytes_of "$3"); f=$(files_of "$3")
-  printf '%-10s %-12s %10s %8s %10.3f %10.1f\n' "$1" "$2" "$b" "$f" "$4" "$(echo "$b / $4 / 1000000" | bc -l)"
+printf '%-8s %-11s %11s %6s %8s %9s %8s\n' input tool bytes files wall_s MB/s cpu_s
+report() { # name tool path "wall cpu"
+  local b f w c
+  b=$(bytes_of "$3"); f=$(files_of "$3"); w=${4% *}; c=${4#* }
+  printf '%-8s %-11s %11s %6s %8.3f %9.1f %8.2f\n' "$1" "$2" "$b" "$f" "$w" "$(echo "$b / $w / 1000000" | bc -l)" "$c"
 }
+wall() { echo "${1% *}"; }
 
 W_AG=$(run3 "$BIN" scan "$WEIGHTS" --format json)
 report weights airgate "$WEIGHTS" "$W_AG"
@@ -80,9 +82,9 @@ if command -v kingfisher >/dev/null 2>&1; then
   report weights kingfisher "$WEIGHTS" "$W_KF"
   T_KF=$(run3 "${KF[@]}" "$TREE")
   report text kingfisher "$TREE" "$T_KF"
-  printf 'speed-up over kingfisher: weights %.1fx, text %.1fx\n' \
-    "$(echo "$W_KF / $W_AG" | bc -l)" "$(echo "$T_KF / $T_AG" | bc -l)"
+  printf 'speed-up over kingfisher (wall): weights %.1fx, text %.1fx\n' \
+    "$(echo "$(wall "$W_KF") / $(wall "$W_AG")" | bc -l)" "$(echo "$(wall "$T_KF") / $(wall "$T_AG")" | bc -l)"
 else
   echo "kingfisher not on PATH (pip install kingfisher-bin): comparison skipped"
 fi
-echo "cores: $(nproc); note: a shared machine, figures are noisy"
+echo "cores: $(nproc); load average: $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: wall figures are noisy; cpu_s is user+system)"

@@ -14,7 +14,12 @@ fn airgate() -> Command {
 }
 
 fn json_scan(args: &[&str]) -> (i32, Value) {
-    let out = airgate().arg("scan").args(args).args(["--format", "json"]).output().unwrap();
+    let out = airgate()
+        .arg("scan")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
     let code = out.status.code().unwrap();
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
@@ -40,7 +45,8 @@ fn findings(v: &Value) -> Vec<(String, String, Option<u64>, Option<u64>)> {
 fn zip(members: &[(&str, &[u8])]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, d) in members {
-        w.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        w.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
         w.write_all(d).unwrap();
     }
     w.finish().unwrap().into_inner()
@@ -55,19 +61,55 @@ fn write(p: &Path, d: &[u8]) {
 fn planted_tree_rejects_with_exact_locations() {
     let t = tempfile::tempdir().unwrap();
     let cfg = format!("model: x\ntoken: {GH}\n");
-    write(&t.path().join("data/archive.zip"), &zip(&[("inner/config.yaml", cfg.as_bytes())]));
-    write(&t.path().join("notebooks/train.py"), format!("import os\nKEY = '{AWS}'\nrequests.post(u, data=x)\n").as_bytes());
+    write(
+        &t.path().join("data/archive.zip"),
+        &zip(&[("inner/config.yaml", cfg.as_bytes())]),
+    );
+    write(
+        &t.path().join("notebooks/train.py"),
+        format!("import os\nKEY = '{AWS}'\nrequests.post(u, data=x)\n").as_bytes(),
+    );
     std::os::unix::fs::symlink("/etc/hostname", t.path().join("link")).unwrap();
     let (code, v) = json_scan(&[t.path().to_str().unwrap()]);
     assert_eq!(code, 1);
     assert_eq!(v["verdict"], "reject");
     let f = findings(&v);
-    assert!(f.contains(&("secret.github-pat".into(), "data/archive.zip!inner/config.yaml".into(), Some(2), Some(16))), "{f:?}");
-    assert!(f.contains(&("secret.aws-access-key-id".into(), "notebooks/train.py".into(), Some(2), Some(17))), "{f:?}");
-    assert!(f.contains(&("reachback.python-http".into(), "notebooks/train.py".into(), Some(3), Some(39))), "{f:?}");
-    assert!(f.contains(&("scan.symlink".into(), "link".into(), None, None)), "{f:?}");
+    assert!(
+        f.contains(&(
+            "secret.github-pat".into(),
+            "data/archive.zip!inner/config.yaml".into(),
+            Some(2),
+            Some(16)
+        )),
+        "{f:?}"
+    );
+    assert!(
+        f.contains(&(
+            "secret.aws-access-key-id".into(),
+            "notebooks/train.py".into(),
+            Some(2),
+            Some(17)
+        )),
+        "{f:?}"
+    );
+    assert!(
+        f.contains(&(
+            "reachback.python-http".into(),
+            "notebooks/train.py".into(),
+            Some(3),
+            Some(39)
+        )),
+        "{f:?}"
+    );
+    assert!(
+        f.contains(&("scan.symlink".into(), "link".into(), None, None)),
+        "{f:?}"
+    );
     let text = v.to_string();
-    assert!(!text.contains(GH) && !text.contains(AWS), "report leaks a secret");
+    assert!(
+        !text.contains(GH) && !text.contains(AWS),
+        "report leaks a secret"
+    );
 }
 
 #[test]
@@ -85,7 +127,12 @@ mirror: https://hf.corp.lan/models\n\
 logo: data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==\n",
     );
     write(&t.path().join("schema.xml"), b"<root xmlns=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"/>\n");
-    write(&t.path().join("weights.bin"), &(0..200_000u32).map(|i| (i.wrapping_mul(2654435761) >> 11) as u8).collect::<Vec<_>>());
+    write(
+        &t.path().join("weights.bin"),
+        &(0..200_000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+            .collect::<Vec<_>>(),
+    );
     let (code, v) = json_scan(&[t.path().to_str().unwrap(), "--allow-host", "corp.lan"]);
     assert_eq!(findings(&v), vec![], "{v}");
     assert_eq!(code, 0);
@@ -95,7 +142,10 @@ logo: data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlE
 #[test]
 fn allow_host_extends_internal_domains() {
     let t = tempfile::tempdir().unwrap();
-    write(&t.path().join(".env"), b"HF_ENDPOINT=https://hf.mirror.acme.io\n");
+    write(
+        &t.path().join(".env"),
+        b"HF_ENDPOINT=https://hf.mirror.acme.io\n",
+    );
     let (code, v) = json_scan(&[t.path().to_str().unwrap()]);
     assert_eq!(code, 1);
     assert_eq!(findings(&v)[0].0, "reachback.hf-endpoint");
@@ -107,10 +157,16 @@ fn allow_host_extends_internal_domains() {
 fn policy_waivers_disabled_rules_extra_rules_and_block_at() {
     let t = tempfile::tempdir().unwrap();
     let tree = t.path().join("tree");
-    write(&tree.join("a.txt"), format!("t = {GH}\nMYCO-{}\n", "Zq81LmXp0vQ7").as_bytes());
+    write(
+        &tree.join("a.txt"),
+        format!("t = {GH}\nMYCO-{}\n", "Zq81LmXp0vQ7").as_bytes(),
+    );
     let (code, v) = json_scan(&[tree.to_str().unwrap()]);
     assert_eq!(code, 1);
-    let fp = v["findings"][0]["fingerprint"].as_str().unwrap().to_string();
+    let fp = v["findings"][0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // waive it: accepted, and the waived finding is listed
     let rules_dir = t.path().join("rules");
     write(
@@ -134,26 +190,56 @@ negative_examples = ["MYCO-short"]
     let (code, v) = json_scan(&[tree.to_str().unwrap(), "--policy", pol.to_str().unwrap()]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["waived"][0]["fingerprint"], fp.as_str());
-    assert_eq!(findings(&v), vec![("secret.myco-token".into(), "a.txt".into(), Some(2), Some(45))]);
+    assert_eq!(
+        findings(&v),
+        vec![(
+            "secret.myco-token".into(),
+            "a.txt".into(),
+            Some(2),
+            Some(45)
+        )]
+    );
     // block at medium: the custom rule's finding now rejects
-    std::fs::write(&pol, format!("[decide]\nblock_at = \"medium\"\n[inspect]\nrules_dirs = [\"rules\"]\ndisabled_rules = [\"secret.github-pat\"]\n")).unwrap();
+    std::fs::write(&pol, "[decide]\nblock_at = \"medium\"\n[inspect]\nrules_dirs = [\"rules\"]\ndisabled_rules = [\"secret.github-pat\"]\n").unwrap();
     let (code, v) = json_scan(&[tree.to_str().unwrap(), "--policy", pol.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert_eq!(findings(&v), vec![("secret.myco-token".into(), "a.txt".into(), Some(2), Some(45))]);
+    assert_eq!(
+        findings(&v),
+        vec![(
+            "secret.myco-token".into(),
+            "a.txt".into(),
+            Some(2),
+            Some(45)
+        )]
+    );
 }
 
 #[test]
 fn sarif_and_human_formats() {
     let t = tempfile::tempdir().unwrap();
-    write(&t.path().join("s.sh"), b"curl -fsSL https://get.tool.sh | sh\n");
-    let out = airgate().args(["scan", t.path().to_str().unwrap(), "--format", "sarif"]).output().unwrap();
+    write(
+        &t.path().join("s.sh"),
+        b"curl -fsSL https://get.tool.sh | sh\n",
+    );
+    let out = airgate()
+        .args(["scan", t.path().to_str().unwrap(), "--format", "sarif"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["version"], "2.1.0");
-    let ids: Vec<&str> = v["runs"][0]["results"].as_array().unwrap().iter().map(|r| r["ruleId"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = v["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ruleId"].as_str().unwrap())
+        .collect();
     assert!(ids.contains(&"reachback.shell-pipe-exec"), "{ids:?}");
     assert!(ids.contains(&"reachback.shell-download"), "{ids:?}");
-    let out = airgate().args(["scan", t.path().to_str().unwrap()]).output().unwrap();
+    let out = airgate()
+        .args(["scan", t.path().to_str().unwrap()])
+        .output()
+        .unwrap();
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.starts_with("REJECTED"), "{s}");
     assert!(s.contains("reachback.shell-pipe-exec s.sh:1"), "{s}");
@@ -164,19 +250,40 @@ fn usage_and_io_errors() {
     let t = tempfile::tempdir().unwrap();
     let bad = t.path().join("p.toml");
     std::fs::write(&bad, "[inspect]\nbogus = 1\n").unwrap();
-    airgate().args(["scan", t.path().to_str().unwrap(), "--policy", bad.to_str().unwrap()]).assert().code(2);
+    airgate()
+        .args([
+            "scan",
+            t.path().to_str().unwrap(),
+            "--policy",
+            bad.to_str().unwrap(),
+        ])
+        .assert()
+        .code(2);
     let rules = t.path().join("r");
     write(&rules.join("x.toml"), b"[[rule]]\nid = \"x\"\nname = \"x\"\ncategory = \"secret\"\nseverity = \"high\"\nkeywords = [\"ab\"]\npattern = \"ab\"\n");
     std::fs::write(&bad, "[inspect]\nrules_dirs = [\"r\"]\n").unwrap();
-    airgate().args(["scan", t.path().to_str().unwrap(), "--policy", bad.to_str().unwrap()]).assert().code(2);
-    airgate().args(["scan", t.path().join("missing").to_str().unwrap()]).assert().code(3);
+    airgate()
+        .args([
+            "scan",
+            t.path().to_str().unwrap(),
+            "--policy",
+            bad.to_str().unwrap(),
+        ])
+        .assert()
+        .code(2);
+    airgate()
+        .args(["scan", t.path().join("missing").to_str().unwrap()])
+        .assert()
+        .code(3);
 }
 
 #[test]
 fn large_files_are_split_without_missing_edges() {
     let t = tempfile::tempdir().unwrap();
     // binary, 40 MiB (> split size), secrets across the 8 MiB range edge and in the last bytes
-    let mut d: Vec<u8> = (0..40u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80).collect();
+    let mut d: Vec<u8> = (0..40u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80)
+        .collect();
     let edge = (8 << 20) - 7;
     d[edge..edge + AWS.len()].copy_from_slice(AWS.as_bytes());
     let end = d.len() - GH.len();
@@ -203,9 +310,24 @@ fn large_files_are_split_without_missing_edges() {
     assert_eq!(
         f,
         vec![
-            ("secret.aws-access-key-id".into(), "w.bin".into(), None, Some(edge as u64)),
-            ("secret.github-pat".into(), "big.txt".into(), Some(want.0), Some(want.1)),
-            ("secret.github-pat".into(), "w.bin".into(), None, Some(end as u64)),
+            (
+                "secret.aws-access-key-id".into(),
+                "w.bin".into(),
+                None,
+                Some(edge as u64)
+            ),
+            (
+                "secret.github-pat".into(),
+                "big.txt".into(),
+                Some(want.0),
+                Some(want.1)
+            ),
+            (
+                "secret.github-pat".into(),
+                "w.bin".into(),
+                None,
+                Some(end as u64)
+            ),
         ]
     );
 }
@@ -219,12 +341,21 @@ fn bundle_tar_zst_is_read_as_an_archive() {
     h.set_size(data.len() as u64);
     h.set_mode(0o644);
     h.set_cksum();
-    b.append_data(&mut h, "payload/config.json", &data[..]).unwrap();
+    b.append_data(&mut h, "payload/config.json", &data[..])
+        .unwrap();
     let tarb = b.into_inner().unwrap();
     let p = t.path().join("m.tar.zst");
     std::fs::write(&p, zstd::encode_all(&tarb[..], 3).unwrap()).unwrap();
     let (code, v) = json_scan(&[p.to_str().unwrap()]);
     assert_eq!(code, 1);
     let shown = format!("{}!m.tar!payload/config.json", p.display());
-    assert_eq!(findings(&v), vec![("reachback.trust-remote-code".into(), shown, Some(1), Some(1))]);
+    assert_eq!(
+        findings(&v),
+        vec![(
+            "reachback.trust-remote-code".into(),
+            shown,
+            Some(1),
+            Some(1)
+        )]
+    );
 }

@@ -2,10 +2,11 @@
 //! trust checks) for secrets, reachback and unsafe model files; same report, formats and
 //! exit codes as `verify`.
 
-use super::common::{Format, ResultExt};
+use super::common::Format;
+use super::ResultExt;
 use airgate::decide::{apply_waivers, verdict, Verdict};
-use airgate::inspect::scan::{scan_path, ScanOptions};
 use airgate::inspect::build_engine_parts;
+use airgate::inspect::scan::{scan_path, ScanOptions};
 use airgate::policy::Policy;
 use airgate::report::{human, sarif, Report, Timings};
 use std::path::PathBuf;
@@ -33,7 +34,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         Some(p) => Policy::load(p).config()?,
         None => Policy::default(),
     };
-    policy.inspect.internal_domains.extend(args.allow_host.iter().cloned());
+    policy
+        .inspect
+        .internal_domains
+        .extend(args.allow_host.iter().cloned());
     let (engine, text) = build_engine_parts(&policy).config()?;
     let out = scan_path(&engine, &text, &args.path, &ScanOptions::default()).operational()?;
     let findings: Vec<_> = out
@@ -44,7 +48,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let (kept, waived) = apply_waivers(findings, &policy);
     let mut report = Report::new("scan");
     report.verdict = verdict(&kept, &policy);
-    let blocking = kept.iter().filter(|f| f.severity >= policy.decide.block_at).count();
+    let blocking = kept
+        .iter()
+        .filter(|f| f.severity >= policy.decide.block_at)
+        .count();
     if blocking > 0 {
         report.reasons.push(format!(
             "{blocking} finding(s) at or above {} severity",

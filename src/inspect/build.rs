@@ -18,9 +18,17 @@ pub enum InspectError {
 
 /// The text scanner for `policy` (also what model inspectors get as `ScanContext::text`).
 pub fn build_text_scanner(policy: &Policy) -> Result<Arc<TextScanner>, InspectError> {
-    let dirs: Vec<_> = policy.inspect.rules_dirs.iter().map(|d| policy.resolve(d)).collect();
+    let dirs: Vec<_> = policy
+        .inspect
+        .rules_dirs
+        .iter()
+        .map(|d| policy.resolve(d))
+        .collect();
     let rules = rules::load(&dirs, &policy.inspect.rules, &policy.inspect.disabled_rules)?;
-    Ok(Arc::new(TextScanner::new(rules, policy.inspect.internal_domains.clone())?))
+    Ok(Arc::new(TextScanner::new(
+        rules,
+        policy.inspect.internal_domains.clone(),
+    )?))
 }
 
 /// The full engine (text rules + model inspectors + nesting) and its text scanner.

@@ -62,7 +62,13 @@ impl Engine {
     }
 
     /// Start inspecting a file nested in another, sharing the outer file's `budget`.
-    pub fn begin_nested(&self, path: &str, size: Option<u64>, depth: u32, budget: Arc<Budget>) -> FileScan {
+    pub fn begin_nested(
+        &self,
+        path: &str,
+        size: Option<u64>,
+        depth: u32,
+        budget: Arc<Budget>,
+    ) -> FileScan {
         FileScan {
             engine: self.clone(),
             path: path.to_string(),
@@ -224,7 +230,12 @@ mod tests {
         fn name(&self) -> &'static str {
             "bang"
         }
-        fn open(&self, m: &FileMeta<'_>, head: &[u8], _: &ScanContext) -> Option<Box<dyn FileInspector>> {
+        fn open(
+            &self,
+            m: &FileMeta<'_>,
+            head: &[u8],
+            _: &ScanContext,
+        ) -> Option<Box<dyn FileInspector>> {
             (head.first() == Some(&b'!')).then(|| {
                 Box::new(BangFile {
                     seen: 0,
@@ -240,7 +251,14 @@ mod tests {
         }
         fn finish(self: Box<Self>, total: u64, out: &mut Vec<Finding>) {
             assert_eq!(self.seen, total);
-            out.push(Finding::new(&self.path, "bang", Category::Format, Severity::Low, "bang", b""));
+            out.push(Finding::new(
+                &self.path,
+                "bang",
+                Category::Format,
+                Severity::Low,
+                "bang",
+                b"",
+            ));
         }
     }
 

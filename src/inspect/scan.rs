@@ -66,7 +66,12 @@ struct Item {
 
 /// Scan a file or a folder tree. Findings name files relative to a folder root, or as given
 /// for a single file.
-pub fn scan_path(engine: &Engine, text: &TextScanner, root: &Path, opts: &ScanOptions) -> Result<ScanOutput, ScanError> {
+pub fn scan_path(
+    engine: &Engine,
+    text: &TextScanner,
+    root: &Path,
+    opts: &ScanOptions,
+) -> Result<ScanOutput, ScanError> {
     let meta = std::fs::symlink_metadata(root).map_err(io_err(root))?;
     let mut items = Vec::new();
     let mut findings = Vec::new();
@@ -103,9 +108,15 @@ pub fn scan_path(engine: &Engine, text: &TextScanner, root: &Path, opts: &ScanOp
 
 fn special(shown: &str, meta: &std::fs::Metadata) -> Finding {
     let (rule, msg) = if meta.file_type().is_symlink() {
-        ("scan.symlink", "symbolic link: not followed, its target is not inspected")
+        (
+            "scan.symlink",
+            "symbolic link: not followed, its target is not inspected",
+        )
     } else {
-        ("scan.special-file", "not a regular file or folder: not inspected")
+        (
+            "scan.special-file",
+            "not a regular file or folder: not inspected",
+        )
     };
     Finding::new(shown, rule, Category::Format, Severity::Low, msg, b"")
 }
@@ -124,7 +135,10 @@ fn walk(
             "scan.too-deep",
             Category::Format,
             Severity::Medium,
-            format!("folders nested deeper than {}: not inspected", opts.max_dir_depth),
+            format!(
+                "folders nested deeper than {}: not inspected",
+                opts.max_dir_depth
+            ),
             b"",
         ));
         return Ok(());
@@ -136,7 +150,11 @@ fn walk(
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name().to_string_lossy().into_owned();
-        let shown = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+        let shown = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
         let path = e.path();
         let meta = std::fs::symlink_metadata(&path).map_err(io_err(&path))?;
         if meta.is_dir() {
@@ -172,7 +190,12 @@ fn scan_small(engine: &Engine, it: &Item, opts: &ScanOptions) -> Result<Vec<Find
 /// A large file: the text rules run over ranges in parallel; everything else (model
 /// inspectors, containers) reads the file once, in order, and stops early when no
 /// inspector wants more.
-fn scan_large(engine: &Engine, text: &TextScanner, it: &Item, opts: &ScanOptions) -> Result<Vec<Finding>, ScanError> {
+fn scan_large(
+    engine: &Engine,
+    text: &TextScanner,
+    it: &Item,
+    opts: &ScanOptions,
+) -> Result<Vec<Finding>, ScanError> {
     let file = File::open(&it.path).map_err(io_err(&it.path))?;
     let mut head = vec![0u8; SNIFF_LEN.min(it.size as usize)];
     file.read_exact_at(&mut head, 0).map_err(io_err(&it.path))?;
@@ -209,9 +232,12 @@ fn scan_large(engine: &Engine, text: &TextScanner, it: &Item, opts: &ScanOptions
                     let to = (end - bstart) as usize;
                     let mut out = Vec::new();
                     let line0 = is_text.then_some(1);
-                    text.scan_region(&it.shown, &buf, from, to, bstart, line0, &mut out);
+                    text.scan_region(&it.shown, buf, from, to, bstart, line0, &mut out);
                     let (before, inside) = if is_text {
-                        (count_newlines(&buf[..from]) as u64, count_newlines(&buf[from..to]) as u64)
+                        (
+                            count_newlines(&buf[..from]) as u64,
+                            count_newlines(&buf[from..to]) as u64,
+                        )
                     } else {
                         (0, 0)
                     };

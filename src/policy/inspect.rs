@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Content inspection settings.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct InspectPolicy {
     /// Domains (and their subdomains) that are inside the enclave: URLs to them are not reachback.
@@ -22,19 +22,6 @@ pub struct InspectPolicy {
     pub rules: Vec<RuleDef>,
     /// Limits on nested archives and encodings (`[inspect.limits]`); defaults are safe.
     pub limits: NestLimits,
-}
-
-impl Default for InspectPolicy {
-    fn default() -> Self {
-        InspectPolicy {
-            internal_domains: Vec::new(),
-            rules_dirs: Vec::new(),
-            disabled_rules: Vec::new(),
-            waivers: Vec::new(),
-            rules: Vec::new(),
-            limits: NestLimits::default(),
-        }
-    }
 }
 
 /// A recorded decision to accept one finding.

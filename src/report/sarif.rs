@@ -105,12 +105,26 @@ mod tests {
     fn sarif_shape() {
         let mut r = Report::new("scan");
         r.findings.push(
-            Finding::new("a b/x.zip!c.yaml", "secret.github-pat", Category::Secret, Severity::Critical, "GitHub token: rotate", b"k")
-                .at_line(3)
-                .at_offset(40)
-                .with_redacted("ghp_…(40 bytes)"),
+            Finding::new(
+                "a b/x.zip!c.yaml",
+                "secret.github-pat",
+                Category::Secret,
+                Severity::Critical,
+                "GitHub token: rotate",
+                b"k",
+            )
+            .at_line(3)
+            .at_offset(40)
+            .with_redacted("ghp_…(40 bytes)"),
         );
-        r.findings.push(Finding::new("y", "reachback.url", Category::Reachback, Severity::Medium, "URL", b"h"));
+        r.findings.push(Finding::new(
+            "y",
+            "reachback.url",
+            Category::Reachback,
+            Severity::Medium,
+            "URL",
+            b"h",
+        ));
         let v: Value = serde_json::from_str(&render(&r)).unwrap();
         assert_eq!(v["version"], "2.1.0");
         let run = &v["runs"][0];
@@ -120,9 +134,18 @@ mod tests {
         assert_eq!(res["ruleId"], "secret.github-pat");
         assert_eq!(res["ruleIndex"], 1);
         assert_eq!(res["level"], "error");
-        assert_eq!(res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "a%20b/x.zip!c.yaml");
-        assert_eq!(res["locations"][0]["physicalLocation"]["region"]["startLine"], 3);
-        assert_eq!(res["partialFingerprints"]["airgateFingerprint/v1"], r.findings[0].fingerprint);
+        assert_eq!(
+            res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "a%20b/x.zip!c.yaml"
+        );
+        assert_eq!(
+            res["locations"][0]["physicalLocation"]["region"]["startLine"],
+            3
+        );
+        assert_eq!(
+            res["partialFingerprints"]["airgateFingerprint/v1"],
+            r.findings[0].fingerprint
+        );
         assert_eq!(run["results"][1]["level"], "warning");
     }
 }

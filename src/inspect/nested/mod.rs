@@ -74,15 +74,28 @@ impl Nest {
     }
 
     /// A finding about this container.
-    pub fn finding(&self, rule: &str, category: Category, severity: Severity, message: String) -> Finding {
-        Finding::new(&self.path, rule, category, severity, message, rule.as_bytes())
+    pub fn finding(
+        &self,
+        rule: &str,
+        category: Category,
+        severity: Severity,
+        message: String,
+    ) -> Finding {
+        Finding::new(
+            &self.path,
+            rule,
+            category,
+            severity,
+            message,
+            rule.as_bytes(),
+        )
     }
 
     /// Start a child scan for `inner` (already sanitised), or explain why not.
-    pub fn child(&self, inner: &str, size: Option<u64>) -> Result<FileScan, Finding> {
+    pub fn child(&self, inner: &str, size: Option<u64>) -> Result<FileScan, Box<Finding>> {
         let limits = self.limits();
         if self.depth + 1 > limits.max_depth {
-            return Err(self.finding(
+            return Err(Box::new(self.finding(
                 "archive.too-deep",
                 Category::Archive,
                 Severity::High,
@@ -90,18 +103,21 @@ impl Nest {
                     "nested deeper than {} levels ({inner}): contents not inspected; raise inspect.limits.max_depth only if this is expected",
                     limits.max_depth
                 ),
-            ));
+            )));
         }
-        Ok(self
-            .engine
-            .begin_nested(&format!("{}!{inner}", self.path), size, self.depth + 1, self.budget.clone()))
+        Ok(self.engine.begin_nested(
+            &format!("{}!{inner}", self.path),
+            size,
+            self.depth + 1,
+            self.budget.clone(),
+        ))
     }
 
     /// Count one member against the budget.
-    pub fn count_member(&self) -> Result<(), Finding> {
+    pub fn count_member(&self) -> Result<(), Box<Finding>> {
         let n = self.budget.members.fetch_add(1, Ordering::Relaxed) + 1;
         if n > self.limits().max_members {
-            return Err(self.finding(
+            return Err(Box::new(self.finding(
                 "archive.too-many-members",
                 Category::Archive,
                 Severity::High,
@@ -109,17 +125,17 @@ impl Nest {
                     "more than {} archive members in one payload file: the rest is not inspected",
                     self.limits().max_members
                 ),
-            ));
+            )));
         }
         Ok(())
     }
 
     /// Count `n` decoded bytes; `decoded`/`encoded` are this stream's totals for the ratio.
-    pub fn count_expanded(&self, n: u64, decoded: u64, encoded: u64) -> Result<(), Finding> {
+    pub fn count_expanded(&self, n: u64, decoded: u64, encoded: u64) -> Result<(), Box<Finding>> {
         let limits = self.limits();
         let total = self.budget.expanded.fetch_add(n, Ordering::Relaxed) + n;
         if total > limits.max_expanded_bytes {
-            return Err(self.finding(
+            return Err(Box::new(self.finding(
                 "archive.too-large",
                 Category::Archive,
                 Severity::High,
@@ -127,10 +143,10 @@ impl Nest {
                     "decodes to more than {} bytes: the rest is not inspected (possible decompression bomb)",
                     limits.max_expanded_bytes
                 ),
-            ));
+            )));
         }
         if decoded > RATIO_GRACE && decoded / encoded.max(1) > limits.max_ratio {
-            return Err(self.finding(
+            return Err(Box::new(self.finding(
                 "archive.ratio",
                 Category::Archive,
                 Severity::High,
@@ -138,7 +154,7 @@ impl Nest {
                     "decoded/encoded ratio above {}: decompression bomb, the rest is not inspected",
                     limits.max_ratio
                 ),
-            ));
+            )));
         }
         Ok(())
     }
@@ -152,7 +168,10 @@ pub fn clean_name(raw: &[u8]) -> String {
         .map(|c| if c.is_control() || c == '!' { '_' } else { c })
         .take(1024)
         .collect();
-    let s = s.trim_start_matches("./").trim_start_matches('/').to_string();
+    let s = s
+        .trim_start_matches("./")
+        .trim_start_matches('/')
+        .to_string();
     if s.is_empty() {
         "_".into()
     } else {
@@ -168,7 +187,11 @@ pub fn open(nest: Nest, head: &[u8]) -> Option<Box<dyn Layer>> {
     if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         return stream::Decode::zstd(nest);
     }
-    if head.len() >= 10 && head.starts_with(b"BZh") && (b'1'..=b'9').contains(&head[3]) && head[4..10] == [0x31, 0x41, 0x59, 0x26, 0x53, 0x59] {
+    if head.len() >= 10
+        && head.starts_with(b"BZh")
+        && (b'1'..=b'9').contains(&head[3])
+        && head[4..10] == [0x31, 0x41, 0x59, 0x26, 0x53, 0x59]
+    {
         return Some(stream::Decode::bzip2(nest));
     }
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {

@@ -43,8 +43,11 @@ impl Write for Sink {
             return Err(std::io::Error::other("inspection limit reached"));
         }
         self.decoded += buf.len() as u64;
-        if let Err(f) = self.nest.count_expanded(buf.len() as u64, self.decoded, self.encoded) {
-            self.tripped = Some(f);
+        if let Err(f) = self
+            .nest
+            .count_expanded(buf.len() as u64, self.decoded, self.encoded)
+        {
+            self.tripped = Some(*f);
             return Err(std::io::Error::other("inspection limit reached"));
         }
         if let Some(c) = self.child.as_mut() {
@@ -118,17 +121,26 @@ fn inner_name(path: &str, suffixes: &[(&str, &str)]) -> String {
 }
 
 impl Decode {
-    fn make(format: &'static str, nest: Nest, suffixes: &[(&str, &str)], build: impl FnOnce(Sink) -> Option<Dec>) -> Box<Decode> {
+    fn make(
+        format: &'static str,
+        nest: Nest,
+        suffixes: &[(&str, &str)],
+        build: impl FnOnce(Sink) -> Option<Dec>,
+    ) -> Box<Decode> {
         let name = inner_name(&nest.path, suffixes);
         let mut failed = Vec::new();
         let child = match nest.child(&name, None) {
             Ok(c) => Some(c),
             Err(f) => {
-                failed.push(f);
+                failed.push(*f);
                 None
             }
         };
-        let dec = if child.is_some() { build(Sink::new(nest.clone(), child)) } else { None };
+        let dec = if child.is_some() {
+            build(Sink::new(nest.clone(), child))
+        } else {
+            None
+        };
         Box::new(Decode {
             format,
             nest,
@@ -140,25 +152,36 @@ impl Decode {
 
     /// A gzip layer (several members in a row are one stream).
     pub fn gzip(nest: Nest) -> Box<dyn Layer> {
-        Decode::make("gzip", nest, &[(".tgz", ".tar"), (".gz", ""), (".gzip", "")], |s| {
-            Some(Dec::Gz(flate2::write::MultiGzDecoder::new(s)))
-        })
+        Decode::make(
+            "gzip",
+            nest,
+            &[(".tgz", ".tar"), (".gz", ""), (".gzip", "")],
+            |s| Some(Dec::Gz(flate2::write::MultiGzDecoder::new(s))),
+        )
     }
 
     /// A zstd layer; the window is capped at 2^27 bytes of memory.
     pub fn zstd(nest: Nest) -> Option<Box<dyn Layer>> {
-        Some(Decode::make("zstd", nest, &[(".tzst", ".tar"), (".zst", ""), (".zstd", "")], |s| {
-            let mut d = zstd::stream::write::Decoder::new(s).ok()?;
-            d.window_log_max(27).ok()?;
-            Some(Dec::Zst(Box::new(d)))
-        }))
+        Some(Decode::make(
+            "zstd",
+            nest,
+            &[(".tzst", ".tar"), (".zst", ""), (".zstd", "")],
+            |s| {
+                let mut d = zstd::stream::write::Decoder::new(s).ok()?;
+                d.window_log_max(27).ok()?;
+                Some(Dec::Zst(Box::new(d)))
+            },
+        ))
     }
 
     /// A bzip2 layer.
     pub fn bzip2(nest: Nest) -> Box<dyn Layer> {
-        Decode::make("bzip2", nest, &[(".tbz2", ".tar"), (".tbz", ".tar"), (".bz2", "")], |s| {
-            Some(Dec::Bz(bzip2::write::BzDecoder::new(s)))
-        })
+        Decode::make(
+            "bzip2",
+            nest,
+            &[(".tbz2", ".tar"), (".tbz", ".tar"), (".bz2", "")],
+            |s| Some(Dec::Bz(bzip2::write::BzDecoder::new(s))),
+        )
     }
 
     fn fail(&mut self, e: std::io::Error) {
@@ -172,7 +195,10 @@ impl Decode {
                     "archive.corrupt",
                     Category::Format,
                     Severity::Medium,
-                    format!("{} stream does not decode ({e}): the rest is not inspected", self.format),
+                    format!(
+                        "{} stream does not decode ({e}): the rest is not inspected",
+                        self.format
+                    ),
                 ));
             }
         }
@@ -224,13 +250,16 @@ pub fn utf16_kind(head: &[u8]) -> Option<bool> {
         return None;
     }
     // quick reject: UTF-16 text of ASCII has a zero in every other one of the first bytes
-    if !(head[..16].iter().step_by(2).all(|&b| b == 0) || head[1..16].iter().step_by(2).all(|&b| b == 0)) {
+    if !(head[..16].iter().step_by(2).all(|&b| b == 0)
+        || head[1..16].iter().step_by(2).all(|&b| b == 0))
+    {
         return None;
     }
     let n = head.len() / 2;
     let (mut le, mut be) = (0usize, 0usize);
     for p in head.chunks_exact(2) {
-        let ok = |b: u8| b.is_ascii_graphic() || b == b' ' || b == b'\n' || b == b'\r' || b == b'\t';
+        let ok =
+            |b: u8| b.is_ascii_graphic() || b == b' ' || b == b'\n' || b == b'\r' || b == b'\t';
         if p[1] == 0 && ok(p[0]) {
             le += 1;
         }
@@ -264,7 +293,7 @@ impl Utf16 {
         let bom = head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]);
         let (child, failed) = match nest.child("utf-16", None) {
             Ok(c) => (Some(c), None),
-            Err(f) => (None, Some(f)),
+            Err(f) => (None, Some(*f)),
         };
         Utf16 {
             le,
@@ -278,7 +307,11 @@ impl Utf16 {
     }
 
     fn unit(&mut self, a: u8, b: u8) {
-        let u = if self.le { u16::from_le_bytes([a, b]) } else { u16::from_be_bytes([a, b]) };
+        let u = if self.le {
+            u16::from_le_bytes([a, b])
+        } else {
+            u16::from_be_bytes([a, b])
+        };
         if self.bom && self.seen == 0 {
             self.seen += 1;
             return;
@@ -331,17 +364,29 @@ mod tests {
     #[test]
     fn names() {
         assert_eq!(inner_name("a/b/c.txt.gz", &[(".gz", "")]), "c.txt");
-        assert_eq!(inner_name("a/x.tgz", &[(".tgz", ".tar"), (".gz", "")]), "x.tar");
+        assert_eq!(
+            inner_name("a/x.tgz", &[(".tgz", ".tar"), (".gz", "")]),
+            "x.tar"
+        );
         assert_eq!(inner_name("a.zip!in/blob", &[(".gz", "")]), "data");
     }
 
     #[test]
     fn utf16_detect() {
-        let t: Vec<u8> = "hello world, this is some text in utf-16 little endian!!".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        let t: Vec<u8> = "hello world, this is some text in utf-16 little endian!!"
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
         assert_eq!(utf16_kind(&t), Some(true));
-        let be: Vec<u8> = "hello world, this is some text in utf-16 big endian!!!!!".encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+        let be: Vec<u8> = "hello world, this is some text in utf-16 big endian!!!!!"
+            .encode_utf16()
+            .flat_map(|u| u.to_be_bytes())
+            .collect();
         assert_eq!(utf16_kind(&be), Some(false));
-        assert_eq!(utf16_kind(b"plain ascii text that is long enough to be judged as such, ok"), None);
+        assert_eq!(
+            utf16_kind(b"plain ascii text that is long enough to be judged as such, ok"),
+            None
+        );
         assert_eq!(utf16_kind(&[0u8; 128]), None);
     }
 }

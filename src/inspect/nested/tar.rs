@@ -15,11 +15,19 @@ pub fn is_tar(head: &[u8]) -> bool {
 }
 
 fn checksum_ok(h: &[u8]) -> bool {
-    let Some(want) = octal(&h[148..156]) else { return false };
+    let Some(want) = octal(&h[148..156]) else {
+        return false;
+    };
     let sum: u64 = h
         .iter()
         .enumerate()
-        .map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u64::from(b) })
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u64::from(b)
+            }
+        })
         .sum();
     sum == want
 }
@@ -58,7 +66,11 @@ enum State {
     Header,
     /// Member data: bytes left, then padding; the child (for regular files) or collected
     /// metadata (long names, PAX).
-    Data { left: u64, pad: u64, sink: Sink },
+    Data {
+        left: u64,
+        pad: u64,
+        sink: Sink,
+    },
     Done,
 }
 
@@ -93,8 +105,12 @@ impl TarLayer {
     }
 
     fn stop(&mut self, msg: String) {
-        self.found
-            .push(self.nest.finding("archive.corrupt", Category::Format, Severity::Medium, msg));
+        self.found.push(self.nest.finding(
+            "archive.corrupt",
+            Category::Format,
+            Severity::Medium,
+            msg,
+        ));
         self.state = State::Done;
     }
 
@@ -137,11 +153,15 @@ impl TarLayer {
                         n
                     }
                 };
-                match self.nest.count_member().and_then(|()| self.nest.child(&clean_name(&name), Some(size))) {
+                match self
+                    .nest
+                    .count_member()
+                    .and_then(|()| self.nest.child(&clean_name(&name), Some(size)))
+                {
                     Ok(c) => Sink::File(Box::new(c)),
                     Err(f) => {
                         let fatal = f.rule == "archive.too-many-members";
-                        self.found.push(f);
+                        self.found.push(*f);
                         if fatal {
                             self.state = State::Done;
                             return;
@@ -158,14 +178,19 @@ impl TarLayer {
             }
         };
         let pad = (512 - size % 512) % 512;
-        self.state = State::Data { left: size, pad, sink };
+        self.state = State::Data {
+            left: size,
+            pad,
+            sink,
+        };
         if size == 0 {
             self.end_member();
         }
     }
 
     fn end_member(&mut self) {
-        let State::Data { sink, pad, .. } = std::mem::replace(&mut self.state, State::Header) else {
+        let State::Data { sink, pad, .. } = std::mem::replace(&mut self.state, State::Header)
+        else {
             return;
         };
         match sink {
@@ -186,8 +211,15 @@ impl TarLayer {
     /// PAX records: `<len> <key>=<value>\n`.
     fn pax(&mut self, mut v: &[u8]) {
         while !v.is_empty() {
-            let Some(sp) = v.iter().position(|&b| b == b' ') else { break };
-            let Some(len) = std::str::from_utf8(&v[..sp]).ok().and_then(|s| s.parse::<usize>().ok()) else { break };
+            let Some(sp) = v.iter().position(|&b| b == b' ') else {
+                break;
+            };
+            let Some(len) = std::str::from_utf8(&v[..sp])
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+            else {
+                break;
+            };
             if len <= sp || len > v.len() {
                 break;
             }
@@ -197,7 +229,9 @@ impl TarLayer {
                 let (k, val) = (&rec[..eq], &rec[eq + 1..]);
                 match k {
                     b"path" => self.pax_path = Some(val.to_vec()),
-                    b"size" => self.pax_size = std::str::from_utf8(val).ok().and_then(|s| s.parse().ok()),
+                    b"size" => {
+                        self.pax_size = std::str::from_utf8(val).ok().and_then(|s| s.parse().ok())
+                    }
                     _ => {}
                 }
             }
@@ -237,7 +271,12 @@ impl Layer for TarLayer {
     }
 
     fn finish(mut self: Box<Self>, out: &mut Vec<Finding>) {
-        if let State::Data { sink: Sink::File(c), left, .. } = std::mem::replace(&mut self.state, State::Done) {
+        if let State::Data {
+            sink: Sink::File(c),
+            left,
+            ..
+        } = std::mem::replace(&mut self.state, State::Done)
+        {
             self.found.extend(c.finish());
             if left > 0 {
                 self.found.push(self.nest.finding(

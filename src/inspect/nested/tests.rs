@@ -47,7 +47,8 @@ fn tar(members: &[(&str, &[u8])]) -> Vec<u8> {
 fn zip(members: &[(&str, &[u8])]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, d) in members {
-        let o = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let o = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
         w.start_file(*name, o).unwrap();
         w.write_all(d).unwrap();
     }
@@ -68,23 +69,57 @@ const PREFIX: &str = "# planted config\n";
 
 /// (outer file name, bytes, path of the innermost text, offset shift of the text in it)
 fn wrappings(text: &[u8]) -> Vec<(String, Vec<u8>, String, u64)> {
-    let pre = |name: &str| format!("{name}");
     let mut v = vec![
-        ("plain.yaml".into(), text.to_vec(), pre("plain.yaml"), 0),
+        ("plain.yaml".into(), text.to_vec(), "plain.yaml".into(), 0),
         ("c.yaml.gz".into(), gz(text), "c.yaml.gz!c.yaml".into(), 0),
-        ("c.yaml.zst".into(), zst(text), "c.yaml.zst!c.yaml".into(), 0),
+        (
+            "c.yaml.zst".into(),
+            zst(text),
+            "c.yaml.zst!c.yaml".into(),
+            0,
+        ),
         ("c.yaml.bz2".into(), bz(text), "c.yaml.bz2!c.yaml".into(), 0),
-        ("a.tar".into(), tar(&[("junk.bin", &[0u8; 700]), ("inner/config.yaml", text)]), "a.tar!inner/config.yaml".into(), 0),
-        ("data/archive.zip".into(), zip(&[("other.txt", b"hello"), ("inner/config.yaml", text)]), "data/archive.zip!inner/config.yaml".into(), 0),
-        ("b.tar.gz".into(), gz(&tar(&[("x/config.yaml", text)])), "b.tar.gz!b.tar!x/config.yaml".into(), 0),
-        ("z.zip".into(), zip(&[("nested.zip", &zip(&[("deep/c.json", text)]))]), "z.zip!nested.zip!deep/c.json".into(), 0),
+        (
+            "a.tar".into(),
+            tar(&[("junk.bin", &[0u8; 700]), ("inner/config.yaml", text)]),
+            "a.tar!inner/config.yaml".into(),
+            0,
+        ),
+        (
+            "data/archive.zip".into(),
+            zip(&[("other.txt", b"hello"), ("inner/config.yaml", text)]),
+            "data/archive.zip!inner/config.yaml".into(),
+            0,
+        ),
+        (
+            "b.tar.gz".into(),
+            gz(&tar(&[("x/config.yaml", text)])),
+            "b.tar.gz!b.tar!x/config.yaml".into(),
+            0,
+        ),
+        (
+            "z.zip".into(),
+            zip(&[("nested.zip", &zip(&[("deep/c.json", text)]))]),
+            "z.zip!nested.zip!deep/c.json".into(),
+            0,
+        ),
         ("u16.txt".into(), utf16(text), "u16.txt!utf-16".into(), 0),
-        ("t.tar.zst".into(), zst(&tar(&[("p/in.zip", &zip(&[("c.yaml", text)]))])), "t.tar.zst!t.tar!p/in.zip!c.yaml".into(), 0),
+        (
+            "t.tar.zst".into(),
+            zst(&tar(&[("p/in.zip", &zip(&[("c.yaml", text)]))])),
+            "t.tar.zst!t.tar!p/in.zip!c.yaml".into(),
+            0,
+        ),
     ];
     let enc = b64(text);
     let doc = format!("kind: Secret\ndata:\n  blob: {enc}\n");
     let at = doc.find(&enc).unwrap();
-    v.push(("k8s.yaml".into(), doc.into_bytes(), format!("k8s.yaml!base64@{at}"), 0));
+    v.push((
+        "k8s.yaml".into(),
+        doc.into_bytes(),
+        format!("k8s.yaml!base64@{at}"),
+        0,
+    ));
     v
 }
 
@@ -99,21 +134,37 @@ fn every_rule_is_found_in_every_container_and_encoding() {
         let text = format!("{PREFIX}{ex}\n# end\n");
         let m = s.raw(text.as_bytes(), 0, text.len());
         let Some(m) = m.iter().find(|m| m.rule == ri) else {
-            problems.push(format!("{}: example not found even in plain text", r.def.id));
+            problems.push(format!(
+                "{}: example not found even in plain text",
+                r.def.id
+            ));
             continue;
         };
         let want_off = m.start as u64;
         for (name, bytes, path, shift) in wrappings(text.as_bytes()) {
             let f = scan(&e, &name, &bytes, 4096);
             checked += 1;
-            let hit = f.iter().any(|f| f.rule == r.def.id && f.path == path && f.offset == Some(want_off + shift));
+            let hit = f.iter().any(|f| {
+                f.rule == r.def.id && f.path == path && f.offset == Some(want_off + shift)
+            });
             if !hit {
-                let got: Vec<_> = f.iter().map(|f| (f.rule.as_str(), f.path.as_str(), f.offset)).collect();
-                problems.push(format!("{} in {name}: want {path}@{want_off}, got {got:?}", r.def.id));
+                let got: Vec<_> = f
+                    .iter()
+                    .map(|f| (f.rule.as_str(), f.path.as_str(), f.offset))
+                    .collect();
+                problems.push(format!(
+                    "{} in {name}: want {path}@{want_off}, got {got:?}",
+                    r.def.id
+                ));
             }
         }
     }
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
     assert_eq!(checked, s.rules().len() * 11);
 }
 
@@ -132,7 +183,10 @@ fn too_deep_is_reported() {
         d = gz(&d);
     }
     let f = scan(&engine(None), "x.gz", &d, 1 << 16);
-    assert!(f.iter().any(|f| f.rule == "reachback.hf-offline-disabled"), "{f:?}");
+    assert!(
+        f.iter().any(|f| f.rule == "reachback.hf-offline-disabled"),
+        "{f:?}"
+    );
     assert!(!f.iter().any(|f| f.rule.starts_with("archive.")), "{f:?}");
 }
 
@@ -153,16 +207,29 @@ fn decompression_bomb_is_stopped() {
 fn member_count_and_size_limits_from_policy() {
     let mut p = Policy::default();
     p.inspect.limits.max_members = 3;
-    let members: Vec<(String, Vec<u8>)> = (0..5).map(|i| (format!("m{i}"), b"x".to_vec())).collect();
-    let refs: Vec<(&str, &[u8])> = members.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
+    let members: Vec<(String, Vec<u8>)> =
+        (0..5).map(|i| (format!("m{i}"), b"x".to_vec())).collect();
+    let refs: Vec<(&str, &[u8])> = members
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
     let f = scan(&engine(Some(p.clone())), "many.tar", &tar(&refs), 512);
-    assert!(f.iter().any(|f| f.rule == "archive.too-many-members"), "{f:?}");
+    assert!(
+        f.iter().any(|f| f.rule == "archive.too-many-members"),
+        "{f:?}"
+    );
     let f = scan(&engine(Some(p)), "many.zip", &zip(&refs), 512);
-    assert!(f.iter().any(|f| f.rule == "archive.too-many-members"), "{f:?}");
+    assert!(
+        f.iter().any(|f| f.rule == "archive.too-many-members"),
+        "{f:?}"
+    );
     let mut p = Policy::default();
     p.inspect.limits.max_spool_bytes = 100;
     let f = scan(&engine(Some(p)), "big.zip", &zip(&refs), 512);
-    assert!(f.iter().any(|f| f.rule == "archive.too-large-to-open"), "{f:?}");
+    assert!(
+        f.iter().any(|f| f.rule == "archive.too-large-to-open"),
+        "{f:?}"
+    );
 }
 
 #[test]
@@ -171,10 +238,20 @@ fn corrupt_streams_are_reported_not_fatal() {
     d.truncate(d.len() / 2);
     let f = scan(&engine(None), "t.gz", &d, 100);
     assert!(f.iter().any(|f| f.rule == "archive.corrupt"), "{f:?}");
-    let f = scan(&engine(None), "t.zip", b"PK\x03\x04 not a zip: HF_HUB_OFFLINE=0", 100);
+    let f = scan(
+        &engine(None),
+        "t.zip",
+        b"PK\x03\x04 not a zip: HF_HUB_OFFLINE=0",
+        100,
+    );
     assert!(f.iter().any(|f| f.rule == "archive.corrupt"), "{f:?}");
     // a file that only looks like a zip is still text-scanned
-    assert!(f.iter().any(|f| f.rule == "reachback.hf-offline-disabled" && f.path == "t.zip" && f.offset == Some(16)), "{f:?}");
+    assert!(
+        f.iter().any(|f| f.rule == "reachback.hf-offline-disabled"
+            && f.path == "t.zip"
+            && f.offset == Some(16)),
+        "{f:?}"
+    );
 }
 
 #[test]

@@ -69,7 +69,7 @@ impl ZipLayer {
             }
             let name = clean_name(m.name_raw());
             if let Err(f) = self.nest.count_member() {
-                out.push(f);
+                out.push(*f);
                 return;
             }
             let declared = m.size();
@@ -77,7 +77,7 @@ impl ZipLayer {
             let mut child = match self.nest.child(&name, Some(declared)) {
                 Ok(c) => c,
                 Err(f) => {
-                    out.push(f);
+                    out.push(*f);
                     continue;
                 }
             };
@@ -97,9 +97,13 @@ impl ZipLayer {
                     }
                 };
                 decoded += n as u64;
-                let ratio_base = if decoded > RATIO_GRACE { compressed } else { u64::MAX };
+                let ratio_base = if decoded > RATIO_GRACE {
+                    compressed
+                } else {
+                    u64::MAX
+                };
                 if let Err(f) = self.nest.count_expanded(n as u64, decoded, ratio_base) {
-                    out.push(f);
+                    out.push(*f);
                     out.extend(child.finish());
                     return;
                 }
@@ -119,7 +123,11 @@ impl ZipLayer {
         if reader.rewind().is_err() || reader.take(limit).read_to_end(&mut all).is_err() {
             return;
         }
-        self.nest.engine.context().text.scan_text(&self.nest.path, Some(0), &all, out);
+        self.nest
+            .engine
+            .context()
+            .text
+            .scan_text(&self.nest.path, Some(0), &all, out);
     }
 }
 

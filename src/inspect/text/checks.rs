@@ -23,16 +23,61 @@ pub fn entropy(v: &[u8]) -> f64 {
 
 /// Substrings (lower case) that mark a documented example or a template, not a live value.
 const PLACEHOLDER_WORDS: &[&str] = &[
-    "example", "your_", "your-", "yourapi", "<your", "placeholder", "changeme", "change_me",
-    "dummy", "redacted", "xxxxxx", "******", "fake", "sample", "insert", "replace", "todo",
-    "${", "{{", "<%", "%(", "$(", "env[", "getenv", "os.environ", "process.env", "secret_here",
-    "token_here", "key_here", "12345678", "abcdefgh", "0000000000",
+    "example",
+    "your_",
+    "your-",
+    "yourapi",
+    "<your",
+    "placeholder",
+    "changeme",
+    "change_me",
+    "dummy",
+    "redacted",
+    "xxxxxx",
+    "******",
+    "fake",
+    "sample",
+    "insert",
+    "replace",
+    "todo",
+    "${",
+    "{{",
+    "<%",
+    "%(",
+    "$(",
+    "env[",
+    "getenv",
+    "os.environ",
+    "process.env",
+    "secret_here",
+    "token_here",
+    "key_here",
+    "12345678",
+    "abcdefgh",
+    "0000000000",
 ];
 
 /// Whole values (lower case) that are stock dummies, not credentials.
 const PLACEHOLDER_VALUES: &[&str] = &[
-    "password", "passwd", "pass", "secret", "guest", "admin", "root", "test", "user", "changeit",
-    "letmein", "qwerty", "none", "null", "true", "false", "default", "mypassword", "p@ssw0rd",
+    "password",
+    "passwd",
+    "pass",
+    "secret",
+    "guest",
+    "admin",
+    "root",
+    "test",
+    "user",
+    "changeit",
+    "letmein",
+    "qwerty",
+    "none",
+    "null",
+    "true",
+    "false",
+    "default",
+    "mypassword",
+    "p@ssw0rd",
 ];
 
 /// Is `v` a placeholder such as `AKIAIOSFODNN7EXAMPLE`, `YOUR_API_KEY`, `${VAR}`, `<token>`,
@@ -47,7 +92,9 @@ pub fn is_placeholder(v: &[u8]) -> bool {
     }
     let distinct = {
         let mut seen = [false; 256];
-        v.iter().filter(|&&b| !std::mem::replace(&mut seen[b as usize], true)).count()
+        v.iter()
+            .filter(|&&b| !std::mem::replace(&mut seen[b as usize], true))
+            .count()
     };
     distinct <= 3 && v.len() >= 6
 }
@@ -56,10 +103,15 @@ pub fn is_placeholder(v: &[u8]) -> bool {
 /// `opt_out`, `do_not_track`, `no_`) is on when its value is falsy.
 pub fn setting_on(m: &[u8]) -> bool {
     let t = String::from_utf8_lossy(m).to_ascii_lowercase();
-    let Some(p) = t.find([':', '=']) else { return false };
+    let Some(p) = t.find([':', '=']) else {
+        return false;
+    };
     let (name, value) = (&t[..p], &t[p + 1..]);
-    let value = value.trim_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '=');
-    let negated = ["disable", "opt_out", "optout", "do_not", "no_"].iter().any(|w| name.contains(w));
+    let value =
+        value.trim_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '=');
+    let negated = ["disable", "opt_out", "optout", "do_not", "no_"]
+        .iter()
+        .any(|w| name.contains(w));
     let truthy = ["true", "yes", "on", "1", "enabled", "enable"].contains(&value);
     let falsy = ["false", "no", "off", "0", "disabled", "disable"].contains(&value);
     if negated {
@@ -100,16 +152,40 @@ pub fn github_checksum_ok(token: &[u8]) -> bool {
 
 /// Hosts of XML/JSON schema namespaces and documentation: identifiers, not network calls.
 const NAMESPACE_HOSTS: &[&str] = &[
-    "www.w3.org", "w3.org", "json-schema.org", "schemas.xmlsoap.org", "schemas.openxmlformats.org",
-    "schemas.microsoft.com", "purl.org", "xmlns.com", "ns.adobe.com", "www.omg.org",
-    "schemas.android.com", "xml.apache.org", "java.sun.com", "xmlns.jcp.org", "www.xfa.org",
-    "relaxng.org", "docbook.org", "www.oasis-open.org", "schema.org",
+    "www.w3.org",
+    "w3.org",
+    "json-schema.org",
+    "schemas.xmlsoap.org",
+    "schemas.openxmlformats.org",
+    "schemas.microsoft.com",
+    "purl.org",
+    "xmlns.com",
+    "ns.adobe.com",
+    "www.omg.org",
+    "schemas.android.com",
+    "xml.apache.org",
+    "java.sun.com",
+    "xmlns.jcp.org",
+    "www.xfa.org",
+    "relaxng.org",
+    "docbook.org",
+    "www.oasis-open.org",
+    "schema.org",
 ];
 
 /// Reserved documentation and local suffixes (RFC 2606 / 6761): never real destinations.
 const RESERVED_SUFFIXES: &[&str] = &[
-    "example.com", "example.org", "example.net", "example", "test", "invalid", "localhost",
-    "local", "internal", "localdomain", "home.arpa",
+    "example.com",
+    "example.org",
+    "example.net",
+    "example",
+    "test",
+    "invalid",
+    "localhost",
+    "local",
+    "internal",
+    "localdomain",
+    "home.arpa",
 ];
 
 /// Is `host` (lower case, no port) inside `internal` (domains, their subdomains, IPv4
@@ -118,9 +194,17 @@ pub fn is_internal(host: &str, internal: &[String]) -> bool {
     let host = host.trim_end_matches('.');
     let ip = parse_ipv4(host);
     internal.iter().any(|d| {
-        let d = d.trim().trim_start_matches("*.").trim_end_matches('.').to_ascii_lowercase();
+        let d = d
+            .trim()
+            .trim_start_matches("*.")
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
         if let (Some(ip), Some((net, bits))) = (ip, parse_cidr(&d)) {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             return ip & mask == net & mask;
         }
         host == d || host.ends_with(&format!(".{d}"))
@@ -161,7 +245,11 @@ pub fn host_of(raw: &[u8]) -> String {
     if let Some(rest) = s.strip_prefix('[') {
         return rest.split(']').next().unwrap_or("").to_string();
     }
-    s.split(':').next().unwrap_or("").trim_end_matches('.').to_string()
+    s.split(':')
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('.')
+        .to_string()
 }
 
 /// Where a host lies.
@@ -180,9 +268,16 @@ pub fn classify_host(host: &str, line_before: &[u8], internal: &[String]) -> Hos
         return HostKind::Harmless;
     }
     let ctx = String::from_utf8_lossy(line_before).to_ascii_lowercase();
-    if ["xmlns", "$schema", "schemalocation", "<!doctype", "\"$id\"", "namespace"]
-        .iter()
-        .any(|k| ctx.contains(k))
+    if [
+        "xmlns",
+        "$schema",
+        "schemalocation",
+        "<!doctype",
+        "\"$id\"",
+        "namespace",
+    ]
+    .iter()
+    .any(|k| ctx.contains(k))
     {
         return HostKind::Harmless;
     }
@@ -231,7 +326,14 @@ mod tests {
 
     #[test]
     fn placeholders() {
-        for p in ["AKIAIOSFODNN7EXAMPLE", "YOUR_API_KEY", "${TOKEN}", "<token>", "xxxxxxxxxxxx", "{{ secret }}"] {
+        for p in [
+            "AKIAIOSFODNN7EXAMPLE",
+            "YOUR_API_KEY",
+            "${TOKEN}",
+            "<token>",
+            "xxxxxxxxxxxx",
+            "{{ secret }}",
+        ] {
             assert!(is_placeholder(p.as_bytes()), "{p}");
         }
         for p in ["q8Zr2Lp0Xw7Nk3Vb", "AKIA2OGYBAH6QW7BZ5JX"] {
@@ -256,14 +358,38 @@ mod tests {
     #[test]
     fn hosts() {
         let internal = vec!["corp.lan".to_string(), "10.0.0.0/8".to_string()];
-        assert_eq!(classify_host("api.corp.lan", b"", &internal), HostKind::Harmless);
-        assert_eq!(classify_host("10.2.3.4", b"", &internal), HostKind::Harmless);
-        assert_eq!(classify_host("11.2.3.4", b"", &internal), HostKind::ExternalIp);
-        assert_eq!(classify_host("127.0.0.1", b"", &internal), HostKind::Harmless);
-        assert_eq!(classify_host("huggingface.co", b"", &internal), HostKind::External);
-        assert_eq!(classify_host("www.w3.org", b"", &internal), HostKind::Harmless);
-        assert_eq!(classify_host("evil.io", b"<a xmlns=\"", &internal), HostKind::Harmless);
-        assert_eq!(classify_host("api.example.com", b"", &internal), HostKind::Harmless);
+        assert_eq!(
+            classify_host("api.corp.lan", b"", &internal),
+            HostKind::Harmless
+        );
+        assert_eq!(
+            classify_host("10.2.3.4", b"", &internal),
+            HostKind::Harmless
+        );
+        assert_eq!(
+            classify_host("11.2.3.4", b"", &internal),
+            HostKind::ExternalIp
+        );
+        assert_eq!(
+            classify_host("127.0.0.1", b"", &internal),
+            HostKind::Harmless
+        );
+        assert_eq!(
+            classify_host("huggingface.co", b"", &internal),
+            HostKind::External
+        );
+        assert_eq!(
+            classify_host("www.w3.org", b"", &internal),
+            HostKind::Harmless
+        );
+        assert_eq!(
+            classify_host("evil.io", b"<a xmlns=\"", &internal),
+            HostKind::Harmless
+        );
+        assert_eq!(
+            classify_host("api.example.com", b"", &internal),
+            HostKind::Harmless
+        );
         assert_eq!(host_of(b"user:pw@Host.COM:443"), "host.com");
     }
 }

@@ -2,7 +2,9 @@
 //! over all rules' keywords on the printable spans, then run only the hit rules' regexes in
 //! a window around each hit. Never one big RegexSet.
 
-use super::checks::{classify_host, entropy, github_checksum_ok, host_of, is_placeholder, setting_on, HostKind};
+use super::checks::{
+    classify_host, entropy, github_checksum_ok, host_of, is_placeholder, setting_on, HostKind,
+};
 use super::rules::{Check, Rule};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
@@ -40,7 +42,9 @@ pub struct Matcher {
 
 impl std::fmt::Debug for Matcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Matcher").field("rules", &self.rules.len()).finish()
+        f.debug_struct("Matcher")
+            .field("rules", &self.rules.len())
+            .finish()
     }
 }
 
@@ -103,12 +107,28 @@ pub fn text_spans(buf: &[u8], from: usize) -> Vec<(usize, usize)> {
     let region = &buf[from..];
     let whole = region.len() / 32 * 32;
     let word = |c: &[u8], k: usize| {
-        u64::from_le_bytes([c[k], c[k + 1], c[k + 2], c[k + 3], c[k + 4], c[k + 5], c[k + 6], c[k + 7]])
+        u64::from_le_bytes([
+            c[k],
+            c[k + 1],
+            c[k + 2],
+            c[k + 3],
+            c[k + 4],
+            c[k + 5],
+            c[k + 6],
+            c[k + 7],
+        ])
     };
     for group in region[..whole].chunks_exact(32) {
-        let w = [word(group, 0), word(group, 8), word(group, 16), word(group, 24)];
+        let w = [
+            word(group, 0),
+            word(group, 8),
+            word(group, 16),
+            word(group, 24),
+        ];
         // Fast path for binary data: every word has a byte >= 0x80 and no run is open.
-        if run_start.is_none() && (w[0] & HI != 0) & (w[1] & HI != 0) & (w[2] & HI != 0) & (w[3] & HI != 0) {
+        if run_start.is_none()
+            && (w[0] & HI != 0) & (w[1] & HI != 0) & (w[2] & HI != 0) & (w[3] & HI != 0)
+        {
             i += 32;
             continue;
         }
@@ -137,7 +157,10 @@ pub fn text_spans(buf: &[u8], from: usize) -> Vec<(usize, usize)> {
     if let Some(s) = run_start.take() {
         close(&mut spans, s, n.min(i));
     } else if i < n {
-        let tail_start = (i..n).rev().take_while(|&j| PRINTABLE[buf[j] as usize]).last();
+        let tail_start = (i..n)
+            .rev()
+            .take_while(|&j| PRINTABLE[buf[j] as usize])
+            .last();
         if let Some(t) = tail_start {
             close(&mut spans, t, n);
         }
@@ -147,7 +170,10 @@ pub fn text_spans(buf: &[u8], from: usize) -> Vec<(usize, usize)> {
 
 impl Matcher {
     /// Build the keyword automaton over `rules`; `internal` lists the enclave's domains.
-    pub fn new(rules: Vec<Rule>, internal: Vec<String>) -> Result<Matcher, aho_corasick::BuildError> {
+    pub fn new(
+        rules: Vec<Rule>,
+        internal: Vec<String>,
+    ) -> Result<Matcher, aho_corasick::BuildError> {
         let mut kws: Vec<String> = Vec::new();
         let mut kw_rules: Vec<Vec<u32>> = Vec::new();
         for (ri, r) in rules.iter().enumerate() {
@@ -178,7 +204,10 @@ impl Matcher {
                     .build(&kws)?,
             )
         };
-        let internal = internal.into_iter().map(|d| d.to_ascii_lowercase()).collect();
+        let internal = internal
+            .into_iter()
+            .map(|d| d.to_ascii_lowercase())
+            .collect();
         Ok(Matcher {
             rules,
             ac,
@@ -210,7 +239,11 @@ impl Matcher {
         let hit_limit = (to + WINDOW_BACK).min(n);
         let mut scanned_upto = vec![0usize; self.rules.len()];
         let mut last_end = vec![0usize; self.rules.len()];
-        let spans = if is_text { vec![(from, n)] } else { text_spans(buf, from) };
+        let spans = if is_text {
+            vec![(from, n)]
+        } else {
+            text_spans(buf, from)
+        };
         for (s, e) in spans {
             if s >= hit_limit {
                 break;
@@ -227,7 +260,10 @@ impl Matcher {
                     if hit < scanned_upto[ri] {
                         continue;
                     }
-                    let ws = hit.saturating_sub(WINDOW_BACK).max(from).max(scanned_upto[ri]);
+                    let ws = hit
+                        .saturating_sub(WINDOW_BACK)
+                        .max(from)
+                        .max(scanned_upto[ri]);
                     let we = (hit_end + WINDOW_FWD).min(n);
                     let safe = if we == n { n } else { we - MAX_MATCH };
                     scanned_upto[ri] = safe;
@@ -255,16 +291,24 @@ impl Matcher {
         let hay = &buf[..we];
         let mut at = ws;
         while at < accept_below {
-            let Some(caps) = rule.regex.captures_at(hay, at) else { break };
+            let Some(caps) = rule.regex.captures_at(hay, at) else {
+                break;
+            };
             let Some(m) = caps.get(0) else { break };
             if m.start() >= accept_below {
                 break;
             }
-            at = if m.end() > m.start() { m.end() } else { m.start() + 1 };
+            at = if m.end() > m.start() {
+                m.end()
+            } else {
+                m.start() + 1
+            };
             if m.start() < *last_end {
                 continue;
             }
-            let Some(v) = caps.get(rule.group) else { continue };
+            let Some(v) = caps.get(rule.group) else {
+                continue;
+            };
             if let Some(rm) = self.accept(ri, buf, m.start(), m.end(), v.start(), v.end()) {
                 *last_end = m.end();
                 out.push(rm);
@@ -273,7 +317,15 @@ impl Matcher {
     }
 
     /// Apply placeholders, the entropy floor and the rule's check to a candidate.
-    fn accept(&self, ri: usize, buf: &[u8], start: usize, end: usize, vs: usize, ve: usize) -> Option<RawMatch> {
+    fn accept(
+        &self,
+        ri: usize,
+        buf: &[u8],
+        start: usize,
+        end: usize,
+        vs: usize,
+        ve: usize,
+    ) -> Option<RawMatch> {
         let rule = &self.rules[ri];
         let value = &buf[vs..ve];
         if !rule.def.keep_placeholders && is_placeholder(value) {
@@ -287,28 +339,32 @@ impl Matcher {
         let mut host = None;
         match rule.def.check {
             None => {}
-            Some(Check::GithubCrc32) => {
-                if !github_checksum_ok(value) {
-                    return None;
-                }
-            }
-            Some(Check::SettingOn) => {
-                if !setting_on(&buf[start..end]) {
-                    return None;
-                }
-            }
+            Some(Check::GithubCrc32) if !github_checksum_ok(value) => return None,
+            Some(Check::GithubCrc32) => {}
+            Some(Check::SettingOn) if !setting_on(&buf[start..end]) => return None,
+            Some(Check::SettingOn) => {}
             Some(Check::NotOffline) => {
                 let t = String::from_utf8_lossy(&buf[start..end]).to_ascii_lowercase();
-                if ["offline", "disabled", "dryrun"].iter().any(|w| t.contains(w)) {
+                if ["offline", "disabled", "dryrun"]
+                    .iter()
+                    .any(|w| t.contains(w))
+                {
                     return None;
                 }
             }
             Some(c @ (Check::ExternalHost | Check::ExternalIp)) => {
                 let h = host_of(value);
-                let line_start = buf[..start].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+                let line_start = buf[..start]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |p| p + 1);
                 let before = &buf[line_start.max(start.saturating_sub(256))..start];
                 let kind = classify_host(&h, before, &self.internal);
-                let want = if c == Check::ExternalHost { HostKind::External } else { HostKind::ExternalIp };
+                let want = if c == Check::ExternalHost {
+                    HostKind::External
+                } else {
+                    HostKind::ExternalIp
+                };
                 if kind != want {
                     return None;
                 }
@@ -348,7 +404,14 @@ mod tests {
 
     #[test]
     fn block_test_agrees_with_table() {
-        for w in [0u64, u64::MAX, 0x4141_4141_4141_4141, 0x0a41_4141_4141_4141, 0x7f41_4141_4141_4141, 0x1f41_4141_4141_4141] {
+        for w in [
+            0u64,
+            u64::MAX,
+            0x4141_4141_4141_4141,
+            0x0a41_4141_4141_4141,
+            0x7f41_4141_4141_4141,
+            0x1f41_4141_4141_4141,
+        ] {
             let slow = w.to_le_bytes().iter().all(|&b| PRINTABLE[b as usize]);
             assert_eq!(block_printable(w), slow, "{w:x}");
         }

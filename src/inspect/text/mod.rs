@@ -6,7 +6,9 @@ pub mod checks;
 pub mod matcher;
 pub mod rules;
 
-use super::{Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity, TextScan};
+use super::{
+    Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity, TextScan,
+};
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 use matcher::{Matcher, RawMatch, OVERLAP};
@@ -51,7 +53,10 @@ fn b64_table() -> [bool; 256] {
 
 impl TextScanner {
     /// A scanner over `rules`; URLs and hosts under `internal_domains` are not reachback.
-    pub fn new(rules: Vec<Rule>, internal_domains: Vec<String>) -> Result<TextScanner, aho_corasick::BuildError> {
+    pub fn new(
+        rules: Vec<Rule>,
+        internal_domains: Vec<String>,
+    ) -> Result<TextScanner, aho_corasick::BuildError> {
         Ok(TextScanner {
             matcher: Matcher::new(rules, internal_domains)?,
         })
@@ -110,13 +115,26 @@ impl TextScanner {
         }
     }
 
-    fn finding(&self, path: &str, buf: &[u8], m: &RawMatch, base: u64, line: Option<u64>) -> Finding {
+    fn finding(
+        &self,
+        path: &str,
+        buf: &[u8],
+        m: &RawMatch,
+        base: u64,
+        line: Option<u64>,
+    ) -> Finding {
         let rule = &self.matcher.rules[m.rule];
         let value = &buf[m.vstart..m.vend];
-        let what = rule.def.message.clone().unwrap_or_else(|| rule.def.name.clone());
+        let what = rule
+            .def
+            .message
+            .clone()
+            .unwrap_or_else(|| rule.def.name.clone());
         let message = match (&m.host, rule.def.category) {
             (Some(h), _) => format!("{what}: {h} is outside the enclave's internal domains"),
-            (None, RuleCategory::Secret) => format!("{what}: remove it from the bundle and rotate it"),
+            (None, RuleCategory::Secret) => {
+                format!("{what}: remove it from the bundle and rotate it")
+            }
             (None, RuleCategory::Reachback) => what,
         };
         let mut f = Finding::new(
@@ -139,7 +157,16 @@ impl TextScanner {
 
     /// Decode base64 runs that start in `buf[from..to]` and rescan what decodes to text.
     #[allow(clippy::too_many_arguments)]
-    fn scan_base64(&self, path: &str, buf: &[u8], from: usize, to: usize, base: u64, depth: u32, out: &mut Vec<Finding>) {
+    fn scan_base64(
+        &self,
+        path: &str,
+        buf: &[u8],
+        from: usize,
+        to: usize,
+        base: u64,
+        depth: u32,
+        out: &mut Vec<Finding>,
+    ) {
         static TABLE: std::sync::OnceLock<[bool; 256]> = std::sync::OnceLock::new();
         let t = TABLE.get_or_init(b64_table);
         let n = buf.len();
@@ -180,23 +207,45 @@ impl TextScanner {
 
     fn decode_run(&self, path: &str, run: &[u8], at: u64, depth: u32, out: &mut Vec<Finding>) {
         let run = &run[..run.len().min(MAX_B64)];
-        let usable = if run.len() % 4 == 1 { run.len() - 1 } else { run.len() };
+        let usable = if run.len() % 4 == 1 {
+            run.len() - 1
+        } else {
+            run.len()
+        };
         let url = run.iter().any(|&b| b == b'-' || b == b'_');
         let cfg = GeneralPurposeConfig::new()
             .with_decode_allow_trailing_bits(true)
             .with_decode_padding_mode(DecodePaddingMode::Indifferent);
-        let alphabet = if url { &base64::alphabet::URL_SAFE } else { &base64::alphabet::STANDARD };
+        let alphabet = if url {
+            &base64::alphabet::URL_SAFE
+        } else {
+            &base64::alphabet::STANDARD
+        };
         let engine = GeneralPurpose::new(alphabet, cfg);
-        let Ok(decoded) = engine.decode(&run[..usable]) else { return };
+        let Ok(decoded) = engine.decode(&run[..usable]) else {
+            return;
+        };
         if decoded.len() < 16 {
             return;
         }
-        let printable = decoded.iter().filter(|&&b| matcher::PRINTABLE[b as usize]).count();
+        let printable = decoded
+            .iter()
+            .filter(|&&b| matcher::PRINTABLE[b as usize])
+            .count();
         if printable * 10 < decoded.len() * 9 {
             return;
         }
         let inner = format!("{path}!base64@{at}");
-        self.scan_depth(&inner, &decoded, 0, decoded.len(), 0, Some(1), depth + 1, out);
+        self.scan_depth(
+            &inner,
+            &decoded,
+            0,
+            decoded.len(),
+            0,
+            Some(1),
+            depth + 1,
+            out,
+        );
     }
 }
 
@@ -242,7 +291,12 @@ impl Inspector for TextInspector {
         TEXT_INSPECTOR
     }
 
-    fn open(&self, meta: &FileMeta<'_>, head: &[u8], _: &ScanContext) -> Option<Box<dyn FileInspector>> {
+    fn open(
+        &self,
+        meta: &FileMeta<'_>,
+        head: &[u8],
+        _: &ScanContext,
+    ) -> Option<Box<dyn FileInspector>> {
         Some(Box::new(TextFile {
             scanner: self.scanner.clone(),
             path: meta.path.to_string(),
@@ -275,8 +329,15 @@ impl TextFile {
     fn step(&mut self, to: usize) {
         let line0 = self.lines_before.map(|n| n + 1);
         let mut v = Vec::new();
-        self.scanner
-            .scan_region(&self.path, &self.buf, self.from, to, self.buf_base, line0, &mut v);
+        self.scanner.scan_region(
+            &self.path,
+            &self.buf,
+            self.from,
+            to,
+            self.buf_base,
+            line0,
+            &mut v,
+        );
         for f in v {
             if self.found.len() < MAX_FINDINGS_PER_FILE {
                 self.found.push(f);

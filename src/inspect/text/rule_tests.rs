@@ -20,7 +20,10 @@ fn every_rule_has_examples_that_match_and_negatives_that_do_not() {
     let mut problems = Vec::new();
     for (ri, r) in s.rules().iter().enumerate() {
         if r.def.examples.is_empty() || r.def.negative_examples.is_empty() {
-            problems.push(format!("{}: needs examples and negative_examples", r.def.id));
+            problems.push(format!(
+                "{}: needs examples and negative_examples",
+                r.def.id
+            ));
         }
         for ex in &r.def.examples {
             let m = s.raw(ex.as_bytes(), 0, ex.len());
@@ -41,15 +44,26 @@ fn every_rule_has_examples_that_match_and_negatives_that_do_not() {
 #[test]
 fn enough_rules() {
     let s = scanner();
-    let secrets = s.rules().iter().filter(|r| r.def.category == RuleCategory::Secret).count();
-    let reach = s.rules().iter().filter(|r| r.def.category == RuleCategory::Reachback).count();
+    let secrets = s
+        .rules()
+        .iter()
+        .filter(|r| r.def.category == RuleCategory::Secret)
+        .count();
+    let reach = s
+        .rules()
+        .iter()
+        .filter(|r| r.def.category == RuleCategory::Reachback)
+        .count();
     assert!(secrets >= 60, "{secrets}");
     assert!(reach >= 15, "{reach}");
 }
 
 fn stream(text: &[u8], chunk: usize) -> Vec<Finding> {
     let s = scanner();
-    let e = Engine::new(vec![Box::new(TextInspector::new(s.clone()))], ScanContext { text: s });
+    let e = Engine::new(
+        vec![Box::new(TextInspector::new(s.clone()))],
+        ScanContext { text: s },
+    );
     let mut f = e.begin_file("f.txt", Some(text.len() as u64), 0);
     for c in text.chunks(chunk) {
         f.update(c);
@@ -71,7 +85,10 @@ fn secret_across_chunk_edges_is_found_once_with_its_line() {
     let line = text[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
     // chunk sizes that put a chunk edge inside the token, in the keyword, and elsewhere
     for chunk in [7, 4096, at + 15, at + 2, 1 << 20] {
-        let f: Vec<_> = stream(&text, chunk).into_iter().filter(|f| f.rule == "secret.github-pat").collect();
+        let f: Vec<_> = stream(&text, chunk)
+            .into_iter()
+            .filter(|f| f.rule == "secret.github-pat")
+            .collect();
         assert_eq!(f.len(), 1, "chunk {chunk}: {f:?}");
         assert_eq!(f[0].offset, Some(at as u64 + 13));
         assert_eq!(f[0].line, Some(line));
@@ -81,7 +98,9 @@ fn secret_across_chunk_edges_is_found_once_with_its_line() {
 
 #[test]
 fn secret_in_last_bytes_of_binary() {
-    let mut data: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80).collect();
+    let mut data: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80)
+        .collect();
     let token = b"AKIA4WXFOGO6MVN6A6WF";
     let at = data.len();
     data.extend_from_slice(token);

@@ -9,12 +9,30 @@ use std::path::{Path, PathBuf};
 
 /// The built-in rule files, embedded so the tool works without the `policies/rules` folder.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("secrets-cloud.toml", include_str!("../../../policies/rules/secrets-cloud.toml")),
-    ("secrets-ai.toml", include_str!("../../../policies/rules/secrets-ai.toml")),
-    ("secrets-dev.toml", include_str!("../../../policies/rules/secrets-dev.toml")),
-    ("secrets-saas.toml", include_str!("../../../policies/rules/secrets-saas.toml")),
-    ("secrets-keys.toml", include_str!("../../../policies/rules/secrets-keys.toml")),
-    ("reachback.toml", include_str!("../../../policies/rules/reachback.toml")),
+    (
+        "secrets-cloud.toml",
+        include_str!("../../../policies/rules/secrets-cloud.toml"),
+    ),
+    (
+        "secrets-ai.toml",
+        include_str!("../../../policies/rules/secrets-ai.toml"),
+    ),
+    (
+        "secrets-dev.toml",
+        include_str!("../../../policies/rules/secrets-dev.toml"),
+    ),
+    (
+        "secrets-saas.toml",
+        include_str!("../../../policies/rules/secrets-saas.toml"),
+    ),
+    (
+        "secrets-keys.toml",
+        include_str!("../../../policies/rules/secrets-keys.toml"),
+    ),
+    (
+        "reachback.toml",
+        include_str!("../../../policies/rules/reachback.toml"),
+    ),
 ];
 
 /// Longest regex source accepted, in bytes.
@@ -139,8 +157,15 @@ impl Rule {
             id: def.id.clone(),
             message,
         };
-        if def.id.is_empty() || !def.id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
-            return Err(bad("id must be non-empty and use only letters, digits, '.', '_', '-'".into()));
+        if def.id.is_empty()
+            || !def
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(bad(
+                "id must be non-empty and use only letters, digits, '.', '_', '-'".into(),
+            ));
         }
         if def.keywords.is_empty() {
             return Err(bad("at least one keyword is required".into()));
@@ -159,7 +184,9 @@ impl Rule {
         let groups = regex.captures_len() - 1;
         let group = match def.secret_group {
             Some(g) if g > groups => {
-                return Err(bad(format!("secret_group {g} but the pattern has {groups} groups")))
+                return Err(bad(format!(
+                    "secret_group {g} but the pattern has {groups} groups"
+                )))
             }
             Some(g) => g,
             None => usize::from(groups >= 1),
@@ -189,7 +216,11 @@ pub fn parse_file(text: &str, file: &str) -> Result<Vec<RuleDef>, RuleError> {
 
 /// Load rules: the built-ins, then every `*.toml` in each of `dirs` (sorted by name; a rule
 /// with an id seen before replaces it), then `extra`; then drop the `disabled` ids.
-pub fn load(dirs: &[PathBuf], extra: &[RuleDef], disabled: &[String]) -> Result<Vec<Rule>, RuleError> {
+pub fn load(
+    dirs: &[PathBuf],
+    extra: &[RuleDef],
+    disabled: &[String],
+) -> Result<Vec<Rule>, RuleError> {
     let mut defs: BTreeMap<String, (RuleDef, String)> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     let mut add = |def: RuleDef, src: &str| {
@@ -297,7 +328,10 @@ mod tests {
     #[test]
     fn builtins_load_and_override() {
         let all = load(&[], &[], &[]).unwrap();
-        let secrets = all.iter().filter(|r| r.def.category == RuleCategory::Secret).count();
+        let secrets = all
+            .iter()
+            .filter(|r| r.def.category == RuleCategory::Secret)
+            .count();
         assert!(secrets >= 60, "only {secrets} secret rules");
         let mut over = def(&["zzzq"], "zzzq(\\d+)");
         over.id = all[0].def.id.clone();
