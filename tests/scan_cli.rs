@@ -359,3 +359,81 @@ fn bundle_tar_zst_is_read_as_an_archive() {
         )]
     );
 }
+
+#[test]
+fn real_bundle_is_scanned_by_payload_path_and_verify_rejects_it() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    write(
+        &src.join("model/config.json"),
+        b"{\"model_type\": \"llama\"}\n",
+    );
+    write(
+        &src.join("model/.env"),
+        b"# creds\nWANDB_API_KEY=c57513064d6d59291f0cde2e5738713a818d8962\n",
+    );
+    let keys = t.path().join("keys");
+    airgate()
+        .args(["keygen", "--out", keys.to_str().unwrap(), "--name", "pub"])
+        .assert()
+        .success();
+    let b = t.path().join("m.tar.zst");
+    airgate()
+        .args([
+            "pack",
+            "--kind",
+            "weights",
+            "--name",
+            "m",
+            "--version",
+            "1.0.0",
+            "--out",
+        ])
+        .args([b.to_str().unwrap(), src.to_str().unwrap()])
+        .assert()
+        .success();
+    airgate()
+        .args([
+            "sign",
+            "--key",
+            keys.join("pub.key").to_str().unwrap(),
+            b.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    let (code, v) = json_scan(&[b.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        findings(&v),
+        vec![(
+            "secret.wandb-api-key".into(),
+            "model/.env".into(),
+            Some(2),
+            Some(8)
+        )]
+    );
+    assert_eq!(v["timings"]["files"], 2);
+    let out = airgate()
+        .args([
+            "verify",
+            b.to_str().unwrap(),
+            "--key",
+            keys.join("pub.pub").to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "reject");
+    assert_eq!(
+        findings(&v),
+        vec![(
+            "secret.wandb-api-key".into(),
+            "model/.env".into(),
+            Some(2),
+            Some(8)
+        )]
+    );
+}

@@ -65,7 +65,10 @@ impl Statement {
     /// Structural checks: types, kinds, versions, one size per subject, hex digests.
     pub fn check(&self) -> Result<Version, String> {
         if self.type_ != STATEMENT_TYPE {
-            return Err(format!("statement _type is {:?}, expected {STATEMENT_TYPE}", self.type_));
+            return Err(format!(
+                "statement _type is {:?}, expected {STATEMENT_TYPE}",
+                self.type_
+            ));
         }
         if self.predicate_type != PREDICATE_TYPE {
             return Err(format!(
@@ -102,8 +105,15 @@ impl Statement {
             let Some(d) = s.sha256() else {
                 return Err(format!("subject {:?} has no sha256 digest", s.name));
             };
-            if d.len() != 64 || !d.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
-                return Err(format!("subject {:?} has a malformed sha256 digest", s.name));
+            if d.len() != 64
+                || !d
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            {
+                return Err(format!(
+                    "subject {:?} has a malformed sha256 digest",
+                    s.name
+                ));
             }
             if !p.sizes.contains_key(&s.name) {
                 return Err(format!("subject {:?} has no size in the predicate", s.name));

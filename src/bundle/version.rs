@@ -27,10 +27,13 @@ impl Version {
                 .map(Version::Integer)
                 .map_err(|e| format!("version {s:?}: {e}"));
         }
-        let v = semver::Version::parse(s)
-            .map_err(|e| format!("version {s:?} is neither an integer nor a semantic version: {e}"))?;
+        let v = semver::Version::parse(s).map_err(|e| {
+            format!("version {s:?} is neither an integer nor a semantic version: {e}")
+        })?;
         if !v.build.is_empty() {
-            return Err(format!("version {s:?}: build metadata (+...) is not allowed"));
+            return Err(format!(
+                "version {s:?}: build metadata (+...) is not allowed"
+            ));
         }
         Ok(Version::Semver(v))
     }

@@ -72,3 +72,36 @@ pub enum Format {
     Json,
     Sarif,
 }
+
+/// The inspection engine for a policy: text rules, model inspectors, nested containers.
+pub fn engine_for(
+    policy: &airgate::policy::Policy,
+) -> Result<airgate::inspect::Engine, airgate::inspect::InspectError> {
+    airgate::inspect::build_engine(policy)
+}
+
+/// Print a report in the chosen format on stdout.
+pub fn print_report(r: &airgate::report::Report, format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Human => print!("{}", airgate::report::human::render(r)),
+        Format::Json => println!("{}", r.to_json()),
+        Format::Sarif => println!("{}", airgate::report::sarif::render(r)),
+    }
+    Ok(())
+}
+
+/// A byte counter on stderr for large inputs (`total` is the file size); hidden when stderr
+/// is not a terminal.
+pub fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() || total < (64 << 20) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {bytes} of payload verified ({bytes_per_sec})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}

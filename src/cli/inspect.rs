@@ -1,10 +1,85 @@
-//! `airgate inspect`: (being built).
+//! `airgate inspect`: what a bundle claims, without verifying anything.
+
+use super::common::{Format, ResultExt};
+use airgate::bundle::open::{open, OpenError};
+use airgate::bundle::Statement;
+use airgate::policy::Limits;
+use std::path::PathBuf;
 
 /// Arguments of `airgate inspect`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    pub bundle: PathBuf,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+}
 
 /// Run `airgate inspect`.
-pub fn run(_args: Args) -> anyhow::Result<i32> {
-    Err(super::common::usage("airgate inspect is not built yet"))
+pub fn run(a: Args) -> anyhow::Result<i32> {
+    let opened = match open(&a.bundle, &Limits::default()) {
+        Ok(o) => o,
+        Err(e @ OpenError::Io { .. }) => return Err(e).operational(),
+        Err(e) => {
+            eprintln!("airgate: {}: {e}", a.bundle.display());
+            return Ok(1);
+        }
+    };
+    let st: Statement = match opened
+        .envelope
+        .payload_bytes()
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "airgate: {}: the statement cannot be parsed: {e}",
+                a.bundle.display()
+            );
+            return Ok(1);
+        }
+    };
+    let signers: Vec<&str> = opened
+        .envelope
+        .signatures
+        .iter()
+        .map(|s| s.keyid.as_str())
+        .collect();
+    let p = &st.predicate;
+    if a.format == Format::Json {
+        let v = serde_json::json!({
+            "verified": false,
+            "kind": p.kind, "name": p.name, "version": p.version,
+            "created": p.created, "publisher": p.publisher,
+            "files": st.subject.iter().map(|s| serde_json::json!({
+                "path": s.name, "sha256": s.sha256(), "size": p.sizes.get(&s.name),
+            })).collect::<Vec<_>>(),
+            "signer_key_ids": signers,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(0);
+    }
+    println!(
+        "UNVERIFIED claims of {} (nothing here has been checked)",
+        a.bundle.display()
+    );
+    println!("  kind:      {}", p.kind);
+    println!("  name:      {}", p.name);
+    println!("  version:   {}", p.version);
+    println!("  created:   {}", p.created);
+    println!("  publisher: {}", p.publisher);
+    println!("  signatures claimed by key ids:");
+    for s in &signers {
+        println!("    {s}");
+    }
+    println!("  files ({}):", st.subject.len());
+    for s in &st.subject {
+        println!(
+            "    {:>12}  {}  {}",
+            p.sizes.get(&s.name).copied().unwrap_or(0),
+            s.sha256().unwrap_or("-"),
+            s.name
+        );
+    }
+    Ok(0)
 }

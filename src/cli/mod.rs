@@ -12,9 +12,11 @@ pub mod scan;
 pub mod sign;
 pub mod status;
 pub mod verify;
+pub mod verify_ext;
+pub mod verify_sig;
 pub mod watch;
 
-pub use common::{class_of, CliError, ResultExt};
+pub use common::class_of;
 
 use clap::{Parser, Subcommand};
 

@@ -1,10 +1,64 @@
-//! `airgate reverify`: (being built).
+//! `airgate reverify`: re-hash a staged tree against its receipt (for incident responders).
+
+use super::common::{Format, ResultExt};
+use super::init::{check_format, gate_err};
+use airgate::gate::layout::Gate;
+use airgate::gate::receipt::{gate_of, reverify};
+use airgate::trust::keys::PublicKey;
+use std::path::PathBuf;
 
 /// Arguments of `airgate reverify`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// A staged version folder (`GATE/staging/<kind>/<name>/<version>`).
+    pub staged_dir: PathBuf,
+    /// The gate audit public key that signed the receipt (default: the gate it sits in).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+}
 
-/// Run `airgate reverify`.
-pub fn run(_args: Args) -> anyhow::Result<i32> {
-    Err(super::common::usage("airgate reverify is not built yet"))
+/// Run `airgate reverify`. Exit 0 when the tree matches its receipt, 1 otherwise.
+pub fn run(a: Args) -> anyhow::Result<i32> {
+    check_format(a.format)?;
+    let key = match &a.key {
+        Some(k) => Some(PublicKey::load(k).config()?),
+        None => match gate_of(&a.staged_dir) {
+            Some(root) => {
+                let g = Gate::open(&root).map_err(gate_err)?;
+                Some(g.load_audit_pub().map_err(gate_err)?)
+            }
+            None => None,
+        },
+    };
+    let r = reverify(&a.staged_dir, key.as_ref()).map_err(gate_err)?;
+    match a.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+        _ => {
+            println!(
+                "{}: {} ({} files, {} bytes re-hashed; receipt signature {})",
+                r.staged_dir,
+                if r.clean() {
+                    "matches its receipt"
+                } else {
+                    "DIFFERS from its receipt"
+                },
+                r.files_checked,
+                r.bytes_checked,
+                r.receipt_signature
+            );
+            for (label, list) in [
+                ("changed", &r.changed),
+                ("added", &r.added),
+                ("missing", &r.missing),
+                ("problem", &r.problems),
+            ] {
+                for x in list {
+                    println!("  {label}: {x}");
+                }
+            }
+        }
+    }
+    Ok(if r.clean() { 0 } else { 1 })
 }

@@ -2,8 +2,7 @@
 //! trust checks) for secrets, reachback and unsafe model files; same report, formats and
 //! exit codes as `verify`.
 
-use super::common::Format;
-use super::ResultExt;
+use super::common::{Format, ResultExt};
 use airgate::decide::{apply_waivers, verdict, Verdict};
 use airgate::inspect::build_engine_parts;
 use airgate::inspect::scan::{scan_path, ScanOptions};
@@ -39,7 +38,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .internal_domains
         .extend(args.allow_host.iter().cloned());
     let (engine, text) = build_engine_parts(&policy).config()?;
-    let out = scan_path(&engine, &text, &args.path, &ScanOptions::default()).operational()?;
+    let opts = ScanOptions {
+        bundle_limits: policy.limits.clone(),
+        ..ScanOptions::default()
+    };
+    let out = scan_path(&engine, &text, &args.path, &opts).operational()?;
     let findings: Vec<_> = out
         .findings
         .into_iter()

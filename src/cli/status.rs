@@ -1,10 +1,63 @@
-//! `airgate status`: (being built).
+//! `airgate status`: a gate's counts, its last decisions and the bundles waiting.
+
+use super::common::Format;
+use super::init::{check_format, gate_err, open};
+use std::path::PathBuf;
 
 /// Arguments of `airgate status`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    #[arg(long)]
+    pub gate: PathBuf,
+    /// How many recent decisions to show.
+    #[arg(long, default_value_t = 10)]
+    pub last: usize,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+}
 
 /// Run `airgate status`.
-pub fn run(_args: Args) -> anyhow::Result<i32> {
-    Err(super::common::usage("airgate status is not built yet"))
+pub fn run(a: Args) -> anyhow::Result<i32> {
+    check_format(a.format)?;
+    let gate = open(&a.gate)?;
+    let s = airgate::gate::status::status(&gate, a.last).map_err(gate_err)?;
+    match a.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&s)?),
+        _ => {
+            println!("gate {}", s.gate);
+            println!(
+                "  staged {}  quarantined {}  waiting {}  incomplete {}  in flight {}  audit records {}",
+                s.staged,
+                s.quarantined,
+                s.waiting.len(),
+                s.incomplete,
+                s.in_flight,
+                s.audit_records
+            );
+            for w in &s.waiting {
+                println!("  waiting: {w}");
+            }
+            if !s.recent.is_empty() {
+                println!("  last decisions:");
+            }
+            for r in &s.recent {
+                println!(
+                    "  #{} {} {:<11} {}/{}/{} ({}){}",
+                    r.seq,
+                    r.time,
+                    r.outcome,
+                    r.kind,
+                    r.name,
+                    r.version,
+                    r.file,
+                    if r.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", r.reason)
+                    }
+                );
+            }
+        }
+    }
+    Ok(0)
 }

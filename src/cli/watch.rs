@@ -1,10 +1,79 @@
-//! `airgate watch`: (being built).
+//! `airgate watch`: the intake daemon. Admits bundles as they arrive in `GATE/intake/`;
+//! SIGTERM or SIGINT stops it after the bundle in flight.
+
+use super::common::{Format, ResultExt};
+use super::init::{check_format, gate_err, open};
+use airgate::gate::verifier::BundleVerifier;
+use airgate::gate::watch::{watch, WatchOptions};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Arguments of `airgate watch`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    #[arg(long)]
+    pub gate: PathBuf,
+    /// Seconds between full rescans of intake/ (fallback for missed file events).
+    #[arg(long, default_value_t = 5)]
+    pub rescan_secs: u64,
+    /// Admit what is waiting, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// One line per bundle: human text or JSON.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+}
 
 /// Run `airgate watch`.
-pub fn run(_args: Args) -> anyhow::Result<i32> {
-    Err(super::common::usage("airgate watch is not built yet"))
+pub fn run(a: Args) -> anyhow::Result<i32> {
+    check_format(a.format)?;
+    let gate = open(&a.gate)?;
+    let policy = gate.load_policy().map_err(gate_err)?;
+    let engine = super::common::engine_for(&policy).config()?;
+    let verifier = BundleVerifier { engine };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).operational()?;
+    }
+    let opts = WatchOptions {
+        verifier: &verifier,
+        rescan: Duration::from_secs(a.rescan_secs.max(1)),
+        once: a.once,
+        stop,
+    };
+    let json = a.format == Format::Json;
+    let mut print =
+        |name: &str, res: &Result<airgate::gate::AdmitResult, airgate::gate::GateError>| {
+            let line = match (res, json) {
+                (Ok(r), true) => serde_json::json!({
+                    "bundle": name, "disposition": r.disposition.as_str(),
+                    "destination": r.destination, "sha256": r.sha256, "resumed": r.resumed,
+                    "reasons": r.report.reasons,
+                })
+                .to_string(),
+                (Err(e), true) => {
+                    serde_json::json!({"bundle": name, "error": e.to_string()}).to_string()
+                }
+                (Ok(r), false) => format!(
+                    "{name}: {} -> {}{}",
+                    r.disposition.as_str(),
+                    r.destination.display(),
+                    r.report
+                        .reasons
+                        .first()
+                        .map(|x| format!(" ({x})"))
+                        .unwrap_or_default()
+                ),
+                (Err(e), false) => format!("{name}: error (left in intake): {e}"),
+            };
+            println!("{line}");
+        };
+    let stats = watch(&gate, &policy, &opts, &mut print).map_err(gate_err)?;
+    eprintln!(
+        "airgate watch: stopped; staged {}, quarantined {}, errors {}, recovered claims {}",
+        stats.staged, stats.quarantined, stats.errors, stats.recovered
+    );
+    Ok(0)
 }

@@ -1,2 +1,7 @@
 //! Reading untrusted containers safely: a strict tar reader, zstd framing with output limits,
 //! and directory walks that refuse links and special files.
+
+pub mod dir;
+pub mod stream;
+pub mod tar;
+pub mod zstd;

@@ -37,7 +37,8 @@ pub fn apply_waivers(findings: Vec<Finding>, policy: &Policy) -> (Vec<Finding>, 
 /// when any trust, integrity or archive finding is at least `High`.
 pub fn verdict(findings: &[Finding], policy: &Policy) -> Verdict {
     let blocks = findings.iter().any(|f| {
-        f.severity >= policy.decide.block_at || (!waivable(f.category) && f.severity >= Severity::High)
+        f.severity >= policy.decide.block_at
+            || (!waivable(f.category) && f.severity >= Severity::High)
     });
     if blocks {
         Verdict::Reject
@@ -58,13 +59,25 @@ mod tests {
     #[test]
     fn block_at_threshold() {
         let mut p = Policy::default();
-        assert_eq!(verdict(&[f(Category::Secret, Severity::Medium)], &p), Verdict::Accept);
-        assert_eq!(verdict(&[f(Category::Secret, Severity::High)], &p), Verdict::Reject);
+        assert_eq!(
+            verdict(&[f(Category::Secret, Severity::Medium)], &p),
+            Verdict::Accept
+        );
+        assert_eq!(
+            verdict(&[f(Category::Secret, Severity::High)], &p),
+            Verdict::Reject
+        );
         p.decide.block_at = Severity::Medium;
-        assert_eq!(verdict(&[f(Category::Secret, Severity::Medium)], &p), Verdict::Reject);
+        assert_eq!(
+            verdict(&[f(Category::Secret, Severity::Medium)], &p),
+            Verdict::Reject
+        );
         p.decide.block_at = Severity::Critical;
         // trust problems block regardless of block_at
-        assert_eq!(verdict(&[f(Category::Trust, Severity::High)], &p), Verdict::Reject);
+        assert_eq!(
+            verdict(&[f(Category::Trust, Severity::High)], &p),
+            Verdict::Reject
+        );
         assert_eq!(verdict(&[], &p), Verdict::Accept);
     }
 
@@ -84,5 +97,106 @@ mod tests {
         assert_eq!(waived.len(), 1);
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].category, Category::Trust);
+    }
+}
+
+/// Set a verification report's verdict and reasons from its findings and the policy, moving
+/// waived findings aside. Used by `verify` to finish its [`Outcome`](crate::verify::Outcome).
+pub fn finalize(
+    mut report: crate::report::Report,
+    verified: Option<crate::verify::VerifiedBundle>,
+    policy: &Policy,
+) -> crate::verify::Outcome {
+    let (kept, waived) = apply_waivers(std::mem::take(&mut report.findings), policy);
+    report.findings = kept;
+    report.waived = waived;
+    report.sort();
+    report.verdict = verdict(&report.findings, policy);
+    if verified.is_none() {
+        report.verdict = Verdict::Reject;
+    }
+    report.reasons = reasons(&report.findings, policy);
+    if report.verdict == Verdict::Reject && report.reasons.is_empty() {
+        report
+            .reasons
+            .push("the bundle could not be verified".into());
+    }
+    crate::verify::Outcome { report, verified }
+}
+
+/// One line per blocking finding, most severe first (at most 10, then a count).
+fn reasons(findings: &[Finding], policy: &Policy) -> Vec<String> {
+    let blocking: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| {
+            f.severity >= policy.decide.block_at
+                || (!waivable(f.category) && f.severity >= Severity::High)
+        })
+        .collect();
+    let mut out: Vec<String> = blocking
+        .iter()
+        .take(10)
+        .map(|f| {
+            if f.path.is_empty() || f.message.contains(&f.path) {
+                format!("{}: {}", f.rule, f.message)
+            } else {
+                format!("{}: {}: {}", f.rule, f.path, f.message)
+            }
+        })
+        .collect();
+    if blocking.len() > 10 {
+        out.push(format!(
+            "... and {} more blocking findings",
+            blocking.len() - 10
+        ));
+    }
+    out
+}
+
+/// The decision on a verified outcome.
+// Both variants are large and a decision is moved once; boxing would only add noise.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Decision {
+    Accept(Accepted),
+    Reject(crate::report::Report),
+}
+
+/// An accepted bundle: only [`decide`] constructs it, and staging requires it.
+#[derive(Debug)]
+pub struct Accepted {
+    bundle: crate::verify::VerifiedBundle,
+    report: crate::report::Report,
+}
+
+impl Accepted {
+    pub fn report(&self) -> &crate::report::Report {
+        &self.report
+    }
+    pub fn bundle(&self) -> &crate::verify::VerifiedBundle {
+        &self.bundle
+    }
+    pub fn into_parts(self) -> (crate::verify::VerifiedBundle, crate::report::Report) {
+        (self.bundle, self.report)
+    }
+}
+
+/// Turn an outcome into a decision: accept only a verified bundle whose report accepts.
+pub fn decide(outcome: crate::verify::Outcome, policy: &Policy) -> Decision {
+    let crate::verify::Outcome {
+        mut report,
+        verified,
+    } = outcome;
+    // Re-derive the verdict here so an edited report cannot smuggle an accept through.
+    let v = verdict(&report.findings, policy);
+    match (verified, v) {
+        (Some(bundle), Verdict::Accept) => {
+            report.verdict = Verdict::Accept;
+            Decision::Accept(Accepted { bundle, report })
+        }
+        _ => {
+            report.verdict = Verdict::Reject;
+            Decision::Reject(report)
+        }
     }
 }

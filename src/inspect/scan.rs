@@ -22,6 +22,8 @@ pub struct ScanOptions {
     pub read_buf: usize,
     /// Deepest folder nesting walked.
     pub max_dir_depth: usize,
+    /// Structural limits when the input is an airgate bundle.
+    pub bundle_limits: crate::policy::Limits,
 }
 
 impl Default for ScanOptions {
@@ -31,6 +33,7 @@ impl Default for ScanOptions {
             range: 8 << 20,
             read_buf: 1 << 20,
             max_dir_depth: 64,
+            bundle_limits: crate::policy::Limits::default(),
         }
     }
 }
@@ -78,6 +81,9 @@ pub fn scan_path(
     if meta.is_dir() {
         walk(root, "", 0, opts, &mut items, &mut findings)?;
     } else if meta.is_file() {
+        if let Some(out) = scan_bundle(engine, root, opts)? {
+            return Ok(out);
+        }
         items.push(Item {
             shown: root.display().to_string(),
             path: root.to_path_buf(),
@@ -104,6 +110,65 @@ pub fn scan_path(
         files: items.len() as u64,
         bytes: items.iter().map(|i| i.size).sum(),
     })
+}
+
+/// An airgate bundle (tar or tar.zst whose first entry is the signed envelope), read WITHOUT
+/// any trust check: every payload file is inspected under its path in the bundle. `None`
+/// when `path` is not a bundle (then it is scanned as an ordinary file or archive).
+pub fn scan_bundle(
+    engine: &Engine,
+    path: &Path,
+    opts: &ScanOptions,
+) -> Result<Option<ScanOutput>, ScanError> {
+    let mut opened = match crate::bundle::open::open(path, &opts.bundle_limits) {
+        Ok(o) => o,
+        Err(crate::bundle::open::OpenError::Io { source, .. }) => return Err(io_err(path)(source)),
+        Err(_) => return Ok(None),
+    };
+    let mut out = ScanOutput::default();
+    let mut buf = vec![0u8; opts.read_buf];
+    loop {
+        let entry = match opened.tar.next_entry() {
+            Ok(Some(e)) => e,
+            Ok(None) => break,
+            Err(e) => {
+                out.findings.push(Finding::new(
+                    path.display().to_string(),
+                    "archive.bundle-structure",
+                    Category::Archive,
+                    Severity::High,
+                    format!("bundle structure is not valid ({e}): the rest is not inspected"),
+                    b"",
+                ));
+                break;
+            }
+        };
+        if entry.kind != crate::container::tar::EntryKind::File {
+            continue;
+        }
+        let mut scan = engine.begin_file(&entry.path, Some(entry.size), 0);
+        loop {
+            match opened.tar.read_data(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => scan.update(&buf[..n]),
+                Err(e) => {
+                    out.findings.push(Finding::new(
+                        &entry.path,
+                        "archive.bundle-structure",
+                        Category::Archive,
+                        Severity::High,
+                        format!("bundle data cannot be read ({e})"),
+                        b"",
+                    ));
+                    break;
+                }
+            }
+        }
+        out.files += 1;
+        out.bytes += entry.size;
+        out.findings.extend(scan.finish());
+    }
+    Ok(Some(out))
 }
 
 fn special(shown: &str, meta: &std::fs::Metadata) -> Finding {

@@ -168,13 +168,19 @@ impl Policy {
         let mut names = std::collections::BTreeSet::new();
         for k in &self.keys {
             if !names.insert(k.name.as_str()) {
-                return Err(PolicyError::Invalid(format!("key name {:?} appears twice", k.name)));
+                return Err(PolicyError::Invalid(format!(
+                    "key name {:?} appears twice",
+                    k.name
+                )));
             }
             if let Some(e) = &k.expires {
                 crate::util::parse_time(e).map_err(|m| {
                     PolicyError::Invalid(format!("key {:?}: expires {e:?}: {m}", k.name))
                 })?;
             }
+        }
+        if let Some(s) = &self.sigstore {
+            s.check().map_err(PolicyError::Invalid)?;
         }
         for (kind, t) in &self.trust {
             if t.threshold == 0 {
@@ -230,8 +236,14 @@ mod tests {
     #[test]
     fn threshold_checks() {
         let zero = "[trust.weights]\nkeys = [\"a\"]\nthreshold = 0\n";
-        assert!(matches!(Policy::from_toml(zero), Err(PolicyError::Invalid(_))));
+        assert!(matches!(
+            Policy::from_toml(zero),
+            Err(PolicyError::Invalid(_))
+        ));
         let over = "[trust.weights]\nkeys = [\"a\"]\nthreshold = 2\n";
-        assert!(matches!(Policy::from_toml(over), Err(PolicyError::Invalid(_))));
+        assert!(matches!(
+            Policy::from_toml(over),
+            Err(PolicyError::Invalid(_))
+        ));
     }
 }

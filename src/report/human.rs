@@ -19,7 +19,11 @@ pub fn render(r: &Report) -> String {
                 b.kind,
                 b.name,
                 b.version,
-                if b.path.is_empty() { &b.sha256 } else { &b.path }
+                if b.path.is_empty() {
+                    &b.sha256
+                } else {
+                    &b.path
+                }
             );
             let _ = writeln!(s, "  bundle sha256 {}", b.sha256);
         }
@@ -53,7 +57,11 @@ pub fn render(r: &Report) -> String {
             } else if let Some(o) = f.offset {
                 let _ = write!(loc, "@{o}");
             }
-            let _ = write!(s, "  [{}] {} {}: {}", f.severity, f.rule, loc, f.message);
+            if loc.is_empty() {
+                let _ = write!(s, "  [{}] {}: {}", f.severity, f.rule, f.message);
+            } else {
+                let _ = write!(s, "  [{}] {} {}: {}", f.severity, f.rule, loc, f.message);
+            }
             if let Some(red) = &f.redacted {
                 let _ = write!(s, " ({red})");
             }

@@ -90,7 +90,11 @@ impl Timings {
             total_ms: elapsed.as_millis() as u64,
             bytes,
             files,
-            mb_per_s: if secs > 0.0 { bytes as f64 / secs / 1e6 } else { 0.0 },
+            mb_per_s: if secs > 0.0 {
+                bytes as f64 / secs / 1e6
+            } else {
+                0.0
+            },
         }
     }
 }

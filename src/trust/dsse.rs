@@ -46,7 +46,8 @@ impl Envelope {
         if bytes.len() > limit {
             return Err(DsseError::TooLarge(bytes.len(), limit));
         }
-        let e: Envelope = serde_json::from_slice(bytes).map_err(|e| DsseError::Json(e.to_string()))?;
+        let e: Envelope =
+            serde_json::from_slice(bytes).map_err(|e| DsseError::Json(e.to_string()))?;
         if e.signatures.len() > MAX_SIGNATURES {
             return Err(DsseError::TooManySignatures(e.signatures.len()));
         }
@@ -92,7 +93,9 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 
 /// Decode a standard base64 signature.
 pub fn decode_sig(s: &str) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD.decode(s.as_bytes()).ok()
+    base64::engine::general_purpose::STANDARD
+        .decode(s.as_bytes())
+        .ok()
 }
 
 /// Encode signature bytes as standard base64.
@@ -118,7 +121,13 @@ mod tests {
         let e = Envelope::new("t", b"x");
         let j = serde_json::to_vec(&e).unwrap();
         assert!(Envelope::parse(&j, 1000).is_ok());
-        assert!(matches!(Envelope::parse(&j, 5), Err(DsseError::TooLarge(..))));
-        assert!(matches!(Envelope::parse(b"{", 100), Err(DsseError::Json(_))));
+        assert!(matches!(
+            Envelope::parse(&j, 5),
+            Err(DsseError::TooLarge(..))
+        ));
+        assert!(matches!(
+            Envelope::parse(b"{", 100),
+            Err(DsseError::Json(_))
+        ));
     }
 }

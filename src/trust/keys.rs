@@ -237,7 +237,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&sk_path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        assert!(matches!(write_keypair(dir.path(), "a"), Err(KeyError::Exists(_))));
+        assert!(matches!(
+            write_keypair(dir.path(), "a"),
+            Err(KeyError::Exists(_))
+        ));
     }
 
     #[test]

@@ -1,3 +1,12 @@
 //! Authentication: public keys, DSSE signatures, k-of-n thresholds with expiry and revocation.
-pub mod keys;
+pub mod detached;
 pub mod dsse;
+pub mod keys;
+pub mod minisign;
+pub mod model_signing;
+pub mod pem;
+pub mod rotation;
+pub mod signify;
+pub mod sigstore;
+pub mod store;
+pub mod trust_state;

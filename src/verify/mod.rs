@@ -1,2 +1,287 @@
 //! The single streaming pass: authenticate the envelope, then hash, size-check, inspect and
-//! (optionally) extract every payload file.
+//! (optionally) extract every payload file. Only this module can construct a
+//! [`VerifiedBundle`], the value that carries payload trust onward to `decide` and `gate`.
+
+mod pipeline;
+
+use crate::bundle::open::{open, OpenError};
+use crate::bundle::statement::PAYLOAD_TYPE;
+use crate::bundle::{Statement, Version};
+use crate::inspect::{Category, Engine, Finding, Severity};
+use crate::policy::Policy;
+use crate::report::{BundleInfo, Report, Timings};
+use crate::trust::store::{StoreError, TrustStore};
+use crate::ErrorClass;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Settings for one verification.
+pub struct VerifyOptions<'a> {
+    pub policy: &'a Policy,
+    /// Trust to use instead of the policy's (ad-hoc `--key`); `None`: built from the policy.
+    pub trust: Option<&'a TrustStore>,
+    pub engine: &'a Engine,
+    /// When set: every payload file is written under this existing, empty folder in the same
+    /// pass, and files and folders are fsynced before `verify_bundle` returns. Nothing there
+    /// is trusted until the verdict says accept.
+    pub extract_to: Option<&'a Path>,
+    /// Unix seconds, for key expiry.
+    pub now: i64,
+    /// Called with the number of payload bytes read so far (for progress bars).
+    pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+}
+
+impl<'a> VerifyOptions<'a> {
+    /// Options with the policy's own trust, no extraction, the current time.
+    pub fn new(policy: &'a Policy, engine: &'a Engine) -> Self {
+        VerifyOptions {
+            policy,
+            trust: None,
+            engine,
+            extract_to: None,
+            now: crate::util::now_secs(),
+            progress: None,
+        }
+    }
+}
+
+/// Errors where nothing was decided.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("cannot read bundle {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write extracted file {path}: {source}")]
+    Extract {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("trust configuration: {0}")]
+    Trust(#[from] StoreError),
+}
+
+impl VerifyError {
+    /// Exit-code class.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            VerifyError::Trust(_) => ErrorClass::Config,
+            _ => ErrorClass::Operational,
+        }
+    }
+}
+
+/// A bundle whose signatures met the threshold and whose every file matched the statement.
+/// Inspection findings may still make `decide` reject it.
+#[derive(Debug)]
+pub struct VerifiedBundle {
+    statement: Statement,
+    version: Version,
+    signers: Vec<String>,
+    sha256: String,
+    extracted: Option<PathBuf>,
+}
+
+impl VerifiedBundle {
+    pub fn statement(&self) -> &Statement {
+        &self.statement
+    }
+    pub fn version(&self) -> &Version {
+        &self.version
+    }
+    pub fn kind(&self) -> &str {
+        &self.statement.predicate.kind
+    }
+    pub fn name(&self) -> &str {
+        &self.statement.predicate.name
+    }
+    /// Key ids that counted towards the threshold.
+    pub fn signers(&self) -> &[String] {
+        &self.signers
+    }
+    /// Hex SHA-256 of the bundle file as received.
+    pub fn bundle_sha256(&self) -> &str {
+        &self.sha256
+    }
+    /// Where the payload was extracted, if it was.
+    pub fn extracted(&self) -> Option<&Path> {
+        self.extracted.as_deref()
+    }
+}
+
+/// The result of a verification: always a report; a [`VerifiedBundle`] when authenticity and
+/// integrity held.
+#[derive(Debug)]
+pub struct Outcome {
+    pub report: Report,
+    pub verified: Option<VerifiedBundle>,
+}
+
+fn reject(rule: &str, category: Category, message: String) -> Finding {
+    Finding::new(
+        "",
+        rule,
+        category,
+        Severity::Critical,
+        message.clone(),
+        message.as_bytes(),
+    )
+}
+
+/// Verify the bundle at `path`. `Err` only when nothing could be decided (I/O on the bundle
+/// file itself, extraction writes, trust configuration).
+pub fn verify_bundle(path: &Path, opts: &VerifyOptions<'_>) -> Result<Outcome, VerifyError> {
+    let start = Instant::now();
+    let owned_store;
+    let store = match opts.trust {
+        Some(s) => s,
+        None => {
+            owned_store = TrustStore::from_policy(opts.policy)?;
+            &owned_store
+        }
+    };
+    let mut report = Report::new("verify");
+    report.policy_sha256 = opts.policy.digest();
+    std::fs::metadata(path).map_err(|source| VerifyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+
+    let mut verified_parts = None;
+    let mut bytes = 0u64;
+    let mut files = 0u64;
+    let mut raw_digest = None;
+    match open(path, &opts.policy.limits) {
+        Err(OpenError::Io { source, .. }) => {
+            return Err(VerifyError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+        Err(e) => {
+            report
+                .findings
+                .push(reject("bundle.structure", Category::Archive, e.to_string()))
+        }
+        Ok(mut opened) => {
+            match authenticate(&opened.envelope, store, opts.now, &mut report) {
+                None => {}
+                Some((statement, version, signers)) => {
+                    let pass = pipeline::run(&mut opened.tar, &statement, opts)?;
+                    bytes = pass.bytes;
+                    files = pass.files;
+                    let clean = pass.structural_ok;
+                    report.findings.extend(pass.findings);
+                    if clean {
+                        verified_parts = Some((statement, version, signers));
+                    }
+                }
+            }
+            // The raw digest is complete only if the stream was read to its end.
+            let crate::bundle::open::Opened { tar, digest, .. } = opened;
+            drop(tar);
+            raw_digest = digest.finish();
+        }
+    }
+    let sha = match raw_digest {
+        Some((sha, _)) => sha,
+        // The pass stopped early (a rejection): hash the whole file for the record.
+        None => crate::bundle::pack::hash_file(path)
+            .map(|(h, _)| h)
+            .map_err(|source| VerifyError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?,
+    };
+    if let Some(b) = report.bundle.as_mut() {
+        b.sha256 = sha.clone();
+        b.path = path.display().to_string();
+    } else {
+        report.bundle = Some(BundleInfo {
+            sha256: sha.clone(),
+            path: path.display().to_string(),
+            ..BundleInfo::default()
+        });
+    }
+    report.timings = Timings::from(start.elapsed(), bytes, files);
+    let verified = verified_parts.map(|(statement, version, signers)| VerifiedBundle {
+        statement,
+        version,
+        signers,
+        sha256: sha,
+        extracted: opts.extract_to.map(Path::to_path_buf),
+    });
+    let outcome = crate::decide::finalize(report, verified, opts.policy);
+    Ok(outcome)
+}
+
+/// Check the envelope: payload type, statement, signatures and threshold. Records what it
+/// finds in `report`; returns the authenticated statement when the threshold is met.
+fn authenticate(
+    env: &crate::trust::dsse::Envelope,
+    store: &TrustStore,
+    now: i64,
+    report: &mut Report,
+) -> Option<(Statement, Version, Vec<String>)> {
+    if env.payload_type != PAYLOAD_TYPE {
+        report.findings.push(reject(
+            "bundle.envelope",
+            Category::Trust,
+            format!(
+                "envelope payloadType is {:?}, expected {PAYLOAD_TYPE}",
+                env.payload_type
+            ),
+        ));
+        return None;
+    }
+    let statement: Statement = match env
+        .payload_bytes()
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            report.findings.push(reject(
+                "bundle.statement",
+                Category::Trust,
+                format!("the signed statement cannot be parsed: {e}"),
+            ));
+            return None;
+        }
+    };
+    let p = &statement.predicate;
+    report.bundle = Some(BundleInfo {
+        name: p.name.clone(),
+        kind: p.kind.clone(),
+        version: p.version.clone(),
+        ..BundleInfo::default()
+    });
+    let version = match statement.check() {
+        Ok(v) => v,
+        Err(e) => {
+            report.findings.push(reject(
+                "bundle.statement",
+                Category::Trust,
+                format!("the signed statement is not valid: {e}"),
+            ));
+            return None;
+        }
+    };
+    let result = store.evaluate(&p.kind, env, now);
+    report.signatures = result.signatures.clone();
+    if !result.met() {
+        let why = result.unconfigured.clone().unwrap_or_else(|| {
+            format!(
+                "signature threshold not met: {} of {} required trusted signatures",
+                result.counted.len(),
+                result.threshold
+            )
+        });
+        report
+            .findings
+            .push(reject("trust.threshold", Category::Trust, why));
+        return None;
+    }
+    Some((statement, version, result.counted))
+}

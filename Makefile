@@ -1,0 +1,28 @@
+# airgate: `make demo` runs the main job on a built-in example; `make test` runs all checks.
+CARGO ?= cargo
+
+.PHONY: build demo test fmt-check clippy bench fuzz-smoke clean
+
+build:
+	$(CARGO) build --release --locked
+
+demo: build
+	scripts/demo.sh
+
+test: fmt-check clippy
+	$(CARGO) test --locked --all-targets
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+bench: build
+	scripts/bench.sh
+
+fuzz-smoke:
+	scripts/fuzz-smoke.sh
+
+clean:
+	$(CARGO) clean

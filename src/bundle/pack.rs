@@ -1,0 +1,284 @@
+//! `pack`: turn a folder into a deterministic bundle. Files are hashed in parallel, the
+//! unsigned envelope goes in its own zstd frame at the front, the payload follows in
+//! independent frames of bounded size.
+
+use super::statement::{
+    Predicate, Statement, Subject, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE,
+};
+use super::{envelope_entry, RESERVED_PREFIX};
+use crate::container::dir::{walk, WalkError, WalkedFile};
+use crate::trust::dsse::Envelope;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Uncompressed bytes per payload zstd frame.
+pub const FRAME_BYTES: u64 = 8 << 20;
+/// Most files a bundle may hold when packing.
+pub const MAX_PACK_FILES: usize = 1_000_000;
+
+/// What to pack.
+#[derive(Clone, Debug)]
+pub struct PackOptions {
+    pub kind: String,
+    pub name: String,
+    pub version: String,
+    pub publisher: String,
+    /// Creation time (seconds since the epoch); `None`: the newest file mtime (deterministic).
+    pub created: Option<i64>,
+    /// zstd level; `None` writes a plain `.tar`.
+    pub zstd_level: Option<i32>,
+}
+
+/// Why packing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    #[error(transparent)]
+    Walk(#[from] WalkError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("refusing to overwrite existing {0}")]
+    Exists(PathBuf),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{0} changed while it was being packed")]
+    Changed(PathBuf),
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> PackError + '_ {
+    move |source| PackError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// SHA-256 (hex) and length of a file, streamed.
+pub fn hash_file(path: &Path) -> io::Result<(String, u64)> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((hex::encode(h.finalize()), n))
+}
+
+/// Build the statement for `files` (hashing them in parallel).
+pub fn statement_for(files: &[WalkedFile], opts: &PackOptions) -> Result<Statement, PackError> {
+    let hashed: Vec<(String, u64)> = files
+        .par_iter()
+        .map(|f| hash_file(&f.path).map_err(io_at(&f.path)))
+        .collect::<Result<_, _>>()?;
+    let mut subject = Vec::with_capacity(files.len());
+    let mut sizes = BTreeMap::new();
+    for (f, (digest, size)) in files.iter().zip(hashed) {
+        if size != f.size {
+            return Err(PackError::Changed(f.path.clone()));
+        }
+        subject.push(Subject {
+            name: f.rel.clone(),
+            digest: BTreeMap::from([("sha256".to_string(), digest)]),
+        });
+        sizes.insert(f.rel.clone(), size);
+    }
+    let created = opts
+        .created
+        .or_else(|| files.iter().map(|f| f.mtime).max())
+        .unwrap_or(0);
+    let st = Statement {
+        type_: STATEMENT_TYPE.into(),
+        subject,
+        predicate_type: PREDICATE_TYPE.into(),
+        predicate: Predicate {
+            kind: opts.kind.clone(),
+            name: opts.name.clone(),
+            version: opts.version.clone(),
+            created: crate::util::format_time(created),
+            publisher: opts.publisher.clone(),
+            sizes,
+        },
+    };
+    st.check().map_err(PackError::Invalid)?;
+    Ok(st)
+}
+
+/// Pack `src` into a new bundle at `out` (never overwritten). Returns the statement.
+pub fn pack(src: &Path, out: &Path, opts: &PackOptions) -> Result<Statement, PackError> {
+    if out.exists() {
+        return Err(PackError::Exists(out.to_path_buf()));
+    }
+    let files = walk(src, MAX_PACK_FILES)?;
+    if files.is_empty() {
+        return Err(PackError::Invalid(format!(
+            "{} holds no files",
+            src.display()
+        )));
+    }
+    if let Some(f) = files.iter().find(|f| f.rel.starts_with(RESERVED_PREFIX)) {
+        return Err(PackError::Invalid(format!(
+            "{}: paths under {RESERVED_PREFIX} are reserved for airgate",
+            f.rel
+        )));
+    }
+    let limits = crate::container::tar::TarLimits::from(&crate::policy::Limits::default());
+    for f in &files {
+        crate::container::tar::clean_path(&f.rel, &limits)
+            .map_err(|e| PackError::Invalid(e.to_string()))?;
+    }
+    let st = statement_for(&files, opts)?;
+    let payload = serde_json::to_vec(&st).map_err(|e| PackError::Invalid(e.to_string()))?;
+    let env = Envelope::new(PAYLOAD_TYPE, &payload);
+    let env_json = serde_json::to_vec(&env).map_err(|e| PackError::Invalid(e.to_string()))?;
+
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".airgate-pack-")
+        .tempfile_in(dir)
+        .map_err(io_at(dir))?;
+    {
+        let file = tmp.as_file_mut();
+        let mut w = io::BufWriter::with_capacity(1 << 20, file);
+        let first = envelope_entry(&env_json);
+        match opts.zstd_level {
+            Some(level) => {
+                let frame = zstd::stream::encode_all(&first[..], level).map_err(io_at(out))?;
+                w.write_all(&frame).map_err(io_at(out))?;
+                let fw = FrameWriter::new(&mut w, level);
+                let fw = write_payload(fw, &files)?;
+                fw.finish().map_err(io_at(out))?;
+            }
+            None => {
+                w.write_all(&first).map_err(io_at(out))?;
+                write_payload(&mut w, &files)?;
+            }
+        }
+        w.flush().map_err(io_at(out))?;
+    }
+    tmp.as_file().sync_all().map_err(io_at(out))?;
+    set_mode(tmp.path(), 0o644).map_err(io_at(out))?;
+    tmp.persist_noclobber(out)
+        .map_err(|e| match e.error.kind() {
+            io::ErrorKind::AlreadyExists => PackError::Exists(out.to_path_buf()),
+            _ => PackError::Io {
+                path: out.to_path_buf(),
+                source: e.error,
+            },
+        })?;
+    Ok(st)
+}
+
+fn set_mode(p: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+}
+
+/// Write payload entries and the end-of-archive marker.
+fn write_payload<W: Write>(w: W, files: &[WalkedFile]) -> Result<W, PackError> {
+    let mut b = tar::Builder::new(w);
+    b.mode(tar::HeaderMode::Deterministic);
+    for f in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(f.size);
+        h.set_mode(if f.executable { 0o755 } else { 0o644 });
+        h.set_mtime(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        let file = File::open(&f.path).map_err(io_at(&f.path))?;
+        let mut exact = ExactLen {
+            inner: file.take(f.size),
+            left: f.size,
+            path: f.path.clone(),
+        };
+        b.append_data(&mut h, &f.rel, &mut exact)
+            .map_err(io_at(&f.path))?;
+        if exact.left != 0 {
+            return Err(PackError::Changed(f.path.clone()));
+        }
+    }
+    b.into_inner().map_err(io_at(Path::new("bundle")))
+}
+
+/// Fails if the file is shorter than when it was hashed.
+struct ExactLen<R> {
+    inner: R,
+    left: u64,
+    path: PathBuf,
+}
+
+impl<R: Read> Read for ExactLen<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.left > 0 && !buf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{} shrank while being packed", self.path.display()),
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Compresses into a series of independent zstd frames of about [`FRAME_BYTES`] each.
+struct FrameWriter<W: Write> {
+    enc: Option<zstd::stream::write::Encoder<'static, W>>,
+    level: i32,
+    in_frame: u64,
+}
+
+impl<W: Write> FrameWriter<W> {
+    fn new(w: W, level: i32) -> FrameWriter<W> {
+        FrameWriter {
+            enc: zstd::stream::write::Encoder::new(w, level).ok(),
+            level,
+            in_frame: 0,
+        }
+    }
+
+    fn finish(mut self) -> io::Result<W> {
+        match self.enc.take() {
+            Some(e) => e.finish(),
+            None => Err(io::Error::other("zstd encoder failed to start")),
+        }
+    }
+}
+
+impl<W: Write> Write for FrameWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let enc = self
+            .enc
+            .as_mut()
+            .ok_or_else(|| io::Error::other("zstd encoder failed to start"))?;
+        let room = (FRAME_BYTES - self.in_frame) as usize;
+        let n = enc.write(&buf[..buf.len().min(room)])?;
+        self.in_frame += n as u64;
+        if self.in_frame >= FRAME_BYTES {
+            if let Some(e) = self.enc.take() {
+                let w = e.finish()?;
+                self.enc = Some(zstd::stream::write::Encoder::new(w, self.level)?);
+            }
+            self.in_frame = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.enc.as_mut() {
+            Some(e) => e.flush(),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! `sign`: add one signature to a bundle's envelope. Only the envelope entry (the first zstd
+//! frame, or the first tar entry) is rewritten; every payload byte is copied untouched, never
+//! re-hashed or recompressed.
+
+use super::{envelope_entry, ENVELOPE_PATH};
+use crate::container::tar::{EntryKind, TarLimits, TarReader};
+use crate::container::zstd::{self as z, Compression};
+use crate::policy::Limits;
+use crate::trust::dsse::{encode_sig, Envelope, EnvelopeSignature, MAX_SIGNATURES};
+use crate::trust::keys::PrivateKey;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// What signing did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SignOutcome {
+    /// A signature by this key id was added; the envelope now has `total` signatures.
+    Added { key_id: String, total: usize },
+    /// The key had already signed; nothing changed.
+    AlreadySigned { key_id: String },
+}
+
+/// Why signing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{0} is not a valid bundle: {1}")]
+    Invalid(PathBuf, String),
+}
+
+/// Add a signature by `key` to the bundle at `path`, in place (atomically replaced).
+pub fn sign(path: &Path, key: &PrivateKey) -> Result<SignOutcome, SignError> {
+    let io_err = |source| SignError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let invalid = |m: String| SignError::Invalid(path.to_path_buf(), m);
+    let limits = Limits::default();
+    let cap = usize::try_from(limits.max_envelope_bytes).unwrap_or(usize::MAX) + (1 << 20);
+    let mut f = File::open(path).map_err(io_err)?;
+    let mut head = Vec::new();
+    (&mut f)
+        .take(cap as u64)
+        .read_to_end(&mut head)
+        .map_err(io_err)?;
+    let compression = z::sniff(&head).ok_or_else(|| invalid("neither zstd nor tar data".into()))?;
+    // The first region: the bytes holding exactly the envelope entry.
+    let (region_len, entry_bytes) = match compression {
+        Compression::Zstd => {
+            let n =
+                z::frame_len(&head, cap).map_err(|e| invalid(format!("first zstd frame: {e}")))?;
+            let mut out = Vec::new();
+            z::decoder(&head[..n], cap as u64, u64::MAX)
+                .and_then(|mut d| d.read_to_end(&mut out))
+                .map_err(|e| invalid(format!("first zstd frame: {e}")))?;
+            (n, out)
+        }
+        Compression::None => (0, head.clone()),
+    };
+    let mut tar = TarReader::new(&entry_bytes[..], TarLimits::from(&limits));
+    let first = tar
+        .next_entry()
+        .map_err(|e| invalid(e.to_string()))?
+        .ok_or_else(|| invalid("empty archive".into()))?;
+    if first.path != ENVELOPE_PATH || first.kind != EntryKind::File {
+        return Err(invalid(format!(
+            "the first entry is {:?}, not {ENVELOPE_PATH}",
+            first.path
+        )));
+    }
+    let mut json = vec![0u8; usize::try_from(first.size).unwrap_or(usize::MAX).min(cap)];
+    let mut got = 0;
+    while got < json.len() {
+        let k = tar
+            .read_data(&mut json[got..])
+            .map_err(|e| invalid(e.to_string()))?;
+        got += k;
+    }
+    let entry_len = 512 + first.size.div_ceil(512) * 512;
+    let region_len = match compression {
+        Compression::Zstd => {
+            if entry_bytes.len() as u64 != entry_len {
+                return Err(invalid(
+                    "the first zstd frame must hold exactly the envelope entry".into(),
+                ));
+            }
+            region_len as u64
+        }
+        Compression::None => entry_len,
+    };
+    let mut env = Envelope::parse(&json, cap).map_err(|e| invalid(e.to_string()))?;
+    let pae = env.signed_bytes().map_err(|e| invalid(e.to_string()))?;
+    let public = key.public();
+    let key_id = public.id().to_string();
+    if env.signatures.iter().any(|s| {
+        s.keyid == key_id
+            && crate::trust::dsse::decode_sig(&s.sig).is_some_and(|sig| public.verify(&pae, &sig))
+    }) {
+        return Ok(SignOutcome::AlreadySigned { key_id });
+    }
+    if env.signatures.len() >= MAX_SIGNATURES {
+        return Err(invalid(format!("already {MAX_SIGNATURES} signatures")));
+    }
+    env.signatures.push(EnvelopeSignature {
+        keyid: key_id.clone(),
+        sig: encode_sig(&key.sign(&pae)),
+    });
+    let total = env.signatures.len();
+    let new_json = serde_json::to_vec(&env).map_err(|e| invalid(e.to_string()))?;
+    let new_entry = envelope_entry(&new_json);
+    let new_region = match compression {
+        Compression::Zstd => zstd::stream::encode_all(&new_entry[..], 19).map_err(io_err)?,
+        Compression::None => new_entry,
+    };
+    replace_prefix(path, region_len, &new_region).map_err(io_err)?;
+    Ok(SignOutcome::Added { key_id, total })
+}
+
+/// Atomically replace the first `old_len` bytes of `path` with `new_prefix`, copying the rest.
+fn replace_prefix(path: &Path, old_len: u64, new_prefix: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".airgate-sign-")
+        .tempfile_in(dir)?;
+    {
+        let mut src = File::open(path)?;
+        src.seek(SeekFrom::Start(old_len))?;
+        let mut w = io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
+        w.write_all(new_prefix)?;
+        io::copy(&mut src, &mut w)?;
+        w.flush()?;
+    }
+    tmp.as_file().sync_all()?;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode & 0o777))?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    if let Ok(d) = File::open(dir) {
+        d.sync_all()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,520 @@
+//! `admit`: verify and inspect a bundle (extracting into `work/` in the same pass), decide,
+//! check rollback/replay, then stage or quarantine it durably, record the outcome in state
+//! and the audit log, and only then remove the input. A rerun after a crash finishes the
+//! interrupted work instead of duplicating it.
+
+use super::audit::{self, AuditBundle, Record};
+use super::checkpoint;
+use super::fsutil::{self, GateLock};
+use super::layout::Gate;
+use super::publish;
+use super::quarantine::{self, file_id};
+use super::receipt::{self, Receipt, RECEIPT_FILE};
+use super::state::{Check, State};
+use super::verifier::{peek_claim, AcceptedBundle, Candidate, Verifier};
+use super::GateError;
+use crate::decide::Verdict;
+use crate::inspect::{Category, Finding, Severity};
+use crate::policy::Policy;
+use crate::report::{BundleInfo, Report, SignatureStatus};
+use crate::trust::keys::PrivateKey;
+use std::path::{Path, PathBuf};
+
+/// How to admit one bundle.
+pub struct AdmitOptions<'a> {
+    pub verifier: &'a dyn Verifier,
+    /// Unix seconds (key expiry, timestamps).
+    pub now: i64,
+    /// Remove the input once its outcome is durable (true for `intake/` files and claims).
+    pub consume_input: bool,
+    /// File name to record (defaults to the input's own name).
+    pub file_name: Option<String>,
+}
+
+/// Where the bundle went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    Staged,
+    Quarantined,
+}
+
+impl Disposition {
+    /// The exit code: 0 staged, 1 quarantined.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Disposition::Staged => 0,
+            Disposition::Quarantined => 1,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Staged => "staged",
+            Disposition::Quarantined => "quarantined",
+        }
+    }
+}
+
+/// The outcome of one admit.
+#[derive(Clone, Debug)]
+pub struct AdmitResult {
+    pub disposition: Disposition,
+    pub report: Report,
+    /// The staged version folder or the quarantine folder.
+    pub destination: PathBuf,
+    /// Bundle sha256.
+    pub sha256: String,
+    /// True when this run finished work an interrupted run had already made durable.
+    pub resumed: bool,
+}
+
+/// Admit `bundle` into `gate`.
+pub fn admit(
+    gate: &Gate,
+    policy: &Policy,
+    bundle: &Path,
+    opts: &AdmitOptions<'_>,
+) -> Result<AdmitResult, GateError> {
+    let key = gate.load_audit_key()?;
+    super::claim::clean_dead_work(gate)?;
+    let work = gate
+        .work()
+        .join(format!("{}-{}", std::process::id(), fsutil::nonce()));
+    fsutil::create_dirs_durable(&work)?;
+    let file_name = opts.file_name.clone().unwrap_or_else(|| {
+        bundle
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    let res = admit_in(gate, policy, bundle, &file_name, &work, &key, opts);
+    let _ = fsutil::remove_tree(&work);
+    if let Err(e) = &res {
+        record_error(gate, policy, &key, &file_name, e);
+    }
+    res
+}
+
+/// Admit `intake/<name>`: claim it first (so a watcher on the same gate cannot take it too),
+/// admit the claim, and put it back in `intake/` when nothing durable was decided.
+/// `Ok(None)`: another process claimed it first.
+pub fn admit_intake(
+    gate: &Gate,
+    policy: &Policy,
+    name: &str,
+    opts: &AdmitOptions<'_>,
+) -> Result<Option<AdmitResult>, GateError> {
+    let Some(claimed) = super::claim::claim(gate, name)? else {
+        return Ok(None);
+    };
+    let opts = AdmitOptions {
+        verifier: opts.verifier,
+        now: opts.now,
+        consume_input: true,
+        file_name: Some(name.to_string()),
+    };
+    let res = admit(gate, policy, &claimed, &opts);
+    if res.is_err() && claimed.exists() {
+        super::claim::release(gate, &claimed)?;
+    }
+    res.map(Some)
+}
+
+/// Best effort: an audit record for an admit that failed (the failure may be the disk).
+fn record_error(gate: &Gate, policy: &Policy, key: &PrivateKey, file: &str, e: &GateError) {
+    let Ok(_lock) = GateLock::acquire(&gate.lock_path()) else {
+        return;
+    };
+    let mut rec = Record::new("error", "error", &policy.digest());
+    rec.bundle = Some(AuditBundle {
+        file: file.to_string(),
+        ..AuditBundle::default()
+    });
+    rec.error = Some(e.to_string());
+    if let Ok((r, head)) = audit::append(&gate.audit_log(), rec) {
+        let _ = checkpoint::store(&gate.audit_dir(), key, r.seq + 1, &head);
+    }
+}
+
+fn admit_in(
+    gate: &Gate,
+    policy: &Policy,
+    bundle: &Path,
+    file_name: &str,
+    work: &Path,
+    key: &PrivateKey,
+    opts: &AdmitOptions<'_>,
+) -> Result<AdmitResult, GateError> {
+    let arrival_id = file_id(bundle)?;
+    let tree = work.join("stage");
+    let files = tree.join(receipt::PAYLOAD_DIR);
+    fsutil::create_dirs_durable(&files)?;
+    // A bundle that claims a version that could not be staged (rollback or replay) is
+    // verified without extracting anything: nothing of it is written before the state says
+    // it could be staged. The claim is unauthenticated; the verified statement decides below.
+    let state_now = State::load(&gate.state_dir())?;
+    let hopeless = peek_claim(bundle, policy).is_some_and(|(kind, name, version)| {
+        let staged = staged_versions(&gate.staging(), &kind, &name).unwrap_or_default();
+        !matches!(
+            state_now.check(&kind, &name, &version, "", &staged),
+            Check::Fresh
+        )
+    });
+    let mut cand = opts.verifier.check(
+        bundle,
+        policy,
+        (!hopeless).then_some(files.as_path()),
+        opts.now,
+    )?;
+    if cand.bundle_sha256.is_empty() {
+        cand.bundle_sha256 = receipt::hash_file(bundle)
+            .map_err(fsutil::io("read", bundle))?
+            .0;
+    }
+    cand.report.command = "admit".into();
+    let sha = cand.bundle_sha256.clone();
+    let ctx = Ctx {
+        gate,
+        policy,
+        key,
+        bundle,
+        file_name,
+        opts,
+        sha: &sha,
+    };
+
+    let _lock = GateLock::acquire(&gate.lock_path())?;
+    // An interrupted run may already have made this very file's outcome durable.
+    if let Some(acc) = cand.accepted.clone() {
+        let dest = publish::destination(
+            &gate.staging(),
+            &acc.kind,
+            &acc.name,
+            &acc.statement.predicate.version,
+        )?;
+        if dest.join(RECEIPT_FILE).is_file() {
+            let r = Receipt::load(&dest)?;
+            if r.bundle_sha256 == sha && r.arrival_id == arrival_id {
+                return ctx.finish_staged(cand, acc, dest);
+            }
+        }
+    }
+    if let Some(q) = quarantine::find_same_file(&gate.quarantine(), &sha, &arrival_id)? {
+        return ctx.finish(
+            Disposition::Quarantined,
+            cand.report,
+            None,
+            q,
+            true,
+            Undo::Nothing,
+        );
+    }
+
+    let Some(acc) = cand.accepted.clone() else {
+        let report = cand.report;
+        return ctx.quarantine(report, None, work);
+    };
+    let state = State::load(&gate.state_dir())?;
+    let staged_versions = staged_versions(&gate.staging(), &acc.kind, &acc.name)?;
+    match state.check(&acc.kind, &acc.name, &acc.version, &sha, &staged_versions) {
+        Check::Fresh if hopeless => {
+            // the bundle changed between the peek and verification: decide nothing
+            Err(GateError::Damaged {
+                path: bundle.to_path_buf(),
+                message: "the bundle changed while it was being admitted; admit it again".into(),
+            })
+        }
+        Check::Fresh => ctx.stage(cand, acc, state, &tree, &arrival_id),
+        Check::Replay(prev) => {
+            let msg = format!(
+                "replay: this exact bundle was staged before as {}/{}/{} at {}",
+                prev.kind, prev.name, prev.version, prev.time
+            );
+            let report = gate_reject(cand.report, "gate.replay", &msg, file_name, &sha);
+            ctx.quarantine(report, Some(&acc), work)
+        }
+        Check::Rollback { highest } => {
+            let msg = format!(
+                "rollback: version {} of {}/{} is not newer than {highest}, already staged",
+                acc.statement.predicate.version, acc.kind, acc.name
+            );
+            let report = gate_reject(cand.report, "gate.rollback", &msg, file_name, &sha);
+            ctx.quarantine(report, Some(&acc), work)
+        }
+    }
+}
+
+/// Versions with a receipt under `staging/<kind>/<name>/`.
+fn staged_versions(staging: &Path, kind: &str, name: &str) -> Result<Vec<String>, GateError> {
+    let dir = staging.join(kind).join(name);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(fsutil::io("read", &dir)(e)),
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let e = e.map_err(fsutil::io("read", &dir))?;
+        if e.path().join(RECEIPT_FILE).is_file() {
+            out.push(e.file_name().to_string_lossy().into_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// Turn an accepting report into a rejection by the gate itself.
+fn gate_reject(mut report: Report, rule: &str, msg: &str, file: &str, sha: &str) -> Report {
+    report.verdict = Verdict::Reject;
+    report.reasons.insert(0, msg.to_string());
+    report.findings.insert(
+        0,
+        Finding::new(
+            file,
+            rule,
+            Category::Trust,
+            Severity::High,
+            msg,
+            sha.as_bytes(),
+        ),
+    );
+    report
+}
+
+/// How to take back a published outcome whose audit record could not be written.
+enum Undo {
+    Nothing,
+    Staged {
+        dest: PathBuf,
+        tree: PathBuf,
+        state: State,
+    },
+    Quarantined {
+        dest: PathBuf,
+        tmp: PathBuf,
+    },
+}
+
+struct Ctx<'a> {
+    gate: &'a Gate,
+    policy: &'a Policy,
+    key: &'a PrivateKey,
+    bundle: &'a Path,
+    file_name: &'a str,
+    opts: &'a AdmitOptions<'a>,
+    sha: &'a str,
+}
+
+impl Ctx<'_> {
+    fn rel(&self, p: &Path) -> String {
+        p.strip_prefix(&self.gate.root)
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    }
+
+    fn stage(
+        &self,
+        cand: Candidate,
+        acc: AcceptedBundle,
+        mut state: State,
+        tree: &Path,
+        arrival_id: &str,
+    ) -> Result<AdmitResult, GateError> {
+        let now_s = crate::util::format_time(self.opts.now);
+        let p = &acc.statement.predicate;
+        let mut r = Receipt {
+            format: receipt::FORMAT.into(),
+            bundle_sha256: self.sha.to_string(),
+            bundle_file: self.file_name.to_string(),
+            arrival_id: arrival_id.to_string(),
+            kind: acc.kind.clone(),
+            name: acc.name.clone(),
+            version: p.version.clone(),
+            statement: acc.statement.clone(),
+            signers: acc.signers.clone(),
+            findings: cand.report.findings.clone(),
+            waived: cand.report.waived.clone(),
+            policy_sha256: self.policy.digest(),
+            staged_at: now_s.clone(),
+            tool: format!("airgate {}", env!("CARGO_PKG_VERSION")),
+            gate_key_id: String::new(),
+            gate_signature: String::new(),
+        };
+        r.sign(self.key);
+        publish::seal(tree, &r)?;
+        let dest = publish::destination(&self.gate.staging(), &acc.kind, &acc.name, &p.version)?;
+        publish::publish(tree, &dest)?;
+        let before = state.clone();
+        state.record(&acc.kind, &acc.name, &acc.version, self.sha, &now_s);
+        let undo = Undo::Staged {
+            dest: dest.clone(),
+            tree: tree.to_path_buf(),
+            state: before,
+        };
+        if let Err(e) = state.save(&self.gate.state_dir()) {
+            self.undo(undo);
+            return Err(e);
+        }
+        self.finish(
+            Disposition::Staged,
+            cand.report,
+            Some(&acc),
+            dest,
+            false,
+            undo,
+        )
+    }
+
+    /// Take back an outcome that could not be recorded, so it never counts (best effort).
+    fn undo(&self, undo: Undo) {
+        match undo {
+            Undo::Nothing => {}
+            Undo::Staged { dest, tree, state } => {
+                let _ = publish::unpublish(&dest, &tree);
+                let _ = state.save(&self.gate.state_dir());
+            }
+            Undo::Quarantined { dest, tmp } => {
+                if fsutil::rename_noreplace(&dest, &tmp).is_ok() {
+                    let _ = fsutil::sync_path(&self.gate.quarantine());
+                }
+            }
+        }
+    }
+
+    fn finish_staged(
+        &self,
+        cand: Candidate,
+        acc: AcceptedBundle,
+        dest: PathBuf,
+    ) -> Result<AdmitResult, GateError> {
+        let mut state = State::load(&self.gate.state_dir())?;
+        if !state.staged.contains_key(self.sha) {
+            let now_s = crate::util::format_time(self.opts.now);
+            state.record(&acc.kind, &acc.name, &acc.version, self.sha, &now_s);
+            state.save(&self.gate.state_dir())?;
+        }
+        self.finish(
+            Disposition::Staged,
+            cand.report,
+            Some(&acc),
+            dest,
+            true,
+            Undo::Nothing,
+        )
+    }
+
+    fn quarantine(
+        &self,
+        mut report: Report,
+        acc: Option<&AcceptedBundle>,
+        work: &Path,
+    ) -> Result<AdmitResult, GateError> {
+        report.verdict = Verdict::Reject;
+        if report.bundle.is_none() {
+            report.bundle = Some(BundleInfo {
+                sha256: self.sha.to_string(),
+                path: self.file_name.to_string(),
+                ..BundleInfo::default()
+            });
+        }
+        if report.policy_sha256.is_empty() {
+            report.policy_sha256 = self.policy.digest();
+        }
+        let tmp = work.join("quarantine");
+        let dest = quarantine::quarantine(
+            &self.gate.quarantine(),
+            &tmp,
+            self.bundle,
+            self.file_name,
+            report.to_json().as_bytes(),
+            self.sha,
+            self.opts.now,
+            self.opts.consume_input,
+        )?;
+        let undo = Undo::Quarantined {
+            dest: dest.clone(),
+            tmp,
+        };
+        self.finish(Disposition::Quarantined, report, acc, dest, false, undo)
+    }
+
+    /// Record the outcome in the audit log (unless an interrupted run already did), then
+    /// remove the input. If the record cannot be written, `undo` takes the outcome back.
+    fn finish(
+        &self,
+        disposition: Disposition,
+        report: Report,
+        acc: Option<&AcceptedBundle>,
+        dest: PathBuf,
+        resumed: bool,
+        undo: Undo,
+    ) -> Result<AdmitResult, GateError> {
+        let dest_rel = self.rel(&dest);
+        let already = resumed
+            && audit::read_records(&self.gate.audit_log())?
+                .iter()
+                .any(|r| {
+                    r.event == "admit"
+                        && r.destination.as_deref() == Some(dest_rel.as_str())
+                        && r.bundle.as_ref().is_some_and(|b| b.sha256 == self.sha)
+                });
+        if !already {
+            let rec = self.record(disposition, &report, acc, &dest_rel);
+            let (r, head) = match audit::append(&self.gate.audit_log(), rec) {
+                Ok(x) => x,
+                Err(e) => {
+                    self.undo(undo);
+                    return Err(e);
+                }
+            };
+            // The record is durable; a checkpoint that fails to refresh is re-signed with the
+            // next record, and the older one stays valid meanwhile.
+            let _ = checkpoint::store(&self.gate.audit_dir(), self.key, r.seq + 1, &head);
+        }
+        if self.opts.consume_input {
+            fsutil::fault("remove-input")?;
+            std::fs::remove_file(self.bundle).map_err(fsutil::io("remove", self.bundle))?;
+            fsutil::sync_parent(self.bundle)?;
+        }
+        Ok(AdmitResult {
+            disposition,
+            report,
+            destination: dest,
+            sha256: self.sha.to_string(),
+            resumed,
+        })
+    }
+
+    fn record(
+        &self,
+        disposition: Disposition,
+        report: &Report,
+        acc: Option<&AcceptedBundle>,
+        dest_rel: &str,
+    ) -> Record {
+        let mut rec = Record::new("admit", disposition.as_str(), &self.policy.digest())
+            .with_findings(&report.findings, &report.waived);
+        let info = report.bundle.clone().unwrap_or_default();
+        rec.bundle = Some(AuditBundle {
+            sha256: self.sha.to_string(),
+            kind: acc.map(|a| a.kind.clone()).unwrap_or(info.kind),
+            name: acc.map(|a| a.name.clone()).unwrap_or(info.name),
+            version: acc
+                .map(|a| a.statement.predicate.version.clone())
+                .unwrap_or(info.version),
+            file: self.file_name.to_string(),
+        });
+        rec.signers = match acc {
+            Some(a) => a.signers.clone(),
+            None => report
+                .signatures
+                .iter()
+                .filter(|s| s.status == SignatureStatus::Counted)
+                .map(|s| s.key_id.clone())
+                .collect(),
+        };
+        rec.verdict = Some(report.verdict);
+        rec.reasons = report.reasons.clone();
+        rec.destination = Some(dest_rel.to_string());
+        rec
+    }
+}

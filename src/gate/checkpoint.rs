@@ -1,0 +1,199 @@
+//! Signed audit checkpoints: the log's record count and head hash, signed with the gate's own
+//! Ed25519 key (after C2SP tlog-checkpoint). The gate keeps the latest in
+//! `audit/checkpoint.json`; operators export copies to other media with `audit checkpoint`.
+
+use super::audit::{self, ChainCheck};
+use super::fsutil;
+use super::GateError;
+use crate::trust::keys::{PrivateKey, PublicKey};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// First line of the signed text.
+pub const ORIGIN: &str = "airgate-audit-checkpoint/v1";
+/// Largest checkpoint file read.
+const MAX_CHECKPOINT_BYTES: u64 = 64 * 1024;
+/// File name of the gate's latest checkpoint in `audit/`.
+pub const LATEST: &str = "checkpoint.json";
+
+/// A checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    pub origin: String,
+    /// Key id of the gate audit key that signed.
+    pub key_id: String,
+    /// Number of records covered.
+    pub size: u64,
+    /// Line hash of record `size - 1` ([`audit::GENESIS`] when empty).
+    pub head: String,
+    /// RFC 3339 time of signing.
+    pub time: String,
+    /// Base64 Ed25519 signature over [`Checkpoint::signed_text`].
+    pub signature: String,
+}
+
+impl Checkpoint {
+    /// The exact bytes signed: origin, key id, size, head, time, one per line.
+    pub fn signed_text(&self) -> String {
+        format!(
+            "{}\n{}\n{}\n{}\n{}\n",
+            self.origin, self.key_id, self.size, self.head, self.time
+        )
+    }
+
+    /// Sign a checkpoint for `size` records ending in `head`.
+    pub fn sign(key: &PrivateKey, size: u64, head: &str) -> Checkpoint {
+        let mut c = Checkpoint {
+            origin: ORIGIN.into(),
+            key_id: key.public().id().into(),
+            size,
+            head: head.into(),
+            time: crate::util::format_time(crate::util::now_secs()),
+            signature: String::new(),
+        };
+        let sig = key.sign(c.signed_text().as_bytes());
+        c.signature = base64::engine::general_purpose::STANDARD.encode(sig);
+        c
+    }
+
+    /// Load a checkpoint file.
+    pub fn load(path: &Path) -> Result<Checkpoint, GateError> {
+        let meta = std::fs::metadata(path).map_err(fsutil::io("read checkpoint", path))?;
+        if meta.len() > MAX_CHECKPOINT_BYTES {
+            return Err(GateError::Damaged {
+                path: path.to_path_buf(),
+                message: format!("larger than {MAX_CHECKPOINT_BYTES} bytes"),
+            });
+        }
+        let bytes = std::fs::read(path).map_err(fsutil::io("read checkpoint", path))?;
+        serde_json::from_slice(&bytes).map_err(|e| GateError::Damaged {
+            path: path.to_path_buf(),
+            message: format!("not a checkpoint: {e}"),
+        })
+    }
+
+    /// Pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    /// Problems with this checkpoint against `key` and the walked chain (empty when it holds).
+    pub fn check(&self, key: &PublicKey, chain: &ChainCheck) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.origin != ORIGIN {
+            out.push(format!(
+                "checkpoint origin is {:?}, expected {ORIGIN}",
+                self.origin
+            ));
+        }
+        if self.key_id != key.id() {
+            out.push(format!(
+                "checkpoint was signed by key {}, not the gate audit key {}",
+                self.key_id,
+                key.id()
+            ));
+        }
+        let sig_ok = base64::engine::general_purpose::STANDARD
+            .decode(self.signature.as_bytes())
+            .map(|sig| key.verify(self.signed_text().as_bytes(), &sig))
+            .unwrap_or(false);
+        if !sig_ok {
+            out.push("checkpoint signature does not verify with the gate audit key".into());
+            return out;
+        }
+        if self.size > chain.records {
+            out.push(format!(
+                "log holds {} records but a signed checkpoint covers {}: records were removed (truncation)",
+                chain.records, self.size
+            ));
+            return out;
+        }
+        let at = if self.size == 0 {
+            audit::GENESIS.to_string()
+        } else {
+            chain.hashes[(self.size - 1) as usize].clone()
+        };
+        if at != self.head {
+            out.push(format!(
+                "record {} does not hash to the checkpoint's head: the log up to it was changed",
+                self.size.saturating_sub(1)
+            ));
+        }
+        out
+    }
+}
+
+/// Sign the log's current state and store it as the gate's latest checkpoint.
+pub fn refresh(audit_dir: &Path, key: &PrivateKey) -> Result<Checkpoint, GateError> {
+    let chain = audit::verify_chain(&audit_dir.join("log.jsonl"))?;
+    let c = Checkpoint::sign(key, chain.records, &chain.head);
+    fsutil::replace_atomic(&audit_dir.join(LATEST), c.to_json().as_bytes())?;
+    Ok(c)
+}
+
+/// Sign a checkpoint from a known head (after an append, without re-reading the log).
+pub fn store(audit_dir: &Path, key: &PrivateKey, size: u64, head: &str) -> Result<(), GateError> {
+    let c = Checkpoint::sign(key, size, head);
+    fsutil::replace_atomic(&audit_dir.join(LATEST), c.to_json().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::audit::{append, verify_chain, Record};
+
+    #[test]
+    fn checkpoint_detects_truncation_and_tail_edit() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("log.jsonl");
+        for _ in 0..3 {
+            append(&log, Record::new("admit", "staged", "p")).unwrap();
+        }
+        let key = PrivateKey::generate();
+        let c = refresh(d.path(), &key).unwrap();
+        let chain = verify_chain(&log).unwrap();
+        assert!(c.check(&key.public(), &chain).is_empty());
+        // appending more keeps the old checkpoint valid
+        append(&log, Record::new("admit", "staged", "p")).unwrap();
+        assert!(c
+            .check(&key.public(), &verify_chain(&log).unwrap())
+            .is_empty());
+        // truncate to 2 records: chain alone is fine, checkpoint is not
+        let text = std::fs::read_to_string(&log).unwrap();
+        let two: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
+        std::fs::write(&log, &two).unwrap();
+        let ch = verify_chain(&log).unwrap();
+        assert!(ch.problems.is_empty());
+        assert!(!c.check(&key.public(), &ch).is_empty());
+        // edit the last covered record: only the checkpoint sees it
+        let three: Vec<String> = text.lines().take(3).map(str::to_string).collect();
+        let edited = format!(
+            "{}\n{}\n{}\n",
+            three[0],
+            three[1],
+            three[2].replace("staged", "quarantined")
+        );
+        std::fs::write(&log, edited).unwrap();
+        let ch = verify_chain(&log).unwrap();
+        assert!(ch.problems.is_empty());
+        assert!(!c.check(&key.public(), &ch).is_empty());
+    }
+
+    #[test]
+    fn forged_or_foreign_checkpoint_fails() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("log.jsonl");
+        append(&log, Record::new("admit", "staged", "p")).unwrap();
+        let key = PrivateKey::generate();
+        let mut c = refresh(d.path(), &key).unwrap();
+        let chain = verify_chain(&log).unwrap();
+        let other = PrivateKey::generate();
+        assert!(!c.check(&other.public(), &chain).is_empty());
+        c.size = 0;
+        assert!(!c.check(&key.public(), &chain).is_empty());
+    }
+}

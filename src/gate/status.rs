@@ -1,0 +1,118 @@
+//! `status`: what a gate holds (staged, quarantined, waiting, in flight) and its last decisions.
+
+use super::audit;
+use super::claim;
+use super::fsutil::io;
+use super::layout::Gate;
+use super::receipt::RECEIPT_FILE;
+use super::GateError;
+use serde::Serialize;
+
+/// One recent decision, from the audit log.
+#[derive(Clone, Debug, Serialize)]
+pub struct Recent {
+    pub seq: u64,
+    pub time: String,
+    pub outcome: String,
+    pub kind: String,
+    pub name: String,
+    pub version: String,
+    pub file: String,
+    pub reason: String,
+}
+
+/// A gate's status.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    pub gate: String,
+    pub staged: u64,
+    pub quarantined: u64,
+    /// Complete bundles in intake, waiting.
+    pub waiting: Vec<String>,
+    /// Files in intake still being written (`*.part`, or waiting for a marker).
+    pub incomplete: u64,
+    /// Bundles claimed by a watcher right now.
+    pub in_flight: u64,
+    pub audit_records: u64,
+    pub recent: Vec<Recent>,
+}
+
+fn count_dirs(p: &std::path::Path) -> Result<Vec<std::path::PathBuf>, GateError> {
+    let mut out = Vec::new();
+    match std::fs::read_dir(p) {
+        Ok(es) => {
+            for e in es {
+                let e = e.map_err(io("read", p))?;
+                if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    out.push(e.path());
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io("read", p)(e)),
+    }
+    Ok(out)
+}
+
+/// Gather the status, with the last `recent` decisions.
+pub fn status(gate: &Gate, recent: usize) -> Result<Status, GateError> {
+    let mut staged = 0;
+    for kind in count_dirs(&gate.staging())? {
+        for name in count_dirs(&kind)? {
+            for v in count_dirs(&name)? {
+                if v.join(RECEIPT_FILE).is_file() {
+                    staged += 1;
+                }
+            }
+        }
+    }
+    let quarantined = count_dirs(&gate.quarantine())?.len() as u64;
+    let waiting = claim::ready(gate)?;
+    let all = std::fs::read_dir(gate.intake())
+        .map_err(io("read", &gate.intake()))?
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            !n.starts_with('.') && !n.ends_with(claim::READY_SUFFIX)
+        })
+        .count() as u64;
+    let in_flight = std::fs::read_dir(gate.claims())
+        .map_err(io("read", &gate.claims()))?
+        .count() as u64;
+    let records = audit::read_records(&gate.audit_log())?;
+    let audit_records = records.len() as u64;
+    let recent = records
+        .iter()
+        .rev()
+        .filter(|r| r.event != "log-repair")
+        .take(recent)
+        .map(|r| {
+            let b = r.bundle.clone().unwrap_or_default();
+            Recent {
+                seq: r.seq,
+                time: r.time.clone(),
+                outcome: r.outcome.clone(),
+                kind: b.kind,
+                name: b.name,
+                version: b.version,
+                file: b.file,
+                reason: r
+                    .reasons
+                    .first()
+                    .cloned()
+                    .or_else(|| r.error.clone())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    Ok(Status {
+        gate: gate.root.display().to_string(),
+        staged,
+        quarantined,
+        incomplete: all.saturating_sub(waiting.len() as u64),
+        waiting,
+        in_flight,
+        audit_records,
+        recent,
+    })
+}

@@ -1,0 +1,108 @@
+//! What the gate needs from verification, behind a small trait so the gate's own steps can be
+//! tested without real bundles; [`BundleVerifier`] is the real one (`verify` + `decide`).
+
+use super::GateError;
+use crate::bundle::{Statement, Version};
+use crate::policy::Policy;
+use crate::report::Report;
+use std::path::Path;
+
+/// An accepted bundle, as the gate needs it.
+#[derive(Clone, Debug)]
+pub struct AcceptedBundle {
+    pub statement: Statement,
+    pub version: Version,
+    pub kind: String,
+    pub name: String,
+    /// Key ids whose signatures counted.
+    pub signers: Vec<String>,
+}
+
+/// The verifier's answer for one bundle.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    /// The full report (verdict accept or reject).
+    pub report: Report,
+    /// Present only when the decision is accept; its files are then under `extract_to`.
+    pub accepted: Option<AcceptedBundle>,
+    /// Hex SHA-256 of the bundle file as received ("" when the verifier could not tell).
+    pub bundle_sha256: String,
+}
+
+/// Verify, inspect and decide one bundle, writing its payload under `extract_to` (an
+/// existing, empty folder) in the same pass when given.
+pub trait Verifier {
+    fn check(
+        &self,
+        bundle: &Path,
+        policy: &Policy,
+        extract_to: Option<&Path>,
+        now: i64,
+    ) -> Result<Candidate, GateError>;
+}
+
+/// What the bundle *claims* to be, read from its envelope without checking any signature:
+/// `(kind, name, version)`. Used only to skip extracting a bundle that could not be staged
+/// anyway (a rollback or replay); the verified statement decides. `None` on any problem.
+pub fn peek_claim(bundle: &Path, policy: &Policy) -> Option<(String, String, Version)> {
+    let opened = crate::bundle::open::open(bundle, &policy.limits).ok()?;
+    let payload = opened.envelope.payload_bytes().ok()?;
+    drop(opened);
+    let st: Statement = serde_json::from_slice(&payload).ok()?;
+    let version = st.check().ok()?;
+    Some((st.predicate.kind, st.predicate.name, version))
+}
+
+/// The real verifier: `verify::verify_bundle` with the given inspection engine (the CLI
+/// passes the full one), then `decide::decide`.
+pub struct BundleVerifier {
+    pub engine: crate::inspect::Engine,
+}
+
+impl Verifier for BundleVerifier {
+    fn check(
+        &self,
+        bundle: &Path,
+        policy: &Policy,
+        extract_to: Option<&Path>,
+        now: i64,
+    ) -> Result<Candidate, GateError> {
+        use crate::decide::{decide, Decision};
+        use crate::verify::{verify_bundle, VerifyOptions};
+        let mut opts = VerifyOptions::new(policy, &self.engine);
+        opts.extract_to = extract_to;
+        opts.now = now;
+        let outcome = verify_bundle(bundle, &opts).map_err(|e| GateError::Verify {
+            message: e.to_string(),
+            class: e.class(),
+        })?;
+        let sha_hint = outcome
+            .report
+            .bundle
+            .as_ref()
+            .map(|b| b.sha256.clone())
+            .unwrap_or_default();
+        match decide(outcome, policy) {
+            Decision::Accept(acc) => {
+                let (vb, report) = acc.into_parts();
+                let accepted = AcceptedBundle {
+                    statement: vb.statement().clone(),
+                    version: vb.version().clone(),
+                    kind: vb.kind().to_string(),
+                    name: vb.name().to_string(),
+                    signers: vb.signers().to_vec(),
+                };
+                Ok(Candidate {
+                    report,
+                    bundle_sha256: vb.bundle_sha256().to_string(),
+                    accepted: Some(accepted),
+                })
+            }
+            Decision::Reject(report) => Ok(Candidate {
+                report,
+                accepted: None,
+                bundle_sha256: sha_hint,
+            }),
+        }
+    }
+}

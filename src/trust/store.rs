@@ -1,0 +1,268 @@
+//! The trust store: the policy's keys resolved from disk, and the k-of-n evaluation of a DSSE
+//! envelope's signatures for one artifact kind (each key id counted once; unknown, expired,
+//! revoked and invalid signatures never count).
+
+use super::dsse::{decode_sig, Envelope};
+use super::keys::{KeyError, PublicKey};
+use crate::policy::{Policy, PolicyError};
+use crate::report::{SignatureReport, SignatureStatus};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A key the store knows.
+#[derive(Clone, Debug)]
+pub struct TrustedKey {
+    pub name: String,
+    pub key: PublicKey,
+    /// Unix time after which the key no longer counts.
+    pub expires: Option<i64>,
+}
+
+/// Keys and thresholds for one artifact kind.
+#[derive(Clone, Debug)]
+pub struct KindRule {
+    pub key_ids: BTreeSet<String>,
+    pub threshold: usize,
+}
+
+/// Errors building a store: configuration errors (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
+
+/// Resolved trust configuration.
+#[derive(Clone, Debug, Default)]
+pub struct TrustStore {
+    keys: BTreeMap<String, TrustedKey>,
+    kinds: BTreeMap<String, KindRule>,
+    /// Applies to every kind not listed in `kinds` (ad-hoc `--key` use).
+    any_kind: Option<KindRule>,
+    revoked: BTreeSet<String>,
+}
+
+/// The result of checking an envelope's signatures for one kind.
+#[derive(Clone, Debug)]
+pub struct ThresholdResult {
+    pub signatures: Vec<SignatureReport>,
+    /// Distinct key ids that counted.
+    pub counted: Vec<String>,
+    pub threshold: usize,
+    /// Why the threshold cannot be met at all, if so (no keys for the kind).
+    pub unconfigured: Option<String>,
+}
+
+impl ThresholdResult {
+    /// True when enough distinct trusted keys signed.
+    pub fn met(&self) -> bool {
+        self.unconfigured.is_none() && self.threshold > 0 && self.counted.len() >= self.threshold
+    }
+}
+
+impl TrustStore {
+    /// Load every key the policy names and resolve each kind's key list.
+    pub fn from_policy(policy: &Policy) -> Result<TrustStore, StoreError> {
+        let mut store = TrustStore {
+            revoked: policy
+                .revoked
+                .iter()
+                .map(|s| s.to_ascii_lowercase())
+                .collect(),
+            ..TrustStore::default()
+        };
+        let mut by_name = BTreeMap::new();
+        for k in &policy.keys {
+            let path = policy.resolve(&k.path);
+            let key = PublicKey::load(&path)?;
+            if let Some(expected) = &k.id {
+                if !expected.eq_ignore_ascii_case(key.id()) {
+                    return Err(KeyError::IdMismatch {
+                        path,
+                        expected: expected.clone(),
+                        actual: key.id().to_string(),
+                    }
+                    .into());
+                }
+            }
+            let expires = match &k.expires {
+                Some(e) => Some(crate::util::parse_time(e).map_err(|m| {
+                    PolicyError::Invalid(format!("key {:?}: expires: {m}", k.name))
+                })?),
+                None => None,
+            };
+            by_name.insert(k.name.clone(), key.id().to_string());
+            store.keys.insert(
+                key.id().to_string(),
+                TrustedKey {
+                    name: k.name.clone(),
+                    key,
+                    expires,
+                },
+            );
+        }
+        for (kind, t) in &policy.trust {
+            let mut ids = BTreeSet::new();
+            for k in &t.keys {
+                let id = match by_name.get(k) {
+                    Some(id) => id.clone(),
+                    None if store.keys.contains_key(&k.to_ascii_lowercase()) => k.to_ascii_lowercase(),
+                    None => {
+                        return Err(PolicyError::Invalid(format!(
+                            "trust.{kind} names key {k:?}, which is neither a [[keys]] name nor the id of one"
+                        ))
+                        .into())
+                    }
+                };
+                ids.insert(id);
+            }
+            if t.threshold > ids.len() {
+                return Err(PolicyError::Invalid(format!(
+                    "trust.{kind}: threshold {} is more than its {} distinct keys",
+                    t.threshold,
+                    ids.len()
+                ))
+                .into());
+            }
+            store.kinds.insert(
+                kind.clone(),
+                KindRule {
+                    key_ids: ids,
+                    threshold: t.threshold,
+                },
+            );
+        }
+        Ok(store)
+    }
+
+    /// Ad-hoc trust from the command line: `keys`, any `threshold` of them, for every kind.
+    pub fn ad_hoc(keys: Vec<PublicKey>, threshold: usize, revoked: &[String]) -> TrustStore {
+        let mut store = TrustStore {
+            revoked: revoked.iter().map(|s| s.to_ascii_lowercase()).collect(),
+            ..TrustStore::default()
+        };
+        let mut ids = BTreeSet::new();
+        for (i, key) in keys.into_iter().enumerate() {
+            ids.insert(key.id().to_string());
+            store.keys.insert(
+                key.id().to_string(),
+                TrustedKey {
+                    name: format!("--key #{}", i + 1),
+                    key,
+                    expires: None,
+                },
+            );
+        }
+        store.any_kind = Some(KindRule {
+            key_ids: ids,
+            threshold,
+        });
+        store
+    }
+
+    /// The rule for `kind`.
+    pub fn rule(&self, kind: &str) -> Option<&KindRule> {
+        self.kinds.get(kind).or(self.any_kind.as_ref())
+    }
+
+    /// A known key by id.
+    pub fn key(&self, id: &str) -> Option<&TrustedKey> {
+        self.keys.get(id)
+    }
+
+    /// Check every signature of `env` for artifact `kind` at time `now`.
+    pub fn evaluate(&self, kind: &str, env: &Envelope, now: i64) -> ThresholdResult {
+        let rule = self.rule(kind);
+        let mut result = ThresholdResult {
+            signatures: Vec::new(),
+            counted: Vec::new(),
+            threshold: rule.map_or(0, |r| r.threshold),
+            unconfigured: None,
+        };
+        match rule {
+            None => {
+                result.unconfigured = Some(format!("the policy trusts no key for kind {kind:?}"))
+            }
+            Some(r) if r.threshold == 0 || r.key_ids.is_empty() => {
+                result.unconfigured = Some(format!("the policy trusts no key for kind {kind:?}"))
+            }
+            Some(_) => {}
+        }
+        let pae = env.signed_bytes().ok();
+        for s in &env.signatures {
+            let report = |status, key_id: &str, reason: String| SignatureReport {
+                format: "dsse-ed25519".into(),
+                key_id: key_id.to_string(),
+                identity: None,
+                status,
+                reason,
+            };
+            let (Some(pae), Some(sig)) = (pae.as_ref(), decode_sig(&s.sig)) else {
+                result.signatures.push(report(
+                    SignatureStatus::Invalid,
+                    &s.keyid,
+                    "signature or payload is not valid base64".into(),
+                ));
+                continue;
+            };
+            // The keyid field is only a hint: find the key that actually verifies.
+            let hinted = self.keys.get(&s.keyid.to_ascii_lowercase());
+            let signer = hinted
+                .filter(|k| k.key.verify(pae, &sig))
+                .or_else(|| self.keys.values().find(|k| k.key.verify(pae, &sig)));
+            let Some(k) = signer else {
+                let (status, reason) = match hinted {
+                    Some(k) => (
+                        SignatureStatus::Invalid,
+                        format!("does not verify with key {:?}", k.name),
+                    ),
+                    None => (
+                        SignatureStatus::Unknown,
+                        "no trusted key verifies this signature".into(),
+                    ),
+                };
+                result.signatures.push(report(status, &s.keyid, reason));
+                continue;
+            };
+            let id = k.key.id();
+            let (status, reason) = if self.revoked.contains(id) {
+                (
+                    SignatureStatus::Revoked,
+                    format!("key {:?} is revoked", k.name),
+                )
+            } else if k.expires.is_some_and(|e| now > e) {
+                (
+                    SignatureStatus::Expired,
+                    format!(
+                        "key {:?} expired at {}",
+                        k.name,
+                        crate::util::format_time(k.expires.unwrap_or_default())
+                    ),
+                )
+            } else if !rule.is_some_and(|r| r.key_ids.contains(id)) {
+                (
+                    SignatureStatus::Unknown,
+                    format!("key {:?} is not trusted for kind {kind:?}", k.name),
+                )
+            } else if result.counted.iter().any(|c| c == id) {
+                (
+                    SignatureStatus::Duplicate,
+                    format!("key {:?} already counted once", k.name),
+                )
+            } else {
+                result.counted.push(id.to_string());
+                (
+                    SignatureStatus::Counted,
+                    format!("valid signature by {:?}", k.name),
+                )
+            };
+            result.signatures.push(report(status, id, reason));
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

@@ -1,0 +1,182 @@
+//! End-to-end tests of the audit log on the real binary: a clean log verifies; an edited,
+//! deleted, swapped, inserted or truncated record is detected, with the gate's stored
+//! checkpoint and with an exported one.
+
+mod gate_util;
+
+use gate_util::*;
+use std::path::Path;
+
+fn lines(p: &Path) -> Vec<String> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn write_lines(p: &Path, l: &[String]) {
+    std::fs::write(p, l.iter().map(|s| format!("{s}\n")).collect::<String>()).unwrap();
+}
+
+fn gate_with_log() -> Env {
+    let env = Env::new("");
+    assert_eq!(code(&env.admit(&env.drop_in(&env.small("a", "1")))), 0);
+    let bad = env.bundle("b", "1", &[("x", b"x".to_vec())], false);
+    assert_eq!(code(&env.admit(&env.drop_in(&bad))), 1);
+    assert_eq!(code(&env.admit(&env.drop_in(&env.small("c", "1")))), 0);
+    assert_eq!(code(&env.admit(&env.drop_in(&env.small("d", "1")))), 0);
+    env
+}
+
+#[test]
+fn tampering_is_detected() {
+    let env = gate_with_log();
+    let log = env.gate.join("audit/log.jsonl");
+    let (c, out) = env.audit_verify();
+    assert_eq!(c, 0, "{out}");
+    assert!(out.contains("4 records"), "{out}");
+    let orig = lines(&log);
+    assert_eq!(orig.len(), 4);
+
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("edit", {
+            let mut l = orig.clone();
+            l[1] = l[1].replace("\"quarantined\"", "\"staged\"");
+            assert_ne!(l[1], orig[1]);
+            l
+        }),
+        ("edit last", {
+            let mut l = orig.clone();
+            l[3] = l[3].replace("\"name\":\"d\"", "\"name\":\"e\"");
+            assert_ne!(l[3], orig[3]);
+            l
+        }),
+        ("delete", {
+            let mut l = orig.clone();
+            l.remove(1);
+            l
+        }),
+        ("swap", {
+            let mut l = orig.clone();
+            l.swap(1, 2);
+            l
+        }),
+        ("insert", {
+            let mut l = orig.clone();
+            l.insert(2, orig[1].clone());
+            l
+        }),
+        ("truncate", orig[..3].to_vec()),
+        ("truncate to empty", Vec::new()),
+    ];
+    for (what, l) in cases {
+        write_lines(&log, &l);
+        let (c, out) = env.audit_verify();
+        assert_eq!(c, 1, "{what} not detected: {out}");
+        assert!(out.contains("FAILED"), "{what}: {out}");
+    }
+    // a torn final line (partial write) is reported too
+    let mut torn: String = orig.iter().map(|s| format!("{s}\n")).collect();
+    torn.push_str("{\"seq\":4,");
+    std::fs::write(&log, torn).unwrap();
+    assert_eq!(env.audit_verify().0, 1);
+    // the original verifies again
+    write_lines(&log, &orig);
+    assert_eq!(env.audit_verify().0, 0);
+}
+
+#[test]
+fn exported_checkpoint_catches_truncation_even_without_the_stored_one() {
+    let env = gate_with_log();
+    let log = env.gate.join("audit/log.jsonl");
+    let cp = env.path().join("exported-checkpoint.json");
+    let o = run(&[
+        "audit",
+        "checkpoint",
+        "--gate",
+        env.gate_s(),
+        "-o",
+        cp.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let c: serde_json::Value = serde_json::from_slice(&std::fs::read(&cp).unwrap()).unwrap();
+    assert_eq!(c["size"], 4);
+    // later records keep the exported checkpoint valid
+    assert_eq!(code(&env.admit(&env.drop_in(&env.small("e", "1")))), 0);
+    let args = |cp: &Path| {
+        let o = run(&[
+            "audit",
+            "verify",
+            "--gate",
+            env.gate_s(),
+            "--checkpoint",
+            cp.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (code(&o), v)
+    };
+    let (c, v) = args(&cp);
+    assert_eq!(c, 0, "{v}");
+    assert_eq!(v["checkpoints_checked"], 2);
+    // an attacker truncates to 3 records and replaces the stored checkpoint with a fresh one
+    // signed by... nobody: they delete it. The exported one still catches it.
+    let l = lines(&log);
+    write_lines(&log, &l[..3]);
+    std::fs::remove_file(env.gate.join("audit/checkpoint.json")).unwrap();
+    let (c, v) = args(&cp);
+    assert_eq!(c, 1, "{v}");
+    let problems = v["problems"].to_string();
+    assert!(problems.contains("truncation"), "{problems}");
+    // a forged checkpoint (edited size) fails its signature
+    let mut forged: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cp).unwrap()).unwrap();
+    forged["size"] = serde_json::json!(3);
+    let fp = env.path().join("forged.json");
+    std::fs::write(&fp, forged.to_string()).unwrap();
+    write_lines(&log, &l);
+    let (c, v) = args(&fp);
+    assert_eq!(c, 1, "{v}");
+    assert!(v["problems"].to_string().contains("signature"), "{v}");
+}
+
+#[test]
+fn audit_records_never_carry_finding_messages() {
+    let env = gate_with_log();
+    let text = std::fs::read_to_string(env.gate.join("audit/log.jsonl")).unwrap();
+    for r in env.audit() {
+        for f in r["findings"].as_array().unwrap() {
+            assert!(
+                f.get("message").is_none() && f.get("redacted").is_none(),
+                "{f}"
+            );
+            assert!(f["rule"].is_string() && f["fingerprint"].is_string());
+        }
+        assert_eq!(r["policy_sha256"].as_str().unwrap().len(), 64);
+        assert!(r["tool"].as_str().unwrap().starts_with("airgate "));
+    }
+    assert!(text.contains("\"seq\":3"));
+}
+
+#[test]
+fn a_policy_change_is_a_trust_record() {
+    let env = Env::new("");
+    assert_eq!(code(&env.admit(&env.drop_in(&env.small("a", "1")))), 0);
+    assert_eq!(code(&env.admit(&env.drop_in(&env.small("b", "1")))), 0);
+    assert!(
+        !env.audit().iter().any(|r| r["event"] == "trust"),
+        "no change yet"
+    );
+    let pol = env.gate.join("policy/policy.toml");
+    let text = std::fs::read_to_string(&pol).unwrap();
+    std::fs::write(&pol, format!("[decide]\nblock_at = \"medium\"\n{text}")).unwrap();
+    assert_eq!(code(&env.admit(&env.drop_in(&env.small("c", "1")))), 0);
+    let a = env.audit();
+    let events: Vec<&str> = a.iter().map(|r| r["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["admit", "admit", "trust", "admit"]);
+    assert_eq!(a[2]["outcome"], "policy-changed");
+    assert_ne!(a[1]["policy_sha256"], a[3]["policy_sha256"]);
+    assert_eq!(env.audit_verify().0, 0);
+}

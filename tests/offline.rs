@@ -1,0 +1,161 @@
+//! Proof that verification needs no network: `airgate verify` of a native bundle, a minisign
+//! and a signify signature runs inside a network namespace with no interfaces
+//! (`unshare -rn`) and reaches the same verdicts. (The Sigstore and model-signing suites
+//! re-run themselves the same way.) Skipped with a message where the kernel refuses.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+/// Run airgate with `args` inside a fresh network namespace; `None` if namespaces are refused.
+fn airgate_offline(args: &[&str]) -> Option<(i32, String)> {
+    let out = Command::new("unshare")
+        .arg("-rn")
+        .arg(env!("CARGO_BIN_EXE_airgate"))
+        .args(args)
+        .output()
+        .ok()?;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if stderr.contains("unshare failed") || stderr.contains("Operation not permitted") {
+        eprintln!("skipped: the kernel refused a network namespace: {stderr}");
+        return None;
+    }
+    Some((
+        out.status.code().unwrap_or(-1),
+        format!("{}{stderr}", String::from_utf8_lossy(&out.stdout)),
+    ))
+}
+
+/// Check the namespace really has no usable network: only a down loopback.
+fn namespace_has_no_network() -> Option<bool> {
+    let out = Command::new("unshare")
+        .args(["-rn", "cat", "/proc/net/dev"])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    // header (2 lines) + at most "lo"
+    Some(
+        text.lines()
+            .skip(2)
+            .all(|l| l.trim_start().starts_with("lo:")),
+    )
+}
+
+fn tool(dir: &Path, name: &str, args: &[&str]) {
+    let st = Command::new(name)
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{name} must be installed (see .ci/run): {e}"));
+    assert!(
+        st.status.success(),
+        "{name} {args:?}: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+}
+
+#[test]
+fn every_native_and_detached_format_verifies_without_network() {
+    if namespace_has_no_network() != Some(true) {
+        eprintln!("skipped: cannot create a network namespace here");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+
+    // native bundle
+    std::fs::create_dir_all(d.join("src")).unwrap();
+    std::fs::write(d.join("src/config.json"), b"{\"a\": 1}").unwrap();
+    let (_, pk) = key(d, "a");
+    let b = d.join("b.tar.zst");
+    assert_eq!(
+        run(&[
+            "pack",
+            &s(&d.join("src")),
+            "--kind",
+            "weights",
+            "--name",
+            "n",
+            "--version",
+            "1",
+            "-o",
+            &s(&b)
+        ])
+        .0,
+        0
+    );
+    assert_eq!(run(&["sign", &s(&b), "--key", &s(&d.join("a.key"))]).0, 0);
+    let (code, out) = airgate_offline(&["verify", &s(&b), "--key", &s(&pk)]).unwrap();
+    assert_eq!(code, 0, "{out}");
+    let (_, other) = key(d, "other");
+    let (code, out) = airgate_offline(&["verify", &s(&b), "--key", &s(&other)]).unwrap();
+    assert_eq!(code, 1, "{out}");
+
+    // minisign
+    let file = d.join("patch.bin");
+    std::fs::write(&file, vec![9u8; 100_000]).unwrap();
+    tool(d, "minisign", &["-G", "-W", "-p", "m.pub", "-s", "m.key"]);
+    tool(d, "minisign", &["-S", "-s", "m.key", "-m", "patch.bin"]);
+    let (code, out) = airgate_offline(&[
+        "verify",
+        &s(&file),
+        "--signature",
+        &s(&d.join("patch.bin.minisig")),
+        "--key",
+        &s(&d.join("m.pub")),
+    ])
+    .unwrap();
+    assert_eq!(code, 0, "{out}");
+
+    // signify
+    tool(
+        d,
+        "signify-openbsd",
+        &["-G", "-n", "-p", "s.pub", "-s", "s.sec"],
+    );
+    tool(
+        d,
+        "signify-openbsd",
+        &[
+            "-S",
+            "-s",
+            "s.sec",
+            "-m",
+            "patch.bin",
+            "-x",
+            "patch.bin.sig",
+        ],
+    );
+    let (code, out) = airgate_offline(&[
+        "verify",
+        &s(&file),
+        "--signature",
+        &s(&d.join("patch.bin.sig")),
+        "--key",
+        &s(&d.join("s.pub")),
+    ])
+    .unwrap();
+    assert_eq!(code, 0, "{out}");
+
+    // a flipped byte still fails offline
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(&file, bytes).unwrap();
+    let (code, out) = airgate_offline(&[
+        "verify",
+        &s(&file),
+        "--signature",
+        &s(&d.join("patch.bin.sig")),
+        "--key",
+        &s(&d.join("s.pub")),
+    ])
+    .unwrap();
+    assert_eq!(code, 1, "{out}");
+}
