@@ -53,7 +53,7 @@ time_cmd() { # prints "wall cpu" seconds for one run of "$@" (cpu = user + syste
   local t
   t=$(mktemp)
   /usr/bin/time -f "%e %U %S" -o "$t" "$@" >/dev/null 2>&1 || true
-  awk '{printf "%s %.2f\n", $1, $2 + $3}' "$t"
+  tail -n 1 "$t" | awk '{printf "%s %.2f\n", $1, $2 + $3}'
   rm -f "$t"
 }
 

@@ -94,11 +94,11 @@ pub fn scan_path(
     }
     let results: Vec<Result<Vec<Finding>, ScanError>> = items
         .par_iter()
-        .map(|it| {
+        .map_init(Vec::new, |buf: &mut Vec<u8>, it| {
             if it.size >= opts.split_at {
                 scan_large(engine, text, it, opts)
             } else {
-                scan_small(engine, it, opts)
+                scan_small(engine, it, opts, buf)
             }
         })
         .collect();
@@ -238,12 +238,21 @@ fn walk(
 }
 
 /// One pass over the file through the whole engine.
-fn scan_small(engine: &Engine, it: &Item, opts: &ScanOptions) -> Result<Vec<Finding>, ScanError> {
+fn scan_small(
+    engine: &Engine,
+    it: &Item,
+    opts: &ScanOptions,
+    buf: &mut Vec<u8>,
+) -> Result<Vec<Finding>, ScanError> {
     let mut f = File::open(&it.path).map_err(io_err(&it.path))?;
     let mut scan = engine.begin_file(&it.shown, Some(it.size), 0);
-    let mut buf = vec![0u8; opts.read_buf.min(it.size as usize + 1).max(SNIFF_LEN)];
+    let want = opts.read_buf.min(it.size as usize + 1).max(SNIFF_LEN);
+    if buf.len() < want {
+        buf.resize(want, 0);
+    }
+    let buf = &mut buf[..want];
     loop {
-        let n = f.read(&mut buf).map_err(io_err(&it.path))?;
+        let n = f.read(buf).map_err(io_err(&it.path))?;
         if n == 0 {
             break;
         }

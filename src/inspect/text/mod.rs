@@ -300,7 +300,10 @@ impl Inspector for TextInspector {
         Some(Box::new(TextFile {
             scanner: self.scanner.clone(),
             path: meta.path.to_string(),
-            buf: Vec::new(),
+            buf: Vec::with_capacity(
+                meta.size
+                    .map_or(0, |n| (n as usize).min(STEP + OVERLAP) + 1),
+            ),
             buf_base: 0,
             from: 0,
             lines_before: if looks_text(head) { Some(0) } else { None },
