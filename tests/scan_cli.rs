@@ -437,3 +437,32 @@ fn real_bundle_is_scanned_by_payload_path_and_verify_rejects_it() {
         )]
     );
 }
+
+#[test]
+fn large_container_is_read_through_once() {
+    let t = tempfile::tempdir().unwrap();
+    let big: Vec<u8> = (0..36u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80)
+        .collect();
+    let env = format!("# x\nTOKEN={GH}\n");
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, d) in [("weights.bin", &big[..]), ("inner/x.env", env.as_bytes())] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(d.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, d).unwrap();
+    }
+    write(&t.path().join("big.tar"), &b.into_inner().unwrap());
+    let (code, v) = json_scan(&[t.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        findings(&v),
+        vec![(
+            "secret.github-pat".into(),
+            "big.tar!inner/x.env".into(),
+            Some(2),
+            Some(10)
+        )]
+    );
+}

@@ -36,6 +36,11 @@ impl Engine {
         self
     }
 
+    /// Whether containers and encodings are opened.
+    pub fn nests(&self) -> bool {
+        self.nested
+    }
+
     /// The nesting limits in force.
     pub fn limits(&self) -> &NestLimits {
         &self.limits

@@ -274,6 +274,9 @@ fn scan_large(
     let mut head = vec![0u8; SNIFF_LEN.min(it.size as usize)];
     file.read_exact_at(&mut head, 0).map_err(io_err(&it.path))?;
     let is_text = looks_text(&head);
+    // A container's members are text-scanned by the sequential pass (as children); its raw
+    // bytes are not scanned again.
+    let container = engine.nests() && super::nested::sniff(&head).is_some();
     let (seq, ranges) = rayon::join(
         || -> Result<Vec<Finding>, ScanError> {
             let mut scan = engine.begin_file(&it.shown, Some(it.size), 0);
@@ -291,7 +294,11 @@ fn scan_large(
             Ok(scan.finish())
         },
         || -> Result<Vec<(Vec<Finding>, u64, u64)>, ScanError> {
-            let n = it.size.div_ceil(opts.range);
+            let n = if container {
+                0
+            } else {
+                it.size.div_ceil(opts.range)
+            };
             (0..n)
                 .into_par_iter()
                 .map_init(Vec::new, |buf: &mut Vec<u8>, i| {

@@ -179,31 +179,51 @@ pub fn clean_name(raw: &[u8]) -> String {
     }
 }
 
-/// Choose a layer for a file by its first bytes (at most `SNIFF_LEN`).
-pub fn open(nest: Nest, head: &[u8]) -> Option<Box<dyn Layer>> {
+/// The container or encoding a file's first bytes announce, if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Gzip,
+    Zstd,
+    Bzip2,
+    Zip,
+    Tar,
+    Utf16 { le: bool },
+}
+
+/// Recognise a container or encoding by its first bytes (at most `SNIFF_LEN`).
+pub fn sniff(head: &[u8]) -> Option<Kind> {
     if head.len() >= 3 && head[0] == 0x1f && head[1] == 0x8b && head[2] == 0x08 {
-        return Some(stream::Decode::gzip(nest));
+        return Some(Kind::Gzip);
     }
     if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        return stream::Decode::zstd(nest);
+        return Some(Kind::Zstd);
     }
     if head.len() >= 10
         && head.starts_with(b"BZh")
         && (b'1'..=b'9').contains(&head[3])
         && head[4..10] == [0x31, 0x41, 0x59, 0x26, 0x53, 0x59]
     {
-        return Some(stream::Decode::bzip2(nest));
+        return Some(Kind::Bzip2);
     }
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
-        return Some(Box::new(zip::ZipLayer::new(nest)));
+        return Some(Kind::Zip);
     }
     if tar::is_tar(head) {
-        return Some(Box::new(tar::TarLayer::new(nest)));
+        return Some(Kind::Tar);
     }
-    if let Some(le) = stream::utf16_kind(head) {
-        return Some(Box::new(stream::Utf16::new(nest, le, head)));
-    }
-    None
+    stream::utf16_kind(head).map(|le| Kind::Utf16 { le })
+}
+
+/// Choose a layer for a file by its first bytes (at most `SNIFF_LEN`).
+pub fn open(nest: Nest, head: &[u8]) -> Option<Box<dyn Layer>> {
+    Some(match sniff(head)? {
+        Kind::Gzip => stream::Decode::gzip(nest),
+        Kind::Zstd => stream::Decode::zstd(nest)?,
+        Kind::Bzip2 => stream::Decode::bzip2(nest),
+        Kind::Zip => Box::new(zip::ZipLayer::new(nest)),
+        Kind::Tar => Box::new(tar::TarLayer::new(nest)),
+        Kind::Utf16 { le } => Box::new(stream::Utf16::new(nest, le, head)),
+    })
 }
 
 #[cfg(test)]
