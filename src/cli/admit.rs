@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 /// Arguments of `airgate admit`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The bundle. Inside the gate's intake/ it is removed once its outcome is durable;
-    /// elsewhere it is left in place (and copied or linked into quarantine).
+    /// The bundle (a native bundle, a `trust` rotation bundle, or a plain tar of a model
+    /// folder with its OpenSSF `model.sig` at the root). Inside the gate's intake/ it is
+    /// removed once its outcome is durable; elsewhere it is left in place (and copied or
+    /// linked into quarantine).
     pub bundle: PathBuf,
     /// The gate folder.
     #[arg(long)]

@@ -34,6 +34,10 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
                 s.in_flight,
                 s.audit_records
             );
+            match s.trust_version {
+                Some(v) => println!("  trust: version {v} (state/trust.toml)"),
+                None => println!("  trust: the policy's keys (no root role, no rotation)"),
+            }
             for w in &s.waiting {
                 println!("  waiting: {w}");
             }

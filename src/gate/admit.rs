@@ -151,8 +151,23 @@ fn admit_in(
     // A bundle that claims a version that could not be staged (rollback or replay) is
     // verified without extracting anything: nothing of it is written before the state says
     // it could be staged. The claim is unauthenticated; the verified statement decides below.
+    if super::model_check::is_model_tar(bundle, &policy.limits) {
+        // an OpenSSF-signed model (tar of a model folder with model.sig): see model.rs
+        return super::model::admit_model(gate, policy, bundle, file_name, work, key, opts);
+    }
+    let claim = peek_claim(bundle, policy);
+    if claim
+        .as_ref()
+        .is_some_and(|(kind, _, _)| kind == crate::trust::trust_state::ROOT_KIND)
+    {
+        // a trust rotation: authenticated against the active root role, not verified as
+        // an ordinary bundle (see rotate.rs)
+        return super::rotate::admit_trust(gate, policy, bundle, file_name, work, key, opts);
+    }
+    let active = super::trust::active(gate, policy, false)?;
+    let store = active.store();
     let state_now = State::load(&gate.state_dir())?;
-    let hopeless = peek_claim(bundle, policy).is_some_and(|(kind, name, version)| {
+    let hopeless = claim.is_some_and(|(kind, name, version)| {
         let staged = staged_versions(&gate.staging(), &kind, &name).unwrap_or_default();
         !matches!(
             state_now.check(&kind, &name, &version, "", &staged),
@@ -162,6 +177,7 @@ fn admit_in(
     let mut cand = opts.verifier.check(
         bundle,
         policy,
+        store.as_ref(),
         (!hopeless).then_some(files.as_path()),
         opts.now,
     )?;
@@ -180,9 +196,30 @@ fn admit_in(
         file_name,
         opts,
         sha: &sha,
+        rotation: None,
     };
 
     let _lock = GateLock::acquire(&gate.lock_path())?;
+    // A rotation that finished while this bundle was verified changes what may count.
+    if super::trust::load_state(gate)?.map(|s| s.version()) != active.version() {
+        return Err(GateError::Verify {
+            message: "the gate's trust configuration was rotated while this bundle was being \
+                      verified; admit it again"
+                .into(),
+            class: crate::ErrorClass::Operational,
+        });
+    }
+    if cand
+        .accepted
+        .as_ref()
+        .is_some_and(|a| a.kind == crate::trust::trust_state::ROOT_KIND)
+    {
+        // the envelope read before verification said otherwise: the file changed
+        return Err(GateError::Damaged {
+            path: bundle.to_path_buf(),
+            message: "the bundle changed while it was being admitted; admit it again".into(),
+        });
+    }
     // An interrupted run may already have made this very file's outcome durable.
     if let Some(acc) = cand.accepted.clone() {
         let dest = publish::destination(
@@ -262,7 +299,13 @@ fn staged_versions(staging: &Path, kind: &str, name: &str) -> Result<Vec<String>
 }
 
 /// Turn an accepting report into a rejection by the gate itself.
-fn gate_reject(mut report: Report, rule: &str, msg: &str, file: &str, sha: &str) -> Report {
+pub(super) fn gate_reject(
+    mut report: Report,
+    rule: &str,
+    msg: &str,
+    file: &str,
+    sha: &str,
+) -> Report {
     report.verdict = Verdict::Reject;
     report.reasons.insert(0, msg.to_string());
     report.findings.insert(
@@ -280,7 +323,7 @@ fn gate_reject(mut report: Report, rule: &str, msg: &str, file: &str, sha: &str)
 }
 
 /// How to take back a published outcome whose audit record could not be written.
-enum Undo {
+pub(super) enum Undo {
     Nothing,
     Staged {
         dest: PathBuf,
@@ -291,16 +334,25 @@ enum Undo {
         dest: PathBuf,
         tmp: PathBuf,
     },
+    /// A staged trust rotation: also put the previous trust state back.
+    Rotated {
+        dest: PathBuf,
+        tree: PathBuf,
+        state: State,
+        trust: crate::trust::trust_state::TrustState,
+    },
 }
 
-struct Ctx<'a> {
-    gate: &'a Gate,
-    policy: &'a Policy,
-    key: &'a PrivateKey,
-    bundle: &'a Path,
-    file_name: &'a str,
-    opts: &'a AdmitOptions<'a>,
-    sha: &'a str,
+pub(super) struct Ctx<'a> {
+    pub(super) gate: &'a Gate,
+    pub(super) policy: &'a Policy,
+    pub(super) key: &'a PrivateKey,
+    pub(super) bundle: &'a Path,
+    pub(super) file_name: &'a str,
+    pub(super) opts: &'a AdmitOptions<'a>,
+    pub(super) sha: &'a str,
+    /// Set for an accepted trust rotation: recorded as event `trust`, outcome `rotated`.
+    pub(super) rotation: Option<audit::TrustChange>,
 }
 
 impl Ctx<'_> {
@@ -365,11 +417,21 @@ impl Ctx<'_> {
     }
 
     /// Take back an outcome that could not be recorded, so it never counts (best effort).
-    fn undo(&self, undo: Undo) {
+    pub(super) fn undo(&self, undo: Undo) {
         match undo {
             Undo::Nothing => {}
             Undo::Staged { dest, tree, state } => {
                 let _ = publish::unpublish(&dest, &tree);
+                let _ = state.save(&self.gate.state_dir());
+            }
+            Undo::Rotated {
+                dest,
+                tree,
+                state,
+                trust,
+            } => {
+                let _ = publish::unpublish(&dest, &tree);
+                let _ = super::trust::save_state(self.gate, &trust);
                 let _ = state.save(&self.gate.state_dir());
             }
             Undo::Quarantined { dest, tmp } => {
@@ -402,7 +464,7 @@ impl Ctx<'_> {
         )
     }
 
-    fn quarantine(
+    pub(super) fn quarantine(
         &self,
         mut report: Report,
         acc: Option<&AcceptedBundle>,
@@ -439,7 +501,7 @@ impl Ctx<'_> {
 
     /// Record the outcome in the audit log (unless an interrupted run already did), then
     /// remove the input. If the record cannot be written, `undo` takes the outcome back.
-    fn finish(
+    pub(super) fn finish(
         &self,
         disposition: Disposition,
         report: Report,
@@ -453,7 +515,7 @@ impl Ctx<'_> {
             && audit::read_records(&self.gate.audit_log())?
                 .iter()
                 .any(|r| {
-                    r.event == "admit"
+                    (r.event == "admit" || r.event == crate::trust::trust_state::ROOT_KIND)
                         && r.destination.as_deref() == Some(dest_rel.as_str())
                         && r.bundle.as_ref().is_some_and(|b| b.sha256 == self.sha)
                 });
@@ -491,8 +553,17 @@ impl Ctx<'_> {
         acc: Option<&AcceptedBundle>,
         dest_rel: &str,
     ) -> Record {
-        let mut rec = Record::new("admit", disposition.as_str(), &self.policy.digest())
+        let (event, outcome) = match (&self.rotation, disposition) {
+            (Some(_), Disposition::Staged) => {
+                (crate::trust::trust_state::ROOT_KIND, super::trust::ROTATED)
+            }
+            _ => ("admit", disposition.as_str()),
+        };
+        let mut rec = Record::new(event, outcome, &self.policy.digest())
             .with_findings(&report.findings, &report.waived);
+        if disposition == Disposition::Staged {
+            rec.trust = self.rotation.clone();
+        }
         let info = report.bundle.clone().unwrap_or_default();
         rec.bundle = Some(AuditBundle {
             sha256: self.sha.to_string(),

@@ -48,6 +48,7 @@ impl Verifier for Fake {
         &self,
         _: &Path,
         _: &Policy,
+        _: Option<&crate::trust::store::TrustStore>,
         to: Option<&Path>,
         _: i64,
     ) -> Result<Candidate, GateError> {

@@ -90,11 +90,28 @@ pub struct Record {
     pub destination: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For an accepted trust rotation (event `trust`, outcome `rotated`): what changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TrustChange>,
     /// `airgate <version>`.
     pub tool: String,
     pub policy_sha256: String,
     /// SHA-256 (hex) of the previous record's line, [`GENESIS`] for the first.
     pub prev: String,
+}
+
+/// What a trust rotation changed, and who signed it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustChange {
+    pub from_version: u64,
+    pub to_version: u64,
+    /// One line per change (keys added/removed/revoked, roles changed).
+    pub changes: Vec<String>,
+    /// Key ids that counted for the current root role.
+    pub current_root_signers: Vec<String>,
+    /// Key ids that counted for the new root role.
+    pub new_root_signers: Vec<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -119,6 +136,7 @@ impl Record {
             waived: Vec::new(),
             destination: None,
             error: None,
+            trust: None,
             tool: format!("airgate {}", env!("CARGO_PKG_VERSION")),
             policy_sha256: policy_sha256.into(),
             prev: String::new(),

@@ -212,7 +212,11 @@ pub fn init(root: &Path, policy: &Path) -> Result<Gate, GateError> {
     fsutil::sync_path(root)?;
     let gate = Gate::open(root)?;
     // The policy must load from its new place (relative key paths now point into the gate).
-    gate.load_policy()?;
+    let policy = gate.load_policy()?;
+    // With a root role, the active trust (version 1) lives in state/trust.toml from now on.
+    if let Some(first) = super::trust::initial(&policy)? {
+        super::trust::save_state(&gate, &first)?;
+    }
     Ok(gate)
 }
 

@@ -10,11 +10,15 @@ pub mod checkpoint;
 pub mod claim;
 pub mod fsutil;
 pub mod layout;
+pub mod model;
+pub mod model_check;
 pub mod publish;
 pub mod quarantine;
 pub mod receipt;
+pub mod rotate;
 pub mod state;
 pub mod status;
+pub mod trust;
 pub mod verifier;
 pub mod watch;
 

@@ -34,6 +34,8 @@ pub struct Status {
     /// Bundles claimed by a watcher right now.
     pub in_flight: u64,
     pub audit_records: u64,
+    /// Version of the active trust (`state/trust.toml`); `None`: the policy's keys.
+    pub trust_version: Option<u64>,
     pub recent: Vec<Recent>,
 }
 
@@ -113,6 +115,7 @@ pub fn status(gate: &Gate, recent: usize) -> Result<Status, GateError> {
         waiting,
         in_flight,
         audit_records,
+        trust_version: super::trust::load_state(gate)?.map(|t| t.version()),
         recent,
     })
 }

@@ -5,6 +5,7 @@ use super::GateError;
 use crate::bundle::{Statement, Version};
 use crate::policy::Policy;
 use crate::report::Report;
+use crate::trust::store::TrustStore;
 use std::path::Path;
 
 /// An accepted bundle, as the gate needs it.
@@ -30,15 +31,22 @@ pub struct Candidate {
 }
 
 /// Verify, inspect and decide one bundle, writing its payload under `extract_to` (an
-/// existing, empty folder) in the same pass when given.
+/// existing, empty folder) in the same pass when given. `trust` is the gate's active trust
+/// (`None`: the policy's own keys).
 pub trait Verifier {
     fn check(
         &self,
         bundle: &Path,
         policy: &Policy,
+        trust: Option<&TrustStore>,
         extract_to: Option<&Path>,
         now: i64,
     ) -> Result<Candidate, GateError>;
+
+    /// The inspection engine, for inputs the gate unpacks itself (OpenSSF model tars).
+    fn engine(&self) -> Option<&crate::inspect::Engine> {
+        None
+    }
 }
 
 /// What the bundle *claims* to be, read from its envelope without checking any signature:
@@ -60,10 +68,15 @@ pub struct BundleVerifier {
 }
 
 impl Verifier for BundleVerifier {
+    fn engine(&self) -> Option<&crate::inspect::Engine> {
+        Some(&self.engine)
+    }
+
     fn check(
         &self,
         bundle: &Path,
         policy: &Policy,
+        trust: Option<&TrustStore>,
         extract_to: Option<&Path>,
         now: i64,
     ) -> Result<Candidate, GateError> {
@@ -71,6 +84,7 @@ impl Verifier for BundleVerifier {
         use crate::verify::{verify_bundle, VerifyOptions};
         let mut opts = VerifyOptions::new(policy, &self.engine);
         opts.extract_to = extract_to;
+        opts.trust = trust;
         opts.now = now;
         let outcome = verify_bundle(bundle, &opts).map_err(|e| GateError::Verify {
             message: e.to_string(),

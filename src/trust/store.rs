@@ -4,6 +4,8 @@
 
 use super::dsse::{decode_sig, Envelope};
 use super::keys::{KeyError, PublicKey};
+use super::trust_state::TrustState;
+use crate::bundle::statement::KINDS;
 use crate::policy::{Policy, PolicyError};
 use crate::report::{SignatureReport, SignatureStatus};
 use std::collections::{BTreeMap, BTreeSet};
@@ -134,6 +136,39 @@ impl TrustStore {
             );
         }
         Ok(store)
+    }
+
+    /// The same evaluator over a rotatable trust configuration (the gate's active
+    /// `state/trust.toml`): its embedded keys and expiries, each kind's role, its revocation
+    /// list, and its root role as the rule for kind `trust`. Evaluation is then identical to
+    /// [`TrustState::evaluate`].
+    pub fn from_state(state: &TrustState) -> TrustStore {
+        let mut store = TrustStore {
+            revoked: state.revoked().clone(),
+            ..TrustStore::default()
+        };
+        for k in state.keys() {
+            store.keys.insert(
+                k.key.id().to_string(),
+                TrustedKey {
+                    name: k.name.clone(),
+                    key: k.key.clone(),
+                    expires: k.expires.as_ref().map(|(_, t)| *t),
+                },
+            );
+        }
+        for kind in KINDS {
+            if let Some(r) = state.role(kind) {
+                store.kinds.insert(
+                    kind.to_string(),
+                    KindRule {
+                        key_ids: r.key_ids.clone(),
+                        threshold: r.threshold,
+                    },
+                );
+            }
+        }
+        store
     }
 
     /// Ad-hoc trust from the command line: `keys`, any `threshold` of them, for every kind.

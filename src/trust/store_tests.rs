@@ -136,3 +136,67 @@ fn policy_naming_missing_key_is_an_error() {
         Err(StoreError::Policy(_))
     ));
 }
+
+/// A state: root {r} 1-of-1, weights {p, q} 1, p revoked, q expired at 1000.
+fn rotated_state(r: &PrivateKey, p: &PrivateKey, q: &PrivateKey, w: &PrivateKey) -> TrustState {
+    let key = |n: &str, k: &PrivateKey, extra: &str| {
+        format!(
+            "[[keys]]\nname = \"{n}\"\npem = \"\"\"\n{}\"\"\"\n{extra}\n",
+            k.public().to_pem()
+        )
+    };
+    let text = format!(
+        "version = 3\nrevoked = [\"{}\"]\n[root]\nkeys = [\"r\"]\nthreshold = 1\n\
+         [trust.weights]\nkeys = [\"p\", \"q\", \"w\"]\nthreshold = 1\n{}{}{}{}",
+        p.public().id(),
+        key("r", r, ""),
+        key("p", p, ""),
+        key("q", q, "expires = \"1970-01-01T00:16:40Z\""),
+        key("w", w, ""),
+    );
+    TrustState::from_toml(&text).unwrap()
+}
+
+#[test]
+fn from_state_evaluates_as_the_state_does() {
+    let (r, p, q, w) = (
+        PrivateKey::generate(),
+        PrivateKey::generate(),
+        PrivateKey::generate(),
+        PrivateKey::generate(),
+    );
+    let state = rotated_state(&r, &p, &q, &w);
+    let s = TrustStore::from_state(&state);
+    let cases: [(&str, Vec<&PrivateKey>, bool); 6] = [
+        ("weights", vec![&w], true),
+        ("weights", vec![&p], false),
+        ("weights", vec![&q], false),
+        ("weights", vec![&r], false),
+        ("trust", vec![&r], true),
+        ("patch", vec![&w], false),
+    ];
+    for (kind, signers, met) in cases {
+        let env = env_signed_by(&signers);
+        let a = s.evaluate(kind, &env, 2000);
+        let b = state.evaluate(kind, &env, 2000);
+        assert_eq!(a.met(), met, "{kind}");
+        assert_eq!(b.met(), met, "{kind}");
+        assert_eq!(a.counted, b.counted);
+        let st = |r: &ThresholdResult| r.signatures.iter().map(|s| s.status).collect::<Vec<_>>();
+        if kind != "patch" {
+            // (for a kind with no role the state lists no signatures; the store lists them
+            // as unknown; neither counts any)
+            assert_eq!(st(&a), st(&b), "{kind}");
+        }
+    }
+    assert!(s
+        .evaluate("patch", &env_signed_by(&[&w]), 2000)
+        .unconfigured
+        .is_some());
+    let rev = s.evaluate("weights", &env_signed_by(&[&p]), 2000);
+    assert_eq!(rev.signatures[0].status, SignatureStatus::Revoked);
+    let exp = s.evaluate("weights", &env_signed_by(&[&q]), 2000);
+    assert_eq!(exp.signatures[0].status, SignatureStatus::Expired);
+    // before its expiry q counts
+    assert!(s.evaluate("weights", &env_signed_by(&[&q]), 500).met());
+}

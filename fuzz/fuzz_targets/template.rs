@@ -1,0 +1,11 @@
+//! Fuzz the Jinja block scanner and JSON config checks.
+#![no_main]
+use airgate::inspect::models::config::check_json_text;
+use airgate::inspect::models::template::check_template;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = check_template(&String::from_utf8_lossy(data));
+    let mut out = Vec::new();
+    let _ = check_json_text("f.json", data, &mut out);
+});

@@ -1,0 +1,297 @@
+//! `admit` of an OpenSSF-signed model (a plain tar of a model folder with its `model.sig` at
+//! the root): extract with the strict reader into `work/`, inspect and hash every file,
+//! verify the signature against the policy's `[sigstore]` trust for kind `weights`, decide
+//! as for native bundles, then stage as `staging/model-signing/<model name>/<label>/` (the
+//! signature has no version: `<label>` is `sha256-<first 16 hex of the tar>`, and only
+//! replays, not rollbacks, can be refused) or quarantine.
+
+use super::admit::{gate_reject, AdmitOptions, AdmitResult, Ctx, Disposition, Undo};
+use super::fsutil::{self, GateLock};
+use super::layout::Gate;
+use super::model_check::{self as mc, MODEL_KIND, SIG_FILE};
+use super::publish;
+use super::quarantine::{self, file_id};
+use super::receipt::{self, Receipt, PAYLOAD_DIR, RECEIPT_FILE};
+use super::state::{StagedRef, State};
+use super::verifier::AcceptedBundle;
+use super::GateError;
+use crate::bundle::statement::{Predicate, Statement, Subject, PREDICATE_TYPE, STATEMENT_TYPE};
+use crate::bundle::Version;
+use crate::decide::{apply_waivers, verdict, Verdict};
+use crate::policy::Policy;
+use crate::report::{BundleInfo, Report};
+use crate::trust::keys::PrivateKey;
+use crate::trust::model_signing::{ModelSigner, ModelVerified};
+use crate::trust::sigstore::Signer;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The `staging/` folder model-signed trees go under (apart from native `weights`, whose
+/// version folders are ordered for rollback protection).
+pub const STAGING_DIR: &str = "model-signing";
+
+/// A name usable as one staging folder component.
+fn folder_name(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    if clean.is_empty() || clean.starts_with('.') {
+        "model".into()
+    } else {
+        clean
+    }
+}
+
+/// Who signed, as one line (key id, or certificate identity).
+fn signer_id(v: &ModelVerified) -> String {
+    match &v.signer {
+        ModelSigner::Sigstore(Signer::Certificate { san, issuer }) => format!("{san} ({issuer})"),
+        ModelSigner::Sigstore(Signer::Key { key_id }) => key_id.clone(),
+        ModelSigner::Key { key_id, .. } => key_id.clone(),
+        ModelSigner::Certificate {
+            subject, key_id, ..
+        } => format!("{key_id} ({subject})"),
+    }
+}
+
+/// Admit the model tar at `bundle` (see the module docs).
+pub(super) fn admit_model(
+    gate: &Gate,
+    policy: &Policy,
+    bundle: &Path,
+    file_name: &str,
+    work: &Path,
+    key: &PrivateKey,
+    opts: &AdmitOptions<'_>,
+) -> Result<AdmitResult, GateError> {
+    let started = std::time::Instant::now();
+    let arrival_id = file_id(bundle)?;
+    let sha = receipt::hash_file(bundle)
+        .map_err(fsutil::io("read", bundle))?
+        .0;
+    let label = format!("sha256-{}", &sha[..16.min(sha.len())]);
+    let tree = work.join("stage-model");
+    let files_dir = tree.join(PAYLOAD_DIR);
+    fsutil::create_dirs_durable(&files_dir)?;
+    let engine = opts
+        .verifier
+        .engine()
+        .cloned()
+        .unwrap_or_else(crate::inspect::Engine::none);
+    let mut report = Report::new("admit");
+    report.policy_sha256 = policy.digest();
+    let mut info = BundleInfo {
+        kind: MODEL_KIND.into(),
+        version: label.clone(),
+        sha256: sha.clone(),
+        path: file_name.to_string(),
+        ..BundleInfo::default()
+    };
+    let mut verified = None;
+    let mut files = BTreeMap::new();
+    match mc::extract(bundle, &files_dir, &policy.limits, &engine)? {
+        Err(why) => report
+            .findings
+            .push(mc::trust_finding(file_name, "model.archive", &why)),
+        Ok(ex) => {
+            report.findings.extend(ex.findings);
+            report.timings =
+                crate::report::Timings::from(started.elapsed(), ex.bytes, ex.files.len() as u64);
+            files = ex.files;
+            match mc::verify(&files_dir, policy)? {
+                Ok(v) => {
+                    report.signatures.push(v.report());
+                    info.name = v.model_name.clone();
+                    verified = Some(v);
+                }
+                Err(why) => {
+                    report
+                        .signatures
+                        .push(crate::trust::sigstore::rejected_report(
+                            "model-signing",
+                            &why,
+                        ));
+                    report.findings.push(mc::trust_finding(
+                        SIG_FILE,
+                        "model-signing.signature",
+                        &why,
+                    ))
+                }
+            }
+        }
+    }
+    report.bundle = Some(info);
+    let (kept, waived) = apply_waivers(std::mem::take(&mut report.findings), policy);
+    report.findings = kept;
+    report.waived = waived;
+    report.sort();
+    report.verdict = verdict(&report.findings, policy);
+    if verified.is_none() {
+        report.verdict = Verdict::Reject;
+    }
+    if report.verdict == Verdict::Reject {
+        report.reasons = report
+            .findings
+            .iter()
+            .filter(|f| {
+                f.severity >= policy.decide.block_at
+                    || f.category == crate::inspect::Category::Trust
+            })
+            .take(10)
+            .map(|f| format!("{}: {}: {}", f.rule, f.path, f.message))
+            .collect();
+    }
+
+    let ctx = Ctx {
+        gate,
+        policy,
+        key,
+        bundle,
+        file_name,
+        opts,
+        sha: &sha,
+        rotation: None,
+    };
+    let _lock = GateLock::acquire(&gate.lock_path())?;
+    let accepted = match (&verified, report.verdict) {
+        (Some(v), Verdict::Accept) => Some(accepted(v, &files, &label, opts.now)),
+        _ => None,
+    };
+    // An interrupted run may already have made this very file's outcome durable.
+    if let Some(acc) = &accepted {
+        let dest = publish::destination(&gate.staging(), STAGING_DIR, &acc.name, &label)?;
+        if dest.join(RECEIPT_FILE).is_file() {
+            let r = Receipt::load(&dest)?;
+            if r.bundle_sha256 == sha && r.arrival_id == arrival_id {
+                let mut state = State::load(&gate.state_dir())?;
+                if !state.staged.contains_key(&sha) {
+                    record(&mut state, acc, &sha, opts.now);
+                    state.save(&gate.state_dir())?;
+                }
+                return ctx.finish(
+                    Disposition::Staged,
+                    report,
+                    Some(acc),
+                    dest,
+                    true,
+                    Undo::Nothing,
+                );
+            }
+        }
+    }
+    if let Some(q) = quarantine::find_same_file(&gate.quarantine(), &sha, &arrival_id)? {
+        return ctx.finish(
+            Disposition::Quarantined,
+            report,
+            None,
+            q,
+            true,
+            Undo::Nothing,
+        );
+    }
+    let Some(acc) = accepted else {
+        return ctx.quarantine(report, None, work);
+    };
+    let mut state = State::load(&gate.state_dir())?;
+    if let Some(prev) = state.staged.get(&sha) {
+        let msg = format!(
+            "replay: this exact model tar was staged before as {}/{}/{} at {}",
+            prev.kind, prev.name, prev.version, prev.time
+        );
+        let report = gate_reject(report, "gate.replay", &msg, file_name, &sha);
+        return ctx.quarantine(report, Some(&acc), work);
+    }
+    let now_s = crate::util::format_time(opts.now);
+    let mut r = Receipt {
+        format: receipt::FORMAT.into(),
+        bundle_sha256: sha.clone(),
+        bundle_file: file_name.to_string(),
+        arrival_id: arrival_id.clone(),
+        kind: acc.kind.clone(),
+        name: acc.name.clone(),
+        version: label.clone(),
+        statement: acc.statement.clone(),
+        signers: acc.signers.clone(),
+        findings: report.findings.clone(),
+        waived: report.waived.clone(),
+        policy_sha256: policy.digest(),
+        staged_at: now_s,
+        tool: format!("airgate {}", env!("CARGO_PKG_VERSION")),
+        gate_key_id: String::new(),
+        gate_signature: String::new(),
+    };
+    r.sign(key);
+    publish::seal(&tree, &r)?;
+    let dest = publish::destination(&gate.staging(), STAGING_DIR, &acc.name, &label)?;
+    publish::publish(&tree, &dest)?;
+    let before = state.clone();
+    record(&mut state, &acc, &sha, opts.now);
+    let undo = Undo::Staged {
+        dest: dest.clone(),
+        tree,
+        state: before,
+    };
+    if let Err(e) = state.save(&gate.state_dir()) {
+        ctx.undo(undo);
+        return Err(e);
+    }
+    ctx.finish(Disposition::Staged, report, Some(&acc), dest, false, undo)
+}
+
+/// Replay state only: a model signature carries no version to order.
+fn record(state: &mut State, acc: &AcceptedBundle, sha: &str, now: i64) {
+    state.staged.insert(
+        sha.to_string(),
+        StagedRef {
+            kind: acc.kind.clone(),
+            name: acc.name.clone(),
+            version: acc.statement.predicate.version.clone(),
+            time: crate::util::format_time(now),
+        },
+    );
+}
+
+/// The statement the receipt records: every extracted file (with `model.sig`) and its hash.
+fn accepted(
+    v: &ModelVerified,
+    files: &BTreeMap<String, (String, u64)>,
+    label: &str,
+    now: i64,
+) -> AcceptedBundle {
+    let name = folder_name(&v.model_name);
+    let statement = Statement {
+        type_: STATEMENT_TYPE.into(),
+        subject: files
+            .iter()
+            .map(|(n, (d, _))| Subject {
+                name: n.clone(),
+                digest: BTreeMap::from([("sha256".to_string(), d.clone())]),
+            })
+            .collect(),
+        predicate_type: PREDICATE_TYPE.into(),
+        predicate: Predicate {
+            kind: MODEL_KIND.into(),
+            name: name.clone(),
+            version: label.to_string(),
+            created: crate::util::format_time(now),
+            publisher: format!("OpenSSF model signing ({}): {}", v.method, signer_id(v)),
+            sizes: files.iter().map(|(n, (_, s))| (n.clone(), *s)).collect(),
+        },
+    };
+    AcceptedBundle {
+        statement,
+        // not ordered (see the module docs); the gate keys model trees by `label`
+        version: Version::Integer(0),
+        kind: MODEL_KIND.into(),
+        name,
+        signers: vec![signer_id(v)],
+    }
+}

@@ -1,0 +1,353 @@
+//! Text files around a model: Jinja chat templates anywhere (`chat_template.jinja`, YAML,
+//! JSON), and JSON configs (`tokenizer_config.json` `chat_template`, Keras `config.json`,
+//! Hugging Face `auto_map` custom code).
+
+use super::keras;
+use super::template::{check_template, BlockScanner, Marker};
+use crate::inspect::{
+    Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity,
+};
+use serde_json::Value;
+
+/// JSON documents up to this size are parsed (templates may hide behind JSON escapes).
+const MAX_JSON: usize = 16 << 20;
+
+/// Whether the first bytes look like text (UTF-8, no NUL, few control characters).
+pub fn looks_like_text(head: &[u8]) -> bool {
+    if head.is_empty() || head.contains(&0) {
+        return false;
+    }
+    let ctrl = head
+        .iter()
+        .filter(|&&c| c < 0x20 && !matches!(c, b'\n' | b'\r' | b'\t' | 0x0c))
+        .count();
+    if ctrl * 100 > head.len() {
+        return false;
+    }
+    match std::str::from_utf8(head) {
+        Ok(_) => true,
+        // A multi-byte character cut at the end of the sniff window is fine.
+        Err(e) => e.error_len().is_none() && e.valid_up_to() + 4 >= head.len(),
+    }
+}
+
+/// Findings for the JSON document `v` (config, tokenizer config, Keras config).
+pub fn check_json(path: &str, v: &Value, out: &mut Vec<Finding>) {
+    let mut markers = Vec::new();
+    collect_templates(v, 0, &mut markers);
+    push_markers(path, &markers, out);
+    if keras::is_keras_config(v) || v.get("model_config").is_some() {
+        let mut issues = Vec::new();
+        keras::check(v, &mut issues);
+        for i in issues {
+            out.push(Finding::new(
+                path,
+                i.rule,
+                Category::Code,
+                i.severity,
+                i.message,
+                i.key.as_bytes(),
+            ));
+        }
+    }
+    if let Some(map) = v.get("auto_map").and_then(Value::as_object) {
+        let refs: Vec<String> = map
+            .values()
+            .flat_map(|x| match x {
+                Value::String(s) => vec![s.clone()],
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect(),
+                _ => vec![],
+            })
+            .collect();
+        if let Some(remote) = refs.iter().find(|r| r.contains("--")) {
+            out.push(Finding::new(path, "hf.auto-map-remote", Category::Reachback, Severity::High,
+                format!("auto_map entry {remote:?} loads code from another repository when the model is loaded"), remote.as_bytes()));
+        } else if !refs.is_empty() {
+            out.push(Finding::new(
+                path,
+                "hf.auto-map",
+                Category::Code,
+                Severity::Medium,
+                format!(
+                    "auto_map names custom code ({}) that runs with trust_remote_code",
+                    refs.join(", ")
+                ),
+                refs.join(",").as_bytes(),
+            ));
+        }
+    }
+}
+
+/// Parse `text` as JSON and check it like [`check_json`]; false if it is not JSON.
+pub fn check_json_text(path: &str, text: &[u8], out: &mut Vec<Finding>) -> bool {
+    match serde_json::from_slice::<Value>(strip_bom(text)) {
+        Ok(v) => {
+            check_json(path, &v, out);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+fn collect_templates(v: &Value, depth: u32, out: &mut Vec<Marker>) {
+    if depth > 128 {
+        return;
+    }
+    match v {
+        Value::String(s) if s.contains("{{") || s.contains("{%") => {
+            for m in check_template(s) {
+                if !out.iter().any(|x| x.label == m.label) {
+                    out.push(m);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_templates(x, depth + 1, out)),
+        Value::Object(o) => o
+            .values()
+            .for_each(|x| collect_templates(x, depth + 1, out)),
+        _ => {}
+    }
+}
+
+/// Turn template markers into findings (one per kind of marker per file).
+pub fn push_markers(path: &str, markers: &[Marker], out: &mut Vec<Finding>) {
+    for m in markers {
+        out.push(
+            Finding::new(path, "template.injection", Category::Code, m.severity,
+                format!("Jinja template contains {}: rendering it can execute code (server-side template injection)", m.label),
+                m.label.as_bytes()),
+        );
+    }
+}
+
+/// Text files: template blocks in the raw text, and JSON configs.
+pub struct ConfigInspector;
+
+/// Longest JSON string kept for the template check.
+const MAX_STRING: usize = 1 << 20;
+
+/// Pulls string literals out of streamed JSON (still escaped) and checks those that hold a
+/// template. Templates in JSON are checked one string at a time, so `{{` and `}}` tokens of a
+/// tokenizer vocabulary never pair up into a fake block.
+#[derive(Default)]
+struct JsonStrings {
+    in_str: bool,
+    esc: bool,
+    cur: Vec<u8>,
+}
+
+impl JsonStrings {
+    fn feed(&mut self, data: &[u8], markers: &mut Vec<Marker>) {
+        for &b in data {
+            if !self.in_str {
+                if b == b'"' {
+                    self.in_str = true;
+                    self.cur.clear();
+                }
+                continue;
+            }
+            if self.esc {
+                self.esc = false;
+            } else if b == b'\\' {
+                self.esc = true;
+            } else if b == b'"' {
+                self.in_str = false;
+                self.check(markers);
+                continue;
+            }
+            if self.cur.len() < MAX_STRING {
+                self.cur.push(b);
+            }
+        }
+    }
+
+    fn check(&mut self, markers: &mut Vec<Marker>) {
+        let has = |n: &[u8]| self.cur.windows(2).any(|w| w == n);
+        if has(b"{{") || has(b"{%") {
+            for m in check_template(&String::from_utf8_lossy(&self.cur)) {
+                if !markers.iter().any(|x| x.label == m.label) {
+                    markers.push(m);
+                }
+            }
+        }
+        self.cur.clear();
+    }
+}
+
+enum Mode {
+    Text(BlockScanner),
+    Json(JsonStrings, Option<Vec<u8>>),
+}
+
+struct TextFile {
+    path: String,
+    mode: Mode,
+    markers: Vec<Marker>,
+}
+
+impl Inspector for ConfigInspector {
+    fn name(&self) -> &'static str {
+        "model-config"
+    }
+
+    fn open(
+        &self,
+        meta: &FileMeta<'_>,
+        head: &[u8],
+        _ctx: &ScanContext,
+    ) -> Option<Box<dyn FileInspector>> {
+        if !looks_like_text(head) {
+            return None;
+        }
+        let trimmed = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+        let mut sig = trimmed.iter().filter(|c| !c.is_ascii_whitespace());
+        let json = match (sig.next(), sig.next()) {
+            (Some(b'{'), Some(b'"' | b'}')) => true,
+            (Some(b'['), Some(c)) => matches!(
+                c,
+                b'{' | b'[' | b'"' | b']' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+            ),
+            _ => false,
+        };
+        let mode = if json {
+            Mode::Json(JsonStrings::default(), Some(Vec::new()))
+        } else if is_source_code(meta.path) {
+            // Braces in format strings pair up across code; no loader renders these files.
+            return None;
+        } else {
+            Mode::Text(BlockScanner::default())
+        };
+        Some(Box::new(TextFile {
+            path: meta.path.into(),
+            mode,
+            markers: Vec::new(),
+        }))
+    }
+}
+
+impl FileInspector for TextFile {
+    fn update(&mut self, offset: u64, data: &[u8], _out: &mut Vec<Finding>) -> Flow {
+        match &mut self.mode {
+            Mode::Text(blocks) => blocks.feed(data, offset as usize, &mut self.markers),
+            Mode::Json(strings, buf) => {
+                strings.feed(data, &mut self.markers);
+                if let Some(j) = buf.as_mut() {
+                    if j.len() + data.len() <= MAX_JSON {
+                        j.extend_from_slice(data);
+                    } else {
+                        *buf = None;
+                    }
+                }
+            }
+        }
+        Flow::More
+    }
+
+    fn finish(mut self: Box<Self>, _total: u64, out: &mut Vec<Finding>) {
+        let mut found = Vec::new();
+        match &mut self.mode {
+            Mode::Text(blocks) => blocks.finish(&mut self.markers),
+            Mode::Json(_, buf) => {
+                if let Some(j) = buf.take() {
+                    check_json_text(&self.path, &j, &mut found);
+                }
+            }
+        }
+        // The decoded JSON check and the raw string check report the same markers once.
+        let raw: Vec<Marker> = self
+            .markers
+            .iter()
+            .filter(|m| {
+                let fp = crate::inspect::fingerprint(
+                    "template.injection",
+                    &self.path,
+                    m.label.as_bytes(),
+                );
+                !found.iter().any(|f| f.fingerprint == fp)
+            })
+            .cloned()
+            .collect();
+        push_markers(&self.path, &raw, out);
+        out.append(&mut found);
+    }
+}
+
+/// Program source, by name: its `{{` / `}}` are format strings, not templates.
+fn is_source_code(path: &str) -> bool {
+    let name = path.rsplit(['/', '!']).next().unwrap_or(path);
+    let ext = name
+        .rsplit_once('.')
+        .map_or("", |(_, e)| e)
+        .to_ascii_lowercase();
+    matches!(
+        ext.as_str(),
+        "py" | "pyi"
+            | "pyx"
+            | "pxd"
+            | "c"
+            | "h"
+            | "cc"
+            | "cpp"
+            | "cxx"
+            | "hpp"
+            | "cu"
+            | "cuh"
+            | "rs"
+            | "go"
+            | "java"
+            | "kt"
+            | "scala"
+            | "js"
+            | "mjs"
+            | "ts"
+            | "rb"
+            | "pl"
+            | "php"
+            | "cs"
+            | "swift"
+            | "m"
+            | "mm"
+            | "r"
+            | "jl"
+            | "lua"
+            | "sh"
+            | "bash"
+            | "zsh"
+            | "ps1"
+    )
+}
+
+fn strip_bom(b: &[u8]) -> &[u8] {
+    b.strip_prefix(b"\xef\xbb\xbf").unwrap_or(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_escapes_do_not_hide_a_template() {
+        let v: Value =
+            serde_json::from_str(r#"{"chat_template": "{{ x.\u005f\u005fclass\u005f\u005f }}"}"#)
+                .unwrap();
+        let mut out = Vec::new();
+        check_json("t.json", &v, &mut out);
+        assert_eq!(out[0].severity, Severity::Critical);
+        let v: Value = serde_json::from_str(r#"{"chat_template": "{{ message['content'] }}", "auto_map": {"AutoModel": "a/b--m.C"}}"#).unwrap();
+        let mut out = Vec::new();
+        check_json("t.json", &v, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].rule, "hf.auto-map-remote");
+    }
+
+    #[test]
+    fn text_sniffing() {
+        assert!(looks_like_text(b"{\"a\": 1}"));
+        assert!(!looks_like_text(b"\x80\x04\x95"));
+        assert!(!looks_like_text(b"ab\0cd"));
+    }
+}

@@ -1,0 +1,666 @@
+//! The symbolic pickle machine: executes opcodes on a stack and memo of symbolic values,
+//! recording every import and call without importing or calling anything.
+
+use super::globals::{classify, is_unpickler, Verdict};
+use super::joblib;
+use super::ops::{Arg, Op, OpError};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Limits for one pickle stream (all pickles in one file together).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Opcodes executed.
+    pub max_ops: u64,
+    /// Values on the stack.
+    pub max_stack: usize,
+    /// Nested MARKs.
+    pub max_marks: usize,
+    /// Memo entries.
+    pub max_memo: usize,
+    /// Bytes of string/bytes values held in the memo.
+    pub max_memo_bytes: usize,
+    /// Consecutive pickles in one file.
+    pub max_pickles: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_ops: 1 << 27,
+            max_stack: 1 << 18,
+            max_marks: 1 << 16,
+            max_memo: 1 << 20,
+            max_memo_bytes: 64 << 20,
+            max_pickles: 4096,
+        }
+    }
+}
+
+/// `torch.save`'s legacy magic number 0x1950a86a20f9469cfc6c, little-endian.
+pub const TORCH_MAGIC: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+
+/// A global as the pickle names it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Global {
+    pub module: Arc<str>,
+    pub name: Arc<str>,
+}
+
+/// A symbolic value.
+#[derive(Clone, Debug)]
+pub enum V {
+    None,
+    Int(i64),
+    Big(Arc<[u8]>),
+    Float,
+    Str(Arc<str>),
+    Bytes(Arc<[u8]>, u64),
+    Global(Arc<Global>),
+    /// Result of calling or instantiating a global (`None`: callee unknown).
+    Made(Option<Arc<Global>>),
+    /// A short tuple whose items are kept (call arguments).
+    Tuple(Arc<Vec<V>>),
+    Container,
+    /// A small dict whose items are kept (joblib wrapper state).
+    Dict(Arc<Vec<(V, V)>>),
+    /// A numpy dtype: bytes per element, `None` for object dtypes.
+    Dtype(Option<u64>),
+    PersId,
+    Opaque,
+}
+
+/// One imported global and what the pickle did with it.
+#[derive(Clone, Debug)]
+pub struct Import {
+    pub module: String,
+    pub name: String,
+    pub offset: u64,
+    pub verdict: Verdict,
+    pub called: bool,
+    /// The names came from non-constant values (could not be resolved).
+    pub unresolved: bool,
+}
+
+/// A byte string that is itself a pickle.
+#[derive(Clone, Debug)]
+pub struct Nested {
+    pub offset: u64,
+    pub data: Arc<[u8]>,
+    /// Passed to an unpickling function (`pickle.loads`...), not just carried as data.
+    pub loaded: bool,
+}
+
+/// What the machine saw.
+#[derive(Default, Debug)]
+pub struct Record {
+    pub imports: Vec<Import>,
+    pub nested: Vec<Nested>,
+    /// String constants, for the text rules: (offset, bytes).
+    pub texts: Vec<(u64, Arc<[u8]>)>,
+    /// Complete pickles seen (STOP executed).
+    pub pickles: u32,
+    /// The first pickle was the legacy torch magic number.
+    pub legacy_torch: bool,
+    /// A joblib `NumpyArrayWrapper` was built: joblib writes raw array bytes right after it.
+    pub joblib_array: bool,
+    /// Raw bytes (length, padded) the tokenizer must step over now.
+    pub raw: Option<(u64, bool)>,
+}
+
+/// Outer pickle state saved while an inline (joblib object array) pickle runs.
+type Saved = (Vec<V>, Vec<usize>, HashMap<u64, V>);
+
+/// Items kept per dict.
+const MAX_DICT: usize = 32;
+
+/// The machine. Feed it opcodes with [`Machine::exec`].
+pub struct Machine {
+    limits: Limits,
+    stack: Vec<V>,
+    marks: Vec<usize>,
+    memo: HashMap<u64, V>,
+    memo_bytes: usize,
+    ops: u64,
+    import_index: HashMap<(String, String), usize>,
+    /// Opcodes executed in the current pickle.
+    ops_in_pickle: u64,
+    saved: Vec<Saved>,
+    pub rec: Record,
+}
+
+fn fail(op: &Op, msg: impl Into<String>) -> OpError {
+    OpError {
+        offset: op.offset,
+        msg: msg.into(),
+    }
+}
+
+fn size_of(v: &V) -> usize {
+    match v {
+        V::Str(s) => s.len(),
+        V::Bytes(b, _) => b.len(),
+        V::Tuple(t) => t.iter().map(size_of).sum::<usize>() + 16,
+        _ => 16,
+    }
+}
+
+impl Machine {
+    /// A fresh machine.
+    pub fn new(limits: Limits) -> Machine {
+        Machine {
+            limits,
+            stack: Vec::new(),
+            marks: Vec::new(),
+            memo: HashMap::new(),
+            memo_bytes: 0,
+            ops: 0,
+            import_index: HashMap::new(),
+            ops_in_pickle: 0,
+            saved: Vec::new(),
+            rec: Record::default(),
+        }
+    }
+
+    /// Whether the machine is between pickles (nothing executed since the last STOP).
+    pub fn at_boundary(&self) -> bool {
+        self.ops_in_pickle == 0
+    }
+
+    fn push(&mut self, op: &Op, v: V) -> Result<(), OpError> {
+        if self.stack.len() >= self.limits.max_stack {
+            return Err(fail(
+                op,
+                format!("stack exceeds {} values", self.limits.max_stack),
+            ));
+        }
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn pop(&mut self, op: &Op) -> Result<V, OpError> {
+        let floor = self.marks.last().copied().unwrap_or(0);
+        if self.stack.len() <= floor {
+            return Err(fail(op, "stack underflow"));
+        }
+        self.stack.pop().ok_or_else(|| fail(op, "stack underflow"))
+    }
+
+    fn pop_mark(&mut self, op: &Op) -> Result<Vec<V>, OpError> {
+        let m = self
+            .marks
+            .pop()
+            .ok_or_else(|| fail(op, "no MARK on the stack"))?;
+        if m > self.stack.len() {
+            return Err(fail(op, "MARK above the stack top"));
+        }
+        Ok(self.stack.split_off(m))
+    }
+
+    fn top(&self, op: &Op) -> Result<&V, OpError> {
+        let floor = self.marks.last().copied().unwrap_or(0);
+        if self.stack.len() <= floor {
+            return Err(fail(op, "stack underflow"));
+        }
+        self.stack.last().ok_or_else(|| fail(op, "stack underflow"))
+    }
+
+    fn memo_put(&mut self, op: &Op, idx: u64, v: V) -> Result<(), OpError> {
+        if !self.memo.contains_key(&idx) && self.memo.len() >= self.limits.max_memo {
+            return Err(fail(
+                op,
+                format!("memo exceeds {} entries", self.limits.max_memo),
+            ));
+        }
+        let sz = size_of(&v);
+        let v = if self.memo_bytes + sz > self.limits.max_memo_bytes {
+            V::Opaque
+        } else {
+            v
+        };
+        self.memo_bytes += sz.min(16);
+        if let V::Str(_) | V::Bytes(..) = v {
+            self.memo_bytes += sz;
+        }
+        self.memo.insert(idx, v);
+        Ok(())
+    }
+
+    fn import(&mut self, op: &Op, module: &str, name: &str, unresolved: bool) -> Arc<Global> {
+        let key = (module.to_string(), name.to_string());
+        if !self.import_index.contains_key(&key) {
+            let verdict = if unresolved {
+                Verdict::Denied(crate::inspect::Severity::High)
+            } else {
+                classify(module, name)
+            };
+            self.import_index
+                .insert(key.clone(), self.rec.imports.len());
+            self.rec.imports.push(Import {
+                module: key.0,
+                name: key.1,
+                offset: op.offset,
+                verdict,
+                called: false,
+                unresolved,
+            });
+        }
+        Arc::new(Global {
+            module: Arc::from(module),
+            name: Arc::from(name),
+        })
+    }
+
+    fn mark_called(&mut self, g: &Global) {
+        let key = (g.module.to_string(), g.name.to_string());
+        if let Some(&i) = self.import_index.get(&key) {
+            if let Some(imp) = self.rec.imports.get_mut(i) {
+                imp.called = true;
+            }
+        }
+    }
+
+    fn text(&mut self, offset: u64, b: &[u8]) {
+        if b.len() >= 4 {
+            self.rec.texts.push((offset, Arc::from(b)));
+        }
+    }
+
+    /// Note a byte string that starts like a binary pickle (or its base64/hex text).
+    fn maybe_nested(&mut self, offset: u64, b: &[u8], loaded: bool) {
+        if let Some(inner) = embedded_pickle(b) {
+            self.rec.nested.push(Nested {
+                offset,
+                data: inner,
+                loaded,
+            });
+        }
+    }
+
+    /// Execute one opcode.
+    pub fn exec(&mut self, op: Op) -> Result<(), OpError> {
+        self.ops += 1;
+        self.ops_in_pickle += 1;
+        if self.ops > self.limits.max_ops {
+            return Err(fail(
+                &op,
+                format!("more than {} opcodes", self.limits.max_ops),
+            ));
+        }
+        match op.code {
+            b'(' => {
+                if self.marks.len() >= self.limits.max_marks {
+                    return Err(fail(&op, "too many nested MARKs"));
+                }
+                self.marks.push(self.stack.len());
+            }
+            b'.' => {
+                if self.stack.is_empty() {
+                    return Err(fail(&op, "STOP with an empty stack"));
+                }
+                if let Some((stack, marks, memo)) = self.saved.pop() {
+                    // End of a joblib inline pickle: back to the outer one.
+                    self.stack = stack;
+                    self.marks = marks;
+                    self.memo = memo;
+                    return Ok(());
+                }
+                if self.rec.pickles == 0 {
+                    if let Some(V::Big(b)) = self.stack.last() {
+                        self.rec.legacy_torch =
+                            b.as_ref() == TORCH_MAGIC || b.as_ref() == b"119547037146038801333356";
+                    }
+                }
+                self.rec.pickles += 1;
+                if self.rec.pickles > self.limits.max_pickles {
+                    return Err(fail(&op, "too many pickles in one file"));
+                }
+                self.stack.clear();
+                self.marks.clear();
+                self.memo.clear();
+                self.memo_bytes = 0;
+                self.ops_in_pickle = 0;
+            }
+            b'0' => {
+                let floor = self.marks.last().copied().unwrap_or(0);
+                if self.stack.len() > floor {
+                    self.stack.pop();
+                } else {
+                    self.pop_mark(&op)?;
+                }
+            }
+            b'1' => {
+                self.pop_mark(&op)?;
+            }
+            b'2' => {
+                let v = self.top(&op)?.clone();
+                self.push(&op, v)?;
+            }
+            0x80 => {
+                if let Arg::Index(p) = op.arg {
+                    if p > 5 {
+                        return Err(fail(&op, format!("unsupported pickle protocol {p}")));
+                    }
+                }
+            }
+            0x95 | 0x98 => {}
+            b'N' => self.push(&op, V::None)?,
+            0x88 | 0x89 => self.push(&op, V::Int(i64::from(op.code == 0x88)))?,
+            b'I' | b'J' | b'K' | b'M' | b'L' | 0x8a | 0x8b => {
+                let v = match &op.arg {
+                    Arg::Int(i) => V::Int(*i),
+                    Arg::Big(b) => V::Big(b.clone()),
+                    _ => V::Opaque,
+                };
+                self.push(&op, v)?;
+            }
+            b'F' | b'G' => self.push(&op, V::Float)?,
+            b'S' | b'T' | b'U' | b'V' | b'X' | 0x8c | 0x8d => {
+                let s = match &op.arg {
+                    Arg::Text(s) => s.clone(),
+                    _ => Arc::from(""),
+                };
+                self.text(op.offset, s.as_bytes());
+                self.maybe_nested(op.offset, s.as_bytes(), false);
+                self.push(&op, V::Str(s))?;
+            }
+            b'B' | b'C' | 0x8e | 0x96 => {
+                let (b, n) = match &op.arg {
+                    Arg::Bytes(b, n) => (b.clone(), *n),
+                    _ => (Arc::from(&[][..]), 0),
+                };
+                self.text(op.offset, &b);
+                self.maybe_nested(op.offset, &b, false);
+                self.push(&op, V::Bytes(b, n))?;
+            }
+            0x97 => self.push(&op, V::Opaque)?,
+            b'}' => self.push(&op, V::Dict(Arc::new(Vec::new())))?,
+            b']' | 0x8f => self.push(&op, V::Container)?,
+            b')' => self.push(&op, V::Tuple(Arc::new(Vec::new())))?,
+            b'a' => {
+                self.pop(&op)?;
+                self.top(&op)?;
+            }
+            b's' => {
+                let v = self.pop(&op)?;
+                let k = self.pop(&op)?;
+                self.top(&op)?;
+                self.dict_add(vec![k, v]);
+            }
+            b'u' => {
+                let items = self.pop_mark(&op)?;
+                self.top(&op)?;
+                self.dict_add(items);
+            }
+            b'e' | 0x90 => {
+                self.pop_mark(&op)?;
+                self.top(&op)?;
+            }
+            b'd' => {
+                let items = self.pop_mark(&op)?;
+                self.push(&op, V::Dict(Arc::new(Vec::new())))?;
+                self.dict_add(items);
+            }
+            b'l' | 0x91 => {
+                self.pop_mark(&op)?;
+                self.push(&op, V::Container)?;
+            }
+            b't' => {
+                let items = self.pop_mark(&op)?;
+                self.push(&op, tuple(items))?;
+            }
+            0x85..=0x87 => {
+                let n = usize::from(op.code - 0x84);
+                let mut items = Vec::with_capacity(n);
+                for _ in 0..n {
+                    items.push(self.pop(&op)?);
+                }
+                items.reverse();
+                self.push(&op, tuple(items))?;
+            }
+            b'c' => {
+                let Arg::Pair(m, n) = &op.arg else {
+                    return Err(fail(&op, "GLOBAL without names"));
+                };
+                if !is_dotted_identifier(m) || !is_dotted_identifier(n) {
+                    return Err(fail(&op, "GLOBAL names are not Python identifiers"));
+                }
+                let g = self.import(&op, m, n, false);
+                self.push(&op, V::Global(g))?;
+            }
+            0x93 => {
+                let name = self.pop(&op)?;
+                let module = self.pop(&op)?;
+                let g = match (&module, &name) {
+                    (V::Str(m), V::Str(n)) => self.import(&op, m, n, false),
+                    _ => self.import(&op, &describe(&module), &describe(&name), true),
+                };
+                self.push(&op, V::Global(g))?;
+            }
+            0x82..=0x84 => {
+                let code = if let Arg::Index(c) = op.arg { c } else { 0 };
+                let g = self.import(&op, "copyreg.extension", &code.to_string(), true);
+                self.push(&op, V::Global(g))?;
+            }
+            b'i' => {
+                let Arg::Pair(m, n) = &op.arg else {
+                    return Err(fail(&op, "INST without names"));
+                };
+                if !is_dotted_identifier(m) || !is_dotted_identifier(n) {
+                    return Err(fail(&op, "INST names are not Python identifiers"));
+                }
+                self.pop_mark(&op)?;
+                let g = self.import(&op, m, n, false);
+                self.mark_called(&g);
+                self.push(&op, V::Made(Some(g)))?;
+            }
+            b'o' => {
+                let mut items = self.pop_mark(&op)?;
+                if items.is_empty() {
+                    return Err(fail(&op, "OBJ without a class"));
+                }
+                let cls = items.remove(0);
+                let made = self.call(&op, &cls, None);
+                self.push(&op, made)?;
+            }
+            b'R' | 0x81 => {
+                let args = self.pop(&op)?;
+                let f = self.pop(&op)?;
+                let made = self.call(&op, &f, Some(&args));
+                self.push(&op, made)?;
+            }
+            0x92 => {
+                let _kwargs = self.pop(&op)?;
+                let args = self.pop(&op)?;
+                let f = self.pop(&op)?;
+                let made = self.call(&op, &f, Some(&args));
+                self.push(&op, made)?;
+            }
+            b'b' => {
+                let state = self.pop(&op)?;
+                if let V::Made(Some(g)) = self.top(&op)? {
+                    if &*g.module == "joblib.numpy_pickle" && &*g.name == "NumpyArrayWrapper" {
+                        self.rec.joblib_array = true;
+                        match joblib::after_wrapper(&state) {
+                            joblib::After::Raw { len, padded } => {
+                                self.rec.raw = Some((len, padded))
+                            }
+                            joblib::After::InlinePickle if self.saved.len() < 8 => {
+                                let saved = (
+                                    std::mem::take(&mut self.stack),
+                                    std::mem::take(&mut self.marks),
+                                    std::mem::take(&mut self.memo),
+                                );
+                                self.saved.push(saved);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            b'P' => self.push(&op, V::PersId)?,
+            b'Q' => {
+                self.pop(&op)?;
+                self.push(&op, V::PersId)?;
+            }
+            b'p' | b'q' | b'r' => {
+                let Arg::Index(i) = op.arg else {
+                    return Err(fail(&op, "PUT without an index"));
+                };
+                let v = self.top(&op)?.clone();
+                self.memo_put(&op, i, v)?;
+            }
+            0x94 => {
+                let v = self.top(&op)?.clone();
+                let i = self.memo.len() as u64;
+                self.memo_put(&op, i, v)?;
+            }
+            b'g' | b'h' | b'j' => {
+                let Arg::Index(i) = op.arg else {
+                    return Err(fail(&op, "GET without an index"));
+                };
+                let v = self
+                    .memo
+                    .get(&i)
+                    .cloned()
+                    .ok_or_else(|| fail(&op, format!("memo key {i} missing")))?;
+                self.push(&op, v)?;
+            }
+            other => return Err(fail(&op, format!("unknown opcode 0x{other:02x}"))),
+        }
+        Ok(())
+    }
+
+    /// Symbolically call `f(args)`: records the call and returns the result value.
+    fn call(&mut self, op: &Op, f: &V, args: Option<&V>) -> V {
+        let V::Global(g) = f else {
+            return V::Made(None);
+        };
+        self.mark_called(g);
+        let first = match args {
+            Some(V::Tuple(t)) => t.first().cloned(),
+            _ => None,
+        };
+        if is_unpickler(&g.module, &g.name) {
+            match &first {
+                Some(V::Bytes(b, _)) => self.maybe_nested_loaded(op.offset, b),
+                Some(V::Str(s)) => self.maybe_nested_loaded(op.offset, s.as_bytes()),
+                _ => {}
+            }
+        }
+        if matches!(
+            &*g.module,
+            "numpy" | "numpy.core.multiarray" | "numpy._core.multiarray"
+        ) && &*g.name == "dtype"
+        {
+            if let Some(V::Str(s)) = &first {
+                if let Some(size) = joblib::itemsize(s) {
+                    return V::Dtype(size);
+                }
+            }
+        }
+        if &*g.module == "_codecs" && &*g.name == "encode" {
+            if let Some(V::Str(s)) = &first {
+                // latin-1 encoding of text made of code points < 256 (how protocol 2 stores bytes).
+                let b: Vec<u8> = s.chars().map(|c| (u32::from(c) & 0xff) as u8).collect();
+                self.maybe_nested(op.offset, &b, false);
+                let n = b.len() as u64;
+                return V::Bytes(Arc::from(b), n);
+            }
+        }
+        V::Made(Some(g.clone()))
+    }
+
+    fn maybe_nested_loaded(&mut self, offset: u64, b: &[u8]) {
+        let inner = embedded_pickle(b).unwrap_or_else(|| Arc::from(b));
+        self.rec.nested.push(Nested {
+            offset,
+            data: inner,
+            loaded: true,
+        });
+    }
+}
+
+/// A dotted Python identifier (`os.path`, `Bdb.run`): what `find_class` can resolve.
+pub fn is_dotted_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|part| {
+            let mut c = part.chars();
+            c.next().is_some_and(|f| f == '_' || f.is_alphabetic())
+                && c.all(|x| x == '_' || x.is_alphanumeric())
+        })
+}
+
+impl Machine {
+    /// Add key/value items to the dict on top of the stack (kept while small).
+    fn dict_add(&mut self, items: Vec<V>) {
+        let Some(top) = self.stack.last_mut() else {
+            return;
+        };
+        if let V::Dict(d) = top {
+            if d.len() + items.len() / 2 > MAX_DICT {
+                *top = V::Container;
+                return;
+            }
+            let d = Arc::make_mut(d);
+            let mut it = items.into_iter();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                d.push((k, v));
+            }
+        }
+    }
+}
+
+fn tuple(items: Vec<V>) -> V {
+    if items.len() <= 16 {
+        V::Tuple(Arc::new(items))
+    } else {
+        V::Container
+    }
+}
+
+fn describe(v: &V) -> String {
+    match v {
+        V::Str(s) => s.to_string(),
+        V::Opaque => "<value dropped at memo limit>".into(),
+        V::Made(Some(g)) => format!("<result of {}.{}>", g.module, g.name),
+        V::Global(g) => format!("<{}.{}>", g.module, g.name),
+        _ => "<non-string>".into(),
+    }
+}
+
+/// If `b` is a binary pickle, or the base64 or hex text of one, return the pickle bytes.
+pub fn embedded_pickle(b: &[u8]) -> Option<Arc<[u8]>> {
+    let is_bin = |x: &[u8]| {
+        x.len() >= 4 && x[0] == 0x80 && (2..=5).contains(&x[1]) && x.last() == Some(&b'.')
+    };
+    if is_bin(b) {
+        return Some(Arc::from(b));
+    }
+    if b.len() >= 8 && b.starts_with(b"gA") && matches!(b[2], b'J' | b'N' | b'R' | b'S' | b'V') {
+        use base64::Engine as _;
+        let t: Vec<u8> = b
+            .iter()
+            .copied()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        if let Ok(d) = base64::engine::general_purpose::STANDARD.decode(&t) {
+            if is_bin(&d) {
+                return Some(Arc::from(d));
+            }
+        }
+    }
+    if b.len() >= 8 && (b.starts_with(b"800") || b.starts_with(b"\\x80")) {
+        let t: Vec<u8> = b
+            .iter()
+            .copied()
+            .filter(|c| c.is_ascii_hexdigit())
+            .collect();
+        if let Ok(d) = hex::decode(&t) {
+            if is_bin(&d) {
+                return Some(Arc::from(d));
+            }
+        }
+    }
+    None
+}

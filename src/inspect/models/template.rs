@@ -1,0 +1,232 @@
+//! Jinja chat templates: markers of server-side template injection (CVE-2024-34359) inside
+//! `{{ … }}` and `{% … %}` blocks, wherever a template appears (GGUF metadata,
+//! `tokenizer_config.json`, `chat_template.jinja`, any text file).
+
+use crate::inspect::Severity;
+use regex::Regex;
+use std::sync::OnceLock;
+
+/// Longest block: an opener with no closer within this many bytes is not a block.
+pub const MAX_BLOCK: usize = 1 << 20;
+
+/// One injection marker found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Marker {
+    pub label: &'static str,
+    pub severity: Severity,
+    /// Offset of the block in the scanned text.
+    pub offset: usize,
+}
+
+fn rules() -> &'static [(Regex, &'static str, Severity)] {
+    static R: OnceLock<Vec<(Regex, &'static str, Severity)>> = OnceLock::new();
+    R.get_or_init(|| {
+        let mk = |p: &str| Regex::new(p).ok();
+        [
+            (r"__[A-Za-z0-9_]+__", "dunder attribute access (__class__, __globals__, __builtins__ …)", Severity::Critical),
+            (r"\\+(x5[fF]|u005[fF]|137)", "escaped underscore (obfuscated dunder access)", Severity::Critical),
+            (r"\|\s*attr\b", "|attr filter (attribute access by name)", Severity::Critical),
+            (r"\b(import|__import__|import_module)\b", "import", Severity::High),
+            (r"\b(popen|system|eval|exec|getattr|setattr|compile|open|subprocess|b64decode|chr|globals|locals)\s*\(", "call of a Python built-in or OS function", Severity::High),
+            (r"\b(os|sys|subprocess|socket|urllib|requests|builtins)\s*\.", "access to a Python module", Severity::High),
+            (r"\b(mro|subclasses|func_globals|f_globals|gi_frame|cr_frame)\b", "introspection attribute", Severity::High),
+        ]
+        .into_iter()
+        .filter_map(|(p, l, s)| mk(p).map(|r| (r, l, s)))
+        .collect()
+    })
+}
+
+/// Check one block's inner text; push markers found (at `offset`).
+pub fn check_block(block: &str, offset: usize, out: &mut Vec<Marker>) {
+    let block = &block[..floor_char(block, MAX_BLOCK)];
+    for (re, label, severity) in rules() {
+        if re.is_match(block) && !out.iter().any(|m| m.label == *label) {
+            out.push(Marker {
+                label,
+                severity: *severity,
+                offset,
+            });
+        }
+    }
+}
+
+fn floor_char(s: &str, max: usize) -> usize {
+    let mut i = s.len().min(max);
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Check every `{{ … }}` / `{% … %}` block of a whole template.
+pub fn check_template(text: &str) -> Vec<Marker> {
+    let mut out = Vec::new();
+    let mut s = BlockScanner::default();
+    s.feed(text.as_bytes(), 0, &mut out);
+    s.finish(&mut out);
+    out
+}
+
+/// Finds Jinja blocks in streamed text, carrying an unfinished block between chunks.
+#[derive(Default)]
+pub struct BlockScanner {
+    /// An open block (from its opener), or a lone trailing `{`.
+    carry: Vec<u8>,
+    carry_at: usize,
+    /// Bytes of `carry` already searched for the closer.
+    searched: usize,
+}
+
+/// What scanning a buffer ended with.
+enum Scan {
+    Done,
+    /// An open block starts at this index.
+    Open(usize),
+}
+
+fn closer(open: u8) -> &'static [u8] {
+    if open == b'{' {
+        b"}}"
+    } else {
+        b"%}"
+    }
+}
+
+fn find_block_end(body: &[u8], close: &[u8]) -> Option<usize> {
+    body.windows(2).position(|w| w == close)
+}
+
+fn has_opener(b: &[u8]) -> bool {
+    b.windows(2).any(|w| w == b"{{" || w == b"{%")
+}
+
+/// Scan `buf` (file offset `base`) for complete blocks.
+fn scan(buf: &[u8], base: usize, out: &mut Vec<Marker>) -> Scan {
+    let mut i = 0;
+    while i + 1 < buf.len() {
+        if !(buf[i] == b'{' && (buf[i + 1] == b'{' || buf[i + 1] == b'%')) {
+            i += 1;
+            continue;
+        }
+        let body = &buf[i + 2..];
+        match find_block_end(body, closer(buf[i + 1])) {
+            // Another opener before the closer: the first one was not a block (for example
+            // `{{` and `}}` tokens on separate lines of a vocabulary).
+            Some(end) if has_opener(&body[..end]) => i += 2,
+            Some(end) => {
+                check_block(&String::from_utf8_lossy(&body[..end]), base + i, out);
+                i += 2 + end + 2;
+            }
+            None if body.len() >= MAX_BLOCK => i += 2,
+            None => return Scan::Open(i),
+        }
+    }
+    if buf.last() == Some(&b'{') {
+        return Scan::Open(buf.len() - 1);
+    }
+    Scan::Done
+}
+
+impl BlockScanner {
+    /// Feed text starting at byte `offset` of the file.
+    pub fn feed(&mut self, data: &[u8], offset: usize, out: &mut Vec<Marker>) {
+        if self.carry.is_empty() {
+            self.rest(data, offset, out);
+            return;
+        }
+        self.carry.extend_from_slice(data);
+        if self.carry.len() < 2 {
+            return;
+        }
+        if self.carry[1] != b'{' && self.carry[1] != b'%' {
+            // A lone `{` that did not open a block.
+            let c = std::mem::take(&mut self.carry);
+            self.rest(&c[1..], self.carry_at + 1, out);
+            return;
+        }
+        // Look for the closer only in bytes not searched yet.
+        let from = self.searched.saturating_sub(1).max(2);
+        let close = closer(self.carry[1]);
+        let found = find_block_end(&self.carry[from..], close).map(|p| p + from);
+        match found {
+            Some(end) => {
+                let c = std::mem::take(&mut self.carry);
+                let at = self.carry_at;
+                let body = &c[2..end];
+                let next = if has_opener(body) {
+                    2
+                } else {
+                    check_block(&String::from_utf8_lossy(body), at, out);
+                    end + 2
+                };
+                self.searched = 0;
+                self.rest(&c[next..], at + next, out);
+            }
+            None if self.carry.len() >= MAX_BLOCK + 2 => {
+                let c = std::mem::take(&mut self.carry);
+                self.searched = 0;
+                self.rest(&c[2..], self.carry_at + 2, out);
+            }
+            None => self.searched = self.carry.len(),
+        }
+    }
+
+    fn rest(&mut self, data: &[u8], offset: usize, out: &mut Vec<Marker>) {
+        if let Scan::Open(i) = scan(data, offset, out) {
+            self.carry = data[i..].to_vec();
+            self.carry_at = offset + i;
+            self.searched = 0;
+        }
+    }
+
+    /// End of text: an unterminated block is checked as it is.
+    pub fn finish(&mut self, out: &mut Vec<Marker>) {
+        if self.carry.len() > 2 {
+            check_block(
+                &String::from_utf8_lossy(&self.carry[2..]),
+                self.carry_at,
+                out,
+            );
+        }
+        self.carry.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn injection_found_benign_quiet() {
+        let bad = "{% for c in [].__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}";
+        assert_eq!(
+            check_template(bad).first().map(|m| m.severity),
+            Some(Severity::Critical)
+        );
+        let hex = r"{{ request['application']['\x5f\x5fglobals\x5f\x5f'] }}";
+        assert!(check_template(hex)
+            .iter()
+            .any(|m| m.label.starts_with("escaped")));
+        assert!(!check_template("{{ ''|attr('x') }}").is_empty());
+        let benign = "{% for message in messages %}{% if message['role'] == 'system' %}{{ message['content'].title() }}{% endif %}{% endfor %}";
+        assert!(check_template(benign).is_empty());
+        // Outside blocks, prose is not a template.
+        assert!(check_template("def __init__(self): import os").is_empty());
+        assert!(check_template("{% if 'important' in x %}{% endif %}").is_empty());
+    }
+
+    #[test]
+    fn blocks_split_across_chunks() {
+        let t = b"hello {{ x.__globals__ }} bye";
+        for cut in 0..t.len() {
+            let mut s = BlockScanner::default();
+            let mut out = Vec::new();
+            s.feed(&t[..cut], 0, &mut out);
+            s.feed(&t[cut..], cut, &mut out);
+            s.finish(&mut out);
+            assert_eq!(out.len(), 1, "cut {cut}");
+            assert_eq!(out[0].offset, 6);
+        }
+    }
+}
