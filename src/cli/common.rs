@@ -73,14 +73,11 @@ pub enum Format {
     Sarif,
 }
 
-/// The inspection engine for a policy.
+/// The inspection engine for a policy: text rules, model inspectors, nested containers.
 pub fn engine_for(
-    _policy: &airgate::policy::Policy,
-) -> Result<airgate::inspect::Engine, std::convert::Infallible> {
-    Ok(airgate::inspect::Engine::new(
-        airgate::inspect::models::inspectors(),
-        airgate::inspect::ScanContext::default(),
-    ))
+    policy: &airgate::policy::Policy,
+) -> Result<airgate::inspect::Engine, airgate::inspect::InspectError> {
+    airgate::inspect::build_engine(policy)
 }
 
 /// Print a report in the chosen format on stdout.
@@ -88,7 +85,7 @@ pub fn print_report(r: &airgate::report::Report, format: Format) -> anyhow::Resu
     match format {
         Format::Human => print!("{}", airgate::report::human::render(r)),
         Format::Json => println!("{}", r.to_json()),
-        Format::Sarif => return Err(usage("SARIF output is not available in this build")),
+        Format::Sarif => println!("{}", airgate::report::sarif::render(r)),
     }
     Ok(())
 }

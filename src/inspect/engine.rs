@@ -1,6 +1,10 @@
 //! The inspection engine: sniffs each file, opens the inspectors that apply and feeds them
-//! the file's chunks as they stream past.
+//! the file's chunks as they stream past. Containers and encodings (gzip, zstd, bzip2, tar,
+//! zip, UTF-16) are opened as nested layers whose decoded members are scanned by the same
+//! engine, one level deeper, within [`NestLimits`].
 
+use super::nested::{self, Budget, Layer, Nest, NestLimits};
+use super::text::TEXT_INSPECTOR;
 use super::{FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, SNIFF_LEN};
 use std::sync::Arc;
 
@@ -9,6 +13,9 @@ use std::sync::Arc;
 pub struct Engine {
     inspectors: Arc<Vec<Box<dyn Inspector>>>,
     ctx: ScanContext,
+    limits: Arc<NestLimits>,
+    /// Whether containers and encodings are opened.
+    nested: bool,
 }
 
 impl Engine {
@@ -17,7 +24,31 @@ impl Engine {
         Engine {
             inspectors: Arc::new(inspectors),
             ctx,
+            limits: Arc::new(NestLimits::default()),
+            nested: false,
         }
+    }
+
+    /// The same engine, also opening containers and encodings within `limits`.
+    pub fn with_nesting(mut self, limits: NestLimits) -> Engine {
+        self.limits = Arc::new(limits);
+        self.nested = true;
+        self
+    }
+
+    /// Whether containers and encodings are opened.
+    pub fn nests(&self) -> bool {
+        self.nested
+    }
+
+    /// The nesting limits in force.
+    pub fn limits(&self) -> &NestLimits {
+        &self.limits
+    }
+
+    /// The shared context (text scanner) inspectors use.
+    pub fn context(&self) -> &ScanContext {
+        &self.ctx
     }
 
     /// An engine that inspects nothing.
@@ -32,6 +63,17 @@ impl Engine {
 
     /// Start inspecting one file; feed it with [`FileScan::update`], end with [`FileScan::finish`].
     pub fn begin_file(&self, path: &str, size: Option<u64>, depth: u32) -> FileScan {
+        self.begin_nested(path, size, depth, Arc::new(Budget::default()))
+    }
+
+    /// Start inspecting a file nested in another, sharing the outer file's `budget`.
+    pub fn begin_nested(
+        &self,
+        path: &str,
+        size: Option<u64>,
+        depth: u32,
+        budget: Arc<Budget>,
+    ) -> FileScan {
         FileScan {
             engine: self.clone(),
             path: path.to_string(),
@@ -39,6 +81,9 @@ impl Engine {
             depth,
             head: Vec::new(),
             open: None,
+            layer: None,
+            budget,
+            skip: Vec::new(),
             seen: 0,
             findings: Vec::new(),
         }
@@ -55,11 +100,31 @@ pub struct FileScan {
     head: Vec<u8>,
     /// The inspectors that chose this file, once sniffing is done.
     open: Option<Vec<Option<Box<dyn FileInspector>>>>,
+    /// The container/encoding layer, if the file is one.
+    layer: Option<Box<dyn Layer>>,
+    budget: Arc<Budget>,
+    /// Inspectors not to run on this file (by name).
+    skip: Vec<&'static str>,
     seen: u64,
     findings: Vec<Finding>,
 }
 
 impl FileScan {
+    /// Do not run the inspector called `name` on this file (call before the first update).
+    /// Used when another pass (e.g. chunk-parallel text rules) covers it.
+    pub fn skip_inspector(&mut self, name: &'static str) {
+        self.skip.push(name);
+    }
+
+    /// Whether any inspector or layer still wants bytes. False once every one is done (a
+    /// caller that only inspects may then stop reading).
+    pub fn wants_more(&self) -> bool {
+        match &self.open {
+            None => true,
+            Some(open) => self.layer.is_some() || open.iter().any(Option::is_some),
+        }
+    }
+
     /// Feed the next chunk of the file.
     pub fn update(&mut self, data: &[u8]) {
         if self.open.is_none() {
@@ -91,6 +156,15 @@ impl FileScan {
                 fi.finish(total, &mut self.findings);
             }
         }
+        if let Some(layer) = self.layer.take() {
+            layer.finish(&mut self.findings);
+        }
+        // A container model inspector and the engine's own recursion into the same member
+        // report the same finding: keep one.
+        // (Keyed by location too, so one secret repeated in a file is listed at each place.)
+        let mut seen = std::collections::HashSet::new();
+        self.findings
+            .retain(|f| seen.insert((f.fingerprint.clone(), f.offset, f.line)));
         self.findings
     }
 
@@ -100,11 +174,31 @@ impl FileScan {
             size: self.size,
             depth: self.depth,
         };
+        if self.engine.nested {
+            let nest = Nest {
+                engine: self.engine.clone(),
+                path: self.path.clone(),
+                depth: self.depth,
+                budget: self.budget.clone(),
+            };
+            self.layer = nested::open(nest, &self.head);
+            if self.layer.is_some() {
+                // The decoded members are text-scanned as children; scanning the encoded
+                // container bytes too would only repeat (or garble) those findings.
+                self.skip.push(TEXT_INSPECTOR);
+            }
+        }
         let open = self
             .engine
             .inspectors
             .iter()
-            .map(|i| i.open(&meta, &self.head, &self.engine.ctx))
+            .map(|i| {
+                if self.skip.contains(&i.name()) {
+                    None
+                } else {
+                    i.open(&meta, &self.head, &self.engine.ctx)
+                }
+            })
             .collect();
         self.open = Some(open);
     }
@@ -115,6 +209,9 @@ impl FileScan {
         }
         let offset = self.seen;
         self.seen += data.len() as u64;
+        if let Some(layer) = self.layer.as_mut() {
+            layer.update(data, &mut self.findings);
+        }
         if let Some(open) = self.open.as_mut() {
             for slot in open.iter_mut() {
                 if let Some(fi) = slot.as_mut() {

@@ -1,10 +1,15 @@
 //! Content inspection: every inspector is a small module behind the [`Inspector`] trait,
 //! fed the same chunks that `verify` hashes, in one streaming pass.
 
+pub mod build;
 pub mod engine;
 pub mod finding;
 pub mod models;
+pub mod nested;
+pub mod scan;
+pub mod text;
 
+pub use build::{build_engine, build_engine_parts, build_text_scanner, InspectError};
 pub use engine::{Engine, FileScan};
 pub use finding::{fingerprint, redact, Category, Finding, Severity};
 

@@ -1,5 +1,7 @@
 //! The `[inspect]` section of a policy: rules, allowed hosts, waivers and nested-archive limits.
 
+use crate::inspect::nested::NestLimits;
+use crate::inspect::text::rules::RuleDef;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -15,6 +17,11 @@ pub struct InspectPolicy {
     pub disabled_rules: Vec<String>,
     /// Findings waived by fingerprint.
     pub waivers: Vec<Waiver>,
+    /// Extra rules written inline (`[[inspect.rules]]`, same fields as a rule file's
+    /// `[[rule]]`); an id already defined replaces that rule.
+    pub rules: Vec<RuleDef>,
+    /// Limits on nested archives and encodings (`[inspect.limits]`); defaults are safe.
+    pub limits: NestLimits,
 }
 
 /// A recorded decision to accept one finding.

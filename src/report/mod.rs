@@ -2,6 +2,7 @@
 //! (and SARIF, see `sarif`).
 
 pub mod human;
+pub mod sarif;
 
 use crate::decide::Verdict;
 use crate::inspect::Finding;

@@ -1,0 +1,47 @@
+//! Building the full inspection engine from a policy: the text rules (built-in plus the
+//! policy's rule folders and inline rules, minus disabled ids), every model inspector, and
+//! nested containers within the policy's limits.
+
+use super::text::{rules, TextInspector, TextScanner};
+use super::{models, Engine, Inspector, ScanContext};
+use crate::policy::Policy;
+use std::sync::Arc;
+
+/// Why the engine could not be built: a configuration error (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error(transparent)]
+    Rules(#[from] rules::RuleError),
+    #[error("cannot build the keyword matcher: {0}")]
+    Matcher(#[from] aho_corasick::BuildError),
+}
+
+/// The text scanner for `policy` (also what model inspectors get as `ScanContext::text`).
+pub fn build_text_scanner(policy: &Policy) -> Result<Arc<TextScanner>, InspectError> {
+    let dirs: Vec<_> = policy
+        .inspect
+        .rules_dirs
+        .iter()
+        .map(|d| policy.resolve(d))
+        .collect();
+    let rules = rules::load(&dirs, &policy.inspect.rules, &policy.inspect.disabled_rules)?;
+    Ok(Arc::new(TextScanner::new(
+        rules,
+        policy.inspect.internal_domains.clone(),
+    )?))
+}
+
+/// The full engine (text rules + model inspectors + nesting) and its text scanner.
+pub fn build_engine_parts(policy: &Policy) -> Result<(Engine, Arc<TextScanner>), InspectError> {
+    let text = build_text_scanner(policy)?;
+    let ctx = ScanContext { text: text.clone() };
+    let mut inspectors: Vec<Box<dyn Inspector>> = vec![Box::new(TextInspector::new(text.clone()))];
+    inspectors.extend(models::inspectors());
+    let engine = Engine::new(inspectors, ctx).with_nesting(policy.inspect.limits.clone());
+    Ok((engine, text))
+}
+
+/// The full inspection engine for `policy`: what `verify`, `admit` and `scan` run.
+pub fn build_engine(policy: &Policy) -> Result<Engine, InspectError> {
+    Ok(build_engine_parts(policy)?.0)
+}

@@ -1,0 +1,392 @@
+//! Single-stream decoders (gzip, zstd, bzip2) and UTF-16 text, as push layers: encoded
+//! bytes go in, decoded bytes go straight into a child scan. Nothing is buffered whole.
+
+use super::{clean_name, Layer, Nest};
+use crate::inspect::engine::FileScan;
+use crate::inspect::{Category, Finding, Severity};
+use std::io::Write;
+
+/// Where decoded bytes go: the child scan, with the nesting limits applied.
+pub struct Sink {
+    nest: Nest,
+    child: Option<FileScan>,
+    /// Encoded bytes handed to the decoder so far (set by the layer).
+    encoded: u64,
+    decoded: u64,
+    /// Why the sink stopped, if a limit tripped.
+    tripped: Option<Finding>,
+}
+
+impl Sink {
+    fn new(nest: Nest, child: Option<FileScan>) -> Sink {
+        Sink {
+            nest,
+            child,
+            encoded: 0,
+            decoded: 0,
+            tripped: None,
+        }
+    }
+
+    /// Finish the child; return its findings plus any limit finding.
+    fn close(self, out: &mut Vec<Finding>) {
+        if let Some(c) = self.child {
+            out.extend(c.finish());
+        }
+        out.extend(self.tripped);
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.tripped.is_some() {
+            return Err(std::io::Error::other("inspection limit reached"));
+        }
+        self.decoded += buf.len() as u64;
+        if let Err(f) = self
+            .nest
+            .count_expanded(buf.len() as u64, self.decoded, self.encoded)
+        {
+            self.tripped = Some(*f);
+            return Err(std::io::Error::other("inspection limit reached"));
+        }
+        if let Some(c) = self.child.as_mut() {
+            c.update(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+enum Dec {
+    Gz(flate2::write::MultiGzDecoder<Sink>),
+    Zst(Box<zstd::stream::write::Decoder<'static, Sink>>),
+    Bz(bzip2::write::BzDecoder<Sink>),
+}
+
+impl Dec {
+    fn sink(&mut self) -> &mut Sink {
+        match self {
+            Dec::Gz(d) => d.get_mut(),
+            Dec::Zst(d) => d.get_mut(),
+            Dec::Bz(d) => d.get_mut(),
+        }
+    }
+    fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        match self {
+            Dec::Gz(d) => d.write_all(data),
+            Dec::Zst(d) => d.write_all(data),
+            Dec::Bz(d) => d.write_all(data),
+        }
+    }
+    /// Flush the decoder and hand back the sink (with whether the stream ended cleanly).
+    fn into_sink(self) -> (Result<(), std::io::Error>, Option<Sink>) {
+        match self {
+            Dec::Gz(d) => match d.finish() {
+                Ok(s) => (Ok(()), Some(s)),
+                Err(e) => (Err(e), None),
+            },
+            Dec::Zst(mut d) => {
+                let r = d.flush();
+                (r, Some(d.into_inner()))
+            }
+            Dec::Bz(mut d) => match d.finish() {
+                Ok(s) => (Ok(()), Some(s)),
+                Err(e) => (Err(e), None),
+            },
+        }
+    }
+}
+
+/// A gzip, zstd or bzip2 stream layer.
+pub struct Decode {
+    format: &'static str,
+    nest: Nest,
+    dec: Option<Dec>,
+    encoded: u64,
+    failed: Vec<Finding>,
+}
+
+/// The decoded name for `path`: last component without the compression suffix.
+fn inner_name(path: &str, suffixes: &[(&str, &str)]) -> String {
+    let last = path.rsplit(['/', '!']).next().unwrap_or(path);
+    for (suf, repl) in suffixes {
+        if last.len() > suf.len() && last.to_ascii_lowercase().ends_with(suf) {
+            return clean_name(format!("{}{repl}", &last[..last.len() - suf.len()]).as_bytes());
+        }
+    }
+    "data".into()
+}
+
+impl Decode {
+    fn make(
+        format: &'static str,
+        nest: Nest,
+        suffixes: &[(&str, &str)],
+        build: impl FnOnce(Sink) -> Option<Dec>,
+    ) -> Box<Decode> {
+        let name = inner_name(&nest.path, suffixes);
+        let mut failed = Vec::new();
+        let child = match nest.child(&name, None) {
+            Ok(c) => Some(c),
+            Err(f) => {
+                failed.push(*f);
+                None
+            }
+        };
+        let dec = if child.is_some() {
+            build(Sink::new(nest.clone(), child))
+        } else {
+            None
+        };
+        Box::new(Decode {
+            format,
+            nest,
+            dec,
+            encoded: 0,
+            failed,
+        })
+    }
+
+    /// A gzip layer (several members in a row are one stream).
+    pub fn gzip(nest: Nest) -> Box<dyn Layer> {
+        Decode::make(
+            "gzip",
+            nest,
+            &[(".tgz", ".tar"), (".gz", ""), (".gzip", "")],
+            |s| Some(Dec::Gz(flate2::write::MultiGzDecoder::new(s))),
+        )
+    }
+
+    /// A zstd layer; the window is capped at 2^27 bytes of memory.
+    pub fn zstd(nest: Nest) -> Option<Box<dyn Layer>> {
+        Some(Decode::make(
+            "zstd",
+            nest,
+            &[(".tzst", ".tar"), (".zst", ""), (".zstd", "")],
+            |s| {
+                let mut d = zstd::stream::write::Decoder::new(s).ok()?;
+                d.window_log_max(27).ok()?;
+                Some(Dec::Zst(Box::new(d)))
+            },
+        ))
+    }
+
+    /// A bzip2 layer.
+    pub fn bzip2(nest: Nest) -> Box<dyn Layer> {
+        Decode::make(
+            "bzip2",
+            nest,
+            &[(".tbz2", ".tar"), (".tbz", ".tar"), (".bz2", "")],
+            |s| Some(Dec::Bz(bzip2::write::BzDecoder::new(s))),
+        )
+    }
+
+    fn fail(&mut self, e: std::io::Error) {
+        if let Some(dec) = self.dec.take() {
+            let mut dec = dec;
+            let sink = std::mem::replace(dec.sink(), Sink::new(self.nest.clone(), None));
+            let tripped = sink.tripped.is_some();
+            sink.close(&mut self.failed);
+            if !tripped {
+                self.failed.push(self.nest.finding(
+                    "archive.corrupt",
+                    Category::Format,
+                    Severity::Medium,
+                    format!(
+                        "{} stream does not decode ({e}): the rest is not inspected",
+                        self.format
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+impl Layer for Decode {
+    fn update(&mut self, data: &[u8], _out: &mut Vec<Finding>) {
+        let Some(dec) = self.dec.as_mut() else { return };
+        self.encoded += data.len() as u64;
+        dec.sink().encoded = self.encoded;
+        if let Err(e) = dec.write_all(data) {
+            self.fail(e);
+        }
+    }
+
+    fn finish(mut self: Box<Self>, out: &mut Vec<Finding>) {
+        if let Some(dec) = self.dec.take() {
+            let (r, sink) = dec.into_sink();
+            match (r, sink) {
+                (Ok(()), Some(s)) => s.close(out),
+                (Err(e), s) => {
+                    if let Some(s) = s {
+                        s.close(out);
+                    }
+                    out.push(self.nest.finding(
+                        "archive.corrupt",
+                        Category::Format,
+                        Severity::Medium,
+                        format!("{} stream is truncated or corrupt ({e})", self.format),
+                    ));
+                }
+                (Ok(()), None) => {}
+            }
+        }
+        out.append(&mut self.failed);
+    }
+}
+
+/// Is the head UTF-16 text? `Some(true)` little-endian, `Some(false)` big-endian.
+pub fn utf16_kind(head: &[u8]) -> Option<bool> {
+    if head.starts_with(&[0xff, 0xfe]) && !head.starts_with(&[0xff, 0xfe, 0, 0]) {
+        return Some(true);
+    }
+    if head.starts_with(&[0xfe, 0xff]) {
+        return Some(false);
+    }
+    if head.len() < 64 {
+        return None;
+    }
+    // quick reject: UTF-16 text of ASCII has a zero in every other one of the first bytes
+    if !(head[..16].iter().step_by(2).all(|&b| b == 0)
+        || head[1..16].iter().step_by(2).all(|&b| b == 0))
+    {
+        return None;
+    }
+    let n = head.len() / 2;
+    let (mut le, mut be) = (0usize, 0usize);
+    for p in head.chunks_exact(2) {
+        let ok =
+            |b: u8| b.is_ascii_graphic() || b == b' ' || b == b'\n' || b == b'\r' || b == b'\t';
+        if p[1] == 0 && ok(p[0]) {
+            le += 1;
+        }
+        if p[0] == 0 && ok(p[1]) {
+            be += 1;
+        }
+    }
+    if le * 10 >= n * 9 {
+        Some(true)
+    } else if be * 10 >= n * 9 {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// UTF-16 text decoded to one byte per code unit (ASCII kept, anything else `?`), so the
+/// decoded offset of a match is its code-unit index.
+pub struct Utf16 {
+    le: bool,
+    child: Option<FileScan>,
+    carry: Option<u8>,
+    bom: bool,
+    seen: u64,
+    failed: Option<Finding>,
+    out: Vec<u8>,
+}
+
+impl Utf16 {
+    pub fn new(nest: Nest, le: bool, head: &[u8]) -> Utf16 {
+        let bom = head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]);
+        let (child, failed) = match nest.child("utf-16", None) {
+            Ok(c) => (Some(c), None),
+            Err(f) => (None, Some(*f)),
+        };
+        Utf16 {
+            le,
+            child,
+            carry: None,
+            bom,
+            seen: 0,
+            failed,
+            out: Vec::new(),
+        }
+    }
+
+    fn unit(&mut self, a: u8, b: u8) {
+        let u = if self.le {
+            u16::from_le_bytes([a, b])
+        } else {
+            u16::from_be_bytes([a, b])
+        };
+        if self.bom && self.seen == 0 {
+            self.seen += 1;
+            return;
+        }
+        self.seen += 1;
+        self.out.push(if u < 0x80 { u as u8 } else { b'?' });
+    }
+}
+
+impl Layer for Utf16 {
+    fn update(&mut self, data: &[u8], _out: &mut Vec<Finding>) {
+        if self.child.is_none() {
+            return;
+        }
+        let mut d = data;
+        if let Some(a) = self.carry.take() {
+            if let Some((&b, rest)) = d.split_first() {
+                self.unit(a, b);
+                d = rest;
+            } else {
+                self.carry = Some(a);
+                return;
+            }
+        }
+        let mut it = d.chunks_exact(2);
+        for p in &mut it {
+            self.unit(p[0], p[1]);
+        }
+        if let [a] = it.remainder() {
+            self.carry = Some(*a);
+        }
+        if let Some(c) = self.child.as_mut() {
+            c.update(&self.out);
+        }
+        self.out.clear();
+    }
+
+    fn finish(self: Box<Self>, out: &mut Vec<Finding>) {
+        if let Some(c) = self.child {
+            out.extend(c.finish());
+        }
+        out.extend(self.failed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(inner_name("a/b/c.txt.gz", &[(".gz", "")]), "c.txt");
+        assert_eq!(
+            inner_name("a/x.tgz", &[(".tgz", ".tar"), (".gz", "")]),
+            "x.tar"
+        );
+        assert_eq!(inner_name("a.zip!in/blob", &[(".gz", "")]), "data");
+    }
+
+    #[test]
+    fn utf16_detect() {
+        let t: Vec<u8> = "hello world, this is some text in utf-16 little endian!!"
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        assert_eq!(utf16_kind(&t), Some(true));
+        let be: Vec<u8> = "hello world, this is some text in utf-16 big endian!!!!!"
+            .encode_utf16()
+            .flat_map(|u| u.to_be_bytes())
+            .collect();
+        assert_eq!(utf16_kind(&be), Some(false));
+        assert_eq!(
+            utf16_kind(b"plain ascii text that is long enough to be judged as such, ok"),
+            None
+        );
+        assert_eq!(utf16_kind(&[0u8; 128]), None);
+    }
+}

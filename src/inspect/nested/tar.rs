@@ -1,0 +1,292 @@
+//! A push-mode tar reader for inspection: headers are parsed as bytes stream past and each
+//! regular file's data goes to a child scan. GNU long names and PAX `path`/`size` records
+//! are understood; links, devices and directories are skipped (never followed).
+
+use super::{clean_name, Layer, Nest};
+use crate::inspect::engine::FileScan;
+use crate::inspect::{Category, Finding, Severity};
+
+/// Largest GNU long-name or PAX header payload accepted.
+const MAX_META: u64 = 1 << 20;
+
+/// Does the head hold a ustar/GNU tar header?
+pub fn is_tar(head: &[u8]) -> bool {
+    head.len() >= 512 && (&head[257..262] == b"ustar") && checksum_ok(&head[..512])
+}
+
+fn checksum_ok(h: &[u8]) -> bool {
+    let Some(want) = octal(&h[148..156]) else {
+        return false;
+    };
+    let sum: u64 = h
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u64::from(b)
+            }
+        })
+        .sum();
+    sum == want
+}
+
+/// Parse an octal (or GNU base-256) numeric field.
+fn octal(f: &[u8]) -> Option<u64> {
+    if let Some(&first) = f.first() {
+        if first & 0x80 != 0 {
+            let mut n: u64 = u64::from(first & 0x7f);
+            for &b in &f[1..] {
+                n = n.checked_mul(256)?.checked_add(u64::from(b))?;
+            }
+            return Some(n);
+        }
+    }
+    let s: Vec<u8> = f.iter().copied().filter(|&b| b != 0 && b != b' ').collect();
+    if s.is_empty() {
+        return Some(0);
+    }
+    let mut n: u64 = 0;
+    for b in s {
+        if !(b'0'..=b'7').contains(&b) {
+            return None;
+        }
+        n = n.checked_mul(8)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
+}
+
+fn cstr(f: &[u8]) -> &[u8] {
+    let end = f.iter().position(|&b| b == 0).unwrap_or(f.len());
+    &f[..end]
+}
+
+enum State {
+    Header,
+    /// Member data: bytes left, then padding; the child (for regular files) or collected
+    /// metadata (long names, PAX).
+    Data {
+        left: u64,
+        pad: u64,
+        sink: Sink,
+    },
+    Done,
+}
+
+enum Sink {
+    Skip,
+    File(Box<FileScan>),
+    Meta(u8, Vec<u8>),
+}
+
+/// The tar layer.
+pub struct TarLayer {
+    nest: Nest,
+    state: State,
+    hdr: Vec<u8>,
+    long_name: Option<Vec<u8>>,
+    pax_path: Option<Vec<u8>>,
+    pax_size: Option<u64>,
+    found: Vec<Finding>,
+}
+
+impl TarLayer {
+    pub fn new(nest: Nest) -> TarLayer {
+        TarLayer {
+            nest,
+            state: State::Header,
+            hdr: Vec::with_capacity(512),
+            long_name: None,
+            pax_path: None,
+            pax_size: None,
+            found: Vec::new(),
+        }
+    }
+
+    fn stop(&mut self, msg: String) {
+        self.found.push(self.nest.finding(
+            "archive.corrupt",
+            Category::Format,
+            Severity::Medium,
+            msg,
+        ));
+        self.state = State::Done;
+    }
+
+    fn header(&mut self) {
+        let h = std::mem::take(&mut self.hdr);
+        if h.iter().all(|&b| b == 0) {
+            return; // end-of-archive blocks
+        }
+        if !checksum_ok(&h) {
+            self.stop("tar header checksum does not match: the rest is not inspected".into());
+            return;
+        }
+        let Some(mut size) = octal(&h[124..136]) else {
+            self.stop("tar header size is not a number".into());
+            return;
+        };
+        let kind = h[156];
+        let sink = match kind {
+            b'L' | b'x' => {
+                if size > MAX_META {
+                    self.stop(format!("tar metadata entry larger than {MAX_META} bytes"));
+                    return;
+                }
+                Sink::Meta(kind, Vec::new())
+            }
+            b'0' | 0 | b'7' => {
+                if let Some(s) = self.pax_size.take() {
+                    size = s;
+                }
+                let name = match (self.pax_path.take(), self.long_name.take()) {
+                    (Some(p), _) => p,
+                    (None, Some(l)) => l,
+                    (None, None) => {
+                        let mut n = Vec::new();
+                        if &h[257..262] == b"ustar" && h[345] != 0 {
+                            n.extend_from_slice(cstr(&h[345..500]));
+                            n.push(b'/');
+                        }
+                        n.extend_from_slice(cstr(&h[..100]));
+                        n
+                    }
+                };
+                match self
+                    .nest
+                    .count_member()
+                    .and_then(|()| self.nest.child(&clean_name(&name), Some(size)))
+                {
+                    Ok(c) => Sink::File(Box::new(c)),
+                    Err(f) => {
+                        let fatal = f.rule == "archive.too-many-members";
+                        self.found.push(*f);
+                        if fatal {
+                            self.state = State::Done;
+                            return;
+                        }
+                        Sink::Skip
+                    }
+                }
+            }
+            _ => {
+                self.long_name = None;
+                self.pax_path = None;
+                self.pax_size = None;
+                Sink::Skip
+            }
+        };
+        let pad = (512 - size % 512) % 512;
+        self.state = State::Data {
+            left: size,
+            pad,
+            sink,
+        };
+        if size == 0 {
+            self.end_member();
+        }
+    }
+
+    fn end_member(&mut self) {
+        let State::Data { sink, pad, .. } = std::mem::replace(&mut self.state, State::Header)
+        else {
+            return;
+        };
+        match sink {
+            Sink::Skip => {}
+            Sink::File(c) => self.found.extend(c.finish()),
+            Sink::Meta(b'L', v) => self.long_name = Some(cstr(&v).to_vec()),
+            Sink::Meta(_, v) => self.pax(&v),
+        }
+        if pad > 0 {
+            self.state = State::Data {
+                left: pad,
+                pad: 0,
+                sink: Sink::Skip,
+            };
+        }
+    }
+
+    /// PAX records: `<len> <key>=<value>\n`.
+    fn pax(&mut self, mut v: &[u8]) {
+        while !v.is_empty() {
+            let Some(sp) = v.iter().position(|&b| b == b' ') else {
+                break;
+            };
+            let Some(len) = std::str::from_utf8(&v[..sp])
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+            else {
+                break;
+            };
+            if len <= sp || len > v.len() {
+                break;
+            }
+            let rec = &v[sp + 1..len];
+            let rec = rec.strip_suffix(b"\n").unwrap_or(rec);
+            if let Some(eq) = rec.iter().position(|&b| b == b'=') {
+                let (k, val) = (&rec[..eq], &rec[eq + 1..]);
+                match k {
+                    b"path" => self.pax_path = Some(val.to_vec()),
+                    b"size" => {
+                        self.pax_size = std::str::from_utf8(val).ok().and_then(|s| s.parse().ok())
+                    }
+                    _ => {}
+                }
+            }
+            v = &v[len..];
+        }
+    }
+}
+
+impl Layer for TarLayer {
+    fn update(&mut self, mut data: &[u8], _out: &mut Vec<Finding>) {
+        while !data.is_empty() {
+            match &mut self.state {
+                State::Done => return,
+                State::Header => {
+                    let take = (512 - self.hdr.len()).min(data.len());
+                    self.hdr.extend_from_slice(&data[..take]);
+                    data = &data[take..];
+                    if self.hdr.len() == 512 {
+                        self.header();
+                    }
+                }
+                State::Data { left, sink, .. } => {
+                    let take = (*left).min(data.len() as u64) as usize;
+                    match sink {
+                        Sink::Skip => {}
+                        Sink::File(c) => c.update(&data[..take]),
+                        Sink::Meta(_, v) => v.extend_from_slice(&data[..take]),
+                    }
+                    *left -= take as u64;
+                    data = &data[take..];
+                    if *left == 0 {
+                        self.end_member();
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(mut self: Box<Self>, out: &mut Vec<Finding>) {
+        if let State::Data {
+            sink: Sink::File(c),
+            left,
+            ..
+        } = std::mem::replace(&mut self.state, State::Done)
+        {
+            self.found.extend(c.finish());
+            if left > 0 {
+                self.found.push(self.nest.finding(
+                    "archive.corrupt",
+                    Category::Format,
+                    Severity::Medium,
+                    "tar archive is truncated inside a member".into(),
+                ));
+            }
+        }
+        out.append(&mut self.found);
+    }
+}

@@ -1,0 +1,264 @@
+//! Every rule's first example planted in every container and encoding: the finding must name
+//! the nesting and the exact offset. Plus the nesting limits.
+
+use crate::inspect::text::rule_tests::{scanner, TEST_INTERNAL};
+use crate::inspect::{build_engine, Engine, Finding};
+use crate::policy::Policy;
+use std::io::Write;
+
+fn engine(p: Option<Policy>) -> Engine {
+    let mut p = p.unwrap_or_default();
+    p.inspect.internal_domains = vec![TEST_INTERNAL.into()];
+    build_engine(&p).unwrap()
+}
+
+fn scan(e: &Engine, path: &str, data: &[u8], chunk: usize) -> Vec<Finding> {
+    let mut f = e.begin_file(path, Some(data.len() as u64), 0);
+    for c in data.chunks(chunk.max(1)) {
+        f.update(c);
+    }
+    f.finish()
+}
+
+fn gz(d: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(d).unwrap();
+    e.finish().unwrap()
+}
+fn zst(d: &[u8]) -> Vec<u8> {
+    zstd::encode_all(d, 3).unwrap()
+}
+fn bz(d: &[u8]) -> Vec<u8> {
+    let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    e.write_all(d).unwrap();
+    e.finish().unwrap()
+}
+fn tar(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, d) in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(d.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, *d).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+fn zip(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, d) in members {
+        let o = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        w.start_file(*name, o).unwrap();
+        w.write_all(d).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+fn utf16(d: &[u8]) -> Vec<u8> {
+    let s = String::from_utf8_lossy(d);
+    let mut v = vec![0xff, 0xfe];
+    v.extend(s.encode_utf16().flat_map(|u| u.to_le_bytes()));
+    v
+}
+fn b64(d: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(d)
+}
+
+const PREFIX: &str = "# planted config\n";
+
+/// (outer file name, bytes, path of the innermost text, offset shift of the text in it)
+fn wrappings(text: &[u8]) -> Vec<(String, Vec<u8>, String, u64)> {
+    let mut v = vec![
+        ("plain.yaml".into(), text.to_vec(), "plain.yaml".into(), 0),
+        ("c.yaml.gz".into(), gz(text), "c.yaml.gz!c.yaml".into(), 0),
+        (
+            "c.yaml.zst".into(),
+            zst(text),
+            "c.yaml.zst!c.yaml".into(),
+            0,
+        ),
+        ("c.yaml.bz2".into(), bz(text), "c.yaml.bz2!c.yaml".into(), 0),
+        (
+            "a.tar".into(),
+            tar(&[("junk.bin", &[0u8; 700]), ("inner/config.yaml", text)]),
+            "a.tar!inner/config.yaml".into(),
+            0,
+        ),
+        (
+            "data/archive.zip".into(),
+            zip(&[("other.txt", b"hello"), ("inner/config.yaml", text)]),
+            "data/archive.zip!inner/config.yaml".into(),
+            0,
+        ),
+        (
+            "b.tar.gz".into(),
+            gz(&tar(&[("x/config.yaml", text)])),
+            "b.tar.gz!b.tar!x/config.yaml".into(),
+            0,
+        ),
+        (
+            "z.zip".into(),
+            zip(&[("nested.zip", &zip(&[("deep/c.json", text)]))]),
+            "z.zip!nested.zip!deep/c.json".into(),
+            0,
+        ),
+        ("u16.txt".into(), utf16(text), "u16.txt!utf-16".into(), 0),
+        (
+            "t.tar.zst".into(),
+            zst(&tar(&[("p/in.zip", &zip(&[("c.yaml", text)]))])),
+            "t.tar.zst!t.tar!p/in.zip!c.yaml".into(),
+            0,
+        ),
+    ];
+    let enc = b64(text);
+    let doc = format!("kind: Secret\ndata:\n  blob: {enc}\n");
+    let at = doc.find(&enc).unwrap();
+    v.push((
+        "k8s.yaml".into(),
+        doc.into_bytes(),
+        format!("k8s.yaml!base64@{at}"),
+        0,
+    ));
+    v
+}
+
+#[test]
+fn every_rule_is_found_in_every_container_and_encoding() {
+    let e = engine(None);
+    let s = scanner();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for (ri, r) in s.rules().iter().enumerate() {
+        let ex = &r.def.examples[0];
+        let text = format!("{PREFIX}{ex}\n# end\n");
+        let m = s.raw(text.as_bytes(), 0, text.len());
+        let Some(m) = m.iter().find(|m| m.rule == ri) else {
+            problems.push(format!(
+                "{}: example not found even in plain text",
+                r.def.id
+            ));
+            continue;
+        };
+        let want_off = m.start as u64;
+        for (name, bytes, path, shift) in wrappings(text.as_bytes()) {
+            let f = scan(&e, &name, &bytes, 4096);
+            checked += 1;
+            let hit = f.iter().any(|f| {
+                f.rule == r.def.id && f.path == path && f.offset == Some(want_off + shift)
+            });
+            if !hit {
+                let got: Vec<_> = f
+                    .iter()
+                    .map(|f| (f.rule.as_str(), f.path.as_str(), f.offset))
+                    .collect();
+                problems.push(format!(
+                    "{} in {name}: want {path}@{want_off}, got {got:?}",
+                    r.def.id
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    assert_eq!(checked, s.rules().len() * 11);
+}
+
+#[test]
+fn too_deep_is_reported() {
+    let mut d = b"HF_HUB_OFFLINE=0\n".to_vec();
+    for _ in 0..7 {
+        d = gz(&d);
+    }
+    let f = scan(&engine(None), "x.gz", &d, 1 << 16);
+    assert!(f.iter().any(|f| f.rule == "archive.too-deep"), "{f:?}");
+    assert!(!f.iter().any(|f| f.rule.starts_with("reachback")), "{f:?}");
+    // within the depth limit the same file is seen through
+    let mut d = b"HF_HUB_OFFLINE=0\n".to_vec();
+    for _ in 0..4 {
+        d = gz(&d);
+    }
+    let f = scan(&engine(None), "x.gz", &d, 1 << 16);
+    assert!(
+        f.iter().any(|f| f.rule == "reachback.hf-offline-disabled"),
+        "{f:?}"
+    );
+    assert!(!f.iter().any(|f| f.rule.starts_with("archive.")), "{f:?}");
+}
+
+#[test]
+fn decompression_bomb_is_stopped() {
+    let zeros = vec![0u8; 64 << 20];
+    let f = scan(&engine(None), "bomb.gz", &gz(&zeros), 1 << 16);
+    assert!(f.iter().any(|f| f.rule == "archive.ratio"), "{f:?}");
+    let f = scan(&engine(None), "bomb.zip", &zip(&[("z", &zeros)]), 1 << 16);
+    assert!(f.iter().any(|f| f.rule == "archive.ratio"), "{f:?}");
+    // an ordinary compressible file is fine
+    let text = b"ordinary log line with some words in it\n".repeat(10_000);
+    let f = scan(&engine(None), "log.gz", &gz(&text), 1 << 16);
+    assert!(f.is_empty(), "{f:?}");
+}
+
+#[test]
+fn member_count_and_size_limits_from_policy() {
+    let mut p = Policy::default();
+    p.inspect.limits.max_members = 3;
+    let members: Vec<(String, Vec<u8>)> =
+        (0..5).map(|i| (format!("m{i}"), b"x".to_vec())).collect();
+    let refs: Vec<(&str, &[u8])> = members
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    let f = scan(&engine(Some(p.clone())), "many.tar", &tar(&refs), 512);
+    assert!(
+        f.iter().any(|f| f.rule == "archive.too-many-members"),
+        "{f:?}"
+    );
+    let f = scan(&engine(Some(p)), "many.zip", &zip(&refs), 512);
+    assert!(
+        f.iter().any(|f| f.rule == "archive.too-many-members"),
+        "{f:?}"
+    );
+    let mut p = Policy::default();
+    p.inspect.limits.max_spool_bytes = 100;
+    let f = scan(&engine(Some(p)), "big.zip", &zip(&refs), 512);
+    assert!(
+        f.iter().any(|f| f.rule == "archive.too-large-to-open"),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn corrupt_streams_are_reported_not_fatal() {
+    let mut d = gz(b"hello world\n".repeat(1000).as_slice());
+    d.truncate(d.len() / 2);
+    let f = scan(&engine(None), "t.gz", &d, 100);
+    assert!(f.iter().any(|f| f.rule == "archive.corrupt"), "{f:?}");
+    let f = scan(
+        &engine(None),
+        "t.zip",
+        b"PK\x03\x04 not a zip: HF_HUB_OFFLINE=0",
+        100,
+    );
+    assert!(f.iter().any(|f| f.rule == "archive.corrupt"), "{f:?}");
+    // a file that only looks like a zip is still text-scanned
+    assert!(
+        f.iter().any(|f| f.rule == "reachback.hf-offline-disabled"
+            && f.path == "t.zip"
+            && f.offset == Some(16)),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn clean_containers_give_nothing() {
+    let text = b"model_type: llama\nhidden_size: 4096\nurl: https://models.corp.lan/llama\n";
+    for (name, bytes, _, _) in wrappings(text) {
+        let f = scan(&engine(None), &name, &bytes, 1000);
+        assert!(f.is_empty(), "{name}: {f:?}");
+    }
+}

@@ -1,0 +1,344 @@
+//! Scanning files and folders outside a bundle (`airgate scan`): walk without following
+//! symlinks, inspect files in parallel, and split large files into ranges whose text rules
+//! run in parallel (with overlap) while the other inspectors read the file once in order.
+
+use super::text::matcher::OVERLAP;
+use super::text::{count_newlines, looks_text, TextScanner, TEXT_INSPECTOR};
+use super::{Category, Engine, Finding, Severity, SNIFF_LEN};
+use rayon::prelude::*;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// How files are read and split.
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    /// Files at least this large are split into ranges for the text rules.
+    pub split_at: u64,
+    /// Size of one range.
+    pub range: u64,
+    /// Read size for sequential passes.
+    pub read_buf: usize,
+    /// Deepest folder nesting walked.
+    pub max_dir_depth: usize,
+    /// Structural limits when the input is an airgate bundle.
+    pub bundle_limits: crate::policy::Limits,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            split_at: 32 << 20,
+            range: 8 << 20,
+            read_buf: 1 << 20,
+            max_dir_depth: 64,
+            bundle_limits: crate::policy::Limits::default(),
+        }
+    }
+}
+
+/// An I/O failure while scanning (operational: nothing was decided).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {path}: {source}")]
+pub struct ScanError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ScanError + '_ {
+    move |source| ScanError {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What a scan found and how much it read.
+#[derive(Debug, Default)]
+pub struct ScanOutput {
+    pub findings: Vec<Finding>,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+struct Item {
+    shown: String,
+    path: PathBuf,
+    size: u64,
+}
+
+/// Scan a file or a folder tree. Findings name files relative to a folder root, or as given
+/// for a single file.
+pub fn scan_path(
+    engine: &Engine,
+    text: &TextScanner,
+    root: &Path,
+    opts: &ScanOptions,
+) -> Result<ScanOutput, ScanError> {
+    let meta = std::fs::symlink_metadata(root).map_err(io_err(root))?;
+    let mut items = Vec::new();
+    let mut findings = Vec::new();
+    if meta.is_dir() {
+        walk(root, "", 0, opts, &mut items, &mut findings)?;
+    } else if meta.is_file() {
+        if let Some(out) = scan_bundle(engine, root, opts)? {
+            return Ok(out);
+        }
+        items.push(Item {
+            shown: root.display().to_string(),
+            path: root.to_path_buf(),
+            size: meta.len(),
+        });
+    } else {
+        findings.push(special(&root.display().to_string(), &meta));
+    }
+    let results: Vec<Result<Vec<Finding>, ScanError>> = items
+        .par_iter()
+        .map_init(Vec::new, |buf: &mut Vec<u8>, it| {
+            if it.size >= opts.split_at {
+                scan_large(engine, text, it, opts)
+            } else {
+                scan_small(engine, it, opts, buf)
+            }
+        })
+        .collect();
+    for r in results {
+        findings.extend(r?);
+    }
+    Ok(ScanOutput {
+        findings,
+        files: items.len() as u64,
+        bytes: items.iter().map(|i| i.size).sum(),
+    })
+}
+
+/// An airgate bundle (tar or tar.zst whose first entry is the signed envelope), read WITHOUT
+/// any trust check: every payload file is inspected under its path in the bundle. `None`
+/// when `path` is not a bundle (then it is scanned as an ordinary file or archive).
+pub fn scan_bundle(
+    engine: &Engine,
+    path: &Path,
+    opts: &ScanOptions,
+) -> Result<Option<ScanOutput>, ScanError> {
+    let mut opened = match crate::bundle::open::open(path, &opts.bundle_limits) {
+        Ok(o) => o,
+        Err(crate::bundle::open::OpenError::Io { source, .. }) => return Err(io_err(path)(source)),
+        Err(_) => return Ok(None),
+    };
+    let mut out = ScanOutput::default();
+    let mut buf = vec![0u8; opts.read_buf];
+    loop {
+        let entry = match opened.tar.next_entry() {
+            Ok(Some(e)) => e,
+            Ok(None) => break,
+            Err(e) => {
+                out.findings.push(Finding::new(
+                    path.display().to_string(),
+                    "archive.bundle-structure",
+                    Category::Archive,
+                    Severity::High,
+                    format!("bundle structure is not valid ({e}): the rest is not inspected"),
+                    b"",
+                ));
+                break;
+            }
+        };
+        if entry.kind != crate::container::tar::EntryKind::File {
+            continue;
+        }
+        let mut scan = engine.begin_file(&entry.path, Some(entry.size), 0);
+        loop {
+            match opened.tar.read_data(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => scan.update(&buf[..n]),
+                Err(e) => {
+                    out.findings.push(Finding::new(
+                        &entry.path,
+                        "archive.bundle-structure",
+                        Category::Archive,
+                        Severity::High,
+                        format!("bundle data cannot be read ({e})"),
+                        b"",
+                    ));
+                    break;
+                }
+            }
+        }
+        out.files += 1;
+        out.bytes += entry.size;
+        out.findings.extend(scan.finish());
+    }
+    Ok(Some(out))
+}
+
+fn special(shown: &str, meta: &std::fs::Metadata) -> Finding {
+    let (rule, msg) = if meta.file_type().is_symlink() {
+        (
+            "scan.symlink",
+            "symbolic link: not followed, its target is not inspected",
+        )
+    } else {
+        (
+            "scan.special-file",
+            "not a regular file or folder: not inspected",
+        )
+    };
+    Finding::new(shown, rule, Category::Format, Severity::Low, msg, b"")
+}
+
+fn walk(
+    dir: &Path,
+    rel: &str,
+    depth: usize,
+    opts: &ScanOptions,
+    items: &mut Vec<Item>,
+    findings: &mut Vec<Finding>,
+) -> Result<(), ScanError> {
+    if depth > opts.max_dir_depth {
+        findings.push(Finding::new(
+            rel,
+            "scan.too-deep",
+            Category::Format,
+            Severity::Medium,
+            format!(
+                "folders nested deeper than {}: not inspected",
+                opts.max_dir_depth
+            ),
+            b"",
+        ));
+        return Ok(());
+    }
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io_err(dir))?
+        .collect::<Result<_, _>>()
+        .map_err(io_err(dir))?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let shown = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        let path = e.path();
+        let meta = std::fs::symlink_metadata(&path).map_err(io_err(&path))?;
+        if meta.is_dir() {
+            walk(&path, &shown, depth + 1, opts, items, findings)?;
+        } else if meta.is_file() {
+            items.push(Item {
+                shown,
+                path,
+                size: meta.len(),
+            });
+        } else {
+            findings.push(special(&shown, &meta));
+        }
+    }
+    Ok(())
+}
+
+/// One pass over the file through the whole engine.
+fn scan_small(
+    engine: &Engine,
+    it: &Item,
+    opts: &ScanOptions,
+    buf: &mut Vec<u8>,
+) -> Result<Vec<Finding>, ScanError> {
+    let mut f = File::open(&it.path).map_err(io_err(&it.path))?;
+    let mut scan = engine.begin_file(&it.shown, Some(it.size), 0);
+    let want = opts.read_buf.min(it.size as usize + 1).max(SNIFF_LEN);
+    if buf.len() < want {
+        buf.resize(want, 0);
+    }
+    let buf = &mut buf[..want];
+    loop {
+        let n = f.read(buf).map_err(io_err(&it.path))?;
+        if n == 0 {
+            break;
+        }
+        scan.update(&buf[..n]);
+    }
+    Ok(scan.finish())
+}
+
+/// A large file: the text rules run over ranges in parallel; everything else (model
+/// inspectors, containers) reads the file once, in order, and stops early when no
+/// inspector wants more.
+fn scan_large(
+    engine: &Engine,
+    text: &TextScanner,
+    it: &Item,
+    opts: &ScanOptions,
+) -> Result<Vec<Finding>, ScanError> {
+    let file = File::open(&it.path).map_err(io_err(&it.path))?;
+    let mut head = vec![0u8; SNIFF_LEN.min(it.size as usize)];
+    file.read_exact_at(&mut head, 0).map_err(io_err(&it.path))?;
+    let is_text = looks_text(&head);
+    // A container's members are text-scanned by the sequential pass (as children); its raw
+    // bytes are not scanned again.
+    let container = engine.nests() && super::nested::sniff(&head).is_some();
+    let (seq, ranges) = rayon::join(
+        || -> Result<Vec<Finding>, ScanError> {
+            let mut scan = engine.begin_file(&it.shown, Some(it.size), 0);
+            scan.skip_inspector(TEXT_INSPECTOR);
+            let mut buf = vec![0u8; opts.read_buf];
+            let mut off = 0u64;
+            while off < it.size && scan.wants_more() {
+                let n = file.read_at(&mut buf, off).map_err(io_err(&it.path))?;
+                if n == 0 {
+                    break;
+                }
+                scan.update(&buf[..n]);
+                off += n as u64;
+            }
+            Ok(scan.finish())
+        },
+        || -> Result<Vec<(Vec<Finding>, u64, u64)>, ScanError> {
+            let n = if container {
+                0
+            } else {
+                it.size.div_ceil(opts.range)
+            };
+            (0..n)
+                .into_par_iter()
+                .map_init(Vec::new, |buf: &mut Vec<u8>, i| {
+                    let start = i * opts.range;
+                    let end = (start + opts.range).min(it.size);
+                    let bstart = start.saturating_sub(256);
+                    let bend = (end + OVERLAP as u64).min(it.size);
+                    buf.resize((bend - bstart) as usize, 0);
+                    file.read_exact_at(buf, bstart).map_err(io_err(&it.path))?;
+                    let buf = &buf[..];
+                    let from = (start - bstart) as usize;
+                    let to = (end - bstart) as usize;
+                    let mut out = Vec::new();
+                    let line0 = is_text.then_some(1);
+                    text.scan_region(&it.shown, buf, from, to, bstart, line0, &mut out);
+                    let (before, inside) = if is_text {
+                        (
+                            count_newlines(&buf[..from]) as u64,
+                            count_newlines(&buf[from..to]) as u64,
+                        )
+                    } else {
+                        (0, 0)
+                    };
+                    Ok((out, before, inside))
+                })
+                .collect()
+        },
+    );
+    let mut findings = seq?;
+    let mut lines_before = 0u64;
+    for (out, before_in_buf, inside) in ranges? {
+        for mut f in out {
+            if f.path == it.shown {
+                if let Some(l) = f.line.as_mut() {
+                    *l = *l + lines_before - before_in_buf;
+                }
+            }
+            findings.push(f);
+        }
+        lines_before += inside;
+    }
+    Ok(findings)
+}

@@ -1,0 +1,393 @@
+//! Secret and reachback text rules: a [`TextScanner`] (the [`TextScan`] model parsers use)
+//! and the [`TextInspector`] that streams every file through it, chunk by chunk with an
+//! overlap so nothing is missed at chunk edges. Base64 blocks are decoded and rescanned.
+
+pub mod checks;
+pub mod matcher;
+pub mod rules;
+
+use super::{
+    Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity, TextScan,
+};
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine as _;
+use matcher::{Matcher, RawMatch, OVERLAP};
+use rules::{Rule, RuleCategory};
+use std::sync::Arc;
+
+/// Shortest base64 run that is decoded and rescanned.
+const MIN_B64: usize = 32;
+/// Most encoded bytes of one base64 run that are decoded.
+const MAX_B64: usize = 256 << 10;
+/// Most nested base64 layers decoded.
+const MAX_B64_DEPTH: u32 = 2;
+/// Bytes scanned per step by the streaming inspector.
+const STEP: usize = 1 << 20;
+/// Bytes kept before a step for context (line starts, look-behind).
+const KEEP_BACK: usize = 256;
+/// Most text-rule findings listed for one file; the rest are counted in one info finding.
+pub const MAX_FINDINGS_PER_FILE: usize = 500;
+
+/// The compiled text rules and how to report their matches.
+#[derive(Debug)]
+pub struct TextScanner {
+    matcher: Matcher,
+}
+
+fn b64_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    for b in b'A'..=b'Z' {
+        t[b as usize] = true;
+    }
+    for b in b'a'..=b'z' {
+        t[b as usize] = true;
+    }
+    for b in b'0'..=b'9' {
+        t[b as usize] = true;
+    }
+    for b in [b'+', b'/', b'-', b'_'] {
+        t[b as usize] = true;
+    }
+    t
+}
+
+impl TextScanner {
+    /// A scanner over `rules`; URLs and hosts under `internal_domains` are not reachback.
+    pub fn new(
+        rules: Vec<Rule>,
+        internal_domains: Vec<String>,
+    ) -> Result<TextScanner, aho_corasick::BuildError> {
+        Ok(TextScanner {
+            matcher: Matcher::new(rules, internal_domains)?,
+        })
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> &[Rule] {
+        &self.matcher.rules
+    }
+
+    /// Raw matches (for tests and tools): matches starting in `buf[from..to]`.
+    pub fn raw(&self, buf: &[u8], from: usize, to: usize) -> Vec<RawMatch> {
+        self.matcher.scan(buf, from, to, false)
+    }
+
+    /// Report the matches that start in `buf[from..to]`. `base` is the file offset of
+    /// `buf[0]`; `line0` the 1-based line of `buf[0]` when the file is text.
+    #[allow(clippy::too_many_arguments)]
+    pub fn scan_region(
+        &self,
+        path: &str,
+        buf: &[u8],
+        from: usize,
+        to: usize,
+        base: u64,
+        line0: Option<u64>,
+        out: &mut Vec<Finding>,
+    ) {
+        self.scan_depth(path, buf, from, to, base, line0, 0, out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn scan_depth(
+        &self,
+        path: &str,
+        buf: &[u8],
+        from: usize,
+        to: usize,
+        base: u64,
+        line0: Option<u64>,
+        depth: u32,
+        out: &mut Vec<Finding>,
+    ) {
+        let matches = self.matcher.scan(buf, from, to, line0.is_some());
+        let mut line = line0;
+        let mut cursor = 0usize;
+        for m in matches {
+            if let Some(l) = line.as_mut() {
+                *l += count_newlines(&buf[cursor..m.start]) as u64;
+                cursor = m.start;
+            }
+            out.push(self.finding(path, buf, &m, base, line));
+        }
+        if depth < MAX_B64_DEPTH {
+            self.scan_base64(path, buf, from, to, base, depth, out);
+        }
+    }
+
+    fn finding(
+        &self,
+        path: &str,
+        buf: &[u8],
+        m: &RawMatch,
+        base: u64,
+        line: Option<u64>,
+    ) -> Finding {
+        let rule = &self.matcher.rules[m.rule];
+        let value = &buf[m.vstart..m.vend];
+        let what = rule
+            .def
+            .message
+            .clone()
+            .unwrap_or_else(|| rule.def.name.clone());
+        let message = match (&m.host, rule.def.category) {
+            (Some(h), _) => format!("{what}: {h} is outside the enclave's internal domains"),
+            (None, RuleCategory::Secret) => {
+                format!("{what}: remove it from the bundle and rotate it")
+            }
+            (None, RuleCategory::Reachback) => what,
+        };
+        let mut f = Finding::new(
+            path,
+            rule.def.id.clone(),
+            Category::from(rule.def.category),
+            rule.def.severity,
+            message,
+            value,
+        )
+        .at_offset(base + m.start as u64);
+        if rule.def.category == RuleCategory::Secret {
+            f = f.with_redacted(super::redact(value));
+        }
+        if let Some(l) = line {
+            f = f.at_line(l);
+        }
+        f
+    }
+
+    /// Decode base64 runs that start in `buf[from..to]` and rescan what decodes to text.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_base64(
+        &self,
+        path: &str,
+        buf: &[u8],
+        from: usize,
+        to: usize,
+        base: u64,
+        depth: u32,
+        out: &mut Vec<Finding>,
+    ) {
+        static TABLE: std::sync::OnceLock<[bool; 256]> = std::sync::OnceLock::new();
+        let t = TABLE.get_or_init(b64_table);
+        let n = buf.len();
+        let end = to.min(n);
+        // Probe every PROBE-th byte: a run of at least MIN_B64 >= 2*PROBE base64 bytes always
+        // contains a probe; only around a probe that lands on a base64 byte is the run measured.
+        const PROBE: usize = MIN_B64 / 2;
+        let mut p = from;
+        while p < end {
+            // a run of MIN_B64 or more has two probes in it, so the probe that starts it also
+            // sees base64 bytes half and a whole stride ahead
+            let ahead = |k: usize| buf.get(p + k).is_some_and(|&c| t[c as usize]);
+            if !t[buf[p] as usize] || !ahead(PROBE / 2) || !ahead(PROBE) {
+                p += PROBE;
+                continue;
+            }
+            let mut a = p;
+            while a > 0 && t[buf[a - 1] as usize] {
+                a -= 1;
+            }
+            let mut b = p + 1;
+            while b < n && t[buf[b] as usize] {
+                b += 1;
+            }
+            // a run that began before `from` belongs to the previous region
+            if a >= from && b - a >= MIN_B64 {
+                let run = &buf[a..b];
+                let up = run.iter().any(u8::is_ascii_uppercase);
+                let low = run.iter().any(u8::is_ascii_lowercase);
+                let dig = run.iter().any(u8::is_ascii_digit);
+                if up && low && dig {
+                    self.decode_run(path, run, base + a as u64, depth, out);
+                }
+            }
+            p = b;
+        }
+    }
+
+    fn decode_run(&self, path: &str, run: &[u8], at: u64, depth: u32, out: &mut Vec<Finding>) {
+        let run = &run[..run.len().min(MAX_B64)];
+        let usable = if run.len() % 4 == 1 {
+            run.len() - 1
+        } else {
+            run.len()
+        };
+        let url = run.iter().any(|&b| b == b'-' || b == b'_');
+        let cfg = GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent);
+        let alphabet = if url {
+            &base64::alphabet::URL_SAFE
+        } else {
+            &base64::alphabet::STANDARD
+        };
+        let engine = GeneralPurpose::new(alphabet, cfg);
+        let Ok(decoded) = engine.decode(&run[..usable]) else {
+            return;
+        };
+        if decoded.len() < 16 {
+            return;
+        }
+        let printable = decoded
+            .iter()
+            .filter(|&&b| matcher::PRINTABLE[b as usize])
+            .count();
+        if printable * 10 < decoded.len() * 9 {
+            return;
+        }
+        let inner = format!("{path}!base64@{at}");
+        self.scan_depth(
+            &inner,
+            &decoded,
+            0,
+            decoded.len(),
+            0,
+            Some(1),
+            depth + 1,
+            out,
+        );
+    }
+}
+
+/// Number of `\n` bytes in `b` (the compiler vectorises this loop).
+pub fn count_newlines(b: &[u8]) -> usize {
+    b.iter().filter(|&&c| c == b'\n').count()
+}
+
+impl TextScan for TextScanner {
+    fn scan_text(&self, path: &str, offset: Option<u64>, text: &[u8], out: &mut Vec<Finding>) {
+        let line0 = if offset.is_none() { Some(1) } else { None };
+        self.scan_region(path, text, 0, text.len(), offset.unwrap_or(0), line0, out);
+    }
+}
+
+/// The [`Inspector`] running the text rules over every file.
+#[derive(Clone, Debug)]
+pub struct TextInspector {
+    scanner: Arc<TextScanner>,
+}
+
+/// The name of the text inspector (see [`crate::inspect::Engine`]'s skip list).
+pub const TEXT_INSPECTOR: &str = "text-rules";
+
+impl TextInspector {
+    /// An inspector sharing `scanner`.
+    pub fn new(scanner: Arc<TextScanner>) -> TextInspector {
+        TextInspector { scanner }
+    }
+}
+
+/// Does the head look like text (UTF-8 without NUL bytes)? Text files get line numbers.
+pub fn looks_text(head: &[u8]) -> bool {
+    !head.contains(&0)
+        && match std::str::from_utf8(head) {
+            Ok(_) => true,
+            Err(e) => e.error_len().is_none(),
+        }
+}
+
+impl Inspector for TextInspector {
+    fn name(&self) -> &'static str {
+        TEXT_INSPECTOR
+    }
+
+    fn open(
+        &self,
+        meta: &FileMeta<'_>,
+        head: &[u8],
+        _: &ScanContext,
+    ) -> Option<Box<dyn FileInspector>> {
+        Some(Box::new(TextFile {
+            scanner: self.scanner.clone(),
+            path: meta.path.to_string(),
+            buf: Vec::with_capacity(
+                meta.size
+                    .map_or(0, |n| (n as usize).min(STEP + OVERLAP) + 1),
+            ),
+            buf_base: 0,
+            from: 0,
+            lines_before: if looks_text(head) { Some(0) } else { None },
+            found: Vec::new(),
+            dropped: 0,
+        }))
+    }
+}
+
+/// Streaming state for one file.
+struct TextFile {
+    scanner: Arc<TextScanner>,
+    path: String,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    buf_base: u64,
+    /// Matches starting before `buf[from]` were reported.
+    from: usize,
+    /// Newlines in the file before `buf[0]` (None for binary files).
+    lines_before: Option<u64>,
+    found: Vec<Finding>,
+    dropped: u64,
+}
+
+impl TextFile {
+    fn step(&mut self, to: usize) {
+        let line0 = self.lines_before.map(|n| n + 1);
+        let mut v = Vec::new();
+        self.scanner.scan_region(
+            &self.path,
+            &self.buf,
+            self.from,
+            to,
+            self.buf_base,
+            line0,
+            &mut v,
+        );
+        for f in v {
+            if self.found.len() < MAX_FINDINGS_PER_FILE {
+                self.found.push(f);
+            } else {
+                self.dropped += 1;
+            }
+        }
+        self.from = to;
+    }
+}
+
+impl FileInspector for TextFile {
+    fn update(&mut self, _offset: u64, data: &[u8], _out: &mut Vec<Finding>) -> Flow {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= self.from + STEP + OVERLAP {
+            let to = self.buf.len() - OVERLAP;
+            self.step(to);
+            let cut = to - KEEP_BACK;
+            if let Some(n) = self.lines_before.as_mut() {
+                *n += count_newlines(&self.buf[..cut]) as u64;
+            }
+            self.buf.drain(..cut);
+            self.buf_base += cut as u64;
+            self.from -= cut;
+        }
+        Flow::More
+    }
+
+    fn finish(mut self: Box<Self>, _total: u64, out: &mut Vec<Finding>) {
+        let to = self.buf.len();
+        self.step(to);
+        out.append(&mut self.found);
+        if self.dropped > 0 {
+            out.push(Finding::new(
+                &self.path,
+                "scan.too-many-findings",
+                Category::Format,
+                Severity::Info,
+                format!(
+                    "{} more text-rule matches in this file are not listed (limit {MAX_FINDINGS_PER_FILE})",
+                    self.dropped
+                ),
+                b"",
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod rule_tests;

@@ -1,0 +1,147 @@
+//! Tests over every rule: its examples must match and its negative examples must not; and
+//! the streaming inspector finds matches across chunk edges.
+
+use super::rules::{self, RuleCategory};
+use super::{TextInspector, TextScanner};
+use crate::inspect::{Engine, Finding, ScanContext};
+use std::sync::Arc;
+
+/// Rule examples are written assuming this enclave domain.
+pub const TEST_INTERNAL: &str = "corp.lan";
+
+pub fn scanner() -> Arc<TextScanner> {
+    let rules = rules::load(&[], &[], &[]).unwrap();
+    Arc::new(TextScanner::new(rules, vec![TEST_INTERNAL.to_string()]).unwrap())
+}
+
+#[test]
+fn every_rule_has_examples_that_match_and_negatives_that_do_not() {
+    let s = scanner();
+    let mut problems = Vec::new();
+    for (ri, r) in s.rules().iter().enumerate() {
+        if r.def.examples.is_empty() || r.def.negative_examples.is_empty() {
+            problems.push(format!(
+                "{}: needs examples and negative_examples",
+                r.def.id
+            ));
+        }
+        for ex in &r.def.examples {
+            let m = s.raw(ex.as_bytes(), 0, ex.len());
+            if !m.iter().any(|m| m.rule == ri) {
+                problems.push(format!("{}: example does not match: {ex:?}", r.def.id));
+            }
+        }
+        for ex in &r.def.negative_examples {
+            let m = s.raw(ex.as_bytes(), 0, ex.len());
+            if m.iter().any(|m| m.rule == ri) {
+                problems.push(format!("{}: negative example matches: {ex:?}", r.def.id));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn enough_rules() {
+    let s = scanner();
+    let secrets = s
+        .rules()
+        .iter()
+        .filter(|r| r.def.category == RuleCategory::Secret)
+        .count();
+    let reach = s
+        .rules()
+        .iter()
+        .filter(|r| r.def.category == RuleCategory::Reachback)
+        .count();
+    assert!(secrets >= 60, "{secrets}");
+    assert!(reach >= 15, "{reach}");
+}
+
+fn stream(text: &[u8], chunk: usize) -> Vec<Finding> {
+    let s = scanner();
+    let e = Engine::new(
+        vec![Box::new(TextInspector::new(s.clone()))],
+        ScanContext { text: s },
+    );
+    let mut f = e.begin_file("f.txt", Some(text.len() as u64), 0);
+    for c in text.chunks(chunk) {
+        f.update(c);
+    }
+    f.finish()
+}
+
+#[test]
+fn secret_across_chunk_edges_is_found_once_with_its_line() {
+    let token = b"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";
+    let mut text = Vec::new();
+    for i in 0..60_000 {
+        text.extend_from_slice(format!("line {i} nothing to see here\n").as_bytes());
+    }
+    let at = text.len();
+    text.extend_from_slice(b"GITHUB_TOKEN=");
+    text.extend_from_slice(token);
+    text.extend_from_slice(b"\nmore text after\n");
+    let line = text[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    // chunk sizes that put a chunk edge inside the token, in the keyword, and elsewhere
+    for chunk in [7, 4096, at + 15, at + 2, 1 << 20] {
+        let f: Vec<_> = stream(&text, chunk)
+            .into_iter()
+            .filter(|f| f.rule == "secret.github-pat")
+            .collect();
+        assert_eq!(f.len(), 1, "chunk {chunk}: {f:?}");
+        assert_eq!(f[0].offset, Some(at as u64 + 13));
+        assert_eq!(f[0].line, Some(line));
+        assert!(!f[0].redacted.as_ref().unwrap().contains("u8jzPde0"));
+    }
+}
+
+#[test]
+fn secret_in_last_bytes_of_binary() {
+    let mut data: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80)
+        .collect();
+    let token = b"AKIA4WXFOGO6MVN6A6WF";
+    let at = data.len();
+    data.extend_from_slice(token);
+    for chunk in [65536, 1 << 20, 999_999] {
+        let f = stream(&data, chunk);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].rule, "secret.aws-access-key-id");
+        assert_eq!(f[0].offset, Some(at as u64));
+        assert_eq!(f[0].line, None);
+    }
+}
+
+#[test]
+fn base64_block_is_decoded() {
+    use base64::Engine as _;
+    let inner = "aws_secret_access_key = pXz9w3QlY7Zkuvqdt7s8Stqcbnr3yBdGBLEPH1qh\n";
+    let enc = base64::engine::general_purpose::STANDARD.encode(inner);
+    let text = format!("apiVersion: v1\nkind: Secret\ndata:\n  creds: {enc}\n");
+    let f = stream(text.as_bytes(), 1 << 20);
+    let at = text.find(&enc).unwrap();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].rule, "secret.aws-secret-access-key");
+    assert_eq!(f[0].path, format!("f.txt!base64@{at}"));
+    assert_eq!(f[0].offset, Some(0));
+    assert_eq!(f[0].line, Some(1));
+}
+
+#[test]
+fn placeholders_and_near_misses_stay_quiet() {
+    let text = "\
+aws_access_key_id = AKIAIOSFODNN7EXAMPLE
+aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+api_key = \"YOUR_API_KEY\"
+token = \"${GITHUB_TOKEN}\"
+id = 123e4567-e89b-12d3-a456-426614174000
+commit = 9fceb02d0ae598e95dc970b74767f19372d61af8
+sha256 = e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+img = data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==
+mirror = https://pypi.corp.lan/simple
+<svg xmlns=\"http://www.w3.org/2000/svg\"/>
+";
+    let f = stream(text.as_bytes(), 1 << 20);
+    assert!(f.is_empty(), "{f:?}");
+}

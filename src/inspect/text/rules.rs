@@ -1,0 +1,345 @@
+//! Secret and reachback rules as data: the TOML schema, validation, compilation, and the
+//! built-in rule files embedded in the binary.
+
+use crate::inspect::{Category, Severity};
+use regex::bytes::Regex;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The built-in rule files, embedded so the tool works without the `policies/rules` folder.
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "secrets-cloud.toml",
+        include_str!("../../../policies/rules/secrets-cloud.toml"),
+    ),
+    (
+        "secrets-ai.toml",
+        include_str!("../../../policies/rules/secrets-ai.toml"),
+    ),
+    (
+        "secrets-dev.toml",
+        include_str!("../../../policies/rules/secrets-dev.toml"),
+    ),
+    (
+        "secrets-saas.toml",
+        include_str!("../../../policies/rules/secrets-saas.toml"),
+    ),
+    (
+        "secrets-keys.toml",
+        include_str!("../../../policies/rules/secrets-keys.toml"),
+    ),
+    (
+        "reachback.toml",
+        include_str!("../../../policies/rules/reachback.toml"),
+    ),
+];
+
+/// Longest regex source accepted, in bytes.
+const MAX_PATTERN: usize = 4096;
+/// Most rules in one rule set.
+const MAX_RULES: usize = 2000;
+
+/// Errors loading rules: all are configuration errors an operator fixes in the rule file.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("cannot read rules {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("rule file {file} is not valid TOML for rules: {message}")]
+    Parse { file: String, message: String },
+    #[error("rule {id} in {file}: {message}")]
+    Invalid {
+        file: String,
+        id: String,
+        message: String,
+    },
+    #[error("too many rules (more than {MAX_RULES})")]
+    TooMany,
+}
+
+/// Extra validation a rule's match must pass (offline; nothing is ever contacted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    /// GitHub/npm token: the last 6 base62 characters are the CRC32 of the random part.
+    GithubCrc32,
+    /// The captured host must be outside `internal_domains` (and not a loopback,
+    /// documentation or schema-namespace host). IP literals are rejected by this check.
+    ExternalHost,
+    /// The captured host must be an IP literal outside `internal_domains` and loopback.
+    ExternalIp,
+    /// `name = value`: the setting is on (a truthy value, or a falsy value for a name
+    /// that negates, such as `DISABLE_TELEMETRY=0`).
+    SettingOn,
+    /// The match does not mention `offline`, `disabled` or `dryrun`.
+    NotOffline,
+}
+
+/// One rule as written in a rule file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDef {
+    /// Stable id, e.g. `secret.aws-access-key-id`.
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    pub category: RuleCategory,
+    pub severity: Severity,
+    /// Regex (Rust `regex` syntax, bytes). Group 1 (or the `secret_group`) is the value.
+    pub pattern: String,
+    /// Literal strings, at least 3 bytes, one of which occurs in or near every match
+    /// (matched ASCII-case-insensitively). The regex only runs around a keyword hit.
+    pub keywords: Vec<String>,
+    /// Which capture group holds the value (default 1 if the pattern has groups, else 0).
+    #[serde(default)]
+    pub secret_group: Option<usize>,
+    /// Minimum Shannon entropy (bits per byte) of the value.
+    #[serde(default)]
+    pub entropy: Option<f64>,
+    #[serde(default)]
+    pub check: Option<Check>,
+    /// Do not skip placeholder-looking values (for reachback rules whose value is a word).
+    #[serde(default)]
+    pub keep_placeholders: bool,
+    /// Text that must produce a finding of this rule.
+    #[serde(default)]
+    pub examples: Vec<String>,
+    /// Text that must not.
+    #[serde(default)]
+    pub negative_examples: Vec<String>,
+    /// Operator-facing explanation; defaults to the name.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// Rule categories: a subset of [`Category`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleCategory {
+    Secret,
+    Reachback,
+}
+
+impl From<RuleCategory> for Category {
+    fn from(c: RuleCategory) -> Category {
+        match c {
+            RuleCategory::Secret => Category::Secret,
+            RuleCategory::Reachback => Category::Reachback,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    rule: Vec<RuleDef>,
+}
+
+/// A compiled rule.
+#[derive(Debug)]
+pub struct Rule {
+    pub def: RuleDef,
+    pub regex: Regex,
+    pub group: usize,
+    /// Where it came from (file name), for messages.
+    pub source: String,
+}
+
+impl Rule {
+    /// Validate and compile one rule definition.
+    pub fn compile(def: RuleDef, source: &str) -> Result<Rule, RuleError> {
+        let bad = |message: String| RuleError::Invalid {
+            file: source.to_string(),
+            id: def.id.clone(),
+            message,
+        };
+        if def.id.is_empty()
+            || !def
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(bad(
+                "id must be non-empty and use only letters, digits, '.', '_', '-'".into(),
+            ));
+        }
+        if def.keywords.is_empty() {
+            return Err(bad("at least one keyword is required".into()));
+        }
+        if let Some(k) = def.keywords.iter().find(|k| k.len() < 3) {
+            return Err(bad(format!("keyword {k:?} is shorter than 3 bytes")));
+        }
+        if def.pattern.len() > MAX_PATTERN {
+            return Err(bad(format!("pattern longer than {MAX_PATTERN} bytes")));
+        }
+        let regex = regex::bytes::RegexBuilder::new(&def.pattern)
+            .unicode(false)
+            .size_limit(4 << 20)
+            .build()
+            .map_err(|e| bad(format!("pattern does not compile: {e}")))?;
+        let groups = regex.captures_len() - 1;
+        let group = match def.secret_group {
+            Some(g) if g > groups => {
+                return Err(bad(format!(
+                    "secret_group {g} but the pattern has {groups} groups"
+                )))
+            }
+            Some(g) => g,
+            None => usize::from(groups >= 1),
+        };
+        if let Some(e) = def.entropy {
+            if !(0.0..=8.0).contains(&e) {
+                return Err(bad(format!("entropy floor {e} is outside 0..8")));
+            }
+        }
+        Ok(Rule {
+            def,
+            regex,
+            group,
+            source: source.to_string(),
+        })
+    }
+}
+
+/// Parse the rules of one TOML file.
+pub fn parse_file(text: &str, file: &str) -> Result<Vec<RuleDef>, RuleError> {
+    let f: RuleFile = toml::from_str(text).map_err(|e| RuleError::Parse {
+        file: file.to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(f.rule)
+}
+
+/// Load rules: the built-ins, then every `*.toml` in each of `dirs` (sorted by name; a rule
+/// with an id seen before replaces it), then `extra`; then drop the `disabled` ids.
+pub fn load(
+    dirs: &[PathBuf],
+    extra: &[RuleDef],
+    disabled: &[String],
+) -> Result<Vec<Rule>, RuleError> {
+    let mut defs: BTreeMap<String, (RuleDef, String)> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    let mut add = |def: RuleDef, src: &str| {
+        if !defs.contains_key(&def.id) {
+            order.push(def.id.clone());
+        }
+        defs.insert(def.id.clone(), (def, src.to_string()));
+    };
+    for (name, text) in BUILTIN {
+        let mut seen = std::collections::BTreeSet::new();
+        for d in parse_file(text, name)? {
+            if !seen.insert(d.id.clone()) {
+                return Err(RuleError::Invalid {
+                    file: name.to_string(),
+                    id: d.id,
+                    message: "duplicate id in one file".into(),
+                });
+            }
+            add(d, name);
+        }
+    }
+    for dir in dirs {
+        for path in toml_files(dir)? {
+            let text = std::fs::read_to_string(&path).map_err(|source| RuleError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let name = path.display().to_string();
+            for d in parse_file(&text, &name)? {
+                add(d, &name);
+            }
+        }
+    }
+    for d in extra {
+        add(d.clone(), "policy [[inspect.rules]]");
+    }
+    if order.len() > MAX_RULES {
+        return Err(RuleError::TooMany);
+    }
+    let mut out = Vec::new();
+    for id in order {
+        if disabled.iter().any(|d| d == &id) {
+            continue;
+        }
+        if let Some((def, src)) = defs.remove(&id) {
+            out.push(Rule::compile(def, &src)?);
+        }
+    }
+    Ok(out)
+}
+
+fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, RuleError> {
+    let rd = std::fs::read_dir(dir).map_err(|source| RuleError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut v = Vec::new();
+    for e in rd {
+        let e = e.map_err(|source| RuleError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let p = e.path();
+        if p.extension().and_then(|x| x.to_str()) == Some("toml") && p.is_file() {
+            v.push(p);
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(keywords: &[&str], pattern: &str) -> RuleDef {
+        RuleDef {
+            id: "t.x".into(),
+            name: "x".into(),
+            category: RuleCategory::Secret,
+            severity: Severity::High,
+            pattern: pattern.into(),
+            keywords: keywords.iter().map(|s| s.to_string()).collect(),
+            secret_group: None,
+            entropy: None,
+            check: None,
+            keep_placeholders: false,
+            examples: vec![],
+            negative_examples: vec![],
+            message: None,
+        }
+    }
+
+    #[test]
+    fn validation() {
+        assert!(Rule::compile(def(&["abc"], "abc(d)"), "t").is_ok());
+        assert!(Rule::compile(def(&[], "abc"), "t").is_err());
+        assert!(Rule::compile(def(&["ab"], "abc"), "t").is_err());
+        assert!(Rule::compile(def(&["abc"], "abc("), "t").is_err());
+        let mut d = def(&["abc"], "abc(d)");
+        d.secret_group = Some(2);
+        assert!(Rule::compile(d, "t").is_err());
+    }
+
+    #[test]
+    fn builtins_load_and_override() {
+        let all = load(&[], &[], &[]).unwrap();
+        let secrets = all
+            .iter()
+            .filter(|r| r.def.category == RuleCategory::Secret)
+            .count();
+        assert!(secrets >= 60, "only {secrets} secret rules");
+        let mut over = def(&["zzzq"], "zzzq(\\d+)");
+        over.id = all[0].def.id.clone();
+        let first = over.id.clone();
+        let again = load(&[], &[over], &["secret.jwt".to_string()]).unwrap();
+        assert_eq!(again.len(), all.len() - 1);
+        let r = again.iter().find(|r| r.def.id == first).unwrap();
+        assert_eq!(r.def.keywords, vec!["zzzq".to_string()]);
+        assert!(!again.iter().any(|r| r.def.id == "secret.jwt"));
+    }
+}

@@ -1,0 +1,151 @@
+//! SARIF 2.1.0 output: one run, the rules that fired (stable ids = finding rule ids, sorted),
+//! one result per finding with its location (nested paths keep their `!` separators) and
+//! the finding fingerprint as a partial fingerprint so baselines survive re-runs.
+
+use super::Report;
+use crate::inspect::{Finding, Severity};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// SARIF level for a severity.
+pub fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "note",
+    }
+}
+
+/// Percent-encode the characters a URI reference cannot hold as they are.
+fn uri(path: &str) -> String {
+    let mut s = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b) {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s
+}
+
+fn result(f: &Finding, index: usize) -> Value {
+    let mut region = serde_json::Map::new();
+    if let Some(l) = f.line {
+        region.insert("startLine".into(), json!(l));
+    }
+    if let Some(o) = f.offset {
+        region.insert("byteOffset".into(), json!(o));
+    }
+    let mut phys = json!({ "artifactLocation": { "uri": uri(&f.path) } });
+    if !region.is_empty() {
+        phys["region"] = Value::Object(region);
+    }
+    let mut props = json!({ "severity": f.severity.as_str(), "category": f.category.as_str() });
+    if let Some(r) = &f.redacted {
+        props["redacted"] = json!(r);
+    }
+    json!({
+        "ruleId": f.rule,
+        "ruleIndex": index,
+        "level": level(f.severity),
+        "message": { "text": f.message },
+        "locations": [ { "physicalLocation": phys } ],
+        "partialFingerprints": { "airgateFingerprint/v1": f.fingerprint },
+        "properties": props,
+    })
+}
+
+/// Render a report as SARIF 2.1.0 JSON.
+pub fn render(r: &Report) -> String {
+    let mut rules: BTreeMap<&str, &Finding> = BTreeMap::new();
+    for f in &r.findings {
+        rules.entry(f.rule.as_str()).or_insert(f);
+    }
+    let index: BTreeMap<&str, usize> = rules.keys().enumerate().map(|(i, k)| (*k, i)).collect();
+    let rule_list: Vec<Value> = rules
+        .iter()
+        .map(|(id, f)| {
+            json!({
+                "id": id,
+                "shortDescription": { "text": f.message.split(':').next().unwrap_or(&f.message) },
+                "defaultConfiguration": { "level": level(f.severity) },
+                "properties": { "category": f.category.as_str() },
+            })
+        })
+        .collect();
+    let results: Vec<Value> = r
+        .findings
+        .iter()
+        .map(|f| result(f, index.get(f.rule.as_str()).copied().unwrap_or(0)))
+        .collect();
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [ {
+            "tool": { "driver": {
+                "name": r.tool.name,
+                "version": r.tool.version,
+                "informationUri": "https://example.invalid/airgate",
+                "rules": rule_list,
+            } },
+            "results": results,
+            "properties": { "verdict": r.verdict, "command": r.command },
+        } ],
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::Category;
+
+    #[test]
+    fn sarif_shape() {
+        let mut r = Report::new("scan");
+        r.findings.push(
+            Finding::new(
+                "a b/x.zip!c.yaml",
+                "secret.github-pat",
+                Category::Secret,
+                Severity::Critical,
+                "GitHub token: rotate",
+                b"k",
+            )
+            .at_line(3)
+            .at_offset(40)
+            .with_redacted("ghp_…(40 bytes)"),
+        );
+        r.findings.push(Finding::new(
+            "y",
+            "reachback.url",
+            Category::Reachback,
+            Severity::Medium,
+            "URL",
+            b"h",
+        ));
+        let v: Value = serde_json::from_str(&render(&r)).unwrap();
+        assert_eq!(v["version"], "2.1.0");
+        let run = &v["runs"][0];
+        assert_eq!(run["tool"]["driver"]["rules"][0]["id"], "reachback.url");
+        assert_eq!(run["tool"]["driver"]["rules"][1]["id"], "secret.github-pat");
+        let res = &run["results"][0];
+        assert_eq!(res["ruleId"], "secret.github-pat");
+        assert_eq!(res["ruleIndex"], 1);
+        assert_eq!(res["level"], "error");
+        assert_eq!(
+            res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "a%20b/x.zip!c.yaml"
+        );
+        assert_eq!(
+            res["locations"][0]["physicalLocation"]["region"]["startLine"],
+            3
+        );
+        assert_eq!(
+            res["partialFingerprints"]["airgateFingerprint/v1"],
+            r.findings[0].fingerprint
+        );
+        assert_eq!(run["results"][1]["level"], "warning");
+    }
+}

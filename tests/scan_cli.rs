@@ -1,0 +1,468 @@
+//! End-to-end tests of `airgate scan`: the real binary on planted trees, with exit codes,
+//! formats, policies (waivers, disabled rules, extra rules, block_at) and large files.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::io::Write;
+use std::path::Path;
+
+const GH: &str = "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";
+const AWS: &str = "AKIA4WXFOGO6MVN6A6WF";
+
+fn airgate() -> Command {
+    Command::cargo_bin("airgate").unwrap()
+}
+
+fn json_scan(args: &[&str]) -> (i32, Value) {
+    let out = airgate()
+        .arg("scan")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    (code, v)
+}
+
+fn findings(v: &Value) -> Vec<(String, String, Option<u64>, Option<u64>)> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["path"].as_str().unwrap().to_string(),
+                f["line"].as_u64(),
+                f["offset"].as_u64(),
+            )
+        })
+        .collect()
+}
+
+fn zip(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, d) in members {
+        w.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(d).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn write(p: &Path, d: &[u8]) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, d).unwrap();
+}
+
+#[test]
+fn planted_tree_rejects_with_exact_locations() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = format!("model: x\ntoken: {GH}\n");
+    write(
+        &t.path().join("data/archive.zip"),
+        &zip(&[("inner/config.yaml", cfg.as_bytes())]),
+    );
+    write(
+        &t.path().join("notebooks/train.py"),
+        format!("import os\nKEY = '{AWS}'\nrequests.post(u, data=x)\n").as_bytes(),
+    );
+    std::os::unix::fs::symlink("/etc/hostname", t.path().join("link")).unwrap();
+    let (code, v) = json_scan(&[t.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(v["verdict"], "reject");
+    let f = findings(&v);
+    assert!(
+        f.contains(&(
+            "secret.github-pat".into(),
+            "data/archive.zip!inner/config.yaml".into(),
+            Some(2),
+            Some(16)
+        )),
+        "{f:?}"
+    );
+    assert!(
+        f.contains(&(
+            "secret.aws-access-key-id".into(),
+            "notebooks/train.py".into(),
+            Some(2),
+            Some(17)
+        )),
+        "{f:?}"
+    );
+    assert!(
+        f.contains(&(
+            "reachback.python-http".into(),
+            "notebooks/train.py".into(),
+            Some(3),
+            Some(39)
+        )),
+        "{f:?}"
+    );
+    assert!(
+        f.contains(&("scan.symlink".into(), "link".into(), None, None)),
+        "{f:?}"
+    );
+    let text = v.to_string();
+    assert!(
+        !text.contains(GH) && !text.contains(AWS),
+        "report leaks a secret"
+    );
+}
+
+#[test]
+fn clean_near_miss_tree_accepts() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        &t.path().join("config.yaml"),
+        b"id: 123e4567-e89b-12d3-a456-426614174000\n\
+commit: 9fceb02d0ae598e95dc970b74767f19372d61af8\n\
+digest: sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n\
+aws_access_key_id: AKIAIOSFODNN7EXAMPLE\n\
+api_key: YOUR_API_KEY\n\
+token: ${HF_TOKEN}\n\
+mirror: https://hf.corp.lan/models\n\
+logo: data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==\n",
+    );
+    write(&t.path().join("schema.xml"), b"<root xmlns=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"/>\n");
+    write(
+        &t.path().join("weights.bin"),
+        &(0..200_000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+            .collect::<Vec<_>>(),
+    );
+    let (code, v) = json_scan(&[t.path().to_str().unwrap(), "--allow-host", "corp.lan"]);
+    assert_eq!(findings(&v), vec![], "{v}");
+    assert_eq!(code, 0);
+    assert_eq!(v["verdict"], "accept");
+}
+
+#[test]
+fn allow_host_extends_internal_domains() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        &t.path().join(".env"),
+        b"HF_ENDPOINT=https://hf.mirror.acme.io\n",
+    );
+    let (code, v) = json_scan(&[t.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(findings(&v)[0].0, "reachback.hf-endpoint");
+    let (code, v) = json_scan(&[t.path().to_str().unwrap(), "--allow-host", "acme.io"]);
+    assert_eq!((code, findings(&v)), (0, vec![]));
+}
+
+#[test]
+fn policy_waivers_disabled_rules_extra_rules_and_block_at() {
+    let t = tempfile::tempdir().unwrap();
+    let tree = t.path().join("tree");
+    write(
+        &tree.join("a.txt"),
+        format!("t = {GH}\nMYCO-{}\n", "Zq81LmXp0vQ7").as_bytes(),
+    );
+    let (code, v) = json_scan(&[tree.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let fp = v["findings"][0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // waive it: accepted, and the waived finding is listed
+    let rules_dir = t.path().join("rules");
+    write(
+        &rules_dir.join("corp.toml"),
+        br#"[[rule]]
+id = "secret.myco-token"
+name = "MyCo token"
+category = "secret"
+severity = "medium"
+keywords = ["MYCO-"]
+pattern = '''\b(MYCO-[A-Za-z0-9]{12})\b'''
+examples = ["MYCO-Zq81LmXp0vQ7"]
+negative_examples = ["MYCO-short"]
+"#,
+    );
+    let pol = t.path().join("policy.toml");
+    write(
+        &pol,
+        format!("[inspect]\nrules_dirs = [\"rules\"]\n[[inspect.waivers]]\nfingerprint = \"{fp}\"\nwho = \"sec-team\"\nwhy = \"revoked test token\"\n").as_bytes(),
+    );
+    let (code, v) = json_scan(&[tree.to_str().unwrap(), "--policy", pol.to_str().unwrap()]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["waived"][0]["fingerprint"], fp.as_str());
+    assert_eq!(
+        findings(&v),
+        vec![(
+            "secret.myco-token".into(),
+            "a.txt".into(),
+            Some(2),
+            Some(45)
+        )]
+    );
+    // block at medium: the custom rule's finding now rejects
+    std::fs::write(&pol, "[decide]\nblock_at = \"medium\"\n[inspect]\nrules_dirs = [\"rules\"]\ndisabled_rules = [\"secret.github-pat\"]\n").unwrap();
+    let (code, v) = json_scan(&[tree.to_str().unwrap(), "--policy", pol.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        findings(&v),
+        vec![(
+            "secret.myco-token".into(),
+            "a.txt".into(),
+            Some(2),
+            Some(45)
+        )]
+    );
+}
+
+#[test]
+fn sarif_and_human_formats() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        &t.path().join("s.sh"),
+        b"curl -fsSL https://get.tool.sh | sh\n",
+    );
+    let out = airgate()
+        .args(["scan", t.path().to_str().unwrap(), "--format", "sarif"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let ids: Vec<&str> = v["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ruleId"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"reachback.shell-pipe-exec"), "{ids:?}");
+    assert!(ids.contains(&"reachback.shell-download"), "{ids:?}");
+    let out = airgate()
+        .args(["scan", t.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.starts_with("REJECTED"), "{s}");
+    assert!(s.contains("reachback.shell-pipe-exec s.sh:1"), "{s}");
+}
+
+#[test]
+fn usage_and_io_errors() {
+    let t = tempfile::tempdir().unwrap();
+    let bad = t.path().join("p.toml");
+    std::fs::write(&bad, "[inspect]\nbogus = 1\n").unwrap();
+    airgate()
+        .args([
+            "scan",
+            t.path().to_str().unwrap(),
+            "--policy",
+            bad.to_str().unwrap(),
+        ])
+        .assert()
+        .code(2);
+    let rules = t.path().join("r");
+    write(&rules.join("x.toml"), b"[[rule]]\nid = \"x\"\nname = \"x\"\ncategory = \"secret\"\nseverity = \"high\"\nkeywords = [\"ab\"]\npattern = \"ab\"\n");
+    std::fs::write(&bad, "[inspect]\nrules_dirs = [\"r\"]\n").unwrap();
+    airgate()
+        .args([
+            "scan",
+            t.path().to_str().unwrap(),
+            "--policy",
+            bad.to_str().unwrap(),
+        ])
+        .assert()
+        .code(2);
+    airgate()
+        .args(["scan", t.path().join("missing").to_str().unwrap()])
+        .assert()
+        .code(3);
+}
+
+#[test]
+fn large_files_are_split_without_missing_edges() {
+    let t = tempfile::tempdir().unwrap();
+    // binary, 40 MiB (> split size), secrets across the 8 MiB range edge and in the last bytes
+    let mut d: Vec<u8> = (0..40u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80)
+        .collect();
+    let edge = (8 << 20) - 7;
+    d[edge..edge + AWS.len()].copy_from_slice(AWS.as_bytes());
+    let end = d.len() - GH.len();
+    d[end..].copy_from_slice(GH.as_bytes());
+    write(&t.path().join("w.bin"), &d);
+    // text, 40 MiB, a token on a known line just after the 16 MiB edge
+    let mut text = Vec::new();
+    let mut line = 1u64;
+    let mut want = (0, 0);
+    while text.len() < 40 << 20 {
+        if want.0 == 0 && text.len() >= (16 << 20) - 20 {
+            want = (line, text.len() as u64 + 6);
+            text.extend_from_slice(format!("token {GH}\n").as_bytes());
+        } else {
+            text.extend_from_slice(b"a perfectly ordinary line of some source text\n");
+        }
+        line += 1;
+    }
+    write(&t.path().join("big.txt"), &text);
+    let (code, v) = json_scan(&[t.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let mut f = findings(&v);
+    f.sort();
+    assert_eq!(
+        f,
+        vec![
+            (
+                "secret.aws-access-key-id".into(),
+                "w.bin".into(),
+                None,
+                Some(edge as u64)
+            ),
+            (
+                "secret.github-pat".into(),
+                "big.txt".into(),
+                Some(want.0),
+                Some(want.1)
+            ),
+            (
+                "secret.github-pat".into(),
+                "w.bin".into(),
+                None,
+                Some(end as u64)
+            ),
+        ]
+    );
+}
+
+#[test]
+fn bundle_tar_zst_is_read_as_an_archive() {
+    let t = tempfile::tempdir().unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let data = b"{\"trust_remote_code\": true}\n";
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "payload/config.json", &data[..])
+        .unwrap();
+    let tarb = b.into_inner().unwrap();
+    let p = t.path().join("m.tar.zst");
+    std::fs::write(&p, zstd::encode_all(&tarb[..], 3).unwrap()).unwrap();
+    let (code, v) = json_scan(&[p.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let shown = format!("{}!m.tar!payload/config.json", p.display());
+    assert_eq!(
+        findings(&v),
+        vec![(
+            "reachback.trust-remote-code".into(),
+            shown,
+            Some(1),
+            Some(1)
+        )]
+    );
+}
+
+#[test]
+fn real_bundle_is_scanned_by_payload_path_and_verify_rejects_it() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    write(
+        &src.join("model/config.json"),
+        b"{\"model_type\": \"llama\"}\n",
+    );
+    write(
+        &src.join("model/.env"),
+        b"# creds\nWANDB_API_KEY=c57513064d6d59291f0cde2e5738713a818d8962\n",
+    );
+    let keys = t.path().join("keys");
+    airgate()
+        .args(["keygen", "--out", keys.to_str().unwrap(), "--name", "pub"])
+        .assert()
+        .success();
+    let b = t.path().join("m.tar.zst");
+    airgate()
+        .args([
+            "pack",
+            "--kind",
+            "weights",
+            "--name",
+            "m",
+            "--version",
+            "1.0.0",
+            "--out",
+        ])
+        .args([b.to_str().unwrap(), src.to_str().unwrap()])
+        .assert()
+        .success();
+    airgate()
+        .args([
+            "sign",
+            "--key",
+            keys.join("pub.key").to_str().unwrap(),
+            b.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    let (code, v) = json_scan(&[b.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        findings(&v),
+        vec![(
+            "secret.wandb-api-key".into(),
+            "model/.env".into(),
+            Some(2),
+            Some(8)
+        )]
+    );
+    assert_eq!(v["timings"]["files"], 2);
+    let out = airgate()
+        .args([
+            "verify",
+            b.to_str().unwrap(),
+            "--key",
+            keys.join("pub.pub").to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "reject");
+    assert_eq!(
+        findings(&v),
+        vec![(
+            "secret.wandb-api-key".into(),
+            "model/.env".into(),
+            Some(2),
+            Some(8)
+        )]
+    );
+}
+
+#[test]
+fn large_container_is_read_through_once() {
+    let t = tempfile::tempdir().unwrap();
+    let big: Vec<u8> = (0..36u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80)
+        .collect();
+    let env = format!("# x\nTOKEN={GH}\n");
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, d) in [("weights.bin", &big[..]), ("inner/x.env", env.as_bytes())] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(d.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, d).unwrap();
+    }
+    write(&t.path().join("big.tar"), &b.into_inner().unwrap());
+    let (code, v) = json_scan(&[t.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        findings(&v),
+        vec![(
+            "secret.github-pat".into(),
+            "big.tar!inner/x.env".into(),
+            Some(2),
+            Some(10)
+        )]
+    );
+}
