@@ -28,8 +28,10 @@ pub fn looks_like_pickle(head: &[u8]) -> bool {
     let mut n = 0u32;
     let mut stopped = false;
     let mut failed = false;
+    let mut kinds = [false; 256];
     let r = t.feed(head, &mut |op| {
         n += 1;
+        kinds[usize::from(op.code)] = true;
         let stop = op.code == b'.';
         if m.exec(op).is_err() {
             failed = true;
@@ -51,8 +53,10 @@ pub fn looks_like_pickle(head: &[u8]) -> bool {
     if stopped {
         return n >= 3;
     }
-    // No error over a full sniff window: a long protocol-0/1 pickle.
-    !failed && n >= 8 && head.len() >= crate::inspect::SNIFF_LEN
+    // No error over a full sniff window: a long protocol-0/1 pickle, unless the window is one
+    // opcode repeated without imports (a run of `(` or `N` bytes is filler, not a pickle).
+    let distinct = kinds.iter().filter(|&&k| k).count();
+    !failed && n >= 8 && (distinct >= 3 || imported) && head.len() >= crate::inspect::SNIFF_LEN
 }
 
 /// Streaming scan of one pickle stream (one or more pickles in a row).
@@ -341,6 +345,9 @@ mod tests {
         assert!(!looks_like_pickle(b"N."));
         assert!(!looks_like_pickle(b"hello world\n"));
         assert!(!looks_like_pickle(b"PK\x03\x04"));
+        // Filler made of one opcode byte (MARK, NONE) over a whole window.
+        assert!(!looks_like_pickle(&[b'('; crate::inspect::SNIFF_LEN]));
+        assert!(!looks_like_pickle(&[b'N'; crate::inspect::SNIFF_LEN]));
         // A text file whose lines pair up as GLOBAL arguments (a wheel RECORD file).
         let record = "cryptography/x.py,sha256=abc,12\n".repeat(200);
         assert!(!looks_like_pickle(
