@@ -87,7 +87,7 @@ fn sigkill_at_100_points_never_loses_or_half_stages_a_bundle() {
         let name = format!("c{i:03}");
         // Filler bytes stay below 0x20: no pickle opcode lives there. A long run of, say,
         // b'(' (MARK) or b')' is a protocol-0 pickle without STOP to the model inspector,
-        // which then rightly quarantines the signed bundle as `pickle.malformed`.
+        // which then quarantines the signed bundle as `pickle.malformed` (fail-closed).
         let fill = |k: usize| ((i + k) % 0x20) as u8;
         let files: Vec<(&str, Vec<u8>)> = vec![
             ("config.json", format!("{{\"i\": {i}}}").into_bytes()),
