@@ -84,10 +84,11 @@ pub enum SigError {
 pub struct KeyId(pub [u8; 8]);
 
 impl std::fmt::Display for KeyId {
-    /// As minisign prints it: the bytes read as a little-endian integer, 16 upper-case hex
-    /// digits (`minisign public key 9CC2D6835FC0BB05`).
+    /// As minisign prints it: the bytes read as a little-endian integer in upper-case hex,
+    /// without leading zeros (`minisign public key 9CC2D6835FC0BB05`; minisign formats it
+    /// with `%llX`, so an id starting with a zero nibble has 15 digits).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:016X}", u64::from_le_bytes(self.0))
+        write!(f, "{:X}", u64::from_le_bytes(self.0))
     }
 }
 

@@ -24,6 +24,9 @@ pub fn entropy(v: &[u8]) -> f64 {
 /// Substrings (lower case) that mark a documented example or a template, not a live value.
 const PLACEHOLDER_WORDS: &[&str] = &[
     "example",
+    // the signature of the jwt.io documentation token ("John Doe", HS256, secret
+    // "your-256-bit-secret"), copied into countless READMEs and test fixtures
+    "sflkxwrjsmekkf2qt4fwpmejf36pok6yjv_adqssw5c",
     "your_",
     "your-",
     "yourapi",
