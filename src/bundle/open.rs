@@ -60,7 +60,8 @@ pub fn open(path: &Path, limits: &Limits) -> Result<Opened, OpenError> {
                 .saturating_add(limits.max_envelope_bytes)
                 .saturating_add(limits.max_entries.saturating_mul(1536)),
             max_ratio: limits.max_ratio,
-            ahead: 3,
+            // frames decoded ahead: enough to keep every core busy, bounded for memory
+            ahead: rayon::current_num_threads().clamp(2, 8),
         },
     );
     let mut tar = TarReader::new(source, TarLimits::from(limits));

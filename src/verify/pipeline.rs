@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 /// Bytes per buffer.
 const CHUNK: usize = 1 << 20;
 /// Buffers in the pool: the bound on payload bytes in flight.
-const POOL: usize = 16;
+const POOL: usize = 12;
 
 /// What the pass found.
 pub struct Pass {
