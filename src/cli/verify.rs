@@ -63,7 +63,8 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             "give at most one of --signature, --sigstore-bundle and --model-signature",
         ));
     }
-    if let Some(r) = verify_external(&a)? {
+    if let Some(mut r) = verify_external(&a)? {
+        inspect_external(&a, &mut r)?;
         print_report(&r, a.format)?;
         return Ok(match r.verdict {
             Verdict::Accept => 0,
@@ -120,6 +121,53 @@ fn verify_external(a: &Args) -> anyhow::Result<Option<airgate::report::Report>> 
         }
         (None, None) => Ok(None),
     }
+}
+
+/// Files verified by a detached, Sigstore or model signature go through the same inspection
+/// as native bundles: findings are added, waivers applied, and a blocking finding rejects.
+/// The signature files themselves (e.g. a `model.sig` inside the model folder) are skipped.
+fn inspect_external(a: &Args, r: &mut airgate::report::Report) -> anyhow::Result<()> {
+    use airgate::inspect::scan::{scan_path, ScanOptions};
+    let policy = load_policy(a.policy.as_ref())?;
+    let (engine, text) = airgate::inspect::build_engine_parts(&policy).config()?;
+    let opts = ScanOptions {
+        bundle_limits: policy.limits.clone(),
+        ..ScanOptions::default()
+    };
+    let out = scan_path(&engine, &text, &a.path, &opts).operational()?;
+    let sig_names: Vec<String> = [&a.signature, &a.sigstore_bundle, &a.model_signature]
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    let findings: Vec<_> = out
+        .findings
+        .into_iter()
+        .filter(|f| !policy.inspect.disabled_rules.contains(&f.rule))
+        .filter(|f| {
+            !sig_names
+                .iter()
+                .any(|n| f.path == *n || f.path.starts_with(&format!("{n}!")))
+        })
+        .collect();
+    let (kept, waived) = airgate::decide::apply_waivers(findings, &policy);
+    let signature_ok = r.verdict == Verdict::Accept;
+    r.findings.extend(kept);
+    r.waived.extend(waived);
+    r.sort();
+    if signature_ok && airgate::decide::verdict(&r.findings, &policy) == Verdict::Reject {
+        r.verdict = Verdict::Reject;
+        let blocking = r
+            .findings
+            .iter()
+            .filter(|f| f.severity >= policy.decide.block_at)
+            .count();
+        r.reasons.push(format!(
+            "the signature is valid, but inspection found {blocking} finding(s) at or above {} severity",
+            policy.decide.block_at
+        ));
+    }
+    Ok(())
 }
 
 /// The policy from `--policy`, or an empty one (trusts nothing) when only `--key` is given.
