@@ -209,21 +209,30 @@ impl TrustStore {
     /// Check every signature of `env` for artifact `kind` at time `now`.
     pub fn evaluate(&self, kind: &str, env: &Envelope, now: i64) -> ThresholdResult {
         let rule = self.rule(kind);
+        let mut result = self.evaluate_rule(rule, &format!("kind {kind:?}"), env, now);
+        if rule.is_none_or(|r| r.threshold == 0 || r.key_ids.is_empty()) {
+            result.unconfigured = Some(format!("the policy trusts no key for kind {kind:?}"));
+        }
+        result
+    }
+
+    /// Check every signature of `env` against an explicit rule (`label` names it in reasons,
+    /// e.g. `kind "weights"` or `root role`). The one evaluator behind both policy trust and
+    /// rotated trust states: each key id counts once; the envelope's keyid is only a hint;
+    /// unknown, expired, revoked and invalid signatures never count.
+    pub fn evaluate_rule(
+        &self,
+        rule: Option<&KindRule>,
+        label: &str,
+        env: &Envelope,
+        now: i64,
+    ) -> ThresholdResult {
         let mut result = ThresholdResult {
             signatures: Vec::new(),
             counted: Vec::new(),
             threshold: rule.map_or(0, |r| r.threshold),
             unconfigured: None,
         };
-        match rule {
-            None => {
-                result.unconfigured = Some(format!("the policy trusts no key for kind {kind:?}"))
-            }
-            Some(r) if r.threshold == 0 || r.key_ids.is_empty() => {
-                result.unconfigured = Some(format!("the policy trusts no key for kind {kind:?}"))
-            }
-            Some(_) => {}
-        }
         let pae = env.signed_bytes().ok();
         for s in &env.signatures {
             let report = |status, key_id: &str, reason: String| SignatureReport {
@@ -278,7 +287,7 @@ impl TrustStore {
             } else if !rule.is_some_and(|r| r.key_ids.contains(id)) {
                 (
                     SignatureStatus::Unknown,
-                    format!("key {:?} is not trusted for kind {kind:?}", k.name),
+                    format!("key {:?} is not trusted for {label}", k.name),
                 )
             } else if result.counted.iter().any(|c| c == id) {
                 (
@@ -289,7 +298,7 @@ impl TrustStore {
                 result.counted.push(id.to_string());
                 (
                     SignatureStatus::Counted,
-                    format!("valid signature by {:?}", k.name),
+                    format!("valid signature by {:?} ({label})", k.name),
                 )
             };
             result.signatures.push(report(status, id, reason));

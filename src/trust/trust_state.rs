@@ -3,11 +3,10 @@
 //! list and a version. The same TOML text is the payload of a `trust` bundle
 //! (`trust.toml`) and the persisted state. See `docs/trust-rotation.md`.
 
-use super::dsse::{decode_sig, Envelope};
+use super::dsse::Envelope;
 use super::keys::PublicKey;
 use super::store::ThresholdResult;
 use crate::policy::Policy;
-use crate::report::{SignatureReport, SignatureStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -372,7 +371,8 @@ impl TrustState {
         }
     }
 
-    /// Check `env`'s signatures against `role` (named `label` in reasons).
+    /// Check `env`'s signatures against `role` (named `label` in reasons), with the same
+    /// evaluator as policy trust ([`super::store::TrustStore::evaluate_rule`]).
     pub fn evaluate_role(
         &self,
         role: &Role,
@@ -380,79 +380,16 @@ impl TrustState {
         env: &Envelope,
         now: i64,
     ) -> ThresholdResult {
-        let mut result = ThresholdResult {
-            signatures: Vec::new(),
-            counted: Vec::new(),
+        let rule = super::store::KindRule {
+            key_ids: role.key_ids.clone(),
             threshold: role.threshold,
-            unconfigured: None,
         };
-        let pae = env.signed_bytes().ok();
-        for s in env.signatures.iter() {
-            let report = |status, key_id: &str, reason: String| SignatureReport {
-                format: "dsse-ed25519".into(),
-                key_id: key_id.to_string(),
-                identity: None,
-                status,
-                reason,
-            };
-            let (Some(pae), Some(sig)) = (pae.as_ref(), decode_sig(&s.sig)) else {
-                result.signatures.push(report(
-                    SignatureStatus::Invalid,
-                    &s.keyid,
-                    "signature or payload is not valid base64".into(),
-                ));
-                continue;
-            };
-            // The keyid field is only a hint: find the key that actually verifies.
-            let hinted = self.key(&s.keyid.to_ascii_lowercase());
-            let signer = hinted
-                .filter(|k| k.key.verify(pae, &sig))
-                .or_else(|| self.keys.iter().find(|k| k.key.verify(pae, &sig)));
-            let Some(k) = signer else {
-                let (status, reason) = match hinted {
-                    Some(k) => (
-                        SignatureStatus::Invalid,
-                        format!("does not verify with key {:?}", k.name),
-                    ),
-                    None => (
-                        SignatureStatus::Unknown,
-                        "no known key verifies this signature".into(),
-                    ),
-                };
-                result.signatures.push(report(status, &s.keyid, reason));
-                continue;
-            };
-            let id = k.key.id();
-            let (status, reason) = if self.revoked.contains(id) {
-                (
-                    SignatureStatus::Revoked,
-                    format!("key {:?} is revoked", k.name),
-                )
-            } else if let Some((when, _)) = k.expires.as_ref().filter(|(_, t)| now > *t) {
-                (
-                    SignatureStatus::Expired,
-                    format!("key {:?} expired at {when}", k.name),
-                )
-            } else if !role.key_ids.contains(id) {
-                (
-                    SignatureStatus::Unknown,
-                    format!("key {:?} is not in role {label}", k.name),
-                )
-            } else if result.counted.iter().any(|c| c == id) {
-                (
-                    SignatureStatus::Duplicate,
-                    format!("key {:?} already counted once", k.name),
-                )
-            } else {
-                result.counted.push(id.to_string());
-                (
-                    SignatureStatus::Counted,
-                    format!("valid signature by {:?} ({label})", k.name),
-                )
-            };
-            result.signatures.push(report(status, id, reason));
-        }
-        result
+        super::store::TrustStore::from_state(self).evaluate_rule(
+            Some(&rule),
+            &format!("role {label}"),
+            env,
+            now,
+        )
     }
 
     /// What changes from `self` to `new`, one line each, for the audit log.

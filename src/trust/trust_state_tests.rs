@@ -1,6 +1,7 @@
 //! Trust file parsing, checks, TOML round trip, evaluation and change summaries.
 
 use super::*;
+use crate::report::SignatureStatus;
 use crate::trust::dsse::{encode_sig, EnvelopeSignature};
 use crate::trust::keys::PrivateKey;
 
