@@ -9,7 +9,7 @@ use super::common::{usage, CliError, ResultExt};
 use airgate::decide::Verdict;
 use airgate::policy::Policy;
 use airgate::report::{Report, Timings};
-use airgate::trust::model_signing::{self as ms, ec::EcKey, x509::Cert};
+use airgate::trust::model_signing::{self as ms, ec::EcKey, material_of, x509::Cert, Material};
 use airgate::trust::sigstore::{self as ss, IdentityPolicy, ManagedKey, Signers, SigstoreRoot};
 use airgate::ErrorClass;
 use std::path::{Path, PathBuf};
@@ -187,39 +187,6 @@ fn load_cas(paths: &[PathBuf]) -> anyhow::Result<Vec<Cert>> {
         out.extend(certs);
     }
     Ok(out)
-}
-
-/// Which verification material a `model.sig` carries, to choose a policy-configured
-/// method when the command line names none.
-#[derive(Debug, PartialEq, Eq)]
-enum Material {
-    Sigstore,
-    Key,
-    Certificate,
-    Unknown,
-}
-
-fn material_of(sig: &Path) -> Material {
-    use std::io::Read;
-    let mut buf = Vec::new();
-    let ok = std::fs::File::open(sig)
-        .and_then(|f| f.take(ms::MAX_SIG_BYTES).read_to_end(&mut buf))
-        .is_ok();
-    let v: serde_json::Value = match ok.then(|| serde_json::from_slice(&buf).ok()).flatten() {
-        Some(v) => v,
-        None => return Material::Unknown,
-    };
-    let vm = &v["verificationMaterial"];
-    let has_tlog = vm["tlogEntries"].as_array().is_some_and(|a| !a.is_empty());
-    if vm.get("x509CertificateChain").is_some() {
-        Material::Certificate
-    } else if vm.get("certificate").is_some() || (vm.get("publicKey").is_some() && has_tlog) {
-        Material::Sigstore
-    } else if vm.get("publicKey").is_some() {
-        Material::Key
-    } else {
-        Material::Unknown
-    }
 }
 
 /// Resolve an `--ignore-path` like model_signing: absolute or relative to the current

@@ -7,7 +7,9 @@ use super::fsutil;
 use super::GateError;
 use crate::inspect::{Category, Engine, Finding, Severity};
 use crate::policy::{Limits, Policy};
-use crate::trust::model_signing::{self as ms, ec::EcKey, x509::Cert, ModelVerified};
+use crate::trust::model_signing::{
+    self as ms, ec::EcKey, material_of, x509::Cert, Material, ModelVerified,
+};
 use crate::trust::sigstore::{Signers, SigstoreRoot};
 use crate::ErrorClass;
 use sha2::{Digest, Sha256};
@@ -121,37 +123,6 @@ pub fn extract(
         return Ok(Err(format!("the model tar has no {SIG_FILE} at its root")));
     }
     Ok(Ok(out))
-}
-
-/// Which verification material `model.sig` carries.
-#[derive(Debug, PartialEq, Eq)]
-enum Material {
-    Sigstore,
-    Key,
-    Certificate,
-    Unknown,
-}
-
-fn material_of(sig: &Path) -> Material {
-    let mut buf = Vec::new();
-    let ok = std::fs::File::open(sig)
-        .and_then(|f| f.take(ms::MAX_SIG_BYTES).read_to_end(&mut buf))
-        .is_ok();
-    let v: serde_json::Value = match ok.then(|| serde_json::from_slice(&buf).ok()).flatten() {
-        Some(v) => v,
-        None => return Material::Unknown,
-    };
-    let vm = &v["verificationMaterial"];
-    let has_tlog = vm["tlogEntries"].as_array().is_some_and(|a| !a.is_empty());
-    if vm.get("x509CertificateChain").is_some() {
-        Material::Certificate
-    } else if vm.get("certificate").is_some() || (vm.get("publicKey").is_some() && has_tlog) {
-        Material::Sigstore
-    } else if vm.get("publicKey").is_some() {
-        Material::Key
-    } else {
-        Material::Unknown
-    }
 }
 
 fn config(m: String) -> GateError {

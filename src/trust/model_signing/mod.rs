@@ -531,3 +531,41 @@ fn check_dsse(
         .any(|s| k.verify(&v02, s, v02_hash))
         .then_some(true)
 }
+
+/// Which verification material a `model.sig` carries: used to choose the verification
+/// method when the operator names none.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Material {
+    /// A Fulcio certificate, or a public key with transparency-log entries.
+    Sigstore,
+    /// A bare public key (the elliptic-key method).
+    Key,
+    /// An X.509 certificate chain (the certificate method).
+    Certificate,
+    /// Unreadable, or none of the above.
+    Unknown,
+}
+
+/// Read at most [`MAX_SIG_BYTES`] of `sig` and tell its [`Material`].
+pub fn material_of(sig: &Path) -> Material {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let ok = std::fs::File::open(sig)
+        .and_then(|f| f.take(MAX_SIG_BYTES).read_to_end(&mut buf))
+        .is_ok();
+    let v: serde_json::Value = match ok.then(|| serde_json::from_slice(&buf).ok()).flatten() {
+        Some(v) => v,
+        None => return Material::Unknown,
+    };
+    let vm = &v["verificationMaterial"];
+    let has_tlog = vm["tlogEntries"].as_array().is_some_and(|a| !a.is_empty());
+    if vm.get("x509CertificateChain").is_some() {
+        Material::Certificate
+    } else if vm.get("certificate").is_some() || (vm.get("publicKey").is_some() && has_tlog) {
+        Material::Sigstore
+    } else if vm.get("publicKey").is_some() {
+        Material::Key
+    } else {
+        Material::Unknown
+    }
+}
