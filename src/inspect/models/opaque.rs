@@ -92,8 +92,12 @@ impl FileInspector for Tail {
             return;
         }
         let lo = b.len().saturating_sub(TAIL);
-        for i in (lo..=b.len() - 22).rev() {
-            if &b[i..i + 4] != super::zip::EOCD {
+        // Candidate end records, last first; memchr's searcher skips ahead instead of
+        // comparing at every offset (this runs on every file that is not a zip).
+        let window = &b[lo..b.len() - 18];
+        for rel in memchr::memmem::rfind_iter(window, super::zip::EOCD) {
+            let i = lo + rel;
+            if i + 22 > b.len() {
                 continue;
             }
             let comment = usize::from(u16::from_le_bytes([b[i + 20], b[i + 21]]));
