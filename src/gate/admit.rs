@@ -373,25 +373,19 @@ impl Ctx<'_> {
     ) -> Result<AdmitResult, GateError> {
         let now_s = crate::util::format_time(self.opts.now);
         let p = &acc.statement.predicate;
-        let mut r = Receipt {
-            format: receipt::FORMAT.into(),
-            bundle_sha256: self.sha.to_string(),
-            bundle_file: self.file_name.to_string(),
-            arrival_id: arrival_id.to_string(),
-            kind: acc.kind.clone(),
-            name: acc.name.clone(),
-            version: p.version.clone(),
-            statement: acc.statement.clone(),
-            signers: acc.signers.clone(),
-            findings: cand.report.findings.clone(),
-            waived: cand.report.waived.clone(),
-            policy_sha256: self.policy.digest(),
-            staged_at: now_s.clone(),
-            tool: format!("airgate {}", env!("CARGO_PKG_VERSION")),
-            gate_key_id: String::new(),
-            gate_signature: String::new(),
-        };
-        r.sign(self.key);
+        let r = Receipt::signed(
+            &acc,
+            &receipt::Arrival {
+                sha256: self.sha,
+                file_name: self.file_name,
+                arrival_id,
+            },
+            &p.version,
+            (&cand.report.findings, &cand.report.waived),
+            self.policy.digest(),
+            &now_s,
+            self.key,
+        );
         publish::seal(tree, &r)?;
         let dest = publish::destination(&self.gate.staging(), &acc.kind, &acc.name, &p.version)?;
         publish::publish(tree, &dest)?;

@@ -210,25 +210,19 @@ pub(super) fn admit_model(
         return ctx.quarantine(report, Some(&acc), work);
     }
     let now_s = crate::util::format_time(opts.now);
-    let mut r = Receipt {
-        format: receipt::FORMAT.into(),
-        bundle_sha256: sha.clone(),
-        bundle_file: file_name.to_string(),
-        arrival_id: arrival_id.clone(),
-        kind: acc.kind.clone(),
-        name: acc.name.clone(),
-        version: label.clone(),
-        statement: acc.statement.clone(),
-        signers: acc.signers.clone(),
-        findings: report.findings.clone(),
-        waived: report.waived.clone(),
-        policy_sha256: policy.digest(),
-        staged_at: now_s,
-        tool: format!("airgate {}", env!("CARGO_PKG_VERSION")),
-        gate_key_id: String::new(),
-        gate_signature: String::new(),
-    };
-    r.sign(key);
+    let r = Receipt::signed(
+        &acc,
+        &receipt::Arrival {
+            sha256: &sha,
+            file_name,
+            arrival_id: &arrival_id,
+        },
+        &label,
+        (&report.findings, &report.waived),
+        policy.digest(),
+        &now_s,
+        key,
+    );
     publish::seal(&tree, &r)?;
     let dest = publish::destination(&gate.staging(), STAGING_DIR, &acc.name, &label)?;
     publish::publish(&tree, &dest)?;

@@ -63,7 +63,50 @@ pub struct Receipt {
     pub gate_signature: String,
 }
 
+/// Where an accepted bundle came from, as the receipt records it.
+pub struct Arrival<'a> {
+    /// Hex SHA-256 of the bundle file.
+    pub sha256: &'a str,
+    /// The file name as it arrived.
+    pub file_name: &'a str,
+    /// See [`Receipt::arrival_id`].
+    pub arrival_id: &'a str,
+}
+
 impl Receipt {
+    /// A receipt for `acc`, staged as `version` at `staged_at`, with the findings that did
+    /// not block it, signed with the gate key.
+    pub fn signed(
+        acc: &super::verifier::AcceptedBundle,
+        arrival: &Arrival<'_>,
+        version: &str,
+        findings: (&[Finding], &[Finding]),
+        policy_sha256: String,
+        staged_at: &str,
+        key: &PrivateKey,
+    ) -> Receipt {
+        let mut r = Receipt {
+            format: FORMAT.into(),
+            bundle_sha256: arrival.sha256.to_string(),
+            bundle_file: arrival.file_name.to_string(),
+            arrival_id: arrival.arrival_id.to_string(),
+            kind: acc.kind.clone(),
+            name: acc.name.clone(),
+            version: version.to_string(),
+            statement: acc.statement.clone(),
+            signers: acc.signers.clone(),
+            findings: findings.0.to_vec(),
+            waived: findings.1.to_vec(),
+            policy_sha256,
+            staged_at: staged_at.to_string(),
+            tool: format!("airgate {}", env!("CARGO_PKG_VERSION")),
+            gate_key_id: String::new(),
+            gate_signature: String::new(),
+        };
+        r.sign(key);
+        r
+    }
+
     fn signed_bytes(&self) -> Vec<u8> {
         let mut unsigned = self.clone();
         unsigned.gate_signature = String::new();

@@ -222,25 +222,19 @@ fn stage(
     })?;
     fsutil::write_new(&tree.join(ROTATION_FILE), &tc_json, FILE_MODE)?;
     let p = &acc.statement.predicate;
-    let mut r = Receipt {
-        format: receipt::FORMAT.into(),
-        bundle_sha256: ctx.sha.to_string(),
-        bundle_file: ctx.file_name.to_string(),
-        arrival_id: arrival_id.to_string(),
-        kind: acc.kind.clone(),
-        name: acc.name.clone(),
-        version: p.version.clone(),
-        statement: acc.statement.clone(),
-        signers: acc.signers.clone(),
-        findings: Vec::new(),
-        waived: Vec::new(),
-        policy_sha256: ctx.policy.digest(),
-        staged_at: now_s.clone(),
-        tool: format!("airgate {}", env!("CARGO_PKG_VERSION")),
-        gate_key_id: String::new(),
-        gate_signature: String::new(),
-    };
-    r.sign(ctx.key);
+    let r = Receipt::signed(
+        &acc,
+        &receipt::Arrival {
+            sha256: ctx.sha,
+            file_name: ctx.file_name,
+            arrival_id,
+        },
+        &p.version,
+        (&[], &[]),
+        ctx.policy.digest(),
+        &now_s,
+        ctx.key,
+    );
     publish::seal(&tree, &r)?;
     let dest = publish::destination(&ctx.gate.staging(), &acc.kind, &acc.name, &p.version)?;
     publish::publish(&tree, &dest)?;
