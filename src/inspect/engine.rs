@@ -81,6 +81,7 @@ impl Engine {
             depth,
             head: Vec::new(),
             open: None,
+            done: Vec::new(),
             layer: None,
             budget,
             skip: Vec::new(),
@@ -100,6 +101,9 @@ pub struct FileScan {
     head: Vec<u8>,
     /// The inspectors that chose this file, once sniffing is done.
     open: Option<Vec<Option<Box<dyn FileInspector>>>>,
+    /// Inspectors that said [`Flow::Done`]: finished at the end of the file, so they too
+    /// learn the file's true length.
+    done: Vec<Box<dyn FileInspector>>,
     /// The container/encoding layer, if the file is one.
     layer: Option<Box<dyn Layer>>,
     budget: Arc<Budget>,
@@ -151,8 +155,9 @@ impl FileScan {
             self.feed(&head);
         }
         let total = self.seen;
+        let done = std::mem::take(&mut self.done);
         if let Some(open) = self.open.take() {
-            for fi in open.into_iter().flatten() {
+            for fi in done.into_iter().chain(open.into_iter().flatten()) {
                 fi.finish(total, &mut self.findings);
             }
         }
@@ -216,9 +221,7 @@ impl FileScan {
             for slot in open.iter_mut() {
                 if let Some(fi) = slot.as_mut() {
                     if fi.update(offset, data, &mut self.findings) == Flow::Done {
-                        if let Some(fi) = slot.take() {
-                            fi.finish(offset + data.len() as u64, &mut self.findings);
-                        }
+                        self.done.extend(slot.take());
                     }
                 }
             }
@@ -288,5 +291,43 @@ mod tests {
         let mut s = e.begin_file("c", None, 0);
         s.update(b"!x");
         assert_eq!(s.finish().len(), 1);
+    }
+
+    /// Stops after its first chunk and reports the total it is finished with.
+    struct Early;
+    struct EarlyFile;
+    impl Inspector for Early {
+        fn name(&self) -> &'static str {
+            "early"
+        }
+        fn open(
+            &self,
+            _: &FileMeta<'_>,
+            _: &[u8],
+            _: &ScanContext,
+        ) -> Option<Box<dyn FileInspector>> {
+            Some(Box::new(EarlyFile))
+        }
+    }
+    impl FileInspector for EarlyFile {
+        fn update(&mut self, _: u64, _: &[u8], _: &mut Vec<Finding>) -> Flow {
+            Flow::Done
+        }
+        fn finish(self: Box<Self>, total: u64, out: &mut Vec<Finding>) {
+            let f = Finding::new("e", "early", Category::Format, Severity::Info, "", b"");
+            out.push(f.at_offset(total));
+        }
+    }
+
+    #[test]
+    fn an_inspector_that_stops_early_still_learns_the_file_length() {
+        let e = Engine::new(vec![Box::new(Early)], ScanContext::default());
+        let mut s = e.begin_file("a", None, 0);
+        for _ in 0..5 {
+            s.update(&[7u8; SNIFF_LEN]);
+        }
+        let f = s.finish();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].offset, Some(5 * SNIFF_LEN as u64));
     }
 }

@@ -88,6 +88,7 @@ pub trait Inspector: Send + Sync {
 pub trait FileInspector: Send {
     /// `offset` is the position of `data[0]` in the file.
     fn update(&mut self, offset: u64, data: &[u8], out: &mut Vec<Finding>) -> Flow;
-    /// End of file (`total` bytes were seen): report anything that needs the whole file.
+    /// End of file: `total` is the whole file's length, also for an inspector that returned
+    /// [`Flow::Done`] earlier (it is finished at the end of the file, not when it stopped).
     fn finish(self: Box<Self>, total: u64, out: &mut Vec<Finding>);
 }

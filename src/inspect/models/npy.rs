@@ -262,7 +262,6 @@ impl Inspector for NpyInspector {
 
 impl FileInspector for NpyFile {
     fn update(&mut self, _offset: u64, data: &[u8], _out: &mut Vec<Finding>) -> Flow {
-        // Keep reading to learn the total length even when the pickle is done.
         self.0.feed(data);
         Flow::More
     }
