@@ -156,12 +156,12 @@ pub fn pack(src: &Path, out: &Path, opts: &PackOptions) -> Result<Statement, Pac
                 let frame = zstd::stream::encode_all(&first[..], level).map_err(io_at(out))?;
                 w.write_all(&frame).map_err(io_at(out))?;
                 let fw = FrameWriter::new(&mut w, level);
-                let fw = write_payload(fw, &files)?;
+                let fw = write_payload(fw, &files, &st)?;
                 fw.finish().map_err(io_at(out))?;
             }
             None => {
                 w.write_all(&first).map_err(io_at(out))?;
-                write_payload(&mut w, &files)?;
+                write_payload(&mut w, &files, &st)?;
             }
         }
         w.flush().map_err(io_at(out))?;
@@ -185,10 +185,13 @@ fn set_mode(p: &Path, mode: u32) -> io::Result<()> {
 }
 
 /// Write payload entries and the end-of-archive marker.
-fn write_payload<W: Write>(w: W, files: &[WalkedFile]) -> Result<W, PackError> {
+/// Each file is hashed again as it is copied and checked against the statement, so a file
+/// changed after hashing fails the pack instead of producing a bundle that cannot verify.
+fn write_payload<W: Write>(w: W, files: &[WalkedFile], st: &Statement) -> Result<W, PackError> {
     let mut b = tar::Builder::new(w);
     b.mode(tar::HeaderMode::Deterministic);
-    for f in files {
+    // `statement_for` lists the subjects in the same order as `files`.
+    for (f, subject) in files.iter().zip(&st.subject) {
         let mut h = tar::Header::new_gnu();
         h.set_size(f.size);
         h.set_mode(if f.executable { 0o755 } else { 0o644 });
@@ -201,21 +204,24 @@ fn write_payload<W: Write>(w: W, files: &[WalkedFile]) -> Result<W, PackError> {
             inner: file.take(f.size),
             left: f.size,
             path: f.path.clone(),
+            hasher: Sha256::new(),
         };
         b.append_data(&mut h, &f.rel, &mut exact)
             .map_err(io_at(&f.path))?;
-        if exact.left != 0 {
+        let signed = (subject.name == f.rel).then(|| subject.sha256()).flatten();
+        if exact.left != 0 || signed != Some(hex::encode(exact.hasher.finalize()).as_str()) {
             return Err(PackError::Changed(f.path.clone()));
         }
     }
     b.into_inner().map_err(io_at(Path::new("bundle")))
 }
 
-/// Fails if the file is shorter than when it was hashed.
+/// Fails if the file is shorter than when it was hashed; hashes what it passes on.
 struct ExactLen<R> {
     inner: R,
     left: u64,
     path: PathBuf,
+    hasher: Sha256,
 }
 
 impl<R: Read> Read for ExactLen<R> {
@@ -228,6 +234,7 @@ impl<R: Read> Read for ExactLen<R> {
             ));
         }
         self.left -= n as u64;
+        self.hasher.update(&buf[..n]);
         Ok(n)
     }
 }
@@ -280,5 +287,39 @@ impl<W: Write> Write for FrameWriter<W> {
             Some(e) => e.flush(),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> PackOptions {
+        PackOptions {
+            kind: "dataset".into(),
+            name: "t".into(),
+            version: "1".into(),
+            publisher: "tests".into(),
+            created: Some(0),
+            zstd_level: None,
+        }
+    }
+
+    #[test]
+    fn a_file_changed_after_hashing_fails_the_pack() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a"), b"first").unwrap();
+        let files = walk(d.path(), 10).unwrap();
+        let st = statement_for(&files, &opts()).unwrap();
+        assert!(write_payload(Vec::new(), &files, &st).is_ok());
+        // same size, other bytes: caught while copying
+        std::fs::write(d.path().join("a"), b"FIRST").unwrap();
+        assert!(matches!(
+            write_payload(Vec::new(), &files, &st),
+            Err(PackError::Changed(_))
+        ));
+        // shorter: caught too
+        std::fs::write(d.path().join("a"), b"fir").unwrap();
+        assert!(write_payload(Vec::new(), &files, &st).is_err());
     }
 }
