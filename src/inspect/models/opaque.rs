@@ -92,10 +92,11 @@ impl FileInspector for Tail {
             return;
         }
         let lo = b.len().saturating_sub(TAIL);
-        // Candidate end records, last first; memchr's searcher skips ahead instead of
-        // comparing at every offset (this runs on every file that is not a zip).
+        // Candidate end records, last first. memchr's forward searcher is vectorised (its
+        // reverse one is not), and this runs on every file that is not a zip.
         let window = &b[lo..b.len() - 18];
-        for rel in memchr::memmem::rfind_iter(window, super::zip::EOCD) {
+        let found: Vec<usize> = memchr::memmem::find_iter(window, super::zip::EOCD).collect();
+        for rel in found.into_iter().rev() {
             let i = lo + rel;
             if i + 22 > b.len() {
                 continue;

@@ -94,20 +94,25 @@ fn closer(open: u8) -> &'static [u8] {
 }
 
 fn find_block_end(body: &[u8], close: &[u8]) -> Option<usize> {
-    body.windows(2).position(|w| w == close)
+    memchr::memmem::find(body, close)
+}
+
+/// Index of the first `{{` or `{%` in `b` (memchr jumps between `{` bytes).
+fn find_opener(b: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'{', b).find(|&i| matches!(b.get(i + 1), Some(b'{' | b'%')))
 }
 
 fn has_opener(b: &[u8]) -> bool {
-    b.windows(2).any(|w| w == b"{{" || w == b"{%")
+    find_opener(b).is_some()
 }
 
 /// Scan `buf` (file offset `base`) for complete blocks.
 fn scan(buf: &[u8], base: usize, out: &mut Vec<Marker>) -> Scan {
     let mut i = 0;
     while i + 1 < buf.len() {
-        if !(buf[i] == b'{' && (buf[i + 1] == b'{' || buf[i + 1] == b'%')) {
-            i += 1;
-            continue;
+        match find_opener(&buf[i..]) {
+            Some(k) => i += k,
+            None => break,
         }
         let body = &buf[i + 2..];
         match find_block_end(body, closer(buf[i + 1])) {
