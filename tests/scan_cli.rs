@@ -466,3 +466,54 @@ fn large_container_is_read_through_once() {
         )]
     );
 }
+
+#[test]
+fn folder_walk_reports_links_fifos_and_depth() {
+    let t = tempfile::tempdir().unwrap();
+    // a FIFO must be reported, not opened (opening it for reading would hang the scan)
+    let fifo = t.path().join("b/pipe");
+    std::fs::create_dir_all(fifo.parent().unwrap()).unwrap();
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    write(
+        &t.path().join("a/key.txt"),
+        format!("k = {AWS}\n").as_bytes(),
+    );
+    write(
+        &t.path().join("c/key.txt"),
+        format!("k = {AWS}\n").as_bytes(),
+    );
+    std::os::unix::fs::symlink("a", t.path().join("b/to-a")).unwrap();
+    let mut deep = t.path().join("d");
+    for i in 0..70 {
+        deep = deep.join(format!("{i}"));
+    }
+    write(&deep.join("key.txt"), format!("k = {AWS}\n").as_bytes());
+    let (code, v) = json_scan(&[t.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let f: Vec<(String, String)> = findings(&v)
+        .into_iter()
+        .map(|(rule, path, _, _)| (rule, path))
+        .collect();
+    for want in [
+        ("secret.aws-access-key-id", "a/key.txt"),
+        ("scan.special-file", "b/pipe"),
+        ("scan.symlink", "b/to-a"),
+        ("secret.aws-access-key-id", "c/key.txt"),
+    ] {
+        assert!(
+            f.contains(&(want.0.into(), want.1.into())),
+            "{want:?} in {f:?}"
+        );
+    }
+    assert!(
+        f.iter()
+            .any(|(r, p)| r == "scan.too-deep" && p.starts_with("d/0/1/")),
+        "{f:?}"
+    );
+    // the link was not followed (a/key.txt once) and nothing deeper than the limit was read
+    assert_eq!(f.len(), 5, "{f:?}");
+}

@@ -13,7 +13,7 @@ pub enum InspectError {
     #[error(transparent)]
     Rules(#[from] rules::RuleError),
     #[error("cannot build the keyword matcher: {0}")]
-    Matcher(#[from] aho_corasick::BuildError),
+    Matcher(#[from] super::text::keywords::KeywordError),
 }
 
 /// The text scanner for `policy` (also what model inspectors get as `ScanContext::text`).

@@ -8,6 +8,7 @@ use super::{Category, Engine, Finding, Severity, SNIFF_LEN};
 use rayon::prelude::*;
 use std::fs::File;
 use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -69,6 +70,10 @@ struct Item {
 
 /// Scan a file or a folder tree. Findings name files relative to a folder root, or as given
 /// for a single file.
+///
+/// A folder is walked in parallel: each folder is read once, its entries (sorted by name)
+/// are opened relative to it without following links, and subfolders and files are scanned
+/// as rayon tasks, so walking overlaps scanning. Findings come back in path order.
 pub fn scan_path(
     engine: &Engine,
     text: &TextScanner,
@@ -76,40 +81,52 @@ pub fn scan_path(
     opts: &ScanOptions,
 ) -> Result<ScanOutput, ScanError> {
     let meta = std::fs::symlink_metadata(root).map_err(io_err(root))?;
-    let mut items = Vec::new();
-    let mut findings = Vec::new();
     if meta.is_dir() {
-        walk(root, "", 0, opts, &mut items, &mut findings)?;
-    } else if meta.is_file() {
-        if let Some(out) = scan_bundle(engine, root, opts)? {
-            return Ok(out);
-        }
-        items.push(Item {
-            shown: root.display().to_string(),
-            path: root.to_path_buf(),
-            size: meta.len(),
+        let dir = open_dir(rustix::fs::CWD, root).map_err(io_err(root))?;
+        let walk = Walk {
+            engine,
+            text,
+            opts,
+            root,
+        };
+        return walk.dir(&dir, "", 0);
+    }
+    if !meta.is_file() {
+        return Ok(ScanOutput {
+            findings: vec![special(&root.display().to_string(), &meta)],
+            ..ScanOutput::default()
         });
-    } else {
-        findings.push(special(&root.display().to_string(), &meta));
     }
-    let results: Vec<Result<Vec<Finding>, ScanError>> = items
-        .par_iter()
-        .map_init(Vec::new, |buf: &mut Vec<u8>, it| {
-            if it.size >= opts.split_at {
-                scan_large(engine, text, it, opts)
-            } else {
-                scan_small(engine, it, opts, buf)
-            }
-        })
-        .collect();
-    for r in results {
-        findings.extend(r?);
+    if let Some(out) = scan_bundle(engine, root, opts)? {
+        return Ok(out);
     }
+    let file = File::open(root).map_err(io_err(root))?;
+    let it = Item {
+        shown: root.display().to_string(),
+        path: root.to_path_buf(),
+        size: meta.len(),
+    };
+    let findings = scan_item(engine, text, file, &it, opts, &mut Vec::new())?;
     Ok(ScanOutput {
         findings,
-        files: items.len() as u64,
-        bytes: items.iter().map(|i| i.size).sum(),
+        files: 1,
+        bytes: it.size,
     })
+}
+
+fn scan_item(
+    engine: &Engine,
+    text: &TextScanner,
+    file: File,
+    it: &Item,
+    opts: &ScanOptions,
+    buf: &mut Vec<u8>,
+) -> Result<Vec<Finding>, ScanError> {
+    if it.size >= opts.split_at {
+        scan_large(engine, text, file, it, opts)
+    } else {
+        scan_small(engine, file, it, opts, buf)
+    }
 }
 
 /// An airgate bundle (tar or tar.zst whose first entry is the signed envelope), read WITHOUT
@@ -186,65 +203,166 @@ fn special(shown: &str, meta: &std::fs::Metadata) -> Finding {
     Finding::new(shown, rule, Category::Format, Severity::Low, msg, b"")
 }
 
-fn walk(
-    dir: &Path,
-    rel: &str,
-    depth: usize,
-    opts: &ScanOptions,
-    items: &mut Vec<Item>,
-    findings: &mut Vec<Finding>,
-) -> Result<(), ScanError> {
-    if depth > opts.max_dir_depth {
-        findings.push(Finding::new(
-            rel,
-            "scan.too-deep",
-            Category::Format,
-            Severity::Medium,
-            format!(
-                "folders nested deeper than {}: not inspected",
-                opts.max_dir_depth
-            ),
-            b"",
-        ));
-        return Ok(());
-    }
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(io_err(dir))?
-        .collect::<Result<_, _>>()
-        .map_err(io_err(dir))?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let shown = if rel.is_empty() {
-            name
-        } else {
-            format!("{rel}/{name}")
-        };
-        let path = e.path();
-        let meta = std::fs::symlink_metadata(&path).map_err(io_err(&path))?;
-        if meta.is_dir() {
-            walk(&path, &shown, depth + 1, opts, items, findings)?;
-        } else if meta.is_file() {
-            items.push(Item {
-                shown,
-                path,
-                size: meta.len(),
+/// Open a folder (relative to `at`) for reading its entries, without following a link.
+fn open_dir<Fd: std::os::fd::AsFd>(at: Fd, path: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(at, path, flags, Mode::empty())?)
+}
+
+/// What kind of thing a folder entry is.
+enum Kind {
+    Dir,
+    File,
+    Other(std::fs::Metadata),
+}
+
+/// The shared state of one parallel folder walk.
+struct Walk<'a> {
+    engine: &'a Engine,
+    text: &'a TextScanner,
+    opts: &'a ScanOptions,
+    root: &'a Path,
+}
+
+impl Walk<'_> {
+    /// Scan everything under the open folder `dir`, shown as `rel`.
+    fn dir(
+        &self,
+        dir: &std::os::fd::OwnedFd,
+        rel: &str,
+        depth: usize,
+    ) -> Result<ScanOutput, ScanError> {
+        let here = self.root.join(rel);
+        if depth > self.opts.max_dir_depth {
+            let f = Finding::new(
+                rel,
+                "scan.too-deep",
+                Category::Format,
+                Severity::Medium,
+                format!(
+                    "folders nested deeper than {}: not inspected",
+                    self.opts.max_dir_depth
+                ),
+                b"",
+            );
+            return Ok(ScanOutput {
+                findings: vec![f],
+                ..ScanOutput::default()
             });
-        } else {
-            findings.push(special(&shown, &meta));
+        }
+        let mut names = Vec::new();
+        let entries = rustix::fs::Dir::read_from(dir).map_err(|e| io_err(&here)(e.into()))?;
+        for e in entries {
+            let e = e.map_err(|e| io_err(&here)(e.into()))?;
+            let name = e.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            names.push((
+                std::ffi::OsStr::from_bytes(name).to_os_string(),
+                e.file_type(),
+            ));
+        }
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        let parts: Vec<Result<ScanOutput, ScanError>> = names
+            .par_iter()
+            .map_init(Vec::new, |buf: &mut Vec<u8>, (name, ty)| {
+                let shown = if rel.is_empty() {
+                    name.to_string_lossy().into_owned()
+                } else {
+                    format!("{rel}/{}", name.to_string_lossy())
+                };
+                self.entry(dir, name, *ty, shown, depth, buf)
+            })
+            .collect();
+        let mut out = ScanOutput::default();
+        for p in parts {
+            let p = p?;
+            out.findings.extend(p.findings);
+            out.files += p.files;
+            out.bytes += p.bytes;
+        }
+        Ok(out)
+    }
+
+    fn entry(
+        &self,
+        dir: &std::os::fd::OwnedFd,
+        name: &std::ffi::OsStr,
+        ty: rustix::fs::FileType,
+        shown: String,
+        depth: usize,
+        buf: &mut Vec<u8>,
+    ) -> Result<ScanOutput, ScanError> {
+        use rustix::fs::FileType;
+        let path = self.root.join(&shown);
+        let kind = match ty {
+            FileType::Directory => Kind::Dir,
+            FileType::RegularFile => Kind::File,
+            // the folder did not say (some file systems): ask without following a link
+            _ => {
+                let meta = std::fs::symlink_metadata(&path).map_err(io_err(&path))?;
+                if meta.is_dir() {
+                    Kind::Dir
+                } else if meta.is_file() {
+                    Kind::File
+                } else {
+                    Kind::Other(meta)
+                }
+            }
+        };
+        match kind {
+            Kind::Dir => {
+                let sub = open_dir(dir, Path::new(name)).map_err(io_err(&path))?;
+                self.dir(&sub, &shown, depth + 1)
+            }
+            Kind::Other(meta) => Ok(ScanOutput {
+                findings: vec![special(&shown, &meta)],
+                ..ScanOutput::default()
+            }),
+            Kind::File => {
+                use rustix::fs::{Mode, OFlags};
+                // NOFOLLOW and NONBLOCK: a file swapped for a link or a FIFO since the folder
+                // was read is not followed and cannot hang the scan; fstat then says what
+                // was really opened.
+                let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+                let fd = rustix::fs::openat(dir, name, flags, Mode::empty()).map_err(|e| {
+                    let e: std::io::Error = e.into();
+                    io_err(&path)(e)
+                })?;
+                let file = File::from(fd);
+                let meta = file.metadata().map_err(io_err(&path))?;
+                if !meta.is_file() {
+                    return Ok(ScanOutput {
+                        findings: vec![special(&shown, &meta)],
+                        ..ScanOutput::default()
+                    });
+                }
+                let it = Item {
+                    shown,
+                    path,
+                    size: meta.len(),
+                };
+                let findings = scan_item(self.engine, self.text, file, &it, self.opts, buf)?;
+                Ok(ScanOutput {
+                    findings,
+                    files: 1,
+                    bytes: it.size,
+                })
+            }
         }
     }
-    Ok(())
 }
 
 /// One pass over the file through the whole engine.
 fn scan_small(
     engine: &Engine,
+    mut f: File,
     it: &Item,
     opts: &ScanOptions,
     buf: &mut Vec<u8>,
 ) -> Result<Vec<Finding>, ScanError> {
-    let mut f = File::open(&it.path).map_err(io_err(&it.path))?;
     let mut scan = engine.begin_file(&it.shown, Some(it.size), 0);
     let want = opts.read_buf.min(it.size as usize + 1).max(SNIFF_LEN);
     if buf.len() < want {
@@ -267,10 +385,10 @@ fn scan_small(
 fn scan_large(
     engine: &Engine,
     text: &TextScanner,
+    file: File,
     it: &Item,
     opts: &ScanOptions,
 ) -> Result<Vec<Finding>, ScanError> {
-    let file = File::open(&it.path).map_err(io_err(&it.path))?;
     let mut head = vec![0u8; SNIFF_LEN.min(it.size as usize)];
     file.read_exact_at(&mut head, 0).map_err(io_err(&it.path))?;
     let is_text = looks_text(&head);

@@ -5,8 +5,8 @@
 use super::checks::{
     classify_host, entropy, github_checksum_ok, host_of, is_placeholder, setting_on, HostKind,
 };
+use super::keywords::{Hit, KeywordError, Keywords};
 use super::rules::{Check, Rule};
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 /// How far before a keyword hit a rule's regex may start.
 pub const WINDOW_BACK: usize = 64;
@@ -16,9 +16,9 @@ pub const WINDOW_FWD: usize = 640;
 pub const MAX_MATCH: usize = 384;
 /// Bytes a chunked caller must keep after a region so every match starting in it is whole.
 pub const OVERLAP: usize = WINDOW_BACK + WINDOW_FWD + 64;
-/// Shortest printable span worth looking at.
-const MIN_SPAN: usize = 12;
-
+/// Shortest printable span worth looking at: every printable run at least this long is
+/// scanned whole (shorter ones may be skipped).
+const MIN_SPAN: usize = 16;
 /// One accepted match, with positions in the scanned buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawMatch {
@@ -34,7 +34,7 @@ pub struct RawMatch {
 /// Compiled rules plus the keyword automaton.
 pub struct Matcher {
     pub rules: Vec<Rule>,
-    ac: Option<AhoCorasick>,
+    ac: Option<Keywords>,
     /// Keyword pattern index → rules using it.
     kw_rules: Vec<Vec<u32>>,
     internal: Vec<String>,
@@ -66,114 +66,92 @@ const fn printable_table() -> [bool; 256] {
 }
 pub(crate) const PRINTABLE: [bool; 256] = printable_table();
 
-/// Are all 8 bytes of `w` text bytes? Word-at-a-time fast paths first.
+/// Bit 7 set in each byte of `w` that is not a text byte; exact and branch-free (every step
+/// works on 7-bit values, so no carry crosses into the next byte).
 #[inline(always)]
-fn block_printable(w: u64) -> bool {
-    if w & HI != 0 {
-        return false;
-    }
-    let low = w.wrapping_sub(ONES * 0x20) & !w & HI;
-    let x = w ^ (ONES * 0x7f);
-    let del = x.wrapping_sub(ONES) & !x & HI;
-    if low == 0 && del == 0 {
-        return true;
-    }
-    w.to_le_bytes().iter().all(|&b| PRINTABLE[b as usize])
+fn nontext_mask(w: u64) -> u64 {
+    const LOW7: u64 = ONES * 0x7f;
+    let x = w & LOW7;
+    let is = |c: u64| {
+        let y = x ^ (ONES * c);
+        !((y + LOW7) | y) & HI
+    };
+    let below_space = !(x + ONES * (0x80 - 0x20)) & HI;
+    let allowed_ctrl = is(b'\t' as u64) | is(b'\n' as u64) | is(b'\r' as u64);
+    (w & HI) | (below_space & !allowed_ctrl) | is(0x7f)
 }
 
-/// Printable spans of `buf[from..]`: runs of whole printable 8-byte blocks, widened to the
-/// printable bytes next to them. Spans shorter than `MIN_SPAN` are dropped.
+/// Printable spans of `buf[from..]`, in order and not overlapping. Every run of printable
+/// bytes (see [`PRINTABLE`]) of at least [`MIN_SPAN`] bytes lies inside one span; a span may
+/// reach a few bytes past its run into binary data (those bytes only cost scanning time).
+///
+/// Word-at-a-time: a 32-byte group whose four words each hold a byte >= 0x80 (typical of
+/// weights and compressed data) costs a few instructions; otherwise each word's exact
+/// non-text mask gives where a run ends (its first non-text byte) and where the next one can
+/// begin (after its last).
 pub fn text_spans(buf: &[u8], from: usize) -> Vec<(usize, usize)> {
-    let mut spans = Vec::new();
-    let mut i = from;
+    let mut spans: Vec<(usize, usize)> = Vec::new();
     let n = buf.len();
-    let mut run_start: Option<usize> = None;
-    let close = |spans: &mut Vec<(usize, usize)>, s: usize, e: usize| {
-        let mut a = s;
-        while a > 0 && s - a < 8 && PRINTABLE[buf[a - 1] as usize] {
-            a -= 1;
-        }
-        let mut b = e;
-        while b < n && b - e < 8 && PRINTABLE[buf[b] as usize] {
-            b += 1;
-        }
-        if b - a >= MIN_SPAN {
+    if from >= n {
+        return spans;
+    }
+    let push = |spans: &mut Vec<(usize, usize)>, s: usize, e: usize| {
+        if e >= s + MIN_SPAN {
             match spans.last_mut() {
-                Some(last) if last.1 >= a => last.1 = b,
-                _ => spans.push((a, b)),
+                Some(last) if last.1 >= s => last.1 = e,
+                _ => spans.push((s, e)),
             }
         }
     };
+    let word = |c: &[u8]| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        u64::from_le_bytes(b)
+    };
+    // Start of the printable run in progress (it may be empty).
+    let mut run = from;
+    let mut i = from;
     let region = &buf[from..];
     let whole = region.len() / 32 * 32;
-    let word = |c: &[u8], k: usize| {
-        u64::from_le_bytes([
-            c[k],
-            c[k + 1],
-            c[k + 2],
-            c[k + 3],
-            c[k + 4],
-            c[k + 5],
-            c[k + 6],
-            c[k + 7],
-        ])
-    };
     for group in region[..whole].chunks_exact(32) {
         let w = [
-            word(group, 0),
-            word(group, 8),
-            word(group, 16),
-            word(group, 24),
+            word(&group[..8]),
+            word(&group[8..16]),
+            word(&group[16..24]),
+            word(&group[24..]),
         ];
-        // Fast path for binary data: every word has a byte >= 0x80 and no run is open.
-        if run_start.is_none()
-            && (w[0] & HI != 0) & (w[1] & HI != 0) & (w[2] & HI != 0) & (w[3] & HI != 0)
-        {
+        let h = [w[0] & HI, w[1] & HI, w[2] & HI, w[3] & HI];
+        if (h[0] != 0) & (h[1] != 0) & (h[2] != 0) & (h[3] != 0) {
+            // Runs inside the group are shorter than 16 bytes; only one that entered it or
+            // one that leaves it matters. (Byte >= 0x80 bounds: a control byte nearer is
+            // not looked for, so the span may run a little long.)
+            push(&mut spans, run, i + (h[0].trailing_zeros() / 8) as usize);
+            run = i + 32 - (h[3].leading_zeros() / 8) as usize;
             i += 32;
             continue;
         }
         for wk in w {
-            if block_printable(wk) {
-                if run_start.is_none() {
-                    run_start = Some(i);
-                }
-            } else if let Some(s) = run_start.take() {
-                close(&mut spans, s, i);
+            let m = nontext_mask(wk);
+            if m != 0 {
+                push(&mut spans, run, i + (m.trailing_zeros() / 8) as usize);
+                run = i + 8 - (m.leading_zeros() / 8) as usize;
             }
             i += 8;
         }
     }
-    for chunk in region[whole..].chunks_exact(8) {
-        if block_printable(word(chunk, 0)) {
-            if run_start.is_none() {
-                run_start = Some(i);
-            }
-        } else if let Some(s) = run_start.take() {
-            close(&mut spans, s, i);
-        }
-        i += 8;
-    }
-    // The tail (< 8 bytes) joins the last run, or stands alone if printable.
-    if let Some(s) = run_start.take() {
-        close(&mut spans, s, n.min(i));
-    } else if i < n {
-        let tail_start = (i..n)
-            .rev()
-            .take_while(|&j| PRINTABLE[buf[j] as usize])
-            .last();
-        if let Some(t) = tail_start {
-            close(&mut spans, t, n);
+    for (k, &b) in region[whole..].iter().enumerate() {
+        if !PRINTABLE[b as usize] {
+            push(&mut spans, run, i + k);
+            run = i + k + 1;
         }
     }
+    push(&mut spans, run, n);
     spans
 }
 
 impl Matcher {
     /// Build the keyword automaton over `rules`; `internal` lists the enclave's domains.
-    pub fn new(
-        rules: Vec<Rule>,
-        internal: Vec<String>,
-    ) -> Result<Matcher, aho_corasick::BuildError> {
+    pub fn new(rules: Vec<Rule>, internal: Vec<String>) -> Result<Matcher, KeywordError> {
         let mut kws: Vec<String> = Vec::new();
         let mut kw_rules: Vec<Vec<u32>> = Vec::new();
         for (ri, r) in rules.iter().enumerate() {
@@ -195,14 +173,7 @@ impl Matcher {
         let ac = if kws.is_empty() {
             None
         } else {
-            Some(
-                AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .prefilter(false)
-                    .build(&kws)?,
-            )
+            Some(Keywords::new(&kws)?)
         };
         let internal = internal
             .into_iter()
@@ -244,18 +215,20 @@ impl Matcher {
         } else {
             text_spans(buf, from)
         };
+        let mut hits: Vec<Hit> = Vec::new();
         for (s, e) in spans {
             if s >= hit_limit {
                 break;
             }
-            let hay = &buf[s..e];
-            for m in ac.find_overlapping_iter(hay) {
-                let hit = s + m.start();
+            hits.clear();
+            ac.hits(&buf[s..e], &mut hits);
+            for m in &hits {
+                let hit = s + m.start;
                 if hit < from || hit >= hit_limit {
                     continue;
                 }
-                let hit_end = s + m.end();
-                for &ri in &self.kw_rules[m.pattern().as_usize()] {
+                let hit_end = s + m.end;
+                for &ri in &self.kw_rules[m.pattern] {
                     let ri = ri as usize;
                     if hit < scanned_upto[ri] {
                         continue;
@@ -386,6 +359,25 @@ impl Matcher {
 mod tests {
     use super::*;
 
+    /// Every printable run of MIN_SPAN or more bytes, byte by byte.
+    fn runs(buf: &[u8], from: usize) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut s = from;
+        for i in from..=buf.len() {
+            if i == buf.len() || !PRINTABLE[buf[i] as usize] {
+                if i >= s + MIN_SPAN {
+                    out.push((s, i));
+                }
+                s = i + 1;
+            }
+        }
+        out
+    }
+
+    fn covered(spans: &[(usize, usize)], run: (usize, usize)) -> bool {
+        spans.iter().any(|&(a, b)| a <= run.0 && run.1 <= b)
+    }
+
     #[test]
     fn spans_skip_binary() {
         let mut buf = vec![0x80u8; 4096];
@@ -400,20 +392,71 @@ mod tests {
         b.extend_from_slice(b"AKIAABCDEFGHIJKLMNOP");
         let spans = text_spans(&b, 0);
         assert_eq!(spans, vec![(64, 84)]);
+        // a short run is not worth a span
+        let mut b = vec![0xc3u8; 64];
+        b[20..30].copy_from_slice(b"0123456789");
+        assert!(text_spans(&b, 0).is_empty());
     }
 
     #[test]
-    fn block_test_agrees_with_table() {
-        for w in [
-            0u64,
-            u64::MAX,
-            0x4141_4141_4141_4141,
-            0x0a41_4141_4141_4141,
-            0x7f41_4141_4141_4141,
-            0x1f41_4141_4141_4141,
-        ] {
-            let slow = w.to_le_bytes().iter().all(|&b| PRINTABLE[b as usize]);
-            assert_eq!(block_printable(w), slow, "{w:x}");
+    fn every_long_run_is_inside_a_span() {
+        // pseudo-random mixes of binary, control and printable bytes, runs of every length,
+        // at every alignment
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..300 {
+            let n = 100 + (next() % 900) as usize;
+            let mut buf = Vec::with_capacity(n);
+            while buf.len() < n {
+                let len = 1 + (next() % 40) as usize;
+                let kind = next() % 4;
+                for _ in 0..len {
+                    let r = next() as u8;
+                    buf.push(match kind {
+                        0 => 0x80 | r,
+                        1 => [0u8, 7, 0x1b, 0x7f, 9, 10, 13][(r % 7) as usize],
+                        _ => 0x20 + r % 0x5f,
+                    });
+                }
+            }
+            buf.truncate(n);
+            let from = (round * 7) % 50;
+            let spans = text_spans(&buf, from);
+            for run in runs(&buf, from) {
+                assert!(
+                    covered(&spans, run),
+                    "round {round}: run {run:?} not in {spans:?}"
+                );
+            }
+            assert!(spans.windows(2).all(|w| w[0].1 < w[1].0), "ordered, apart");
+            // spans stay inside the region and are long enough to matter
+            for &(a, b) in &spans {
+                assert!(a >= from && b <= buf.len() && b - a >= MIN_SPAN);
+            }
+        }
+    }
+
+    #[test]
+    fn mask_agrees_with_table() {
+        for nb in [b'a', 0x00, 0xff, 0x7f, 0x1f, 0x20, 0x80, b'\n'] {
+            for b in 0..=255u8 {
+                for pos in 0..8 {
+                    let mut bytes = [nb; 8];
+                    bytes[pos] = b;
+                    let m = nontext_mask(u64::from_le_bytes(bytes));
+                    let want = bytes
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &c)| !PRINTABLE[c as usize])
+                        .fold(0u64, |acc, (k, _)| acc | 0x80u64 << (8 * k));
+                    assert_eq!(m, want, "byte {b:#x} at {pos} among {nb:#x}");
+                }
+            }
         }
     }
 }
