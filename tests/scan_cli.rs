@@ -280,7 +280,8 @@ fn usage_and_io_errors() {
 #[test]
 fn large_files_are_split_without_missing_edges() {
     let t = tempfile::tempdir().unwrap();
-    // binary, 40 MiB (> split size), secrets across the 8 MiB range edge and in the last bytes
+    // binary, 40 MiB (> split size), secrets across a range edge (ranges are 1 MiB) and in the
+    // last bytes
     let mut d: Vec<u8> = (0..40u32 << 20)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80)
         .collect();
@@ -303,16 +304,28 @@ fn large_files_are_split_without_missing_edges() {
         line += 1;
     }
     write(&t.path().join("big.txt"), &text);
+    // binary, 33 MiB, with a zip appended: the sequential pass jumps to the tail for it
+    let mut z: Vec<u8> = d[..33 << 20].to_vec();
+    z.extend_from_slice(&zip(&[("a.txt", b"hello")]));
+    let end_record = (z.len() - 22) as u64; // the zip's end record (no comment)
+    write(&t.path().join("z.bin"), &z);
     let (code, v) = json_scan(&[t.path().to_str().unwrap()]);
     assert_eq!(code, 1);
     let mut f = findings(&v);
     f.sort();
+    // the secret planted in w.bin's first 33 MiB is in z.bin too
     assert_eq!(
         f,
         vec![
             (
                 "secret.aws-access-key-id".into(),
                 "w.bin".into(),
+                None,
+                Some(edge as u64)
+            ),
+            (
+                "secret.aws-access-key-id".into(),
+                "z.bin".into(),
                 None,
                 Some(edge as u64)
             ),
@@ -327,6 +340,12 @@ fn large_files_are_split_without_missing_edges() {
                 "w.bin".into(),
                 None,
                 Some(end as u64)
+            ),
+            (
+                "zip.leading-bytes".into(),
+                "z.bin".into(),
+                None,
+                Some(end_record)
             ),
         ]
     );

@@ -81,6 +81,7 @@ impl Engine {
             depth,
             head: Vec::new(),
             open: None,
+            tails: Vec::new(),
             done: Vec::new(),
             layer: None,
             budget,
@@ -101,6 +102,8 @@ pub struct FileScan {
     head: Vec<u8>,
     /// The inspectors that chose this file, once sniffing is done.
     open: Option<Vec<Option<Box<dyn FileInspector>>>>,
+    /// Per open inspector: `Some(n)` once it said only the last `n` bytes still matter.
+    tails: Vec<Option<u64>>,
     /// Inspectors that said [`Flow::Done`]: finished at the end of the file, so they too
     /// learn the file's true length.
     done: Vec<Box<dyn FileInspector>>,
@@ -123,9 +126,39 @@ impl FileScan {
     /// Whether any inspector or layer still wants bytes. False once every one is done (a
     /// caller that only inspects may then stop reading).
     pub fn wants_more(&self) -> bool {
-        match &self.open {
-            None => true,
-            Some(open) => self.layer.is_some() || open.iter().any(Option::is_some),
+        self.next_wanted().is_some()
+    }
+
+    /// The file offset of the next byte anything still wants: the current position, or
+    /// further on when every open inspector only wants the file's tail (and its size is
+    /// known). `None` when nothing wants more. A reader that can seek may
+    /// [`skip_to`](Self::skip_to) this offset.
+    pub fn next_wanted(&self) -> Option<u64> {
+        let open = match &self.open {
+            None => return Some(self.seen),
+            Some(_) if self.layer.is_some() => return Some(self.seen),
+            Some(open) => open,
+        };
+        let mut want: Option<u64> = None;
+        for (slot, tail) in open.iter().zip(&self.tails) {
+            if slot.is_none() {
+                continue;
+            }
+            let from = match (tail, self.size) {
+                (Some(n), Some(size)) => size.saturating_sub(*n).max(self.seen),
+                _ => self.seen,
+            };
+            want = Some(want.map_or(from, |w| w.min(from)));
+        }
+        want
+    }
+
+    /// Skip ahead to file offset `to` without feeding the bytes before it. Only allowed up
+    /// to [`next_wanted`](Self::next_wanted) (anything else is ignored), so no inspector
+    /// misses a byte it asked for.
+    pub fn skip_to(&mut self, to: u64) {
+        if self.open.is_some() && self.next_wanted().is_some_and(|w| to <= w) && to > self.seen {
+            self.seen = to;
         }
     }
 
@@ -204,7 +237,8 @@ impl FileScan {
                     i.open(&meta, &self.head, &self.engine.ctx)
                 }
             })
-            .collect();
+            .collect::<Vec<_>>();
+        self.tails = vec![None; open.len()];
         self.open = Some(open);
     }
 
@@ -218,10 +252,12 @@ impl FileScan {
             layer.update(data, &mut self.findings);
         }
         if let Some(open) = self.open.as_mut() {
-            for slot in open.iter_mut() {
+            for (slot, tail) in open.iter_mut().zip(self.tails.iter_mut()) {
                 if let Some(fi) = slot.as_mut() {
-                    if fi.update(offset, data, &mut self.findings) == Flow::Done {
-                        self.done.extend(slot.take());
+                    match fi.update(offset, data, &mut self.findings) {
+                        Flow::Done => self.done.extend(slot.take()),
+                        Flow::Tail(n) => *tail = Some(n),
+                        Flow::More => *tail = None,
                     }
                 }
             }
@@ -329,5 +365,76 @@ mod tests {
         let f = s.finish();
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].offset, Some(5 * SNIFF_LEN as u64));
+    }
+
+    /// Wants only the last 10 bytes; records the offsets it was fed at.
+    struct TailOnly;
+    struct TailFile(std::sync::Arc<std::sync::Mutex<Vec<u64>>>);
+    impl Inspector for TailOnly {
+        fn name(&self) -> &'static str {
+            "tail"
+        }
+        fn open(
+            &self,
+            _: &FileMeta<'_>,
+            _: &[u8],
+            _: &ScanContext,
+        ) -> Option<Box<dyn FileInspector>> {
+            Some(Box::new(TailFile(SEEN.with(|s| s.clone()))))
+        }
+    }
+    thread_local! {
+        static SEEN: std::sync::Arc<std::sync::Mutex<Vec<u64>>> = Default::default();
+    }
+    impl FileInspector for TailFile {
+        fn update(&mut self, offset: u64, _: &[u8], _: &mut Vec<Finding>) -> Flow {
+            if let Ok(mut v) = self.0.lock() {
+                v.push(offset);
+            }
+            Flow::Tail(10)
+        }
+        fn finish(self: Box<Self>, _: u64, _: &mut Vec<Finding>) {}
+    }
+
+    #[test]
+    fn a_reader_may_skip_to_the_tail_only_when_every_inspector_allows_it() {
+        let chunk = vec![b'x'; SNIFF_LEN];
+        let size = 10 * SNIFF_LEN as u64;
+        let e = Engine::new(vec![Box::new(TailOnly)], ScanContext::default());
+        let mut s = e.begin_file("a", Some(size), 0);
+        assert_eq!(
+            s.next_wanted(),
+            Some(0),
+            "nothing is skipped before sniffing"
+        );
+        s.update(&chunk);
+        assert_eq!(s.next_wanted(), Some(size - 10));
+        s.skip_to(size); // past what is wanted: refused
+        s.skip_to(size - 10);
+        s.update(&chunk[..10]);
+        assert_eq!(
+            SEEN.with(|v| v.lock().map(|v| v.clone()).unwrap_or_default()),
+            vec![0, size - 10]
+        );
+        drop(s.finish());
+
+        // an inspector that wants every byte (Bang) holds the reader at its position
+        let e = Engine::new(
+            vec![Box::new(TailOnly), Box::new(Bang)],
+            ScanContext::default(),
+        );
+        let mut s = e.begin_file("b", Some(size), 0);
+        s.update(b"!");
+        s.update(&chunk);
+        assert_eq!(s.next_wanted(), Some(1 + SNIFF_LEN as u64));
+        s.skip_to(size - 10);
+        assert_eq!(s.next_wanted(), Some(1 + SNIFF_LEN as u64), "skip refused");
+        drop(s.finish());
+
+        // without a known size there is no tail to jump to
+        let e = Engine::new(vec![Box::new(TailOnly)], ScanContext::default());
+        let mut s = e.begin_file("c", None, 0);
+        s.update(&chunk);
+        assert_eq!(s.next_wanted(), Some(SNIFF_LEN as u64));
     }
 }

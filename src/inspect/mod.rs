@@ -36,6 +36,10 @@ pub enum Flow {
     More,
     /// This inspector has seen enough of this file.
     Done,
+    /// Only the file's last `n` bytes still matter to this inspector. A reader that knows
+    /// the file's size may skip ahead to them (the next `update` then has a larger offset);
+    /// a streaming reader just keeps feeding every chunk.
+    Tail(u64),
 }
 
 /// Scans text (strings pulled out of a model file, metadata values, config text) with the

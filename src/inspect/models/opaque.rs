@@ -16,6 +16,8 @@ pub struct OpaqueInspector;
 struct Tail {
     path: String,
     buf: Vec<u8>,
+    /// File offset just past `buf`'s last byte.
+    next: u64,
 }
 
 impl Inspector for OpaqueInspector {
@@ -42,6 +44,7 @@ impl Inspector for OpaqueInspector {
         Some(Box::new(Tail {
             path: meta.path.into(),
             buf: Vec::new(),
+            next: 0,
         }))
     }
 }
@@ -72,7 +75,12 @@ impl FileInspector for Flag {
 }
 
 impl FileInspector for Tail {
-    fn update(&mut self, _: u64, data: &[u8], _: &mut Vec<Finding>) -> Flow {
+    fn update(&mut self, offset: u64, data: &[u8], _: &mut Vec<Finding>) -> Flow {
+        if offset != self.next {
+            // the reader skipped ahead: what was kept is not next to what comes now
+            self.buf.clear();
+        }
+        self.next = offset + data.len() as u64;
         if data.len() >= TAIL {
             self.buf.clear();
             self.buf.extend_from_slice(&data[data.len() - TAIL..]);
@@ -83,7 +91,7 @@ impl FileInspector for Tail {
                 self.buf.drain(..cut);
             }
         }
-        Flow::More
+        Flow::Tail(TAIL as u64)
     }
 
     fn finish(self: Box<Self>, total: u64, out: &mut Vec<Finding>) {

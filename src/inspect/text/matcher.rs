@@ -149,6 +149,15 @@ pub fn text_spans(buf: &[u8], from: usize) -> Vec<(usize, usize)> {
     spans
 }
 
+/// Where to search `buf[from..]`: all of it for text, else its [`text_spans`].
+pub fn spans(buf: &[u8], from: usize, is_text: bool) -> Vec<(usize, usize)> {
+    if is_text {
+        vec![(from, buf.len())]
+    } else {
+        text_spans(buf, from)
+    }
+}
+
 impl Matcher {
     /// Build the keyword automaton over `rules`; `internal` lists the enclave's domains.
     pub fn new(rules: Vec<Rule>, internal: Vec<String>) -> Result<Matcher, KeywordError> {
@@ -200,6 +209,17 @@ impl Matcher {
     /// matches are at most [`MAX_MATCH`] bytes long. With `is_text` the input is taken to be
     /// text and the binary-skipping pass is left out.
     pub fn scan(&self, buf: &[u8], from: usize, to: usize, is_text: bool) -> Vec<RawMatch> {
+        self.scan_spans(buf, from, to, &spans(buf, from, is_text))
+    }
+
+    /// [`scan`](Self::scan) with the spans of `buf[from..]` to search already known.
+    pub fn scan_spans(
+        &self,
+        buf: &[u8],
+        from: usize,
+        to: usize,
+        spans: &[(usize, usize)],
+    ) -> Vec<RawMatch> {
         let mut out = Vec::new();
         let Some(ac) = &self.ac else { return out };
         let n = buf.len();
@@ -210,13 +230,8 @@ impl Matcher {
         let hit_limit = (to + WINDOW_BACK).min(n);
         let mut scanned_upto = vec![0usize; self.rules.len()];
         let mut last_end = vec![0usize; self.rules.len()];
-        let spans = if is_text {
-            vec![(from, n)]
-        } else {
-            text_spans(buf, from)
-        };
         let mut hits: Vec<Hit> = Vec::new();
-        for (s, e) in spans {
+        for &(s, e) in spans {
             if s >= hit_limit {
                 break;
             }

@@ -101,7 +101,8 @@ impl TextScanner {
         depth: u32,
         out: &mut Vec<Finding>,
     ) {
-        let matches = self.matcher.scan(buf, from, to, line0.is_some());
+        let spans = matcher::spans(buf, from, line0.is_some());
+        let matches = self.matcher.scan_spans(buf, from, to, &spans);
         let mut line = line0;
         let mut cursor = 0usize;
         for m in matches {
@@ -112,7 +113,14 @@ impl TextScanner {
             out.push(self.finding(path, buf, &m, base, line));
         }
         if depth < MAX_B64_DEPTH {
-            self.scan_base64(path, buf, from, to, base, depth, out);
+            // A base64 run is printable, so it lies inside a span: binary data between spans
+            // is not probed.
+            for &(s, e) in &spans {
+                let (s, e) = (s.max(from), e.min(to));
+                if s < e {
+                    self.scan_base64(path, buf, s, e, base, depth, out);
+                }
+            }
         }
     }
 
