@@ -371,12 +371,20 @@ fn scan_small(
         buf.resize(want, 0);
     }
     let buf = &mut buf[..want];
+    let mut total = 0u64;
     loop {
         let n = f.read(buf).map_err(io_err(&it.path))?;
         if n == 0 {
             break;
         }
         scan.update(&buf[..n]);
+        total += n as u64;
+        // A short read that reaches the size fstat gave is the end of a regular file: the
+        // read that would return 0 is saved (one system call per file). A file that grew
+        // fills the buffer and is read on.
+        if n < buf.len() && total == it.size {
+            break;
+        }
     }
     Ok(scan.finish())
 }

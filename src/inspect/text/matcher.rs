@@ -7,13 +7,17 @@ use super::checks::{
 };
 use super::keywords::{Hit, KeywordError, Keywords};
 use super::rules::{Check, Rule};
+use regex_automata::util::captures::Captures;
+use regex_automata::{Anchored, Input};
 
 /// How far before a keyword hit a rule's regex may start.
 pub const WINDOW_BACK: usize = 64;
-/// How far after a keyword hit a rule's regex may end.
-pub const WINDOW_FWD: usize = 640;
 /// Longest match a rule may produce (longer ones may be cut at a window edge).
 pub const MAX_MATCH: usize = 384;
+/// How far after a keyword hit's end a rule's regex is run. Matches that start up to 64
+/// bytes after the hit's end are accepted from this window (they end inside it); a later
+/// hit of the same rule beyond that opens a new window.
+pub const WINDOW_FWD: usize = MAX_MATCH + 64;
 /// Bytes a chunked caller must keep after a region so every match starting in it is whole.
 pub const OVERLAP: usize = WINDOW_BACK + WINDOW_FWD + 64;
 /// Shortest printable span worth looking at: every printable run at least this long is
@@ -231,6 +235,8 @@ impl Matcher {
         let mut scanned_upto = vec![0usize; self.rules.len()];
         let mut last_end = vec![0usize; self.rules.len()];
         let mut hits: Vec<Hit> = Vec::new();
+        // (start, rule, keyword end) for rules searched anchored at their keyword hits
+        let mut starts: Vec<(usize, usize, usize)> = Vec::new();
         for &(s, e) in spans {
             if s >= hit_limit {
                 break;
@@ -245,6 +251,12 @@ impl Matcher {
                 let hit_end = s + m.end;
                 for &ri in &self.kw_rules[m.pattern] {
                     let ri = ri as usize;
+                    if self.rules[ri].anchored {
+                        if hit < to {
+                            starts.push((hit, ri, hit_end));
+                        }
+                        continue;
+                    }
                     if hit < scanned_upto[ri] {
                         continue;
                     }
@@ -257,6 +269,27 @@ impl Matcher {
                     scanned_upto[ri] = safe;
                     self.run_rule(ri, buf, ws, we, safe.min(to), &mut last_end[ri], &mut out);
                 }
+            }
+        }
+        // Anchored rules: in start order, once per (start, rule).
+        starts.sort_unstable();
+        starts.dedup_by_key(|&mut (st, ri, _)| (st, ri));
+        let mut caps: Vec<Option<Captures>> = (0..self.rules.len()).map(|_| None).collect();
+        for (st, ri, kw_end) in starts {
+            if st < last_end[ri] {
+                continue;
+            }
+            let we = (kw_end + WINDOW_FWD).min(n);
+            let rule = &self.rules[ri];
+            let c = caps[ri].get_or_insert_with(|| rule.regex.create_captures());
+            let input = Input::new(&buf[..we]).range(st..we).anchored(Anchored::Yes);
+            rule.regex.search_captures(&input, c);
+            let (Some(m), Some(v)) = (c.get_match(), c.get_group(rule.group)) else {
+                continue;
+            };
+            if let Some(rm) = self.accept(ri, buf, m.start(), m.end(), v.start, v.end) {
+                last_end[ri] = m.end();
+                out.push(rm);
             }
         }
         out.sort_by_key(|m| (m.start, m.rule));
@@ -277,12 +310,14 @@ impl Matcher {
     ) {
         let rule = &self.rules[ri];
         let hay = &buf[..we];
+        let mut caps = rule.regex.create_captures();
         let mut at = ws;
         while at < accept_below {
-            let Some(caps) = rule.regex.captures_at(hay, at) else {
+            rule.regex
+                .search_captures(&Input::new(hay).range(at..we), &mut caps);
+            let Some(m) = caps.get_match() else {
                 break;
             };
-            let Some(m) = caps.get(0) else { break };
             if m.start() >= accept_below {
                 break;
             }
@@ -294,10 +329,10 @@ impl Matcher {
             if m.start() < *last_end {
                 continue;
             }
-            let Some(v) = caps.get(rule.group) else {
+            let Some(v) = caps.get_group(rule.group) else {
                 continue;
             };
-            if let Some(rm) = self.accept(ri, buf, m.start(), m.end(), v.start(), v.end()) {
+            if let Some(rm) = self.accept(ri, buf, m.start(), m.end(), v.start, v.end) {
                 *last_end = m.end();
                 out.push(rm);
             }

@@ -2,6 +2,7 @@
 //! and the [`TextInspector`] that streams every file through it, chunk by chunk with an
 //! overlap so nothing is missed at chunk edges. Base64 blocks are decoded and rescanned.
 
+pub mod anchor;
 pub mod checks;
 pub mod keywords;
 pub mod matcher;

@@ -145,3 +145,29 @@ mirror = https://pypi.corp.lan/simple
     let f = stream(text.as_bytes(), 1 << 20);
     assert!(f.is_empty(), "{f:?}");
 }
+
+#[test]
+fn most_builtin_rules_run_anchored_at_their_keywords() {
+    let s = scanner();
+    let anchored: Vec<&str> = s
+        .rules()
+        .iter()
+        .filter(|r| r.anchored)
+        .map(|r| r.def.id.as_str())
+        .collect();
+    let windowed: Vec<&str> = s
+        .rules()
+        .iter()
+        .filter(|r| !r.anchored)
+        .map(|r| r.def.id.as_str())
+        .collect();
+    eprintln!(
+        "anchored {}: {anchored:?}\nwindowed {}: {windowed:?}",
+        anchored.len(),
+        windowed.len()
+    );
+    assert!(anchored.len() * 2 > s.rules().len(), "{windowed:?}");
+    // rules whose keyword sits inside the match stay windowed
+    assert!(windowed.contains(&"secret.openai-api-key"), "{windowed:?}");
+    assert!(anchored.contains(&"secret.slack-webhook"), "{anchored:?}");
+}

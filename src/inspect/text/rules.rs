@@ -2,7 +2,8 @@
 //! built-in rule files embedded in the binary.
 
 use crate::inspect::{Category, Severity};
-use regex::bytes::Regex;
+use regex_automata::meta::Regex;
+use regex_automata::util::syntax;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -145,6 +146,9 @@ pub struct Rule {
     pub def: RuleDef,
     pub regex: Regex,
     pub group: usize,
+    /// Every match begins with one of the keywords (see [`super::anchor`]): the regex runs
+    /// anchored at each keyword hit instead of over a window around it.
+    pub anchored: bool,
     /// Where it came from (file name), for messages.
     pub source: String,
 }
@@ -176,12 +180,21 @@ impl Rule {
         if def.pattern.len() > MAX_PATTERN {
             return Err(bad(format!("pattern longer than {MAX_PATTERN} bytes")));
         }
-        let regex = regex::bytes::RegexBuilder::new(&def.pattern)
-            .unicode(false)
-            .size_limit(4 << 20)
-            .build()
+        // bytes semantics, as `regex::bytes` with unicode off: `.` and classes match any
+        // byte, empty matches may split a UTF-8 sequence
+        let regex = Regex::builder()
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .configure(
+                Regex::config()
+                    .utf8_empty(false)
+                    .nfa_size_limit(Some(4 << 20)),
+            )
+            .build(&def.pattern)
             .map_err(|e| bad(format!("pattern does not compile: {e}")))?;
-        let groups = regex.captures_len() - 1;
+        let groups = regex
+            .group_info()
+            .group_len(regex_automata::PatternID::ZERO)
+            .saturating_sub(1);
         let group = match def.secret_group {
             Some(g) if g > groups => {
                 return Err(bad(format!(
@@ -196,10 +209,12 @@ impl Rule {
                 return Err(bad(format!("entropy floor {e} is outside 0..8")));
             }
         }
+        let anchored = super::anchor::starts_with_keyword(&def.pattern, &def.keywords);
         Ok(Rule {
             def,
             regex,
             group,
+            anchored,
             source: source.to_string(),
         })
     }
