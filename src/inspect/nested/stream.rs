@@ -61,9 +61,9 @@ impl Write for Sink {
 }
 
 enum Dec {
-    Gz(flate2::write::MultiGzDecoder<Sink>),
+    Gz(Box<flate2::write::MultiGzDecoder<Sink>>),
     Zst(Box<zstd::stream::write::Decoder<'static, Sink>>),
-    Bz(bzip2::write::BzDecoder<Sink>),
+    Bz(Box<bzip2::write::BzDecoder<Sink>>),
 }
 
 impl Dec {
@@ -156,7 +156,7 @@ impl Decode {
             "gzip",
             nest,
             &[(".tgz", ".tar"), (".gz", ""), (".gzip", "")],
-            |s| Some(Dec::Gz(flate2::write::MultiGzDecoder::new(s))),
+            |s| Some(Dec::Gz(Box::new(flate2::write::MultiGzDecoder::new(s)))),
         )
     }
 
@@ -180,7 +180,7 @@ impl Decode {
             "bzip2",
             nest,
             &[(".tbz2", ".tar"), (".tbz", ".tar"), (".bz2", "")],
-            |s| Some(Dec::Bz(bzip2::write::BzDecoder::new(s))),
+            |s| Some(Dec::Bz(Box::new(bzip2::write::BzDecoder::new(s)))),
         )
     }
 
