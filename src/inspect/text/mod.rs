@@ -181,18 +181,20 @@ impl TextScanner {
         let t = TABLE.get_or_init(b64_table);
         let n = buf.len();
         let end = to.min(n);
-        // Probe every PROBE-th byte. A run of at least MIN_B64 = 2*PROBE base64 bytes holds
-        // its first probe p within its first PROBE bytes, so all of buf[p..=p+PROBE] is
-        // base64: only where that holds is the run measured. (Prose and code fail the test
-        // within a word or two.)
-        const PROBE: usize = MIN_B64 / 2;
+        // Probe every STRIDE-th byte. A run of at least MIN_B64 = STRIDE + REACH base64 bytes
+        // holds its first probe p within its first STRIDE bytes, so all of buf[p..=p+REACH]
+        // is base64: only where that holds is the run measured. (Prose and code fail the
+        // test within a few bytes; a longer stride with a shorter reach costs fewer probes
+        // but passes more often, and each pass measures a run.)
+        const STRIDE: usize = 24;
+        const REACH: usize = MIN_B64 - STRIDE;
         let mut p = from;
         while p < end {
             let whole = buf
-                .get(p..=p + PROBE)
+                .get(p..=p + REACH)
                 .is_some_and(|w| w.iter().rev().all(|&c| t[c as usize]));
             if !whole {
-                p += PROBE;
+                p += STRIDE;
                 continue;
             }
             let mut a = p;

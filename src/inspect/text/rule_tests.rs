@@ -171,3 +171,28 @@ fn most_builtin_rules_run_anchored_at_their_keywords() {
     assert!(windowed.contains(&"secret.openai-api-key"), "{windowed:?}");
     assert!(anchored.contains(&"secret.slack-webhook"), "{anchored:?}");
 }
+
+#[test]
+fn shortest_base64_run_is_decoded_at_every_alignment() {
+    use base64::Engine as _;
+    let inner = b"key AKIA4WXFOGO6MVN6A6WF"; // 24 bytes: exactly 32 base64 characters
+    let enc = base64::engine::general_purpose::STANDARD.encode(inner);
+    assert_eq!(enc.len(), 32);
+    let s = scanner();
+    for shift in 0..60 {
+        for binary in [false, true] {
+            let pad = if binary { 0xffu8 } else { b' ' };
+            let mut buf = vec![pad; shift];
+            buf.extend_from_slice(enc.as_bytes());
+            buf.push(if binary { 0 } else { b'\n' });
+            buf.extend(std::iter::repeat_n(pad, 50));
+            let mut out = Vec::new();
+            s.scan_region("f", &buf, 0, buf.len(), 0, (!binary).then_some(1), &mut out);
+            assert!(
+                out.iter().any(|f| f.rule == "secret.aws-access-key-id"
+                    && f.path == format!("f!base64@{shift}")),
+                "shift {shift} binary {binary}: {out:?}"
+            );
+        }
+    }
+}
