@@ -162,6 +162,40 @@ pub fn spans(buf: &[u8], from: usize, is_text: bool) -> Vec<(usize, usize)> {
     }
 }
 
+/// Keyword hits of each span, walked one by one.
+fn hits_per_span(ac: &Keywords, buf: &[u8], spans: &[(usize, usize)]) -> Vec<Hit> {
+    let mut hits = Vec::new();
+    let mut one = Vec::new();
+    for &(s, e) in spans {
+        one.clear();
+        ac.hits(&buf[s..e], &mut one);
+        hits.extend(one.iter().map(|h| Hit {
+            start: h.start + s,
+            end: h.end + s,
+            pattern: h.pattern,
+        }));
+    }
+    hits
+}
+
+/// Keyword hits of the whole stretch from the first span to the last, keeping those that lie
+/// inside one span.
+fn hits_in_stretch(ac: &Keywords, buf: &[u8], spans: &[(usize, usize)]) -> Vec<Hit> {
+    let (Some(&(first, _)), Some(&(_, last))) = (spans.first(), spans.last()) else {
+        return Vec::new();
+    };
+    let mut hits = Vec::new();
+    ac.hits(&buf[first..last], &mut hits);
+    hits.retain_mut(|h| {
+        h.start += first;
+        h.end += first;
+        // the span holding the hit's start must hold its end too
+        let i = spans.partition_point(|&(s, _)| s <= h.start);
+        i > 0 && h.end <= spans[i - 1].1
+    });
+    hits
+}
+
 impl Matcher {
     /// Build the keyword automaton over `rules`; `internal` lists the enclave's domains.
     pub fn new(rules: Vec<Rule>, internal: Vec<String>) -> Result<Matcher, KeywordError> {
@@ -234,41 +268,33 @@ impl Matcher {
         let hit_limit = (to + WINDOW_BACK).min(n);
         let mut scanned_upto = vec![0usize; self.rules.len()];
         let mut last_end = vec![0usize; self.rules.len()];
-        let mut hits: Vec<Hit> = Vec::new();
+        let hits = Self::keyword_hits(ac, buf, spans, hit_limit);
         // (start, rule, keyword end) for rules searched anchored at their keyword hits
         let mut starts: Vec<(usize, usize, usize)> = Vec::new();
-        for &(s, e) in spans {
-            if s >= hit_limit {
-                break;
+        for m in &hits {
+            let (hit, hit_end) = (m.start, m.end);
+            if hit < from || hit >= hit_limit {
+                continue;
             }
-            hits.clear();
-            ac.hits(&buf[s..e], &mut hits);
-            for m in &hits {
-                let hit = s + m.start;
-                if hit < from || hit >= hit_limit {
+            for &ri in &self.kw_rules[m.pattern] {
+                let ri = ri as usize;
+                if self.rules[ri].anchored {
+                    if hit < to {
+                        starts.push((hit, ri, hit_end));
+                    }
                     continue;
                 }
-                let hit_end = s + m.end;
-                for &ri in &self.kw_rules[m.pattern] {
-                    let ri = ri as usize;
-                    if self.rules[ri].anchored {
-                        if hit < to {
-                            starts.push((hit, ri, hit_end));
-                        }
-                        continue;
-                    }
-                    if hit < scanned_upto[ri] {
-                        continue;
-                    }
-                    let ws = hit
-                        .saturating_sub(WINDOW_BACK)
-                        .max(from)
-                        .max(scanned_upto[ri]);
-                    let we = (hit_end + WINDOW_FWD).min(n);
-                    let safe = if we == n { n } else { we - MAX_MATCH };
-                    scanned_upto[ri] = safe;
-                    self.run_rule(ri, buf, ws, we, safe.min(to), &mut last_end[ri], &mut out);
+                if hit < scanned_upto[ri] {
+                    continue;
                 }
+                let ws = hit
+                    .saturating_sub(WINDOW_BACK)
+                    .max(from)
+                    .max(scanned_upto[ri]);
+                let we = (hit_end + WINDOW_FWD).min(n);
+                let safe = if we == n { n } else { we - MAX_MATCH };
+                scanned_upto[ri] = safe;
+                self.run_rule(ri, buf, ws, we, safe.min(to), &mut last_end[ri], &mut out);
             }
         }
         // Anchored rules: in start order, once per (start, rule).
@@ -294,6 +320,23 @@ impl Matcher {
         }
         out.sort_by_key(|m| (m.start, m.rule));
         out
+    }
+
+    /// Keyword hits inside `spans` (those starting before `limit`), with positions in `buf`,
+    /// ordered by end. Spans that cover much of their stretch of `buf` are searched as one
+    /// stretch (the strip walk is faster than many short walks) and the hits that do not lie
+    /// inside a span dropped, so the result is the same either way.
+    fn keyword_hits(ac: &Keywords, buf: &[u8], spans: &[(usize, usize)], limit: usize) -> Vec<Hit> {
+        let spans = &spans[..spans.partition_point(|&(s, _)| s < limit)];
+        let (Some(&(first, _)), Some(&(_, last))) = (spans.first(), spans.last()) else {
+            return Vec::new();
+        };
+        let covered: usize = spans.iter().map(|&(s, e)| e - s).sum();
+        if spans.len() > 1 && covered * 4 >= last - first {
+            hits_in_stretch(ac, buf, spans)
+        } else {
+            hits_per_span(ac, buf, spans)
+        }
     }
 
     /// Run rule `ri` over `buf[ws..we]`, keeping matches that start before `accept_below`.
@@ -488,6 +531,33 @@ mod tests {
             for &(a, b) in &spans {
                 assert!(a >= from && b <= buf.len() && b - a >= MIN_SPAN);
             }
+        }
+    }
+
+    #[test]
+    fn stretch_walk_finds_exactly_the_span_hits() {
+        let ac = Keywords::new(&["token", "akia", "host", "http://"]).expect("build");
+        let mut x: u64 = 0x1234_5678_9abc_def1;
+        for round in 0..200 {
+            let mut buf = Vec::new();
+            while buf.len() < 3000 + round * 37 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                match x % 5 {
+                    0 => buf.extend_from_slice(b"token"),
+                    1 => buf.extend_from_slice(b"http://host"),
+                    2 => buf.push(0x80 | (x >> 8) as u8),
+                    3 => buf.push(b'\0'),
+                    _ => buf.extend_from_slice(b"AKIA x"),
+                }
+            }
+            let spans = text_spans(&buf, 0);
+            assert_eq!(
+                hits_in_stretch(&ac, &buf, &spans),
+                hits_per_span(&ac, &buf, &spans),
+                "round {round}"
+            );
         }
     }
 
