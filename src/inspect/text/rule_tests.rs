@@ -196,3 +196,26 @@ fn shortest_base64_run_is_decoded_at_every_alignment() {
         }
     }
 }
+
+#[test]
+fn newline_count_agrees_with_a_byte_loop() {
+    let mut x: u64 = 0xdead_beef_1234_5678;
+    for len in [0usize, 1, 7, 8, 9, 255 * 8 - 1, 255 * 8, 255 * 8 + 9, 5000, 70_000] {
+        for dense in [1u64, 3, 40, 256] {
+            let buf: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    if x % dense == 0 {
+                        b'\n'
+                    } else {
+                        [0x0b, 0x8a, 0x00, b'a', 0x0a ^ 0x80, 0xff][(x % 6) as usize]
+                    }
+                })
+                .collect();
+            let want = buf.iter().filter(|&&c| c == b'\n').count();
+            assert_eq!(super::count_newlines(&buf), want, "len {len} dense {dense}");
+        }
+    }
+}
