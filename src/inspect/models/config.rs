@@ -295,6 +295,20 @@ impl JsonStrings {
     }
 }
 
+/// Whether raw JSON could hold a template opener or a key that needs the tree once its
+/// strings are decoded: a decoded `{{` / `{%` comes from those bytes raw or from a `\u`
+/// escape, and a decoded key is spelt out raw or holds an escape.
+fn could_matter(raw: &[u8]) -> bool {
+    static AC: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>> = std::sync::OnceLock::new();
+    let ac = AC.get_or_init(|| {
+        let mut pats: Vec<&[u8]> = vec![b"{{", b"{%", b"\\u"];
+        pats.extend(TREE_KEYS);
+        aho_corasick::AhoCorasick::new(pats).ok()
+    });
+    // (without a searcher, decode everything: slower, never blind)
+    ac.as_ref().is_none_or(|ac| ac.is_match(raw))
+}
+
 fn find_opener(b: &[u8]) -> bool {
     memchr::memchr_iter(b'{', b).any(|i| matches!(b.get(i + 1), Some(b'{' | b'%')))
 }
@@ -354,16 +368,17 @@ impl FileInspector for TextFile {
     fn update(&mut self, offset: u64, data: &[u8], _out: &mut Vec<Finding>) -> Flow {
         match &mut self.mode {
             Mode::Text(blocks) => blocks.feed(data, offset as usize, &mut self.markers),
-            Mode::Json(strings, buf) => {
-                strings.feed(data, &mut self.markers);
-                if let Some(j) = buf.as_mut() {
-                    if j.len() + data.len() <= MAX_JSON {
-                        j.extend_from_slice(data);
-                    } else {
-                        *buf = None;
-                    }
+            Mode::Json(strings, buf) => match buf.as_mut() {
+                // Held whole (up to MAX_JSON) so that finish can first ask whether the
+                // document could hold anything of interest at all.
+                Some(j) if j.len() + data.len() <= MAX_JSON => j.extend_from_slice(data),
+                Some(j) => {
+                    strings.feed(j, &mut self.markers);
+                    strings.feed(data, &mut self.markers);
+                    *buf = None;
                 }
-            }
+                None => strings.feed(data, &mut self.markers),
+            },
         }
         Flow::More
     }
@@ -373,10 +388,18 @@ impl FileInspector for TextFile {
         match &mut self.mode {
             Mode::Text(blocks) => blocks.finish(&mut self.markers),
             Mode::Json(strings, buf) => {
-                // Without a key that needs the tree, the streamed (decoded) strings already
-                // gave every template marker: parsing would only repeat them.
-                if let Some(j) = buf.take().filter(|_| strings.needs_tree) {
-                    check_json_text(&self.path, &j, &mut found);
+                if let Some(j) = buf.take() {
+                    // Most JSON (vocabularies, service data) holds no template opener, no
+                    // escape and no key that needs the tree: one vectorised search says so
+                    // and the string decoding is skipped.
+                    if could_matter(&j) {
+                        strings.feed(&j, &mut self.markers);
+                    }
+                    // Without a key that needs the tree, the decoded strings already gave
+                    // every template marker: parsing would only repeat them.
+                    if strings.needs_tree {
+                        check_json_text(&self.path, &j, &mut found);
+                    }
                 }
             }
         }
@@ -526,6 +549,36 @@ mod tests {
         fi.finish(doc.len() as u64, &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].rule, "hf.auto-map-remote");
+    }
+
+    #[test]
+    fn plain_json_is_not_decoded_but_anything_that_could_matter_is() {
+        assert!(!could_matter(br#"{"a": [1, 2, {"b": "c"}], "d": "x}y%z"}"#));
+        for doc in [
+            &br#"{"t": "{{ x }}"}"#[..],
+            br#"{"t": "{% if %}"}"#,
+            br#"{"t": "\u007b\u007b"}"#,
+            br#"{"auto_map": {}}"#,
+            br#"{"class_name": "X"}"#,
+            br#"{"model_config": {}}"#,
+        ] {
+            assert!(could_matter(doc), "{}", String::from_utf8_lossy(doc));
+        }
+        // and a held document with an escaped template is still found
+        let doc = br#"{"chat_template": "\u007b\u007b ''.__class__ }}"}"#;
+        let meta = FileMeta {
+            path: "t.json",
+            size: None,
+            depth: 0,
+        };
+        let mut fi = ConfigInspector
+            .open(&meta, doc, &ScanContext::default())
+            .expect("opened");
+        let mut out = Vec::new();
+        fi.update(0, doc, &mut out);
+        fi.finish(doc.len() as u64, &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].severity, Severity::Critical);
     }
 
     #[test]

@@ -289,12 +289,7 @@ pub fn count_newlines(b: &[u8]) -> usize {
             break;
         }
     }
-    total
-        + words
-            .remainder()
-            .iter()
-            .filter(|&&c| c == b'\n')
-            .count()
+    total + words.remainder().iter().filter(|&&c| c == b'\n').count()
 }
 
 impl TextScan for TextScanner {

@@ -200,7 +200,18 @@ fn shortest_base64_run_is_decoded_at_every_alignment() {
 #[test]
 fn newline_count_agrees_with_a_byte_loop() {
     let mut x: u64 = 0xdead_beef_1234_5678;
-    for len in [0usize, 1, 7, 8, 9, 255 * 8 - 1, 255 * 8, 255 * 8 + 9, 5000, 70_000] {
+    for len in [
+        0usize,
+        1,
+        7,
+        8,
+        9,
+        255 * 8 - 1,
+        255 * 8,
+        255 * 8 + 9,
+        5000,
+        70_000,
+    ] {
         for dense in [1u64, 3, 40, 256] {
             let buf: Vec<u8> = (0..len)
                 .map(|_| {
