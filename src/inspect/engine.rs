@@ -200,9 +200,11 @@ impl FileScan {
         // A container model inspector and the engine's own recursion into the same member
         // report the same finding: keep one.
         // (Keyed by location too, so one secret repeated in a file is listed at each place.)
-        let mut seen = std::collections::HashSet::new();
-        self.findings
-            .retain(|f| seen.insert((f.fingerprint.clone(), f.offset, f.line)));
+        if self.findings.len() > 1 {
+            let mut seen = std::collections::HashSet::new();
+            self.findings
+                .retain(|f| seen.insert((f.fingerprint.clone(), f.offset, f.line)));
+        }
         self.findings
     }
 

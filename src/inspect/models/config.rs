@@ -335,9 +335,6 @@ impl Inspector for ConfigInspector {
         head: &[u8],
         _ctx: &ScanContext,
     ) -> Option<Box<dyn FileInspector>> {
-        if !looks_like_text(head) {
-            return None;
-        }
         let trimmed = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
         let mut sig = trimmed.iter().filter(|c| !c.is_ascii_whitespace());
         let json = match (sig.next(), sig.next()) {
@@ -348,11 +345,17 @@ impl Inspector for ConfigInspector {
             ),
             _ => false,
         };
-        let mode = if json {
-            Mode::Json(JsonStrings::default(), Some(Vec::new()))
-        } else if is_source_code(meta.path) {
-            // Braces in format strings pair up across code; no loader renders these files.
+        // Braces in format strings pair up across code; no loader renders these files.
+        // (Decided before the text check, which validates the whole head.)
+        if !json && is_source_code(meta.path) {
             return None;
+        }
+        if !looks_like_text(head) {
+            return None;
+        }
+        let mode = if json {
+            let hint = meta.size.map_or(0, |n| n.min(MAX_JSON as u64) as usize);
+            Mode::Json(JsonStrings::default(), Some(Vec::with_capacity(hint)))
         } else {
             Mode::Text(BlockScanner::default())
         };
