@@ -13,11 +13,34 @@ const TAIL: usize = 22 + 65535;
 /// Flags archives whose members cannot be inspected, and zips with leading bytes.
 pub struct OpaqueInspector;
 
+/// Looks for a zip end record near the end of the file without holding the file: only
+/// from the first `PK\x05\x06` on (the candidates) are bytes kept, and a candidate farther
+/// than [`TAIL`] from the end is dropped.
 struct Tail {
     path: String,
+    /// Bytes from the first live candidate to the end so far (empty: no candidate).
     buf: Vec<u8>,
-    /// File offset just past `buf`'s last byte.
+    /// The last bytes before `next`, for a signature split between chunks.
+    carry: Vec<u8>,
+    /// File offset just past the last byte seen.
     next: u64,
+}
+
+impl Tail {
+    /// Keep only what a valid end record could still need: from the first candidate within
+    /// the last `TAIL` bytes.
+    fn trim(&mut self) {
+        if self.buf.len() <= 2 * TAIL {
+            return;
+        }
+        let cut = self.buf.len() - TAIL;
+        match memchr::memmem::find(&self.buf[cut..], super::zip::EOCD) {
+            Some(p) => {
+                self.buf.drain(..cut + p);
+            }
+            None => self.buf.clear(),
+        }
+    }
 }
 
 impl Inspector for OpaqueInspector {
@@ -44,6 +67,7 @@ impl Inspector for OpaqueInspector {
         Some(Box::new(Tail {
             path: meta.path.into(),
             buf: Vec::new(),
+            carry: Vec::new(),
             next: 0,
         }))
     }
@@ -79,18 +103,34 @@ impl FileInspector for Tail {
         if offset != self.next {
             // the reader skipped ahead: what was kept is not next to what comes now
             self.buf.clear();
+            self.carry.clear();
         }
         self.next = offset + data.len() as u64;
-        if data.len() >= TAIL {
-            self.buf.clear();
-            self.buf.extend_from_slice(&data[data.len() - TAIL..]);
-        } else {
+        if !self.buf.is_empty() {
             self.buf.extend_from_slice(data);
-            if self.buf.len() > 2 * TAIL {
-                let cut = self.buf.len() - TAIL;
-                self.buf.drain(..cut);
+            self.trim();
+        } else {
+            // a signature that starts in the carried bytes and ends in this chunk
+            let mut joint = self.carry.clone();
+            joint.extend_from_slice(&data[..data.len().min(3)]);
+            let split =
+                memchr::memmem::find(&joint, super::zip::EOCD).filter(|&p| p < self.carry.len());
+            if let Some(p) = split {
+                self.buf.extend_from_slice(&self.carry[p..]);
+                self.buf.extend_from_slice(data);
+            } else if let Some(p) = memchr::memmem::find(data, super::zip::EOCD) {
+                self.buf.extend_from_slice(&data[p..]);
             }
+            self.trim();
         }
+        let keep = data.len().min(3);
+        if keep == 3 {
+            self.carry.clear();
+        } else {
+            let over = (self.carry.len() + keep).saturating_sub(3);
+            self.carry.drain(..over);
+        }
+        self.carry.extend_from_slice(&data[data.len() - keep..]);
         Flow::Tail(TAIL as u64)
     }
 
@@ -116,7 +156,7 @@ impl FileInspector for Tail {
                 b[i + 14],
                 b[i + 15],
             ]));
-            let at = total - (b.len() - i) as u64;
+            let at = total.saturating_sub((b.len() - i) as u64);
             if i + 22 + comment == b.len() && cd_size <= at {
                 out.push(Finding::new(&self.path, "zip.leading-bytes", Category::Archive, Severity::High,
                     "a zip archive sits at the end of a file that does not start as a zip: loaders that search for the end record read members that were not inspected",
@@ -124,5 +164,78 @@ impl FileInspector for Tail {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(data: &[u8], chunk: usize) -> Vec<Finding> {
+        let meta = FileMeta {
+            path: "f.bin",
+            size: Some(data.len() as u64),
+            depth: 0,
+        };
+        let mut out = Vec::new();
+        let Some(mut t) = OpaqueInspector.open(
+            &meta,
+            &data[..data.len().min(4096)],
+            &ScanContext::default(),
+        ) else {
+            return out;
+        };
+        let mut off = 0u64;
+        for c in data.chunks(chunk.max(1)) {
+            t.update(off, c, &mut out);
+            off += c.len() as u64;
+        }
+        t.finish(off, &mut out);
+        out
+    }
+
+    /// A minimal empty zip: just its end record, with a comment.
+    fn end_record(comment: &[u8]) -> Vec<u8> {
+        let mut r = super::super::zip::EOCD.to_vec();
+        r.extend_from_slice(&[0u8; 16]);
+        r.extend_from_slice(&(comment.len() as u16).to_le_bytes());
+        r.extend_from_slice(comment);
+        r
+    }
+
+    #[test]
+    fn a_zip_at_the_end_is_found_whatever_the_chunking() {
+        let mut data: Vec<u8> = (0..200_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 9) as u8 | 1)
+            .collect();
+        // a stray signature early on is not an end record
+        data[1000..1004].copy_from_slice(super::super::zip::EOCD);
+        let at = data.len() as u64;
+        data.extend_from_slice(&end_record(b"hi"));
+        for chunk in [1usize, 2, 3, 5, 21, 22, 4096, 65_536, 1 << 20] {
+            let f = run(&data, chunk);
+            assert_eq!(f.len(), 1, "chunk {chunk}");
+            assert_eq!(f[0].rule, "zip.leading-bytes");
+            assert_eq!(f[0].offset, Some(at), "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn a_record_whose_comment_does_not_reach_the_end_is_not_a_zip() {
+        let mut data = vec![7u8; 100_000];
+        data.extend_from_slice(&end_record(b"hi"));
+        data.extend_from_slice(b"more bytes after the comment");
+        for chunk in [3usize, 4096, 1 << 20] {
+            assert!(run(&data, chunk).is_empty(), "chunk {chunk}");
+        }
+        // and a record too far from the end (beyond any comment length) is dropped
+        let mut far = vec![1u8; 10];
+        far.extend_from_slice(&end_record(b""));
+        far.extend(std::iter::repeat_n(9u8, TAIL + 10));
+        assert!(run(&far, 4096).is_empty());
+        // (the same record right at the end is found: the inspector did run)
+        let mut near = vec![1u8; 10];
+        near.extend_from_slice(&end_record(b""));
+        assert_eq!(run(&near, 4096).len(), 1);
     }
 }

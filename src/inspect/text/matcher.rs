@@ -266,9 +266,12 @@ impl Matcher {
             return out;
         }
         let hit_limit = (to + WINDOW_BACK).min(n);
+        let hits = Self::keyword_hits(ac, buf, spans, hit_limit);
+        if hits.is_empty() {
+            return out;
+        }
         let mut scanned_upto = vec![0usize; self.rules.len()];
         let mut last_end = vec![0usize; self.rules.len()];
-        let hits = Self::keyword_hits(ac, buf, spans, hit_limit);
         // (start, rule, keyword end) for rules searched anchored at their keyword hits
         let mut starts: Vec<(usize, usize, usize)> = Vec::new();
         for m in &hits {
