@@ -299,14 +299,30 @@ impl JsonStrings {
 /// strings are decoded: a decoded `{{` / `{%` comes from those bytes raw or from a `\u`
 /// escape, and a decoded key is spelt out raw or holds an escape.
 fn could_matter(raw: &[u8]) -> bool {
-    static AC: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>> = std::sync::OnceLock::new();
-    let ac = AC.get_or_init(|| {
+    enum Finder {
+        /// Teddy (SIMD): `{` is everywhere in JSON, and Teddy only stops where a whole
+        /// two-byte fingerprint matches.
+        Packed(aho_corasick::packed::Searcher),
+        Ac(aho_corasick::AhoCorasick),
+        /// Neither could be built: decode everything (slower, never blind).
+        None,
+    }
+    static FINDER: std::sync::OnceLock<Finder> = std::sync::OnceLock::new();
+    let finder = FINDER.get_or_init(|| {
         let mut pats: Vec<&[u8]> = vec![b"{{", b"{%", b"\\u"];
         pats.extend(TREE_KEYS);
-        aho_corasick::AhoCorasick::new(pats).ok()
+        let mut b = aho_corasick::packed::Config::new().builder();
+        b.extend(&pats);
+        match b.build() {
+            Some(s) => Finder::Packed(s),
+            None => aho_corasick::AhoCorasick::new(&pats).map_or(Finder::None, Finder::Ac),
+        }
     });
-    // (without a searcher, decode everything: slower, never blind)
-    ac.as_ref().is_none_or(|ac| ac.is_match(raw))
+    match finder {
+        Finder::Packed(s) => s.find(raw).is_some(),
+        Finder::Ac(ac) => ac.is_match(raw),
+        Finder::None => true,
+    }
 }
 
 fn find_opener(b: &[u8]) -> bool {
