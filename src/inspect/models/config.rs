@@ -3,7 +3,7 @@
 //! Hugging Face `auto_map` custom code).
 
 use super::keras;
-use super::template::{check_template, BlockScanner, Marker};
+use super::template::{check_template, has_opener, BlockScanner, Marker};
 use crate::inspect::{
     Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity,
 };
@@ -284,7 +284,7 @@ impl JsonStrings {
         if self.cur.len() <= 12 && TREE_KEYS.contains(&self.cur.as_slice()) {
             self.needs_tree = true;
         }
-        if self.brace && find_opener(&self.cur) {
+        if self.brace && has_opener(&self.cur) {
             for m in check_template(&String::from_utf8_lossy(&self.cur)) {
                 if !markers.iter().any(|x| x.label == m.label) {
                     markers.push(m);
@@ -323,10 +323,6 @@ fn could_matter(raw: &[u8]) -> bool {
         Finder::Ac(ac) => ac.is_match(raw),
         Finder::None => true,
     }
-}
-
-fn find_opener(b: &[u8]) -> bool {
-    memchr::memchr_iter(b'{', b).any(|i| matches!(b.get(i + 1), Some(b'{' | b'%')))
 }
 
 enum Mode {

@@ -111,10 +111,13 @@ impl FileInspector for Tail {
             self.trim();
         } else {
             // a signature that starts in the carried bytes and ends in this chunk
-            let mut joint = self.carry.clone();
-            joint.extend_from_slice(&data[..data.len().min(3)]);
-            let split =
-                memchr::memmem::find(&joint, super::zip::EOCD).filter(|&p| p < self.carry.len());
+            let mut joint = [0u8; 6];
+            let head = &data[..data.len().min(3)];
+            let n = self.carry.len() + head.len();
+            joint[..self.carry.len()].copy_from_slice(&self.carry);
+            joint[self.carry.len()..n].copy_from_slice(head);
+            let split = memchr::memmem::find(&joint[..n], super::zip::EOCD)
+                .filter(|&p| p < self.carry.len());
             if let Some(p) = split {
                 self.buf.extend_from_slice(&self.carry[p..]);
                 self.buf.extend_from_slice(data);

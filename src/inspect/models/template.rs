@@ -102,7 +102,8 @@ fn find_opener(b: &[u8]) -> Option<usize> {
     memchr::memchr_iter(b'{', b).find(|&i| matches!(b.get(i + 1), Some(b'{' | b'%')))
 }
 
-fn has_opener(b: &[u8]) -> bool {
+/// Whether `b` holds a block opener (`{{` or `{%`).
+pub(crate) fn has_opener(b: &[u8]) -> bool {
     find_opener(b).is_some()
 }
 

@@ -165,15 +165,13 @@ pub fn spans(buf: &[u8], from: usize, is_text: bool) -> Vec<(usize, usize)> {
 /// Keyword hits of each span, walked one by one.
 fn hits_per_span(ac: &Keywords, buf: &[u8], spans: &[(usize, usize)]) -> Vec<Hit> {
     let mut hits = Vec::new();
-    let mut one = Vec::new();
     for &(s, e) in spans {
-        one.clear();
-        ac.hits(&buf[s..e], &mut one);
-        hits.extend(one.iter().map(|h| Hit {
-            start: h.start + s,
-            end: h.end + s,
-            pattern: h.pattern,
-        }));
+        let first = hits.len();
+        ac.hits(&buf[s..e], &mut hits);
+        for h in &mut hits[first..] {
+            h.start += s;
+            h.end += s;
+        }
     }
     hits
 }
@@ -272,6 +270,8 @@ impl Matcher {
         }
         let mut scanned_upto = vec![0usize; self.rules.len()];
         let mut last_end = vec![0usize; self.rules.len()];
+        // one capture buffer per rule that runs, for every window and anchored start
+        let mut caps: Vec<Option<Captures>> = (0..self.rules.len()).map(|_| None).collect();
         // (start, rule, keyword end) for rules searched anchored at their keyword hits
         let mut starts: Vec<(usize, usize, usize)> = Vec::new();
         for m in &hits {
@@ -297,13 +297,22 @@ impl Matcher {
                 let we = (hit_end + WINDOW_FWD).min(n);
                 let safe = if we == n { n } else { we - MAX_MATCH };
                 scanned_upto[ri] = safe;
-                self.run_rule(ri, buf, ws, we, safe.min(to), &mut last_end[ri], &mut out);
+                let c = caps[ri].get_or_insert_with(|| self.rules[ri].regex.create_captures());
+                self.run_rule(
+                    ri,
+                    buf,
+                    ws,
+                    we,
+                    safe.min(to),
+                    &mut last_end[ri],
+                    c,
+                    &mut out,
+                );
             }
         }
         // Anchored rules: in start order, once per (start, rule).
         starts.sort_unstable();
         starts.dedup_by_key(|&mut (st, ri, _)| (st, ri));
-        let mut caps: Vec<Option<Captures>> = (0..self.rules.len()).map(|_| None).collect();
         for (st, ri, kw_end) in starts {
             if st < last_end[ri] {
                 continue;
@@ -352,15 +361,15 @@ impl Matcher {
         we: usize,
         accept_below: usize,
         last_end: &mut usize,
+        caps: &mut Captures,
         out: &mut Vec<RawMatch>,
     ) {
         let rule = &self.rules[ri];
         let hay = &buf[..we];
-        let mut caps = rule.regex.create_captures();
         let mut at = ws;
         while at < accept_below {
             rule.regex
-                .search_captures(&Input::new(hay).range(at..we), &mut caps);
+                .search_captures(&Input::new(hay).range(at..we), caps);
             let Some(m) = caps.get_match() else {
                 break;
             };
