@@ -86,11 +86,31 @@ const PLACEHOLDER_VALUES: &[&str] = &[
 /// Is `v` a placeholder such as `AKIAIOSFODNN7EXAMPLE`, `YOUR_API_KEY`, `${VAR}`, `<token>`,
 /// `xxxx…`, or a value made of one repeated character?
 pub fn is_placeholder(v: &[u8]) -> bool {
-    let s = String::from_utf8_lossy(v).to_ascii_lowercase();
-    if PLACEHOLDER_WORDS.iter().any(|w| s.contains(w)) || PLACEHOLDER_VALUES.contains(&s.as_str()) {
+    static WORDS: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>> =
+        std::sync::OnceLock::new();
+    // (Built from constants: it cannot fail; were it to, every word test below falls back
+    // to a plain search.)
+    let words = WORDS.get_or_init(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(PLACEHOLDER_WORDS)
+            .ok()
+    });
+    let has_word = match words {
+        Some(ac) => ac.is_match(v),
+        None => PLACEHOLDER_WORDS.iter().any(|w| {
+            v.windows(w.len())
+                .any(|x| x.eq_ignore_ascii_case(w.as_bytes()))
+        }),
+    };
+    if has_word
+        || PLACEHOLDER_VALUES
+            .iter()
+            .any(|p| v.eq_ignore_ascii_case(p.as_bytes()))
+    {
         return true;
     }
-    if s.starts_with('<') || s.starts_with('$') || s.starts_with('%') {
+    if matches!(v.first(), Some(b'<' | b'$' | b'%')) {
         return true;
     }
     let distinct = {
@@ -336,10 +356,18 @@ mod tests {
             "<token>",
             "xxxxxxxxxxxx",
             "{{ secret }}",
+            "ChangeMe",
+            "PassWord",
+            "%(pw)s",
         ] {
             assert!(is_placeholder(p.as_bytes()), "{p}");
         }
-        for p in ["q8Zr2Lp0Xw7Nk3Vb", "AKIA2OGYBAH6QW7BZ5JX"] {
+        for p in [
+            "q8Zr2Lp0Xw7Nk3Vb",
+            "AKIA2OGYBAH6QW7BZ5JX",
+            "passwords-are-rotated-daily",
+            "Xp4ssw0rd9",
+        ] {
             assert!(!is_placeholder(p.as_bytes()), "{p}");
         }
     }

@@ -134,11 +134,25 @@ pub fn text_spans(buf: &[u8], from: usize) -> Vec<(usize, usize)> {
             i += 32;
             continue;
         }
-        for wk in w {
-            let m = nontext_mask(wk);
-            if m != 0 {
-                push(&mut spans, run, i + (m.trailing_zeros() / 8) as usize);
-                run = i + 8 - (m.leading_zeros() / 8) as usize;
+        let m = [
+            nontext_mask(w[0]),
+            nontext_mask(w[1]),
+            nontext_mask(w[2]),
+            nontext_mask(w[3]),
+        ];
+        if (m[0] != 0) & (m[1] != 0) & (m[2] != 0) & (m[3] != 0) {
+            // Every word holds a non-text byte (bytecode, packed integers): a run inside
+            // the group misses a whole word, so is at most 14 bytes long. Again only the
+            // runs that enter or leave the group matter.
+            push(&mut spans, run, i + (m[0].trailing_zeros() / 8) as usize);
+            run = i + 32 - (m[3].leading_zeros() / 8) as usize;
+            i += 32;
+            continue;
+        }
+        for mk in m {
+            if mk != 0 {
+                push(&mut spans, run, i + (mk.trailing_zeros() / 8) as usize);
+                run = i + 8 - (mk.leading_zeros() / 8) as usize;
             }
             i += 8;
         }
@@ -162,7 +176,9 @@ pub fn spans(buf: &[u8], from: usize, is_text: bool) -> Vec<(usize, usize)> {
     }
 }
 
-/// Keyword hits of each span, walked one by one.
+/// Keyword hits of each span, walked one by one (the reference [`hits_packed`] must agree
+/// with).
+#[cfg(test)]
 fn hits_per_span(ac: &Keywords, buf: &[u8], spans: &[(usize, usize)]) -> Vec<Hit> {
     let mut hits = Vec::new();
     for &(s, e) in spans {
@@ -176,20 +192,47 @@ fn hits_per_span(ac: &Keywords, buf: &[u8], spans: &[(usize, usize)]) -> Vec<Hit
     hits
 }
 
-/// Keyword hits of the whole stretch from the first span to the last, keeping those that lie
-/// inside one span.
-fn hits_in_stretch(ac: &Keywords, buf: &[u8], spans: &[(usize, usize)]) -> Vec<Hit> {
-    let (Some(&(first, _)), Some(&(_, last))) = (spans.first(), spans.last()) else {
-        return Vec::new();
-    };
+thread_local! {
+    /// Per worker: the spans of one region packed end to end (reused, so a region costs no
+    /// allocation and no fresh pages).
+    static PACKED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Keyword hits inside several spans, with positions in `buf`, ordered by end.
+///
+/// The spans are copied end to end, each followed by a NUL, and the copy is walked as one
+/// haystack: the strip walk keeps four lookups in flight where short spans walked one by
+/// one would each wait on the last, and the binary bytes between spans are not walked at
+/// all. No keyword holds a NUL (rules are printable text), so after the separator the
+/// automaton is back at its start state; a hit that would still begin before its span (in
+/// the separator or an earlier span) is dropped all the same. The result equals walking
+/// each span alone.
+fn hits_packed(ac: &Keywords, buf: &[u8], spans: &[(usize, usize)]) -> Vec<Hit> {
     let mut hits = Vec::new();
-    ac.hits(&buf[first..last], &mut hits);
-    hits.retain_mut(|h| {
-        h.start += first;
-        h.end += first;
-        // the span holding the hit's start must hold its end too
-        let i = spans.partition_point(|&(s, _)| s <= h.start);
-        i > 0 && h.end <= spans[i - 1].1
+    PACKED.with_borrow_mut(|packed| {
+        packed.clear();
+        // (packed offset, buffer offset) of each span's first byte
+        let mut at: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+        for &(s, e) in spans {
+            at.push((packed.len(), s));
+            packed.extend_from_slice(&buf[s..e]);
+            packed.push(0);
+        }
+        ac.hits(packed, &mut hits);
+        // ordered by end, so the span holding each hit only moves forward
+        let mut k = 0;
+        hits.retain_mut(|h| {
+            while k + 1 < at.len() && at[k + 1].0 < h.end {
+                k += 1;
+            }
+            let (p, s) = at[k];
+            if h.start < p {
+                return false;
+            }
+            h.start = h.start - p + s;
+            h.end = h.end - p + s;
+            true
+        });
     });
     hits
 }
@@ -335,19 +378,22 @@ impl Matcher {
     }
 
     /// Keyword hits inside `spans` (those starting before `limit`), with positions in `buf`,
-    /// ordered by end. Spans that cover much of their stretch of `buf` are searched as one
-    /// stretch (the strip walk is faster than many short walks) and the hits that do not lie
-    /// inside a span dropped, so the result is the same either way.
+    /// ordered by end. One span (text) is walked in place; several are packed first (see
+    /// [`hits_packed`]).
     fn keyword_hits(ac: &Keywords, buf: &[u8], spans: &[(usize, usize)], limit: usize) -> Vec<Hit> {
         let spans = &spans[..spans.partition_point(|&(s, _)| s < limit)];
-        let (Some(&(first, _)), Some(&(_, last))) = (spans.first(), spans.last()) else {
-            return Vec::new();
-        };
-        let covered: usize = spans.iter().map(|&(s, e)| e - s).sum();
-        if spans.len() > 1 && covered * 4 >= last - first {
-            hits_in_stretch(ac, buf, spans)
-        } else {
-            hits_per_span(ac, buf, spans)
+        match spans {
+            [] => Vec::new(),
+            &[(s, e)] => {
+                let mut hits = Vec::new();
+                ac.hits(&buf[s..e], &mut hits);
+                for h in &mut hits {
+                    h.start += s;
+                    h.end += s;
+                }
+                hits
+            }
+            _ => hits_packed(ac, buf, spans),
         }
     }
 
@@ -547,7 +593,7 @@ mod tests {
     }
 
     #[test]
-    fn stretch_walk_finds_exactly_the_span_hits() {
+    fn packed_walk_finds_exactly_the_span_hits() {
         let ac = Keywords::new(&["token", "akia", "host", "http://"]).expect("build");
         let mut x: u64 = 0x1234_5678_9abc_def1;
         for round in 0..200 {
@@ -566,7 +612,7 @@ mod tests {
             }
             let spans = text_spans(&buf, 0);
             assert_eq!(
-                hits_in_stretch(&ac, &buf, &spans),
+                hits_packed(&ac, &buf, &spans),
                 hits_per_span(&ac, &buf, &spans),
                 "round {round}"
             );
