@@ -30,6 +30,45 @@ fn scan(path: &Path, name: &str, chunk: usize) -> Vec<Finding> {
     s.finish()
 }
 
+/// Each finding as text, sorted (order is not part of the contract).
+fn key(f: &[Finding]) -> Vec<String> {
+    let mut v: Vec<String> = f
+        .iter()
+        .map(|x| {
+            format!(
+                "{} {} {:?} {:?} {}",
+                x.rule, x.path, x.offset, x.line, x.fingerprint
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The whole-file call (what `scan` uses when a file comes in one read) reports exactly
+/// what streaming the same bytes in chunks reports, on every sample of the corpus.
+#[test]
+fn whole_file_and_streamed_scans_agree_on_every_sample() {
+    let root = shared().join("testdata");
+    let tsv = std::fs::read_to_string(root.join("EXPECTED.tsv")).unwrap();
+    let engine = airgate::inspect::build_engine(&airgate::policy::Policy::default()).unwrap();
+    let mut compared = 0;
+    for rel in tsv
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split('\t').next())
+    {
+        let data = std::fs::read(root.join(rel)).unwrap();
+        let whole = engine
+            .begin_file(rel, Some(data.len() as u64), 0)
+            .whole(&data);
+        let streamed = scan(&root.join(rel), rel, 1 << 16);
+        assert_eq!(key(&whole), key(&streamed), "{rel}");
+        compared += 1;
+    }
+    assert!(compared > 150, "only {compared} samples compared");
+}
+
 #[test]
 fn every_listed_sample_has_its_expected_outcome() {
     let root = shared().join("testdata");

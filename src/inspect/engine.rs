@@ -180,6 +180,31 @@ impl FileScan {
         self.feed(data);
     }
 
+    /// The whole file in one buffer, in place of [`update`](Self::update) +
+    /// [`finish`](Self::finish) on a fresh scan: inspectors may work on `data` in place.
+    pub fn whole(mut self, data: &[u8]) -> Vec<Finding> {
+        if self.open.is_some() || !self.head.is_empty() {
+            self.update(data);
+            return self.finish();
+        }
+        self.head
+            .extend_from_slice(&data[..data.len().min(SNIFF_LEN)]);
+        self.sniff();
+        self.head = Vec::new();
+        self.seen = data.len() as u64;
+        if let Some(layer) = self.layer.as_mut() {
+            if !data.is_empty() {
+                layer.update(data, &mut self.findings);
+            }
+        }
+        if let Some(open) = self.open.take() {
+            for fi in open.into_iter().flatten() {
+                fi.whole(data, &mut self.findings);
+            }
+        }
+        self.collect()
+    }
+
     /// End of the file: collect every inspector's findings.
     pub fn finish(mut self) -> Vec<Finding> {
         if self.open.is_none() {
@@ -187,6 +212,11 @@ impl FileScan {
             let head = std::mem::take(&mut self.head);
             self.feed(&head);
         }
+        self.collect()
+    }
+
+    /// Finish every inspector and the layer, and gather their findings.
+    fn collect(mut self) -> Vec<Finding> {
         let total = self.seen;
         let done = std::mem::take(&mut self.done);
         if let Some(open) = self.open.take() {
@@ -438,5 +468,57 @@ mod tests {
         let mut s = e.begin_file("c", None, 0);
         s.update(&chunk);
         assert_eq!(s.next_wanted(), Some(SNIFF_LEN as u64));
+    }
+
+    /// The default policy's whole engine: `whole` reports exactly what streaming reports,
+    /// for text with secrets, JSON configs, templates, gzip layers, binary data, an empty
+    /// file, and a text larger than one streaming step (which takes the streaming path).
+    #[test]
+    fn whole_equals_streamed_on_the_full_engine() {
+        use std::io::Write;
+        let engine = crate::inspect::build_engine(&crate::policy::Policy::default())
+            .expect("default engine");
+        let py = b"import requests\nKEY = 'AKIA2OGYBAH6QW7BZ5JX'\nrequests.get('https://telemetry.vendor.io/v1')\n".to_vec();
+        let cfg = br#"{"auto_map": {"AutoModel": "evil/repo--modeling.Model"}, "trust_remote_code": true}"#.to_vec();
+        let tpl = b"{% for m in messages %}{{ m.__class__.__mro__ }}{% endfor %}\n".to_vec();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&py).expect("gzip");
+        let gz = gz.finish().expect("gzip");
+        let mut bin: Vec<u8> = (0..20_000u32)
+            .map(|i| (i * 2_654_435_761u32 >> 24) as u8)
+            .collect();
+        bin[9_000..9_020].copy_from_slice(b"AKIA2OGYBAH6QW7BZ5JX");
+        let mut big = b"x = 1\n".repeat(300_000);
+        big.extend_from_slice(&py);
+        let key = |f: Vec<Finding>| {
+            let mut v: Vec<String> = f
+                .iter()
+                .map(|x| format!("{} {:?} {:?} {}", x.rule, x.offset, x.line, x.fingerprint))
+                .collect();
+            v.sort();
+            v
+        };
+        for (name, data) in [
+            ("a.py", &py),
+            ("config.json", &cfg),
+            ("chat_template.jinja", &tpl),
+            ("a.py.gz", &gz),
+            ("blob.bin", &bin),
+            ("empty", &Vec::new()),
+            ("big.py", &big),
+        ] {
+            let whole = engine
+                .begin_file(name, Some(data.len() as u64), 0)
+                .whole(data);
+            let mut s = engine.begin_file(name, Some(data.len() as u64), 0);
+            for c in data.chunks(4099) {
+                s.update(c);
+            }
+            let streamed = s.finish();
+            if name != "empty" {
+                assert!(!whole.is_empty(), "{name}: the planted content is found");
+            }
+            assert_eq!(key(whole), key(streamed), "{name}");
+        }
     }
 }

@@ -95,4 +95,12 @@ pub trait FileInspector: Send {
     /// End of file: `total` is the whole file's length, also for an inspector that returned
     /// [`Flow::Done`] earlier (it is finished at the end of the file, not when it stopped).
     fn finish(self: Box<Self>, total: u64, out: &mut Vec<Finding>);
+    /// The whole file at once, in place of `update` + `finish`: an inspector that would
+    /// otherwise copy the chunks into a buffer of its own may work on `data` where it lies.
+    /// Must report exactly what `update(0, data)` then `finish(data.len())` reports.
+    fn whole(mut self: Box<Self>, data: &[u8], out: &mut Vec<Finding>) {
+        // Done, More and Tail all end the same way here: the file ends after `data`.
+        let _ = self.update(0, data, out);
+        self.finish(data.len() as u64, out);
+    }
 }

@@ -377,6 +377,11 @@ fn scan_small(
         if n == 0 {
             break;
         }
+        if total == 0 && n < buf.len() && n as u64 == it.size {
+            // The whole file came in one read (the common case): inspectors work on it
+            // where it lies instead of copying it into buffers of their own.
+            return Ok(scan.whole(&buf[..n]));
+        }
         scan.update(&buf[..n]);
         total += n as u64;
         // A short read that reaches the size fstat gave is the end of a regular file: the

@@ -332,6 +332,7 @@ enum Mode {
 
 struct TextFile {
     path: String,
+    size_hint: Option<u64>,
     mode: Mode,
     markers: Vec<Marker>,
 }
@@ -366,13 +367,14 @@ impl Inspector for ConfigInspector {
             return None;
         }
         let mode = if json {
-            let hint = meta.size.map_or(0, |n| n.min(MAX_JSON as u64) as usize);
-            Mode::Json(JsonStrings::default(), Some(Vec::with_capacity(hint)))
+            // allocated at the first update (a whole file is read where it lies)
+            Mode::Json(JsonStrings::default(), Some(Vec::new()))
         } else {
             Mode::Text(BlockScanner::default())
         };
         Some(Box::new(TextFile {
             path: meta.path.into(),
+            size_hint: meta.size,
             mode,
             markers: Vec::new(),
         }))
@@ -386,7 +388,15 @@ impl FileInspector for TextFile {
             Mode::Json(strings, buf) => match buf.as_mut() {
                 // Held whole (up to MAX_JSON) so that finish can first ask whether the
                 // document could hold anything of interest at all.
-                Some(j) if j.len() + data.len() <= MAX_JSON => j.extend_from_slice(data),
+                Some(j) if j.len() + data.len() <= MAX_JSON => {
+                    if j.capacity() == 0 {
+                        let hint = self
+                            .size_hint
+                            .map_or(0, |n| n.min(MAX_JSON as u64) as usize);
+                        j.reserve(hint.max(data.len()));
+                    }
+                    j.extend_from_slice(data)
+                }
                 Some(j) => {
                     strings.feed(j, &mut self.markers);
                     strings.feed(data, &mut self.markers);
@@ -399,21 +409,52 @@ impl FileInspector for TextFile {
     }
 
     fn finish(mut self: Box<Self>, _total: u64, out: &mut Vec<Finding>) {
+        let json = match &mut self.mode {
+            Mode::Json(_, buf) => buf.take(),
+            Mode::Text(_) => None,
+        };
+        self.conclude(json.as_deref(), out);
+    }
+
+    fn whole(mut self: Box<Self>, data: &[u8], out: &mut Vec<Finding>) {
+        match &mut self.mode {
+            Mode::Text(blocks) => {
+                blocks.feed(data, 0, &mut self.markers);
+                self.conclude(None, out);
+            }
+            Mode::Json(_, buf)
+                if buf.as_ref().is_some_and(|b| b.is_empty()) && data.len() <= MAX_JSON =>
+            {
+                *buf = None;
+                self.conclude(Some(data), out);
+            }
+            Mode::Json(..) => {
+                let _ = self.update(0, data, out);
+                self.finish(data.len() as u64, out);
+            }
+        }
+    }
+}
+
+impl TextFile {
+    /// The end of the file; `json` is the whole document when it was held (up to
+    /// [`MAX_JSON`]).
+    fn conclude(mut self, json: Option<&[u8]>, out: &mut Vec<Finding>) {
         let mut found = Vec::new();
         match &mut self.mode {
             Mode::Text(blocks) => blocks.finish(&mut self.markers),
-            Mode::Json(strings, buf) => {
-                if let Some(j) = buf.take() {
+            Mode::Json(strings, _) => {
+                if let Some(j) = json {
                     // Most JSON (vocabularies, service data) holds no template opener, no
                     // escape and no key that needs the tree: one vectorised search says so
                     // and the string decoding is skipped.
-                    if could_matter(&j) {
-                        strings.feed(&j, &mut self.markers);
+                    if could_matter(j) {
+                        strings.feed(j, &mut self.markers);
                     }
                     // Without a key that needs the tree, the decoded strings already gave
                     // every template marker: parsing would only repeat them.
                     if strings.needs_tree {
-                        check_json_text(&self.path, &j, &mut found);
+                        check_json_text(&self.path, j, &mut found);
                     }
                 }
             }

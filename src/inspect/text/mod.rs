@@ -338,10 +338,9 @@ impl Inspector for TextInspector {
         Some(Box::new(TextFile {
             scanner: self.scanner.clone(),
             path: meta.path.to_string(),
-            buf: Vec::with_capacity(
-                meta.size
-                    .map_or(0, |n| (n as usize).min(STEP + OVERLAP) + 1),
-            ),
+            // allocated at the first update (a whole file is scanned where it lies)
+            buf: Vec::new(),
+            size_hint: meta.size,
             buf_base: 0,
             from: 0,
             lines_before: if looks_text(head) { Some(0) } else { None },
@@ -356,6 +355,7 @@ struct TextFile {
     scanner: Arc<TextScanner>,
     path: String,
     buf: Vec<u8>,
+    size_hint: Option<u64>,
     /// File offset of `buf[0]`.
     buf_base: u64,
     /// Matches starting before `buf[from]` were reported.
@@ -368,17 +368,17 @@ struct TextFile {
 
 impl TextFile {
     fn step(&mut self, to: usize) {
+        let buf = std::mem::take(&mut self.buf);
+        self.scan(&buf, to);
+        self.buf = buf;
+    }
+
+    /// Scan `buf[self.from..to]` (`buf` starts at `self.buf_base` in the file).
+    fn scan(&mut self, buf: &[u8], to: usize) {
         let line0 = self.lines_before.map(|n| n + 1);
         let mut v = Vec::new();
-        self.scanner.scan_region(
-            &self.path,
-            &self.buf,
-            self.from,
-            to,
-            self.buf_base,
-            line0,
-            &mut v,
-        );
+        self.scanner
+            .scan_region(&self.path, buf, self.from, to, self.buf_base, line0, &mut v);
         for f in v {
             if self.found.len() < MAX_FINDINGS_PER_FILE {
                 self.found.push(f);
@@ -388,10 +388,33 @@ impl TextFile {
         }
         self.from = to;
     }
+
+    fn close(mut self, out: &mut Vec<Finding>) {
+        out.append(&mut self.found);
+        if self.dropped > 0 {
+            out.push(Finding::new(
+                &self.path,
+                "scan.too-many-findings",
+                Category::Format,
+                Severity::Info,
+                format!(
+                    "{} more text-rule matches in this file are not listed (limit {MAX_FINDINGS_PER_FILE})",
+                    self.dropped
+                ),
+                b"",
+            ));
+        }
+    }
 }
 
 impl FileInspector for TextFile {
     fn update(&mut self, _offset: u64, data: &[u8], _out: &mut Vec<Finding>) -> Flow {
+        if self.buf.capacity() == 0 {
+            let hint = self
+                .size_hint
+                .map_or(0, |n| (n as usize).min(STEP + OVERLAP) + 1);
+            self.buf.reserve(hint.max(data.len()));
+        }
         self.buf.extend_from_slice(data);
         if self.buf.len() >= self.from + STEP + OVERLAP {
             let to = self.buf.len() - OVERLAP;
@@ -410,20 +433,17 @@ impl FileInspector for TextFile {
     fn finish(mut self: Box<Self>, _total: u64, out: &mut Vec<Finding>) {
         let to = self.buf.len();
         self.step(to);
-        out.append(&mut self.found);
-        if self.dropped > 0 {
-            out.push(Finding::new(
-                &self.path,
-                "scan.too-many-findings",
-                Category::Format,
-                Severity::Info,
-                format!(
-                    "{} more text-rule matches in this file are not listed (limit {MAX_FINDINGS_PER_FILE})",
-                    self.dropped
-                ),
-                b"",
-            ));
+        self.close(out);
+    }
+
+    fn whole(mut self: Box<Self>, data: &[u8], out: &mut Vec<Finding>) {
+        if data.len() >= STEP + OVERLAP || !self.buf.is_empty() {
+            // what the streaming steps would do, so a large buffer is scanned the same way
+            let _ = self.update(0, data, out);
+            return self.finish(data.len() as u64, out);
         }
+        self.scan(data, data.len());
+        self.close(out);
     }
 }
 
