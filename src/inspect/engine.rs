@@ -485,7 +485,7 @@ mod tests {
         gz.write_all(&py).expect("gzip");
         let gz = gz.finish().expect("gzip");
         let mut bin: Vec<u8> = (0..20_000u32)
-            .map(|i| (i * 2_654_435_761u32 >> 24) as u8)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
             .collect();
         bin[9_000..9_020].copy_from_slice(b"AKIA2OGYBAH6QW7BZ5JX");
         let mut big = b"x = 1\n".repeat(300_000);
