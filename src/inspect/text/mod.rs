@@ -190,20 +190,49 @@ impl TextScanner {
         const REACH: usize = MIN_B64 - STRIDE;
         let mut p = from;
         while p < end {
-            let whole = buf
-                .get(p..=p + REACH)
-                .is_some_and(|w| w.iter().rev().all(|&c| t[c as usize]));
+            // the window's last byte alone turns most prose and code away; the rest of it is
+            // tested a word at a time
+            let whole = p + REACH < n
+                && t[buf[p + REACH] as usize]
+                && t[buf[p] as usize]
+                && word_at(buf, p + 1).is_some_and(|w| b64_bad(w) == 0);
             if !whole {
                 p += STRIDE;
                 continue;
             }
+            // measure the run a word at a time, then byte by byte near its ends
             let mut a = p;
-            while a > 0 && t[buf[a - 1] as usize] {
-                a -= 1;
+            while a >= 8 {
+                let m = word_at(buf, a - 8).map_or(HI, b64_bad);
+                if m != 0 {
+                    a -= (m.leading_zeros() / 8) as usize;
+                    break;
+                }
+                a -= 8;
             }
-            let mut b = p + 1;
-            while b < n && t[buf[b] as usize] {
-                b += 1;
+            if a < 8 {
+                while a > 0 && t[buf[a - 1] as usize] {
+                    a -= 1;
+                }
+            }
+            let mut b = p + REACH + 1;
+            loop {
+                match word_at(buf, b) {
+                    Some(w) => {
+                        let m = b64_bad(w);
+                        if m != 0 {
+                            b += (m.trailing_zeros() / 8) as usize;
+                            break;
+                        }
+                        b += 8;
+                    }
+                    None => {
+                        while b < n && t[buf[b] as usize] {
+                            b += 1;
+                        }
+                        break;
+                    }
+                }
             }
             // a run that began before `from` belongs to the previous region
             if a >= from && b - a >= MIN_B64 {
@@ -261,6 +290,38 @@ impl TextScanner {
             out,
         );
     }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The 8 bytes at `buf[i..i + 8]` as a little-endian word, if they are all there.
+#[inline(always)]
+fn word_at(buf: &[u8], i: usize) -> Option<u64> {
+    let b: [u8; 8] = buf.get(i..i.checked_add(8)?)?.try_into().ok()?;
+    Some(u64::from_le_bytes(b))
+}
+
+/// Bit 7 set in each byte of `w` that is not in the base64 alphabets (`A-Z a-z 0-9 + / - _`,
+/// the same bytes as `b64_table`); exact and branch-free: every step works on 7-bit values,
+/// so no carry crosses into the next byte.
+#[inline(always)]
+fn b64_bad(w: u64) -> u64 {
+    const LOW7: u64 = ONES * 0x7f;
+    let x = w & LOW7;
+    // v >= lo and v <= hi, per byte, for 7-bit v
+    let ge = |v: u64, lo: u64| (v + ONES * (0x80 - lo)) & HI;
+    let le = |v: u64, hi: u64| !(v + ONES * (0x7f - hi)) & HI;
+    let eq = |c: u8| {
+        let y = x ^ (ONES * c as u64);
+        !((y + LOW7) | y) & HI
+    };
+    // setting bit 5 folds A-Z onto a-z (and moves no other byte into a-z)
+    let f = x | (ONES * 0x20);
+    let alpha = ge(f, 0x61) & le(f, 0x7a);
+    let digit = ge(x, 0x30) & le(x, 0x39);
+    let good = (alpha | digit | eq(b'+') | eq(b'/') | eq(b'-') | eq(b'_')) & !(w & HI);
+    !good & HI
 }
 
 /// Number of `\n` bytes in `b`, eight bytes at a time: an exact zero-byte test on
@@ -449,3 +510,31 @@ impl FileInspector for TextFile {
 
 #[cfg(test)]
 pub(crate) mod rule_tests;
+
+#[cfg(test)]
+mod b64_tests {
+    use super::*;
+
+    #[test]
+    fn b64_mask_agrees_with_table() {
+        let t = b64_table();
+        for other in [b'a', b' ', 0x00, 0xff, b'_', 0x80, b'Z'] {
+            for b in 0..=255u8 {
+                for pos in 0..8 {
+                    let mut bytes = [other; 8];
+                    bytes[pos] = b;
+                    let want = bytes
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &c)| !t[c as usize])
+                        .fold(0u64, |acc, (k, _)| acc | 0x80u64 << (8 * k));
+                    assert_eq!(
+                        b64_bad(u64::from_le_bytes(bytes)),
+                        want,
+                        "byte {b:#x} at {pos} among {other:#x}"
+                    );
+                }
+            }
+        }
+    }
+}
