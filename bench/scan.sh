@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark `airgate scan` (release build) on (a) a 1 GB bf16-like weights file and (b) a
-# text tree of at least 500 MB (copies of the Python standard library), median of 3 runs,
-# and Kingfisher on the same inputs when it is on PATH (validation off).
+# text tree of at least 500 MB (copies of the Python standard library), median of RUNS runs
+# (default 3), and Kingfisher on the same inputs when it is on PATH (validation off), its
+# runs alternating with airgate's.
 # Usage: bench/scan.sh            (inputs are kept under target/bench/ between runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +48,6 @@ fi
 bytes_of() { find "$1" -type f -printf '%s\n' | awk '{s+=$1} END {print s}'; }
 files_of() { find "$1" -type f | wc -l; }
 
-median3() { sort -n | sed -n 2p; }
 
 time_cmd() { # prints "wall cpu" seconds for one run of "$@" (cpu = user + system)
   local t
@@ -57,9 +57,11 @@ time_cmd() { # prints "wall cpu" seconds for one run of "$@" (cpu = user + syste
   rm -f "$t"
 }
 
-# median of 3 by wall time; prints "wall cpu"
-run3() { for _ in 1 2 3; do time_cmd "$@"; done | sort -n | sed -n 2p; }
+# median by wall time of the runs given on stdin ("wall cpu" lines); prints "wall cpu"
+median() { sort -n | awk '{l[NR]=$0} END {print l[int((NR+1)/2)]}'; }
+RUNS=${RUNS:-3}
 
+sync   # earlier benches' writeback must not compete with these runs
 cat "$WEIGHTS" > /dev/null   # warm the page cache
 find "$TREE" -type f -exec cat {} + > /dev/null
 
@@ -71,20 +73,27 @@ report() { # name tool path "wall cpu"
 }
 wall() { echo "${1% *}"; }
 
-W_AG=$(run3 "$BIN" scan "$WEIGHTS" --format json)
-report weights airgate "$WEIGHTS" "$W_AG"
-T_AG=$(run3 "$BIN" scan "$TREE" --format json)
-report text airgate "$TREE" "$T_AG"
-
-if command -v kingfisher >/dev/null 2>&1; then
-  KF=(kingfisher scan --no-validate --quiet --no-update-check --max-file-size 4096)
-  W_KF=$(run3 "${KF[@]}" "$WEIGHTS")
-  report weights kingfisher "$WEIGHTS" "$W_KF"
-  T_KF=$(run3 "${KF[@]}" "$TREE")
-  report text kingfisher "$TREE" "$T_KF"
-  printf 'speed-up over kingfisher (wall): weights %.1fx, text %.1fx\n' \
-    "$(echo "$(wall "$W_KF") / $(wall "$W_AG")" | bc -l)" "$(echo "$(wall "$T_KF") / $(wall "$T_AG")" | bc -l)"
-else
+KF=(kingfisher scan --no-validate --quiet --no-update-check --max-file-size 4096)
+have_kf=0
+command -v kingfisher >/dev/null 2>&1 && have_kf=1
+# The two tools' runs alternate, so drift in the shared machine's speed touches both alike.
+for input in weights text; do
+  if [ "$input" = weights ]; then path=$WEIGHTS; else path=$TREE; fi
+  ag=$(mktemp); kf=$(mktemp)
+  for _ in $(seq "$RUNS"); do
+    time_cmd "$BIN" scan "$path" --format json >> "$ag"
+    if [ "$have_kf" = 1 ]; then time_cmd "${KF[@]}" "$path" >> "$kf"; fi
+  done
+  AG=$(median < "$ag")
+  report "$input" airgate "$path" "$AG"
+  if [ "$have_kf" = 1 ]; then
+    KFR=$(median < "$kf")
+    report "$input" kingfisher "$path" "$KFR"
+    printf 'speed-up over kingfisher (wall, %s): %.1fx\n' "$input" "$(echo "$(wall "$KFR") / $(wall "$AG")" | bc -l)"
+  fi
+  rm -f "$ag" "$kf"
+done
+if [ "$have_kf" = 0 ]; then
   echo "kingfisher not on PATH (pip install kingfisher-bin): comparison skipped"
 fi
 echo "cores: $(nproc); load average: $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: wall figures are noisy; cpu_s is user+system)"
