@@ -132,13 +132,17 @@ fn value(
             let et = r.u32()?;
             let n = r.u64()?;
             let min = scalar_size(et).unwrap_or(8);
-            if n.saturating_mul(min) > r.left() {
-                return Err(GgufError::Bad(format!(
-                    "array {key:?} of {n} elements is larger than the file"
-                )));
-            }
-            if let Some(sz) = scalar_size(et) {
-                r.take(n * sz)?;
+            // (checked, not saturated: with the file's size unknown, `left` is u64::MAX)
+            let bytes = n
+                .checked_mul(min)
+                .filter(|&b| b <= r.left())
+                .ok_or_else(|| {
+                    GgufError::Bad(format!(
+                        "array {key:?} of {n} elements is larger than the file"
+                    ))
+                })?;
+            if scalar_size(et).is_some() {
+                r.take(bytes)?;
             } else if et == 8 || et == 9 {
                 for _ in 0..n {
                     value(r, et, key, depth + 1, h)?;
@@ -477,5 +481,33 @@ impl FileInspector for GgufFile {
 
     fn finish(self: Box<Self>, total: u64, out: &mut Vec<Finding>) {
         self.0.finish(total, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `gguf` fuzz target: with the file's size unknown, an array of 2^63
+    /// 8-byte elements passed the size check (saturated to u64::MAX) and its byte count
+    /// overflowed. Now a clear error, with and without a size.
+    #[test]
+    fn huge_array_with_unknown_size_is_refused() {
+        let mut b = b"GGUF".to_vec();
+        b.extend_from_slice(&3u32.to_le_bytes()); // version
+        b.extend_from_slice(&0u64.to_le_bytes()); // tensors
+        b.extend_from_slice(&1u64.to_le_bytes()); // metadata entries
+        b.extend_from_slice(&1u64.to_le_bytes()); // key length
+        b.push(b'k');
+        b.extend_from_slice(&9u32.to_le_bytes()); // array
+        b.extend_from_slice(&10u32.to_le_bytes()); // of u64
+        b.extend_from_slice(&(1u64 << 62).to_le_bytes()); // 2^62 elements: 2^65 bytes
+        b.extend_from_slice(&[0u8; 64]);
+        for total in [None, Some(b.len() as u64)] {
+            match parse_header(&b, total) {
+                Err(GgufError::Bad(e)) => assert!(e.contains("larger than the file"), "{e}"),
+                other => panic!("not refused: {other:?}"),
+            }
+        }
     }
 }
