@@ -90,6 +90,22 @@ pub struct Finding {
     pub redacted: Option<String>,
     /// Stable identifier for waivers: hex SHA-256 over rule, path and the matched value.
     pub fingerprint: String,
+    /// Another file this one needs at load time (ONNX external tensor data), for the checks
+    /// that look across a bundle's files.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub refers_to: Option<DataRef>,
+}
+
+/// Bytes of another file that a model reads when it loads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataRef {
+    /// The file, as a path from the bundle's (or scanned folder's) root, `/`-separated.
+    pub path: String,
+    /// What reads it (e.g. the tensor's name).
+    pub by: String,
+    pub offset: u64,
+    /// Bytes read from `offset`; `None` for "to the end of the file".
+    pub length: Option<u64>,
 }
 
 impl Finding {
@@ -116,6 +132,7 @@ impl Finding {
             offset: None,
             redacted: None,
             fingerprint,
+            refers_to: None,
         }
     }
 
@@ -128,6 +145,12 @@ impl Finding {
     /// Set the 1-based line.
     pub fn at_line(mut self, line: u64) -> Finding {
         self.line = Some(line);
+        self
+    }
+
+    /// Record the other file this one needs (see [`DataRef`]).
+    pub fn referring_to(mut self, r: DataRef) -> Finding {
+        self.refers_to = Some(r);
         self
     }
 

@@ -91,7 +91,27 @@ pub fn scan_path(
             opts,
             root,
         };
-        return walk.dir(&dir, "", 0);
+        let mut out = walk.dir(&dir, "", 0)?;
+        // files a model needs at load time must be regular files of the scanned folder
+        // (paths from `resolve` hold no `..` and are not absolute)
+        let cross = super::models::onnx::cross_check(&out.findings, |p| {
+            // every folder on the way must be a real folder, as the walk saw them
+            let mut at = root.to_path_buf();
+            let parts: Vec<&str> = p.split('/').collect();
+            for (i, part) in parts.iter().enumerate() {
+                at.push(part);
+                let m = std::fs::symlink_metadata(&at).ok()?;
+                if i + 1 == parts.len() {
+                    return m.is_file().then_some(m.len());
+                }
+                if !m.is_dir() {
+                    return None;
+                }
+            }
+            None
+        });
+        out.findings.extend(cross);
+        return Ok(out);
     }
     if !meta.is_file() {
         return Ok(ScanOutput {
@@ -146,6 +166,7 @@ pub fn scan_bundle(
     };
     let mut out = ScanOutput::default();
     let mut buf = vec![0u8; opts.read_buf];
+    let mut sizes: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     loop {
         let entry = match opened.tar.next_entry() {
             Ok(Some(e)) => e,
@@ -186,7 +207,10 @@ pub fn scan_bundle(
         out.files += 1;
         out.bytes += entry.size;
         out.findings.extend(scan.finish());
+        sizes.insert(entry.path.clone(), entry.size);
     }
+    let cross = super::models::onnx::cross_check(&out.findings, |p| sizes.get(p).copied());
+    out.findings.extend(cross);
     Ok(Some(out))
 }
 

@@ -178,6 +178,11 @@ pub fn run<R: Read>(
         structural_ok &= r.ok;
         findings.extend(r.findings);
     }
+    // Files a model needs at load time must be among the signed ones.
+    let cross = crate::inspect::models::onnx::cross_check(&findings, |p| {
+        expected.get(p).map(|&(_, size)| size)
+    });
+    findings.extend(cross);
     if structural_ok {
         if let Some(dir) = opts.extract_to {
             sync_dirs(dir).map_err(|source| VerifyError::Extract {

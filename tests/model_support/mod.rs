@@ -378,6 +378,26 @@ pub fn field_varint(v: &mut Vec<u8>, field: u32, x: u64) {
 /// An ONNX model with one node (`domain`, `op`), one initializer whose data is external at
 /// `location` (if any), and a metadata property.
 pub fn onnx(domain: &str, op: &str, location: Option<&str>, meta: (&str, &str)) -> Vec<u8> {
+    onnx_with(domain, op, location.map(|l| (l, None)), meta)
+}
+
+/// An ONNX model whose one tensor reads its data from `location`, and when given, from
+/// `offset` for `length` bytes.
+pub fn onnx_external(location: &str, offset: u64, length: u64) -> Vec<u8> {
+    onnx_with(
+        "",
+        "Relu",
+        Some((location, Some((offset, length)))),
+        ("k", "v"),
+    )
+}
+
+fn onnx_with(
+    domain: &str,
+    op: &str,
+    location: Option<(&str, Option<(u64, u64)>)>,
+    meta: (&str, &str),
+) -> Vec<u8> {
     let mut node = Vec::new();
     field_bytes(&mut node, 1, b"x");
     field_bytes(&mut node, 2, b"y");
@@ -388,11 +408,19 @@ pub fn onnx(domain: &str, op: &str, location: Option<&str>, meta: (&str, &str)) 
     field_varint(&mut tensor, 2, 1);
     field_bytes(&mut tensor, 8, b"w");
     match location {
-        Some(loc) => {
+        Some((loc, range)) => {
             let mut e = Vec::new();
             field_bytes(&mut e, 1, b"location");
             field_bytes(&mut e, 2, loc.as_bytes());
             field_bytes(&mut tensor, 13, &e);
+            if let Some((offset, length)) = range {
+                for (k, v) in [("offset", offset), ("length", length)] {
+                    let mut e = Vec::new();
+                    field_bytes(&mut e, 1, k.as_bytes());
+                    field_bytes(&mut e, 2, v.to_string().as_bytes());
+                    field_bytes(&mut tensor, 13, &e);
+                }
+            }
             field_varint(&mut tensor, 14, 1);
         }
         None => field_bytes(&mut tensor, 9, &[0u8; 16]),

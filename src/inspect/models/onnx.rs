@@ -4,7 +4,7 @@
 
 use super::proto::{ProtoStream, Schema, Want};
 use crate::inspect::{
-    Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity,
+    Category, DataRef, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity,
 };
 use std::collections::BTreeSet;
 
@@ -41,6 +41,76 @@ pub fn location_problem(location: &str) -> Option<&'static str> {
         return Some("is a URL");
     }
     None
+}
+
+/// The path (from the bundle root, `/`-separated) that `location` names for a model at
+/// `model`: relative to the model's folder, `\\` taken as a separator, `.` and empty
+/// components dropped. `None` when the location is one [`location_problem`] refuses (that
+/// check reports it).
+pub fn resolve(model: &str, location: &str) -> Option<String> {
+    if location_problem(location).is_some() {
+        return None;
+    }
+    let dir = model.rsplit_once('/').map_or("", |(d, _)| d);
+    let parts: Vec<&str> = dir
+        .split('/')
+        .chain(location.split(['/', '\\']))
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    // (A location of only `.` names the folder itself: no regular file has that path, so
+    // the cross-file check flags it.)
+    Some(parts.join("/"))
+}
+
+/// Cross-file check of a bundle (or scanned folder): every external-data reference among
+/// `findings` must name one of its regular files (`size_of` gives a file's size, `None` when
+/// there is no such regular file), and its byte range must lie inside it. A missing file is
+/// the dangerous case: the signature does not cover it, and at load time the runtime reads
+/// whatever file sits at that path beside the model.
+pub fn cross_check(findings: &[Finding], size_of: impl Fn(&str) -> Option<u64>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for f in findings {
+        let Some(r) = &f.refers_to else { continue };
+        match size_of(&r.path) {
+            None => out.push(Finding::new(
+                &f.path,
+                "onnx.external-data-missing",
+                Category::Integrity,
+                Severity::High,
+                format!(
+                    "tensor {:?} reads its data from {:?}, which is not a regular file in the \
+                     bundle: at load time the runtime would read whatever unsigned file is at \
+                     that path",
+                    r.by, r.path
+                ),
+                r.path.as_bytes(),
+            )),
+            Some(size) => {
+                let end = match r.length {
+                    Some(len) => r.offset.checked_add(len),
+                    None => Some(r.offset),
+                };
+                if end.is_none_or(|e| e > size) {
+                    out.push(Finding::new(
+                        &f.path,
+                        "onnx.external-data-range",
+                        Category::Integrity,
+                        Severity::High,
+                        format!(
+                            "tensor {:?} reads bytes {}..{} of {:?}, which holds only {size} \
+                             bytes",
+                            r.by,
+                            r.offset,
+                            end.map_or_else(|| "(overflow)".to_string(), |e| e.to_string()),
+                            r.path
+                        ),
+                        format!("{}:{}:{:?}", r.path, r.offset, r.length).as_bytes(),
+                    ));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// What the schema collected.
@@ -199,7 +269,7 @@ pub fn findings(path: &str, rec: &OnnxRecord, out: &mut Vec<Finding>) {
                 name.as_bytes(),
             ));
         } else {
-            out.push(Finding::new(
+            let f = Finding::new(
                 path,
                 "onnx.external-data-ref",
                 Category::Format,
@@ -208,7 +278,19 @@ pub fn findings(path: &str, rec: &OnnxRecord, out: &mut Vec<Finding>) {
                     "tensor {name:?} data is in {loc:?} (must be a regular file inside the bundle)"
                 ),
                 loc.as_bytes(),
-            ));
+            );
+            // A model inside an archive resolves against that archive, which the cross-file
+            // check does not list: only payload files get a reference.
+            let r = (!path.contains('!')).then(|| resolve(path, loc)).flatten();
+            out.push(match r {
+                Some(target) => f.referring_to(DataRef {
+                    path: target,
+                    by: name.clone(),
+                    offset: off.parse().unwrap_or(0),
+                    length: len.parse().ok(),
+                }),
+                None => f,
+            });
         }
     }
     let mut flagged = BTreeSet::new();
@@ -329,6 +411,74 @@ impl FileInspector for OnnxFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn references_resolve_from_the_model_folder() {
+        assert_eq!(resolve("m.onnx", "w.bin").as_deref(), Some("w.bin"));
+        assert_eq!(
+            resolve("a/b/m.onnx", "./data\\w.bin").as_deref(),
+            Some("a/b/data/w.bin")
+        );
+        assert_eq!(
+            resolve("a/m.onnx", "d//w.bin").as_deref(),
+            Some("a/d/w.bin")
+        );
+        for bad in ["../w.bin", "/etc/passwd", "C:w.bin", "http://x/w", ""] {
+            assert_eq!(resolve("a/m.onnx", bad), None, "{bad}");
+        }
+        // names the folder itself, which no regular file matches
+        assert_eq!(resolve("a/m.onnx", ".").as_deref(), Some("a"));
+        assert_eq!(resolve("m.onnx", "./").as_deref(), Some(""));
+    }
+
+    fn reference(offset: u64, length: Option<u64>) -> Finding {
+        Finding::new(
+            "a/m.onnx",
+            "onnx.external-data-ref",
+            Category::Format,
+            Severity::Info,
+            "",
+            b"",
+        )
+        .referring_to(DataRef {
+            path: "a/w.bin".into(),
+            by: "w".into(),
+            offset,
+            length,
+        })
+    }
+
+    #[test]
+    fn cross_check_flags_missing_files_and_ranges_past_the_end() {
+        let sizes = |p: &str| (p == "a/w.bin").then_some(100u64);
+        let rules = |f: Vec<Finding>| f.into_iter().map(|x| x.rule).collect::<Vec<_>>();
+        // inside, to the end, and whole
+        for (off, len) in [(0, Some(100)), (40, Some(60)), (100, None), (0, None)] {
+            assert!(
+                cross_check(&[reference(off, len)], sizes).is_empty(),
+                "{off} {len:?}"
+            );
+        }
+        for (off, len) in [
+            (0, Some(101)),
+            (99, Some(2)),
+            (101, None),
+            (u64::MAX, Some(2)),
+        ] {
+            assert_eq!(
+                rules(cross_check(&[reference(off, len)], sizes)),
+                ["onnx.external-data-range"],
+                "{off} {len:?}"
+            );
+        }
+        assert_eq!(
+            rules(cross_check(&[reference(0, Some(1))], |_| None)),
+            ["onnx.external-data-missing"]
+        );
+        // findings without a reference are not looked at
+        let plain = Finding::new("x", "r", Category::Format, Severity::Info, "", b"");
+        assert!(cross_check(&[plain], |_| None).is_empty());
+    }
 
     #[test]
     fn locations() {
