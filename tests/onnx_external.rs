@@ -183,3 +183,41 @@ fn scan_of_a_bundle_checks_the_data_file() {
         "{v:#}"
     );
 }
+
+/// Model admission (a plain tar with `model.sig`) extracts and inspects every file; its
+/// cross-file check uses the tar's own file list. (The signature itself is checked after
+/// extraction and is not what this test is about.)
+#[test]
+fn model_tar_extraction_checks_the_data_file() {
+    let policy = airgate::policy::Policy::default();
+    let engine = airgate::inspect::build_engine(&policy).unwrap();
+    for (with_data, flagged) in [(true, false), (false, true)] {
+        let t = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        let mut add = |name: &str, data: &[u8]| {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_cksum();
+            b.append_data(&mut h, name, data).unwrap();
+        };
+        add("model.sig", b"{}");
+        add("m.onnx", &model_support::onnx_external("w.bin", 0, 16));
+        if with_data {
+            add("w.bin", &[0u8; 16]);
+        }
+        let tar_path = t.path().join("m.tar");
+        std::fs::write(&tar_path, b.into_inner().unwrap()).unwrap();
+        let dest = t.path().join("out");
+        std::fs::create_dir(&dest).unwrap();
+        let got = airgate::gate::model_check::extract(&tar_path, &dest, &policy.limits, &engine)
+            .unwrap()
+            .unwrap();
+        let missing = got
+            .findings
+            .iter()
+            .any(|f| f.rule == "onnx.external-data-missing" && f.path == "m.onnx");
+        assert_eq!(missing, flagged, "{:#?}", got.findings);
+    }
+}
