@@ -1,15 +1,27 @@
 //! Single-stream decoders (gzip, zstd, bzip2) and UTF-16 text, as push layers: encoded
-//! bytes go in, decoded bytes go straight into a child scan. Nothing is buffered whole.
+//! bytes go in, decoded bytes go into a child scan. A decoded stream is held until it passes
+//! [`HOLD`] bytes, so a small one (most are) is scanned whole where it lies; a larger one is
+//! streamed from then on.
 
 use super::{clean_name, Layer, Nest};
 use crate::inspect::engine::FileScan;
 use crate::inspect::{Category, Finding, Severity};
 use std::io::Write;
 
+/// Decoded bytes held before a stream is handed to its child scan in chunks.
+pub const HOLD: usize = 1 << 20;
+
+thread_local! {
+    /// Per worker: a spare hold buffer, so each stream does not fault in fresh pages.
+    static SPARE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Where decoded bytes go: the child scan, with the nesting limits applied.
 pub struct Sink {
     nest: Nest,
     child: Option<FileScan>,
+    /// The decoded stream so far, while it is at most [`HOLD`] bytes (`None` once streaming).
+    held: Option<Vec<u8>>,
     /// Encoded bytes handed to the decoder so far (set by the layer).
     encoded: u64,
     decoded: u64,
@@ -19,9 +31,13 @@ pub struct Sink {
 
 impl Sink {
     fn new(nest: Nest, child: Option<FileScan>) -> Sink {
+        let held = child
+            .is_some()
+            .then(|| SPARE.with_borrow_mut(std::mem::take));
         Sink {
             nest,
             child,
+            held,
             encoded: 0,
             decoded: 0,
             tripped: None,
@@ -29,11 +45,36 @@ impl Sink {
     }
 
     /// Finish the child; return its findings plus any limit finding.
-    fn close(self, out: &mut Vec<Finding>) {
-        if let Some(c) = self.child {
-            out.extend(c.finish());
+    fn close(mut self, out: &mut Vec<Finding>) {
+        let held = self.held.take();
+        if let Some(c) = self.child.take() {
+            out.extend(match &held {
+                Some(h) => c.whole(h),
+                None => c.finish(),
+            });
         }
-        out.extend(self.tripped);
+        out.extend(self.tripped.take());
+        give_back(held);
+    }
+
+    /// From now on every decoded chunk goes straight to the child.
+    fn stream(&mut self) {
+        if let (Some(h), Some(c)) = (self.held.take(), self.child.as_mut()) {
+            c.update(&h);
+            give_back(Some(h));
+        }
+    }
+}
+
+/// Return a hold buffer to this worker's spare (keeping the larger one).
+fn give_back(held: Option<Vec<u8>>) {
+    if let Some(mut h) = held {
+        h.clear();
+        SPARE.with_borrow_mut(|spare| {
+            if h.capacity() > spare.capacity() {
+                *spare = h;
+            }
+        });
     }
 }
 
@@ -50,8 +91,19 @@ impl Write for Sink {
             self.tripped = Some(*f);
             return Err(std::io::Error::other("inspection limit reached"));
         }
-        if let Some(c) = self.child.as_mut() {
-            c.update(buf);
+        match &mut self.held {
+            Some(h) if h.len() + buf.len() <= HOLD => h.extend_from_slice(buf),
+            Some(_) => {
+                self.stream();
+                if let Some(c) = self.child.as_mut() {
+                    c.update(buf);
+                }
+            }
+            None => {
+                if let Some(c) = self.child.as_mut() {
+                    c.update(buf);
+                }
+            }
         }
         Ok(buf.len())
     }
