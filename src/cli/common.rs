@@ -84,7 +84,7 @@ pub fn engine_for(
 pub fn print_report(r: &airgate::report::Report, format: Format) -> anyhow::Result<()> {
     match format {
         Format::Human => print!("{}", airgate::report::human::render(r)),
-        Format::Json => println!("{}", r.to_json()),
+        Format::Json => r.write_json(std::io::stdout().lock())?,
         Format::Sarif => println!("{}", airgate::report::sarif::render(r)),
     }
     Ok(())

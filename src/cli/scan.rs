@@ -66,12 +66,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     report.policy_sha256 = policy.digest();
     report.timings = Timings::from(started.elapsed(), out.bytes, out.files);
     report.sort();
-    let text = match args.format {
-        Format::Human => human::render(&report),
-        Format::Json => report.to_json(),
-        Format::Sarif => sarif::render(&report),
-    };
-    println!("{}", text.trim_end());
+    match args.format {
+        Format::Human => println!("{}", human::render(&report).trim_end()),
+        Format::Json => report.write_json(std::io::stdout().lock())?,
+        Format::Sarif => println!("{}", sarif::render(&report).trim_end()),
+    }
     Ok(match report.verdict {
         Verdict::Accept => 0,
         Verdict::Reject => 1,

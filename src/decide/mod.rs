@@ -23,6 +23,9 @@ pub fn waivable(category: Category) -> bool {
 /// Findings split by the policy's waivers: `(kept, waived)`. Waivers only apply to
 /// waivable categories.
 pub fn apply_waivers(findings: Vec<Finding>, policy: &Policy) -> (Vec<Finding>, Vec<Finding>) {
+    if policy.inspect.waivers.is_empty() {
+        return (findings, Vec::new());
+    }
     findings.into_iter().partition(|f| {
         !(waivable(f.category)
             && policy

@@ -143,9 +143,20 @@ impl Report {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 
+    /// Write the JSON report (as [`to_json`](Self::to_json), then a newline) to `w`,
+    /// without building it as one string first.
+    pub fn write_json<W: std::io::Write>(&self, w: W) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
+        serde_json::to_writer_pretty(&mut w, self).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")?;
+        w.flush()
+    }
+
     /// Sort findings: most severe first, then by path and offset, so output is stable.
     pub fn sort(&mut self) {
-        self.findings.sort_by(|a, b| {
+        use rayon::slice::ParallelSliceMut;
+        self.findings.par_sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
                 .then_with(|| a.path.cmp(&b.path))
