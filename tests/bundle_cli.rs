@@ -136,19 +136,7 @@ fn pack_is_deterministic() {
     let mut outs = Vec::new();
     for i in 0..2 {
         let b = d.join(format!("m{i}.tar.zst"));
-        let (code, _, err) = run(&[
-            "pack",
-            d.join("src").to_str().unwrap(),
-            "--kind",
-            "weights",
-            "--name",
-            "m",
-            "--version",
-            "1.0.0",
-            "-o",
-            b.to_str().unwrap(),
-        ]);
-        assert_eq!(code, 0, "{err}");
+        pack_weights(&d.join("src"), &b);
         outs.push(std::fs::read(&b).unwrap());
     }
     assert_eq!(outs[0], outs[1]);

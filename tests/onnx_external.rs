@@ -28,22 +28,10 @@ fn pack_and_verify(d: &Path, src: &Path) -> (i32, serde_json::Value) {
     let (_, pubkey) = key(d, "k");
     let b = d.join("m.tar.zst");
     let b_s = b.to_str().unwrap();
-    let (code, _, err) = run(&[
-        "pack",
-        src.to_str().unwrap(),
-        "--kind",
-        "weights",
-        "--name",
-        "m",
-        "--version",
-        "1.0.0",
-        "-o",
-        b_s,
-    ]);
-    assert_eq!(code, 0, "{err}");
+    pack_weights(src, &b);
     let (code, _, err) = run(&["sign", b_s, "--key", d.join("k.key").to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = run(&[
+    run_json(&[
         "verify",
         b_s,
         "--key",
@@ -52,10 +40,7 @@ fn pack_and_verify(d: &Path, src: &Path) -> (i32, serde_json::Value) {
         "1",
         "--format",
         "json",
-    ]);
-    let v: serde_json::Value =
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
-    (code, v)
+    ])
 }
 
 fn rules(v: &serde_json::Value) -> Vec<(String, String)> {
@@ -117,11 +102,15 @@ fn verify_rejects_a_range_past_the_data_file() {
     );
 }
 
-fn scan(path: &Path) -> (i32, serde_json::Value) {
-    let (code, out, err) = run(&["scan", path.to_str().unwrap(), "--format", "json"]);
-    let v: serde_json::Value =
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
-    (code, v)
+/// `scan PATH`: exits 1 and flags the missing data file exactly when `missing`.
+fn scan_flags_missing(path: &Path, missing: bool) {
+    let (code, v) = run_json(&["scan", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, if missing { 1 } else { 0 }, "{v:#}");
+    assert_eq!(
+        has(&v, "onnx.external-data-missing", "model/m.onnx"),
+        missing,
+        "{v:#}"
+    );
 }
 
 #[test]
@@ -129,32 +118,17 @@ fn scan_of_a_folder_checks_the_data_file() {
     let t = tempfile::tempdir().unwrap();
     let ok = t.path().join("ok");
     tree(&ok, Some(16));
-    let (code, v) = scan(&ok);
-    assert_eq!(code, 0, "{v:#}");
-    assert!(
-        !has(&v, "onnx.external-data-missing", "model/m.onnx"),
-        "{v:#}"
-    );
+    scan_flags_missing(&ok, false);
 
     let missing = t.path().join("missing");
     tree(&missing, None);
-    let (code, v) = scan(&missing);
-    assert_eq!(code, 1, "{v:#}");
-    assert!(
-        has(&v, "onnx.external-data-missing", "model/m.onnx"),
-        "{v:#}"
-    );
+    scan_flags_missing(&missing, true);
 
     // a link to the data is not a regular file of the folder
     let linked = t.path().join("linked");
     tree(&linked, None);
     std::os::unix::fs::symlink(ok.join("model/w.bin"), linked.join("model/w.bin")).unwrap();
-    let (code, v) = scan(&linked);
-    assert_eq!(code, 1, "{v:#}");
-    assert!(
-        has(&v, "onnx.external-data-missing", "model/m.onnx"),
-        "{v:#}"
-    );
+    scan_flags_missing(&linked, true);
 }
 
 #[test]
@@ -163,25 +137,8 @@ fn scan_of_a_bundle_checks_the_data_file() {
     let d = t.path();
     tree(&d.join("src"), None);
     let b = d.join("m.tar.zst");
-    let (code, _, err) = run(&[
-        "pack",
-        d.join("src").to_str().unwrap(),
-        "--kind",
-        "weights",
-        "--name",
-        "m",
-        "--version",
-        "1.0.0",
-        "-o",
-        b.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let (code, v) = scan(&b);
-    assert_eq!(code, 1, "{v:#}");
-    assert!(
-        has(&v, "onnx.external-data-missing", "model/m.onnx"),
-        "{v:#}"
-    );
+    pack_weights(&d.join("src"), &b);
+    scan_flags_missing(&b, true);
 }
 
 /// Model admission (a plain tar with `model.sig`) extracts and inspects every file; its

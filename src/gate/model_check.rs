@@ -123,10 +123,10 @@ pub fn extract(
         return Ok(Err(format!("the model tar has no {SIG_FILE} at its root")));
     }
     // files a model needs at load time must be in the tar
-    let cross = crate::inspect::models::onnx::cross_check(&out.findings, |p| {
-        out.files.get(p).map(|&(_, size)| size)
+    let files = &out.files;
+    crate::inspect::models::onnx::cross_check(&mut out.findings, |p| {
+        files.get(p).map(|&(_, size)| size)
     });
-    out.findings.extend(cross);
     Ok(Ok(out))
 }
 

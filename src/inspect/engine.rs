@@ -170,9 +170,15 @@ impl FileScan {
                 self.head.extend_from_slice(data);
                 return;
             }
+            if self.head.is_empty() {
+                // the first chunk holds the whole head: sniff it there, feed it in one piece
+                self.sniff(&data[..SNIFF_LEN]);
+                self.feed(data);
+                return;
+            }
             self.head.extend_from_slice(&data[..want]);
-            self.sniff();
             let head = std::mem::take(&mut self.head);
+            self.sniff(&head);
             self.feed(&head);
             self.feed(&data[want..]);
             return;
@@ -187,10 +193,7 @@ impl FileScan {
             self.update(data);
             return self.finish();
         }
-        self.head
-            .extend_from_slice(&data[..data.len().min(SNIFF_LEN)]);
-        self.sniff();
-        self.head = Vec::new();
+        self.sniff(&data[..data.len().min(SNIFF_LEN)]);
         self.seen = data.len() as u64;
         if let Some(layer) = self.layer.as_mut() {
             if !data.is_empty() {
@@ -208,8 +211,8 @@ impl FileScan {
     /// End of the file: collect every inspector's findings.
     pub fn finish(mut self) -> Vec<Finding> {
         if self.open.is_none() {
-            self.sniff();
             let head = std::mem::take(&mut self.head);
+            self.sniff(&head);
             self.feed(&head);
         }
         self.collect()
@@ -238,7 +241,8 @@ impl FileScan {
         self.findings
     }
 
-    fn sniff(&mut self) {
+    /// Open the layer and the inspectors that apply, from the file's first bytes.
+    fn sniff(&mut self, head: &[u8]) {
         let meta = FileMeta {
             path: &self.path,
             size: self.size,
@@ -251,7 +255,7 @@ impl FileScan {
                 depth: self.depth,
                 budget: self.budget.clone(),
             };
-            self.layer = nested::open(nest, &self.head);
+            self.layer = nested::open(nest, head);
             if self.layer.is_some() {
                 // The decoded members are text-scanned as children; scanning the encoded
                 // container bytes too would only repeat (or garble) those findings.
@@ -266,7 +270,7 @@ impl FileScan {
                 if self.skip.contains(&i.name()) {
                     None
                 } else {
-                    i.open(&meta, &self.head, &self.engine.ctx)
+                    i.open(&meta, head, &self.engine.ctx)
                 }
             })
             .collect::<Vec<_>>();

@@ -93,24 +93,7 @@ pub fn scan_path(
         };
         let mut out = walk.dir(&dir, "", 0)?;
         // files a model needs at load time must be regular files of the scanned folder
-        // (paths from `resolve` hold no `..` and are not absolute)
-        let cross = super::models::onnx::cross_check(&out.findings, |p| {
-            // every folder on the way must be a real folder, as the walk saw them
-            let mut at = root.to_path_buf();
-            let parts: Vec<&str> = p.split('/').collect();
-            for (i, part) in parts.iter().enumerate() {
-                at.push(part);
-                let m = std::fs::symlink_metadata(&at).ok()?;
-                if i + 1 == parts.len() {
-                    return m.is_file().then_some(m.len());
-                }
-                if !m.is_dir() {
-                    return None;
-                }
-            }
-            None
-        });
-        out.findings.extend(cross);
+        super::models::onnx::cross_check(&mut out.findings, |p| regular_file_size(root, p));
         return Ok(out);
     }
     if !meta.is_file() {
@@ -207,11 +190,28 @@ pub fn scan_bundle(
         out.files += 1;
         out.bytes += entry.size;
         out.findings.extend(scan.finish());
-        sizes.insert(entry.path.clone(), entry.size);
+        sizes.insert(entry.path, entry.size);
     }
-    let cross = super::models::onnx::cross_check(&out.findings, |p| sizes.get(p).copied());
-    out.findings.extend(cross);
+    super::models::onnx::cross_check(&mut out.findings, |p| sizes.get(p).copied());
     Ok(Some(out))
+}
+
+/// The size of `rel` (a `/`-separated path with no `..`, as ONNX references resolve) under
+/// `root`, if it is a regular file reached through real folders only, as the walk saw them.
+fn regular_file_size(root: &Path, rel: &str) -> Option<u64> {
+    let mut at = root.to_path_buf();
+    let mut parts = rel.split('/').peekable();
+    while let Some(part) = parts.next() {
+        at.push(part);
+        let m = std::fs::symlink_metadata(&at).ok()?;
+        if parts.peek().is_none() {
+            return m.is_file().then_some(m.len());
+        }
+        if !m.is_dir() {
+            return None;
+        }
+    }
+    None
 }
 
 fn special(shown: &str, meta: &std::fs::Metadata) -> Finding {

@@ -179,10 +179,9 @@ pub fn run<R: Read>(
         findings.extend(r.findings);
     }
     // Files a model needs at load time must be among the signed ones.
-    let cross = crate::inspect::models::onnx::cross_check(&findings, |p| {
+    crate::inspect::models::onnx::cross_check(&mut findings, |p| {
         expected.get(p).map(|&(_, size)| size)
     });
-    findings.extend(cross);
     if structural_ok {
         if let Some(dir) = opts.extract_to {
             sync_dirs(dir).map_err(|source| VerifyError::Extract {

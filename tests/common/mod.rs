@@ -28,6 +28,30 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Run the binary with `args` (which ask for `--format json`); returns (exit code, report).
+pub fn run_json(args: &[&str]) -> (i32, serde_json::Value) {
+    let (code, out, err) = run(args);
+    let v = serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}{err}"));
+    (code, v)
+}
+
+/// `airgate pack SRC -o OUT` as weights `m` version 1.0.0; panics unless it succeeds.
+pub fn pack_weights(src: &Path, out: &Path) {
+    let (code, _, err) = run(&[
+        "pack",
+        src.to_str().unwrap(),
+        "--kind",
+        "weights",
+        "--name",
+        "m",
+        "--version",
+        "1.0.0",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+}
+
 /// Make key pair NAME in DIR; returns (private key, public key path).
 pub fn key(dir: &Path, name: &str) -> (PrivateKey, PathBuf) {
     let (_, sk, pk) = write_keypair(dir, name).unwrap();

@@ -67,9 +67,11 @@ pub fn resolve(model: &str, location: &str) -> Option<String> {
 /// there is no such regular file), and its byte range must lie inside it. A missing file is
 /// the dangerous case: the signature does not cover it, and at load time the runtime reads
 /// whatever file sits at that path beside the model.
-pub fn cross_check(findings: &[Finding], size_of: impl Fn(&str) -> Option<u64>) -> Vec<Finding> {
+///
+/// The new findings are appended to `findings`.
+pub fn cross_check(findings: &mut Vec<Finding>, size_of: impl Fn(&str) -> Option<u64>) {
     let mut out = Vec::new();
-    for f in findings {
+    for f in findings.iter() {
         let Some(r) = &f.refers_to else { continue };
         match size_of(&r.path) {
             None => out.push(Finding::new(
@@ -110,7 +112,7 @@ pub fn cross_check(findings: &[Finding], size_of: impl Fn(&str) -> Option<u64>) 
             }
         }
     }
-    out
+    findings.append(&mut out);
 }
 
 /// What the schema collected.
@@ -448,6 +450,13 @@ mod tests {
         })
     }
 
+    /// The findings `cross_check` adds to `given`.
+    fn cross(mut given: Vec<Finding>, size_of: impl Fn(&str) -> Option<u64>) -> Vec<Finding> {
+        let n = given.len();
+        cross_check(&mut given, size_of);
+        given.split_off(n)
+    }
+
     #[test]
     fn cross_check_flags_missing_files_and_ranges_past_the_end() {
         let sizes = |p: &str| (p == "a/w.bin").then_some(100u64);
@@ -455,7 +464,7 @@ mod tests {
         // inside, to the end, and whole
         for (off, len) in [(0, Some(100)), (40, Some(60)), (100, None), (0, None)] {
             assert!(
-                cross_check(&[reference(off, len)], sizes).is_empty(),
+                cross(vec![reference(off, len)], sizes).is_empty(),
                 "{off} {len:?}"
             );
         }
@@ -466,18 +475,18 @@ mod tests {
             (u64::MAX, Some(2)),
         ] {
             assert_eq!(
-                rules(cross_check(&[reference(off, len)], sizes)),
+                rules(cross(vec![reference(off, len)], sizes)),
                 ["onnx.external-data-range"],
                 "{off} {len:?}"
             );
         }
         assert_eq!(
-            rules(cross_check(&[reference(0, Some(1))], |_| None)),
+            rules(cross(vec![reference(0, Some(1))], |_| None)),
             ["onnx.external-data-missing"]
         );
         // findings without a reference are not looked at
         let plain = Finding::new("x", "r", Category::Format, Severity::Info, "", b"");
-        assert!(cross_check(&[plain], |_| None).is_empty());
+        assert!(cross(vec![plain], |_| None).is_empty());
     }
 
     #[test]

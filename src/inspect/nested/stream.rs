@@ -91,19 +91,15 @@ impl Write for Sink {
             self.tripped = Some(*f);
             return Err(std::io::Error::other("inspection limit reached"));
         }
-        match &mut self.held {
-            Some(h) if h.len() + buf.len() <= HOLD => h.extend_from_slice(buf),
-            Some(_) => {
-                self.stream();
-                if let Some(c) = self.child.as_mut() {
-                    c.update(buf);
-                }
+        if let Some(h) = &mut self.held {
+            if h.len() + buf.len() <= HOLD {
+                h.extend_from_slice(buf);
+                return Ok(buf.len());
             }
-            None => {
-                if let Some(c) = self.child.as_mut() {
-                    c.update(buf);
-                }
-            }
+            self.stream();
+        }
+        if let Some(c) = self.child.as_mut() {
+            c.update(buf);
         }
         Ok(buf.len())
     }
@@ -133,21 +129,14 @@ impl Dec {
             Dec::Bz(d) => d.write_all(data),
         }
     }
-    /// Flush the decoder and hand back the sink (with whether the stream ended cleanly).
-    fn into_sink(self) -> (Result<(), std::io::Error>, Option<Sink>) {
+    /// Flush the decoder: whether the stream ended cleanly. The sink stays in place either
+    /// way, so what was decoded before a bad end is still inspected.
+    fn end(&mut self) -> std::io::Result<()> {
         match self {
-            Dec::Gz(d) => match d.finish() {
-                Ok(s) => (Ok(()), Some(s)),
-                Err(e) => (Err(e), None),
-            },
-            Dec::Zst(mut d) => {
-                let r = d.flush();
-                (r, Some(d.into_inner()))
-            }
-            Dec::Bz(mut d) => match d.finish() {
-                Ok(s) => (Ok(()), Some(s)),
-                Err(e) => (Err(e), None),
-            },
+            Dec::Gz(d) => d.try_finish(),
+            // (flush alone does not say whether the last frame was whole)
+            Dec::Zst(d) => d.do_finish(),
+            Dec::Bz(d) => d.try_finish(),
         }
     }
 }
@@ -268,22 +257,17 @@ impl Layer for Decode {
     }
 
     fn finish(mut self: Box<Self>, out: &mut Vec<Finding>) {
-        if let Some(dec) = self.dec.take() {
-            let (r, sink) = dec.into_sink();
-            match (r, sink) {
-                (Ok(()), Some(s)) => s.close(out),
-                (Err(e), s) => {
-                    if let Some(s) = s {
-                        s.close(out);
-                    }
-                    out.push(self.nest.finding(
-                        "archive.corrupt",
-                        Category::Format,
-                        Severity::Medium,
-                        format!("{} stream is truncated or corrupt ({e})", self.format),
-                    ));
-                }
-                (Ok(()), None) => {}
+        if let Some(mut dec) = self.dec.take() {
+            let r = dec.end();
+            let sink = std::mem::replace(dec.sink(), Sink::new(self.nest.clone(), None));
+            sink.close(out);
+            if let Err(e) = r {
+                out.push(self.nest.finding(
+                    "archive.corrupt",
+                    Category::Format,
+                    Severity::Medium,
+                    format!("{} stream is truncated or corrupt ({e})", self.format),
+                ));
             }
         }
         out.append(&mut self.failed);

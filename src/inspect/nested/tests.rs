@@ -309,3 +309,39 @@ fn held_and_streamed_decodes_find_the_same() {
         }
     }
 }
+
+/// A stream cut short still has its decoded part inspected: a key before the cut is found
+/// beside the corrupt-stream finding, in every decoder (held or already streaming). (Long
+/// enough that the first half holds whole zstd and bzip2 blocks, which decode alone.)
+#[test]
+fn a_truncated_stream_is_inspected_up_to_the_cut() {
+    let e = engine(None);
+    for len in [600_000usize, 3 << 20] {
+        let mut text = b"AKIA2OGYBAH6QW7BZ5JX\n".to_vec();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        while text.len() < len {
+            // incompressible enough that half the encoded stream decodes to a lot
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            text.extend_from_slice(format!("v{x:x} = {}\n", x % 1000).as_bytes());
+        }
+        for (name, mut enc) in [
+            ("k.txt.gz", gz(&text)),
+            ("k.txt.zst", zst(&text)),
+            ("k.txt.bz2", bz(&text)),
+        ] {
+            enc.truncate(enc.len() / 2);
+            let f = scan(&e, name, &enc, 1 << 16);
+            assert!(
+                f.iter().any(|x| x.rule == "archive.corrupt"),
+                "{name} {len}: {f:?}"
+            );
+            assert!(
+                f.iter()
+                    .any(|x| x.rule == "secret.aws-access-key-id" && x.offset == Some(0)),
+                "{name} {len}: the key before the cut: {f:?}"
+            );
+        }
+    }
+}

@@ -52,8 +52,24 @@ impl std::fmt::Debug for Matcher {
     }
 }
 
-const HI: u64 = 0x8080_8080_8080_8080;
-const ONES: u64 = 0x0101_0101_0101_0101;
+/// The high bit of every byte lane, and a one in every lane: the word-at-a-time masks here
+/// and in the base64 probe are built from these.
+pub(super) const HI: u64 = 0x8080_8080_8080_8080;
+pub(super) const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// Eight bytes as a little-endian word (`c` is exactly 8 bytes long).
+#[inline(always)]
+pub(super) fn le_word(c: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(c);
+    u64::from_le_bytes(b)
+}
+
+/// The 8 bytes at `buf[i..i + 8]` as a little-endian word, if they are all there.
+#[inline(always)]
+pub(super) fn word_at(buf: &[u8], i: usize) -> Option<u64> {
+    buf.get(i..i.checked_add(8)?).map(le_word)
+}
 
 /// Bytes that can be part of text: printable ASCII, tab, LF, CR.
 const fn printable_table() -> [bool; 256] {
@@ -107,11 +123,6 @@ pub fn text_spans(buf: &[u8], from: usize) -> Vec<(usize, usize)> {
             }
         }
     };
-    let word = |c: &[u8]| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(c);
-        u64::from_le_bytes(b)
-    };
     // Start of the printable run in progress (it may be empty).
     let mut run = from;
     let mut i = from;
@@ -119,10 +130,10 @@ pub fn text_spans(buf: &[u8], from: usize) -> Vec<(usize, usize)> {
     let whole = region.len() / 32 * 32;
     for group in region[..whole].chunks_exact(32) {
         let w = [
-            word(&group[..8]),
-            word(&group[8..16]),
-            word(&group[16..24]),
-            word(&group[24..]),
+            le_word(&group[..8]),
+            le_word(&group[8..16]),
+            le_word(&group[16..24]),
+            le_word(&group[24..]),
         ];
         let h = [w[0] & HI, w[1] & HI, w[2] & HI, w[3] & HI];
         if (h[0] != 0) & (h[1] != 0) & (h[2] != 0) & (h[3] != 0) {
@@ -176,9 +187,8 @@ pub fn spans(buf: &[u8], from: usize, is_text: bool) -> Vec<(usize, usize)> {
     }
 }
 
-/// Keyword hits of each span, walked one by one (the reference [`hits_packed`] must agree
-/// with).
-#[cfg(test)]
+/// Keyword hits of each span, walked one by one: how a single span (text) is searched, and
+/// the reference [`hits_packed`] must agree with.
 fn hits_per_span(ac: &Keywords, buf: &[u8], spans: &[(usize, usize)]) -> Vec<Hit> {
     let mut hits = Vec::new();
     for &(s, e) in spans {
@@ -382,18 +392,10 @@ impl Matcher {
     /// [`hits_packed`]).
     fn keyword_hits(ac: &Keywords, buf: &[u8], spans: &[(usize, usize)], limit: usize) -> Vec<Hit> {
         let spans = &spans[..spans.partition_point(|&(s, _)| s < limit)];
-        match spans {
-            [] => Vec::new(),
-            &[(s, e)] => {
-                let mut hits = Vec::new();
-                ac.hits(&buf[s..e], &mut hits);
-                for h in &mut hits {
-                    h.start += s;
-                    h.end += s;
-                }
-                hits
-            }
-            _ => hits_packed(ac, buf, spans),
+        if spans.len() > 1 {
+            hits_packed(ac, buf, spans)
+        } else {
+            hits_per_span(ac, buf, spans)
         }
     }
 

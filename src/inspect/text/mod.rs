@@ -13,7 +13,7 @@ use super::{
 };
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
-use matcher::{Matcher, RawMatch, OVERLAP};
+use matcher::{le_word, word_at, Matcher, RawMatch, HI, ONES, OVERLAP};
 use rules::{Rule, RuleCategory};
 use std::sync::Arc;
 
@@ -292,16 +292,6 @@ impl TextScanner {
     }
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-/// The 8 bytes at `buf[i..i + 8]` as a little-endian word, if they are all there.
-#[inline(always)]
-fn word_at(buf: &[u8], i: usize) -> Option<u64> {
-    let b: [u8; 8] = buf.get(i..i.checked_add(8)?)?.try_into().ok()?;
-    Some(u64::from_le_bytes(b))
-}
-
 /// Bit 7 set in each byte of `w` that is not in the base64 alphabets (`A-Z a-z 0-9 + / - _`,
 /// the same bytes as `b64_table`); exact and branch-free: every step works on 7-bit values,
 /// so no carry crosses into the next byte.
@@ -337,9 +327,7 @@ pub fn count_newlines(b: &[u8]) -> usize {
         let mut lanes = 0u64;
         let mut n = 0;
         for c in words.by_ref().take(255) {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(c);
-            let x = u64::from_le_bytes(a) ^ NL;
+            let x = le_word(c) ^ NL;
             lanes += (!(((x & LO7) + LO7) | x) & !LO7) >> 7;
             n += 1;
         }
