@@ -62,6 +62,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         now: airgate::util::now_secs(),
         consume_input: inside,
         file_name: None,
+        cancel: None,
     };
     let r = if inside {
         let name = a

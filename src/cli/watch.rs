@@ -1,5 +1,7 @@
 //! `airgate watch`: the intake daemon. Admits bundles as they arrive in `GATE/intake/`;
-//! SIGTERM or SIGINT stops it after the bundle in flight.
+//! SIGTERM or SIGINT stops it: a bundle still being verified is put back in intake
+//! undecided, one already decided is finished first. A second signal exits at once (the
+//! next start recovers the claim, as after a crash).
 
 use super::common::{Format, ResultExt};
 use super::init::{check_format, gate_err, open};
@@ -35,6 +37,9 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     let verifier = BundleVerifier { engine };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        // the first signal sets `stop`; a second one, with `stop` already set, exits
+        signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))
+            .operational()?;
         signal_hook::flag::register(sig, Arc::clone(&stop)).operational()?;
     }
     let opts = WatchOptions {
@@ -66,14 +71,18 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
                         .map(|x| format!(" ({x})"))
                         .unwrap_or_default()
                 ),
+                (Err(airgate::gate::GateError::Abandoned), false) => {
+                    format!("{name}: abandoned on stop request (left in intake, undecided)")
+                }
                 (Err(e), false) => format!("{name}: error (left in intake): {e}"),
             };
             println!("{line}");
         };
     let stats = watch(&gate, &policy, &opts, &mut print).map_err(gate_err)?;
     eprintln!(
-        "airgate watch: stopped; staged {}, quarantined {}, errors {}, recovered claims {}",
-        stats.staged, stats.quarantined, stats.errors, stats.recovered
+        "airgate watch: stopped; staged {}, quarantined {}, errors {}, recovered claims {}, \
+         abandoned {}",
+        stats.staged, stats.quarantined, stats.errors, stats.recovered, stats.abandoned
     );
     Ok(0)
 }

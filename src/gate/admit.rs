@@ -29,6 +29,10 @@ pub struct AdmitOptions<'a> {
     pub consume_input: bool,
     /// File name to record (defaults to the input's own name).
     pub file_name: Option<String>,
+    /// A stop request (SIGTERM): once set, the bundle in flight is abandoned at the next
+    /// cancel point before any decision ([`GateError::Abandoned`]); after the decision is
+    /// made, the bundle is finished instead.
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 /// Where the bundle went.
@@ -111,6 +115,7 @@ pub fn admit_intake(
         now: opts.now,
         consume_input: true,
         file_name: Some(name.to_string()),
+        cancel: opts.cancel,
     };
     let res = admit(gate, policy, &claimed, &opts);
     if res.is_err() && claimed.exists() {
@@ -119,12 +124,17 @@ pub fn admit_intake(
     res.map(Some)
 }
 
-/// Best effort: an audit record for an admit that failed (the failure may be the disk).
+/// Best effort: an audit record for an admit that failed (the failure may be the disk) or
+/// was abandoned on request (event `abandoned`).
 fn record_error(gate: &Gate, policy: &Policy, key: &PrivateKey, file: &str, e: &GateError) {
     let Ok(_lock) = GateLock::acquire(&gate.lock_path()) else {
         return;
     };
-    let mut rec = Record::new("error", "error", &policy.digest());
+    let event = match e {
+        GateError::Abandoned => "abandoned",
+        _ => "error",
+    };
+    let mut rec = Record::new(event, event, &policy.digest());
     rec.bundle = Some(AuditBundle {
         file: file.to_string(),
         ..AuditBundle::default()
@@ -180,6 +190,7 @@ fn admit_in(
         store.as_ref(),
         (!hopeless).then_some(files.as_path()),
         opts.now,
+        opts.cancel,
     )?;
     if cand.bundle_sha256.is_empty() {
         cand.bundle_sha256 = receipt::hash_file(bundle)

@@ -51,6 +51,7 @@ impl Verifier for Fake {
         _: Option<&crate::trust::store::TrustStore>,
         to: Option<&Path>,
         _: i64,
+        _: Option<&std::sync::atomic::AtomicBool>,
     ) -> Result<Candidate, GateError> {
         let to = to.unwrap();
         if let Mode::Fail = self.0 {
@@ -95,6 +96,7 @@ fn run(g: &Gate, b: &Path, mode: Mode) -> Result<super::AdmitResult, GateError> 
         now: 1_700_000_000,
         consume_input: true,
         file_name: None,
+        cancel: None,
     };
     admit(g, &g.load_policy().unwrap(), b, &opts)
 }

@@ -97,7 +97,7 @@ pub(super) fn admit_model(
     };
     let mut verified = None;
     let mut files = BTreeMap::new();
-    match mc::extract(bundle, &files_dir, &policy.limits, &engine)? {
+    match mc::extract(bundle, &files_dir, &policy.limits, &engine, opts.cancel)? {
         Err(why) => report
             .findings
             .push(mc::trust_finding(file_name, "model.archive", &why)),

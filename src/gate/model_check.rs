@@ -56,18 +56,24 @@ pub struct Extracted {
 }
 
 /// Extract the tar at `tar_path` into the existing empty folder `dest` with the strict reader,
-/// hashing and inspecting each file as it streams. `Ok(Err(reason))`: the archive is refused.
+/// hashing and inspecting each file as it streams. `Ok(Err(reason))`: the archive is refused;
+/// `Err(GateError::Abandoned)`: `cancel` was set (checked between reads).
 pub fn extract(
     tar_path: &Path,
     dest: &Path,
     limits: &Limits,
     engine: &Engine,
+    cancel: Option<&std::sync::atomic::AtomicBool>,
 ) -> Result<Result<Extracted, String>, GateError> {
+    let cancelled = || cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst));
     let f = std::fs::File::open(tar_path).map_err(fsutil::io("read", tar_path))?;
     let mut tar = TarReader::new(BufReader::new(f), TarLimits::from(limits));
     let mut out = Extracted::default();
     let mut buf = vec![0u8; 1 << 16];
     loop {
+        if cancelled() {
+            return Err(GateError::Abandoned);
+        }
         let entry = match tar.next_entry() {
             Ok(Some(e)) => e,
             Ok(None) => break,
@@ -102,6 +108,9 @@ pub fn extract(
             };
             if n == 0 {
                 break;
+            }
+            if cancelled() {
+                return Err(GateError::Abandoned);
             }
             file.write_all(&buf[..n])
                 .map_err(fsutil::io("write", &target))?;

@@ -7,6 +7,7 @@ use crate::policy::Policy;
 use crate::report::Report;
 use crate::trust::store::TrustStore;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 /// An accepted bundle, as the gate needs it.
 #[derive(Clone, Debug)]
@@ -32,7 +33,8 @@ pub struct Candidate {
 
 /// Verify, inspect and decide one bundle, writing its payload under `extract_to` (an
 /// existing, empty folder) in the same pass when given. `trust` is the gate's active trust
-/// (`None`: the policy's own keys).
+/// (`None`: the policy's own keys). Once `cancel` is set the verifier stops reading and
+/// returns [`GateError::Abandoned`].
 pub trait Verifier {
     fn check(
         &self,
@@ -41,6 +43,7 @@ pub trait Verifier {
         trust: Option<&TrustStore>,
         extract_to: Option<&Path>,
         now: i64,
+        cancel: Option<&AtomicBool>,
     ) -> Result<Candidate, GateError>;
 
     /// The inspection engine, for inputs the gate unpacks itself (OpenSSF model tars).
@@ -79,16 +82,21 @@ impl Verifier for BundleVerifier {
         trust: Option<&TrustStore>,
         extract_to: Option<&Path>,
         now: i64,
+        cancel: Option<&AtomicBool>,
     ) -> Result<Candidate, GateError> {
         use crate::decide::{decide, Decision};
-        use crate::verify::{verify_bundle, VerifyOptions};
+        use crate::verify::{verify_bundle, VerifyError, VerifyOptions};
         let mut opts = VerifyOptions::new(policy, &self.engine);
         opts.extract_to = extract_to;
         opts.trust = trust;
         opts.now = now;
-        let outcome = verify_bundle(bundle, &opts).map_err(|e| GateError::Verify {
-            message: e.to_string(),
-            class: e.class(),
+        opts.cancel = cancel;
+        let outcome = verify_bundle(bundle, &opts).map_err(|e| match e {
+            VerifyError::Cancelled => GateError::Abandoned,
+            e => GateError::Verify {
+                message: e.to_string(),
+                class: e.class(),
+            },
         })?;
         let sha_hint = outcome
             .report

@@ -1,6 +1,7 @@
 //! The intake daemon loop: clean up after dead processes, then claim and admit complete
 //! bundles as they arrive (inotify via `notify`, plus a periodic rescan). A stop request
-//! (SIGTERM) is honoured between bundles: the bundle in flight is finished, never cut off.
+//! (SIGTERM) abandons the bundle in flight if it is still being verified (it goes back to
+//! `intake/` untouched, nothing of it staged) and finishes it if it was already decided.
 
 use super::admit::{admit_intake, AdmitOptions, AdmitResult};
 use super::claim;
@@ -26,7 +27,8 @@ pub struct WatchOptions<'a> {
     pub rescan: Duration,
     /// Process what is waiting, then return.
     pub once: bool,
-    /// Set (by a SIGTERM handler) to stop after the bundle in flight.
+    /// Set (by a SIGTERM handler) to stop: the bundle in flight is abandoned or finished
+    /// (see the module docs), then the loop returns.
     pub stop: Arc<AtomicBool>,
 }
 
@@ -38,6 +40,8 @@ pub struct WatchStats {
     pub errors: u64,
     /// Claims of dead processes returned to intake at start.
     pub recovered: u64,
+    /// Bundles given back to intake undecided because of a stop request.
+    pub abandoned: u64,
 }
 
 /// One bundle's outcome, for the caller to print.
@@ -78,6 +82,7 @@ pub fn watch(
                 now: crate::util::now_secs(),
                 consume_input: true,
                 file_name: Some(name.clone()),
+                cancel: Some(&opts.stop),
             };
             let res = match admit_intake(gate, policy, &name, &aopts) {
                 Ok(None) => continue, // another watcher won it
@@ -91,6 +96,10 @@ pub fn watch(
                     super::Disposition::Staged => stats.staged += 1,
                     super::Disposition::Quarantined => stats.quarantined += 1,
                 },
+                Err(GateError::Abandoned) => {
+                    stats.abandoned += 1;
+                    return Ok(stats);
+                }
                 Err(e) => {
                     stats.errors += 1;
                     if e.class() == ErrorClass::Config {

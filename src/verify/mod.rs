@@ -13,6 +13,7 @@ use crate::report::{BundleInfo, Report, Timings};
 use crate::trust::store::{StoreError, TrustStore};
 use crate::ErrorClass;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// Settings for one verification.
@@ -29,6 +30,9 @@ pub struct VerifyOptions<'a> {
     pub now: i64,
     /// Called with the number of payload bytes read so far (for progress bars).
     pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    /// Looked at between payload chunks: once set, the pass stops reading and
+    /// `verify_bundle` returns [`VerifyError::Cancelled`] (a daemon's SIGTERM).
+    pub cancel: Option<&'a AtomicBool>,
 }
 
 impl<'a> VerifyOptions<'a> {
@@ -41,6 +45,7 @@ impl<'a> VerifyOptions<'a> {
             extract_to: None,
             now: crate::util::now_secs(),
             progress: None,
+            cancel: None,
         }
     }
 }
@@ -60,6 +65,9 @@ pub enum VerifyError {
     },
     #[error("trust configuration: {0}")]
     Trust(#[from] StoreError),
+    /// The caller asked the pass to stop (see [`VerifyOptions::cancel`]); nothing was decided.
+    #[error("verification was cancelled before it finished")]
+    Cancelled,
 }
 
 impl VerifyError {
@@ -284,4 +292,76 @@ fn authenticate(
         return None;
     }
     Some((statement, version, result.counted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::pack::{pack, PackOptions};
+    use crate::trust::keys::PrivateKey;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A signed bundle of three 3 MiB files.
+    fn signed_bundle(dir: &Path, key: &PrivateKey) -> PathBuf {
+        let src = dir.join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        for i in 0..3u8 {
+            std::fs::write(src.join(format!("f{i}")), vec![i; 3 << 20]).unwrap();
+        }
+        let out = dir.join("b.tar.zst");
+        let opts = PackOptions {
+            kind: "weights".into(),
+            name: "m".into(),
+            version: "1".into(),
+            publisher: "tests".into(),
+            created: Some(0),
+            zstd_level: Some(1),
+        };
+        pack(&src, &out, &opts).unwrap();
+        crate::bundle::sign::sign(&out, key).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_cancel_stops_the_pass_within_a_chunk_and_decides_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let key = PrivateKey::generate();
+        let bundle = signed_bundle(d.path(), &key);
+        let store = TrustStore::ad_hoc(vec![key.public()], 1, &[]);
+        let policy = Policy::from_toml("").unwrap();
+        let engine = Engine::none();
+        let mut opts = VerifyOptions::new(&policy, &engine);
+        opts.trust = Some(&store);
+
+        // the control: without a cancel request the bundle verifies
+        let never = AtomicBool::new(false);
+        opts.cancel = Some(&never);
+        let out = verify_bundle(&bundle, &opts).unwrap();
+        assert!(out.verified.is_some(), "{:?}", out.report.findings);
+
+        // a request made once the first chunk is read stops the reading at the next one
+        let cancel = AtomicBool::new(false);
+        let read = AtomicU64::new(0);
+        let progress = |n: u64| {
+            read.store(n, Ordering::SeqCst);
+            cancel.store(true, Ordering::SeqCst);
+        };
+        opts.cancel = Some(&cancel);
+        opts.progress = Some(&progress);
+        assert!(matches!(
+            verify_bundle(&bundle, &opts),
+            Err(VerifyError::Cancelled)
+        ));
+        assert_eq!(read.load(Ordering::SeqCst), 1 << 20, "read past the cancel");
+
+        // a request made before the pass reads nothing of the payload
+        let early = AtomicBool::new(true);
+        read.store(0, Ordering::SeqCst);
+        opts.cancel = Some(&early);
+        assert!(matches!(
+            verify_bundle(&bundle, &opts),
+            Err(VerifyError::Cancelled)
+        ));
+        assert_eq!(read.load(Ordering::SeqCst), 0);
+    }
 }

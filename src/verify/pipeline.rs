@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
@@ -60,6 +61,7 @@ pub fn run<R: Read>(
     let mut structural_ok = true;
     let mut bytes = 0u64;
     let mut files = 0u64;
+    let mut cancelled = false;
 
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
@@ -94,6 +96,11 @@ pub fn run<R: Read>(
         // The reading loop, on this thread.
         let send_job = |job: Job| job_tx.send(job).is_ok();
         loop {
+            // A file cut off by a cancel ends here too: its worker sees a short file.
+            if is_cancelled(opts) {
+                cancelled = true;
+                break;
+            }
             let entry = match tar.next_entry() {
                 Ok(Some(e)) => e,
                 Ok(None) => break,
@@ -159,6 +166,9 @@ pub fn run<R: Read>(
         }
         drop(job_tx);
     });
+    if cancelled {
+        return Err(VerifyError::Cancelled);
+    }
 
     for name in expected.keys() {
         if structural_ok && !seen.contains_key(name) {
@@ -198,6 +208,10 @@ pub fn run<R: Read>(
     })
 }
 
+fn is_cancelled(opts: &VerifyOptions<'_>) -> bool {
+    opts.cancel.is_some_and(|c| c.load(Ordering::SeqCst))
+}
+
 fn expected_key<'a>(expected: &BTreeMap<&'a str, (&str, u64)>, path: &str) -> &'a str {
     expected.get_key_value(path).map_or("", |(k, _)| *k)
 }
@@ -213,6 +227,9 @@ fn pump<R: Read>(
 ) -> Result<(), crate::container::tar::TarError> {
     let mut left = size;
     while left > 0 {
+        if is_cancelled(opts) {
+            return Ok(());
+        }
         let Ok(mut buf) = free.recv() else {
             return Ok(());
         };
