@@ -1,6 +1,8 @@
 //! ONNX external tensor data across a bundle's files: a model whose data file is missing
 //! from the signed bundle (the runtime would read whatever unsigned file sits there), or
-//! whose byte range runs past that file, is rejected by `verify` and flagged by `scan`.
+//! whose byte range runs past that file, is rejected by `verify` and flagged by `scan`. A
+//! model inside a zip or tar is checked against that archive's members; a model in a
+//! gzip file against the files beside it.
 
 mod common;
 mod model_support;
@@ -178,4 +180,178 @@ fn model_tar_extraction_checks_the_data_file() {
             .any(|f| f.rule == "onnx.external-data-missing" && f.path == "m.onnx");
         assert_eq!(missing, flagged, "{:#?}", got.findings);
     }
+}
+
+/// Gzip `data`.
+fn gz(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A zip of `files`.
+fn zip_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in files {
+        z.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(data).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+/// A tar of `files`.
+fn tar_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, data) in files {
+        entry(&mut out, name.as_bytes(), b'0', data, 0o644);
+    }
+    end(&mut out);
+    out
+}
+
+/// The model (reading 16 bytes of `w.bin` beside it) and, when given, `w.bin` of that size,
+/// under `dir/` inside an archive.
+fn model_files(dir: &str, data_len: Option<usize>) -> Vec<(String, Vec<u8>)> {
+    let mut v = vec![(
+        format!("{dir}m.onnx"),
+        model_support::onnx_external("w.bin", 0, 16),
+    )];
+    if let Some(n) = data_len {
+        v.push((format!("{dir}w.bin"), vec![0x3cu8; n]));
+    }
+    v
+}
+
+fn borrowed(v: &[(String, Vec<u8>)]) -> Vec<(&str, Vec<u8>)> {
+    v.iter().map(|(n, d)| (n.as_str(), d.clone())).collect()
+}
+
+/// The onnx.external-data-* findings other than the reference itself, as (rule, path).
+fn problems(v: &serde_json::Value) -> Vec<(String, String)> {
+    rules(v)
+        .into_iter()
+        .filter(|(r, _)| r.starts_with("onnx.external-data-") && r != "onnx.external-data-ref")
+        .collect()
+}
+
+fn scan(path: &Path) -> (i32, serde_json::Value) {
+    run_json(&["scan", path.to_str().unwrap(), "--format", "json"])
+}
+
+fn pair(rule: &str, path: &str) -> Vec<(String, String)> {
+    vec![(rule.to_string(), path.to_string())]
+}
+
+#[test]
+fn a_model_in_a_zip_is_checked_against_the_zip_members() {
+    let t = tempfile::tempdir().unwrap();
+    for (data_len, want) in [
+        (Some(16), vec![]),
+        (
+            None,
+            pair("onnx.external-data-missing", "pkg.zip!model/m.onnx"),
+        ),
+        (
+            Some(8),
+            pair("onnx.external-data-range", "pkg.zip!model/m.onnx"),
+        ),
+    ] {
+        let dir = t.path().join(format!("case-{data_len:?}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = model_files("model/", data_len);
+        std::fs::write(dir.join("pkg.zip"), zip_of(&borrowed(&files))).unwrap();
+        // a data file beside the zip is not what the model reads once unzipped elsewhere
+        std::fs::create_dir_all(dir.join("model")).unwrap();
+        std::fs::write(dir.join("model/w.bin"), [0u8; 16]).unwrap();
+        let (code, v) = scan(&dir);
+        assert_eq!(problems(&v), want, "{v:#}");
+        assert_eq!(code, if want.is_empty() { 0 } else { 1 }, "{v:#}");
+        assert!(
+            has(&v, "onnx.external-data-ref", "pkg.zip!model/m.onnx"),
+            "{v:#}"
+        );
+    }
+}
+
+#[test]
+fn a_model_in_a_tar_inside_a_signed_bundle_is_checked_against_the_tar() {
+    for (data_len, want_code) in [(Some(16), 0), (None, 1)] {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        let files = model_files("", data_len);
+        std::fs::write(src.join("model.tar"), tar_of(&borrowed(&files))).unwrap();
+        let (code, v) = pack_and_verify(t.path(), &src);
+        assert_eq!(code, want_code, "{v:#}");
+        let want = if data_len.is_some() {
+            vec![]
+        } else {
+            pair("onnx.external-data-missing", "model.tar!m.onnx")
+        };
+        assert_eq!(problems(&v), want, "{v:#}");
+    }
+}
+
+#[test]
+fn a_gzipped_model_reads_the_files_beside_the_gzip_file() {
+    let t = tempfile::tempdir().unwrap();
+    let model = gz(&model_support::onnx_external("w.bin", 0, 16));
+    // at the top of a folder
+    for with_data in [true, false] {
+        let dir = t.path().join(format!("top-{with_data}"));
+        std::fs::create_dir_all(dir.join("model")).unwrap();
+        std::fs::write(dir.join("model/m.onnx.gz"), &model).unwrap();
+        if with_data {
+            std::fs::write(dir.join("model/w.bin"), [0u8; 16]).unwrap();
+        }
+        let (code, v) = scan(&dir);
+        let want = if with_data {
+            vec![]
+        } else {
+            pair("onnx.external-data-missing", "model/m.onnx.gz!m.onnx")
+        };
+        assert_eq!(problems(&v), want, "{v:#}");
+        assert_eq!(code, i32::from(!with_data), "{v:#}");
+    }
+    // inside a zip, beside its data member
+    for with_data in [true, false] {
+        let dir = t.path().join(format!("zip-{with_data}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut files = vec![("model/m.onnx.gz", model.clone())];
+        if with_data {
+            files.push(("model/w.bin", vec![0u8; 16]));
+        }
+        std::fs::write(dir.join("pkg.zip"), zip_of(&files)).unwrap();
+        let (_, v) = scan(&dir);
+        let want = if with_data {
+            vec![]
+        } else {
+            pair(
+                "onnx.external-data-missing",
+                "pkg.zip!model/m.onnx.gz!m.onnx",
+            )
+        };
+        assert_eq!(problems(&v), want, "{v:#}");
+    }
+}
+
+#[test]
+fn a_tar_whose_listing_is_cut_short_does_not_call_present_files_missing() {
+    // the model, then a damaged header, then the data: the data may well be there, but the
+    // reader cannot tell; the damage is reported, not a missing file
+    let files = model_files("", Some(16));
+    let mut bytes = Vec::new();
+    entry(&mut bytes, files[0].0.as_bytes(), b'0', &files[0].1, 0o644);
+    let damaged_at = bytes.len();
+    entry(&mut bytes, files[1].0.as_bytes(), b'0', &files[1].1, 0o644);
+    bytes[damaged_at + 148] ^= 0x01; // checksum field
+    end(&mut bytes);
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(t.path().join("model.tar"), &bytes).unwrap();
+    let (_, v) = scan(t.path());
+    assert!(has(&v, "archive.corrupt", "model.tar"), "{v:#}");
+    assert_eq!(problems(&v), vec![], "{v:#}");
 }

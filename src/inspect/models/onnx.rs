@@ -62,18 +62,82 @@ pub fn resolve(model: &str, location: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// The reference a model at `model` (a nested path, `outer!inner`) makes with `location`:
+/// resolved inside the innermost container, so it reads `outer!target`. `None` when the
+/// location is refused (see [`resolve`]).
+pub fn reference(model: &str, location: &str) -> Option<String> {
+    match model.rsplit_once('!') {
+        Some((outer, inner)) => resolve(inner, location).map(|t| format!("{outer}!{t}")),
+        None => resolve(model, location),
+    }
+}
+
 /// Cross-file check of a bundle (or scanned folder): every external-data reference among
-/// `findings` must name one of its regular files (`size_of` gives a file's size, `None` when
-/// there is no such regular file), and its byte range must lie inside it. A missing file is
-/// the dangerous case: the signature does not cover it, and at load time the runtime reads
-/// whatever file sits at that path beside the model.
+/// `findings` to one of its own files (a path without `!`) must name one of its regular
+/// files (`size_of` gives a file's size, `None` when there is no such regular file), and its
+/// byte range must lie inside it. A missing file is the dangerous case: the signature does
+/// not cover it, and at load time the runtime reads whatever file sits at that path beside
+/// the model. References into archives are checked by the archive's layer
+/// ([`check_members`]).
 ///
 /// The new findings are appended to `findings`.
 pub fn cross_check(findings: &mut Vec<Finding>, size_of: impl Fn(&str) -> Option<u64>) {
+    check_scope(findings, 0, None, size_of);
+}
+
+/// The cross-file check inside an archive at `archive` (a zip or tar layer's path) whose
+/// regular members are `size_of`: the references among `findings[from..]` that name one of
+/// its members (`archive!name`, `name` without `!`). Call it only with the archive's full
+/// member list; a listing cut short by a limit would make present files look missing.
+pub fn check_members(
+    findings: &mut Vec<Finding>,
+    from: usize,
+    archive: &str,
+    size_of: impl Fn(&str) -> Option<u64>,
+) {
+    check_scope(findings, from, Some(archive), size_of);
+}
+
+/// A model decoded from a single compressed file (`container`, e.g. `m/x.onnx.gz`) sits, once
+/// decompressed, beside that file: its references (`container!target`) among `findings` are
+/// moved to the container's own folder (`m/target`), where the enclosing scope checks them.
+pub fn rebase_to_sibling(findings: &mut [Finding], container: &str) {
+    let cut = container.rfind(['/', '!']).map_or(0, |i| i + 1);
+    for f in findings.iter_mut() {
+        let Some(r) = f.refers_to.as_mut() else {
+            continue;
+        };
+        let Some(name) = r
+            .path
+            .strip_prefix(container)
+            .and_then(|rest| rest.strip_prefix('!'))
+        else {
+            continue;
+        };
+        if name.contains('!') {
+            continue;
+        }
+        r.path = format!("{}{name}", &container[..cut]);
+    }
+}
+
+fn check_scope(
+    findings: &mut Vec<Finding>,
+    from: usize,
+    scope: Option<&str>,
+    size_of: impl Fn(&str) -> Option<u64>,
+) {
     let mut out = Vec::new();
-    for f in findings.iter() {
+    for f in findings.iter().skip(from) {
         let Some(r) = &f.refers_to else { continue };
-        match size_of(&r.path) {
+        let name = match scope {
+            None => Some(r.path.as_str()),
+            Some(s) => r.path.strip_prefix(s).and_then(|x| x.strip_prefix('!')),
+        };
+        let Some(name) = name.filter(|n| !n.contains('!')) else {
+            continue;
+        };
+        match size_of(name) {
             None => out.push(Finding::new(
                 &f.path,
                 "onnx.external-data-missing",
@@ -281,10 +345,8 @@ pub fn findings(path: &str, rec: &OnnxRecord, out: &mut Vec<Finding>) {
                 ),
                 loc.as_bytes(),
             );
-            // A model inside an archive resolves against that archive, which the cross-file
-            // check does not list: only payload files get a reference.
-            let r = (!path.contains('!')).then(|| resolve(path, loc)).flatten();
-            out.push(match r {
+            // A model inside an archive refers into that archive; its layer checks it.
+            out.push(match reference(path, loc) {
                 Some(target) => f.referring_to(DataRef {
                     path: target,
                     by: name.clone(),
@@ -433,7 +495,7 @@ mod tests {
         assert_eq!(resolve("m.onnx", "./").as_deref(), Some(""));
     }
 
-    fn reference(offset: u64, length: Option<u64>) -> Finding {
+    fn ref_finding(offset: u64, length: Option<u64>) -> Finding {
         Finding::new(
             "a/m.onnx",
             "onnx.external-data-ref",
@@ -464,7 +526,7 @@ mod tests {
         // inside, to the end, and whole
         for (off, len) in [(0, Some(100)), (40, Some(60)), (100, None), (0, None)] {
             assert!(
-                cross(vec![reference(off, len)], sizes).is_empty(),
+                cross(vec![ref_finding(off, len)], sizes).is_empty(),
                 "{off} {len:?}"
             );
         }
@@ -475,18 +537,97 @@ mod tests {
             (u64::MAX, Some(2)),
         ] {
             assert_eq!(
-                rules(cross(vec![reference(off, len)], sizes)),
+                rules(cross(vec![ref_finding(off, len)], sizes)),
                 ["onnx.external-data-range"],
                 "{off} {len:?}"
             );
         }
         assert_eq!(
-            rules(cross(vec![reference(0, Some(1))], |_| None)),
+            rules(cross(vec![ref_finding(0, Some(1))], |_| None)),
             ["onnx.external-data-missing"]
         );
         // findings without a reference are not looked at
         let plain = Finding::new("x", "r", Category::Format, Severity::Info, "", b"");
         assert!(cross(vec![plain], |_| None).is_empty());
+    }
+
+    #[test]
+    fn nested_references_resolve_inside_their_container() {
+        assert_eq!(
+            reference("a.zip!m/x.onnx", "w.bin").as_deref(),
+            Some("a.zip!m/w.bin")
+        );
+        assert_eq!(
+            reference("a.zip!b.tar!x.onnx", "d/w.bin").as_deref(),
+            Some("a.zip!b.tar!d/w.bin")
+        );
+        assert_eq!(reference("m/x.onnx", "w.bin").as_deref(), Some("m/w.bin"));
+        assert_eq!(reference("a.zip!x.onnx", "../w.bin"), None);
+    }
+
+    fn at(path: &str) -> Finding {
+        let mut f = ref_finding(0, Some(1));
+        if let Some(r) = f.refers_to.as_mut() {
+            r.path = path.into();
+        }
+        f
+    }
+
+    fn ref_paths(f: &[Finding]) -> Vec<&str> {
+        f.iter()
+            .filter_map(|x| x.refers_to.as_ref().map(|r| r.path.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn a_decompressed_model_refers_beside_its_compressed_file() {
+        let mut f = vec![
+            at("m/x.onnx.gz!w.bin"),
+            at("a.zip!x.onnx.gz!d/w.bin"),
+            at("x.onnx.gz!w.bin"),
+            // not this container's, or one level further in: left alone
+            at("m/y.gz!w.bin"),
+            at("m/x.onnx.gz!in.tar!w.bin"),
+        ];
+        for c in ["m/x.onnx.gz", "a.zip!x.onnx.gz", "x.onnx.gz"] {
+            rebase_to_sibling(&mut f, c);
+        }
+        assert_eq!(
+            ref_paths(&f),
+            [
+                "m/w.bin",
+                "a.zip!d/w.bin",
+                "w.bin",
+                "m/y.gz!w.bin",
+                "m/x.onnx.gz!in.tar!w.bin"
+            ]
+        );
+    }
+
+    #[test]
+    fn each_scope_checks_only_its_own_references() {
+        let rules = |f: &[Finding]| f.iter().map(|x| x.rule.clone()).collect::<Vec<_>>();
+        let given = vec![
+            at("a/w.bin"),
+            at("a.zip!w.bin"),
+            at("a.zip!b.tar!w.bin"),
+            at("other.zip!w.bin"),
+        ];
+        // the bundle's scope sees only its own files
+        let mut f = given.clone();
+        cross_check(&mut f, |_| None);
+        assert_eq!(rules(&f[4..]), ["onnx.external-data-missing"]);
+        assert_eq!(f[4].path, "a/m.onnx");
+        // an archive's scope sees only references to its direct members, from `from` on
+        let mut f = given.clone();
+        check_members(&mut f, 0, "a.zip", |_| None);
+        assert_eq!(f.len(), 5);
+        let mut f = given.clone();
+        check_members(&mut f, 2, "a.zip", |_| None);
+        assert_eq!(f.len(), 4, "a reference before `from` is not looked at");
+        let mut f = given;
+        check_members(&mut f, 0, "a.zip!b.tar", |n| (n == "w.bin").then_some(1));
+        assert_eq!(f.len(), 4, "present and in range");
     }
 
     #[test]

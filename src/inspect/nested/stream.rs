@@ -260,7 +260,10 @@ impl Layer for Decode {
         if let Some(mut dec) = self.dec.take() {
             let r = dec.end();
             let sink = std::mem::replace(dec.sink(), Sink::new(self.nest.clone(), None));
+            let from = out.len();
             sink.close(out);
+            // a decompressed model sits beside the compressed file
+            crate::inspect::models::onnx::rebase_to_sibling(&mut out[from..], &self.nest.path);
             if let Err(e) = r {
                 out.push(self.nest.finding(
                     "archive.corrupt",

@@ -4,7 +4,9 @@
 
 use super::{clean_name, Layer, Nest};
 use crate::inspect::engine::FileScan;
+use crate::inspect::models::onnx;
 use crate::inspect::{Category, Finding, Severity};
+use std::collections::BTreeMap;
 
 /// Largest GNU long-name or PAX header payload accepted.
 const MAX_META: u64 = 1 << 20;
@@ -89,6 +91,10 @@ pub struct TarLayer {
     pax_path: Option<Vec<u8>>,
     pax_size: Option<u64>,
     found: Vec<Finding>,
+    /// Regular members seen (cleaned name → size), for the ONNX external-data check.
+    members: BTreeMap<String, u64>,
+    /// False once the listing was cut short (corrupt, truncated or over a limit).
+    listed_all: bool,
 }
 
 impl TarLayer {
@@ -101,10 +107,13 @@ impl TarLayer {
             pax_path: None,
             pax_size: None,
             found: Vec::new(),
+            members: BTreeMap::new(),
+            listed_all: true,
         }
     }
 
     fn stop(&mut self, msg: String) {
+        self.listed_all = false;
         self.found.push(self.nest.finding(
             "archive.corrupt",
             Category::Format,
@@ -153,16 +162,19 @@ impl TarLayer {
                         n
                     }
                 };
+                let name = clean_name(&name);
+                self.members.insert(name.clone(), size);
                 match self
                     .nest
                     .count_member()
-                    .and_then(|()| self.nest.child(&clean_name(&name), Some(size)))
+                    .and_then(|()| self.nest.child(&name, Some(size)))
                 {
                     Ok(c) => Sink::File(Box::new(c)),
                     Err(f) => {
                         let fatal = f.rule == "archive.too-many-members";
                         self.found.push(*f);
                         if fatal {
+                            self.listed_all = false;
                             self.state = State::Done;
                             return;
                         }
@@ -279,6 +291,7 @@ impl Layer for TarLayer {
         {
             self.found.extend(c.finish());
             if left > 0 {
+                self.listed_all = false;
                 self.found.push(self.nest.finding(
                     "archive.corrupt",
                     Category::Format,
@@ -286,6 +299,12 @@ impl Layer for TarLayer {
                     "tar archive is truncated inside a member".into(),
                 ));
             }
+        }
+        if self.listed_all {
+            let members = &self.members;
+            onnx::check_members(&mut self.found, 0, &self.nest.path, |n| {
+                members.get(n).copied()
+            });
         }
         out.append(&mut self.found);
     }

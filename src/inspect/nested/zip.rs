@@ -3,7 +3,9 @@
 //! end of the file each member is streamed into a child scan. Nothing is extracted to disk.
 
 use super::{clean_name, Layer, Nest, RATIO_GRACE};
+use crate::inspect::models::onnx;
 use crate::inspect::{Category, Finding, Severity};
+use std::collections::BTreeMap;
 use std::io::{Read, Seek, Write};
 
 /// Bytes held in memory before spilling to a temporary file.
@@ -51,10 +53,16 @@ impl ZipLayer {
             }
         };
         let mut buf = vec![0u8; READ_BUF];
+        // Regular members (cleaned name → size), for the ONNX external-data check; it runs
+        // only when every member was listed.
+        let from = out.len();
+        let mut members = BTreeMap::new();
+        let mut listed_all = true;
         for i in 0..ar.len() {
             let mut m = match ar.by_index(i) {
                 Ok(m) => m,
                 Err(e) => {
+                    listed_all = false;
                     out.push(self.nest.finding(
                         "archive.member-unreadable",
                         Category::Format,
@@ -68,6 +76,7 @@ impl ZipLayer {
                 continue;
             }
             let name = clean_name(m.name_raw());
+            members.insert(name.clone(), m.size());
             if let Err(f) = self.nest.count_member() {
                 out.push(*f);
                 return;
@@ -110,6 +119,9 @@ impl ZipLayer {
                 child.update(&buf[..n]);
             }
             out.extend(child.finish());
+        }
+        if listed_all {
+            onnx::check_members(out, from, &self.nest.path, |n| members.get(n).copied());
         }
     }
 }
