@@ -9,43 +9,6 @@ use common::*;
 use std::path::Path;
 use std::process::Command;
 
-/// Run airgate with `args` inside a fresh network namespace; `None` if namespaces are refused.
-fn airgate_offline(args: &[&str]) -> Option<(i32, String)> {
-    let out = Command::new("unshare")
-        .arg("-rn")
-        .arg(env!("CARGO_BIN_EXE_airgate"))
-        .args(args)
-        .output()
-        .ok()?;
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    if stderr.contains("unshare failed") || stderr.contains("Operation not permitted") {
-        eprintln!("skipped: the kernel refused a network namespace: {stderr}");
-        return None;
-    }
-    Some((
-        out.status.code().unwrap_or(-1),
-        format!("{}{stderr}", String::from_utf8_lossy(&out.stdout)),
-    ))
-}
-
-/// Check the namespace really has no usable network: only a down loopback.
-fn namespace_has_no_network() -> Option<bool> {
-    let out = Command::new("unshare")
-        .args(["-rn", "cat", "/proc/net/dev"])
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    // header (2 lines) + at most "lo"
-    Some(
-        text.lines()
-            .skip(2)
-            .all(|l| l.trim_start().starts_with("lo:")),
-    )
-}
-
 fn tool(dir: &Path, name: &str, args: &[&str]) {
     let st = Command::new(name)
         .args(args)

@@ -1,12 +1,14 @@
-//! `sign`: add one signature to a bundle's envelope. Only the envelope entry (the first zstd
-//! frame, or the first tar entry) is rewritten; every payload byte is copied untouched, never
-//! re-hashed or recompressed.
+//! `sign`: add one signature (or attach one Sigstore bundle) to a bundle's envelope. Only the
+//! envelope entry (the first zstd frame, or the first tar entry) is rewritten; every payload
+//! byte is copied untouched, never re-hashed or recompressed.
 
 use super::{envelope_entry, ENVELOPE_PATH};
 use crate::container::tar::{EntryKind, TarLimits, TarReader};
 use crate::container::zstd::{self as z, Compression};
 use crate::policy::Limits;
-use crate::trust::dsse::{encode_sig, Envelope, EnvelopeSignature, MAX_SIGNATURES};
+use crate::trust::dsse::{
+    encode_sig, Envelope, EnvelopeSignature, MAX_SIGNATURES, MAX_SIGSTORE_BUNDLES,
+};
 use crate::trust::keys::PrivateKey;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -28,10 +30,19 @@ pub enum SignError {
     Io { path: PathBuf, source: io::Error },
     #[error("{0} is not a valid bundle: {1}")]
     Invalid(PathBuf, String),
+    #[error("the Sigstore bundle cannot be attached: {0}")]
+    Sigstore(String),
 }
 
-/// Add a signature by `key` to the bundle at `path`, in place (atomically replaced).
-pub fn sign(path: &Path, key: &PrivateKey) -> Result<SignOutcome, SignError> {
+/// A bundle's envelope, as read for rewriting: where its region ends and how it is stored.
+struct Held {
+    env: Envelope,
+    region_len: u64,
+    compression: Compression,
+}
+
+/// Read the envelope of the bundle at `path` (the first zstd frame or tar entry only).
+fn read_envelope(path: &Path) -> Result<Held, SignError> {
     let io_err = |source| SignError::Io {
         path: path.to_path_buf(),
         source,
@@ -90,7 +101,35 @@ pub fn sign(path: &Path, key: &PrivateKey) -> Result<SignOutcome, SignError> {
         }
         Compression::None => entry_len,
     };
-    let mut env = Envelope::parse(&json, cap).map_err(|e| invalid(e.to_string()))?;
+    let env = Envelope::parse(&json, cap).map_err(|e| invalid(e.to_string()))?;
+    Ok(Held {
+        env,
+        region_len,
+        compression,
+    })
+}
+
+/// Write `held.env` back over the bundle's first region, copying every later byte.
+fn write_envelope(path: &Path, held: &Held) -> Result<(), SignError> {
+    let io_err = |source| SignError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let new_json = serde_json::to_vec(&held.env)
+        .map_err(|e| SignError::Invalid(path.to_path_buf(), e.to_string()))?;
+    let new_entry = envelope_entry(&new_json);
+    let new_region = match held.compression {
+        Compression::Zstd => zstd::stream::encode_all(&new_entry[..], 19).map_err(io_err)?,
+        Compression::None => new_entry,
+    };
+    replace_prefix(path, held.region_len, &new_region).map_err(io_err)
+}
+
+/// Add a signature by `key` to the bundle at `path`, in place (atomically replaced).
+pub fn sign(path: &Path, key: &PrivateKey) -> Result<SignOutcome, SignError> {
+    let invalid = |m: String| SignError::Invalid(path.to_path_buf(), m);
+    let mut held = read_envelope(path)?;
+    let env = &mut held.env;
     let pae = env.signed_bytes().map_err(|e| invalid(e.to_string()))?;
     let public = key.public();
     let key_id = public.id().to_string();
@@ -108,14 +147,49 @@ pub fn sign(path: &Path, key: &PrivateKey) -> Result<SignOutcome, SignError> {
         sig: encode_sig(&key.sign(&pae)),
     });
     let total = env.signatures.len();
-    let new_json = serde_json::to_vec(&env).map_err(|e| invalid(e.to_string()))?;
-    let new_entry = envelope_entry(&new_json);
-    let new_region = match compression {
-        Compression::Zstd => zstd::stream::encode_all(&new_entry[..], 19).map_err(io_err)?,
-        Compression::None => new_entry,
-    };
-    replace_prefix(path, region_len, &new_region).map_err(io_err)?;
+    write_envelope(path, &held)?;
     Ok(SignOutcome::Added { key_id, total })
+}
+
+/// What attaching a Sigstore bundle did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AttachOutcome {
+    /// Attached; the envelope now carries `total` Sigstore bundles.
+    Attached { total: usize },
+    /// This very Sigstore bundle was already attached; nothing changed.
+    AlreadyAttached,
+}
+
+/// Attach a Sigstore bundle (JSON, e.g. from `cosign sign-blob --bundle` over the statement
+/// that `airgate inspect --statement` prints) to the bundle at `path`, in place. Only its
+/// shape is checked here (a message signature whose digest is the statement's SHA-256):
+/// whether it counts is decided at verification, against the verifier's trusted root and
+/// policy.
+pub fn attach_sigstore(path: &Path, sigstore_json: &[u8]) -> Result<AttachOutcome, SignError> {
+    let refuse = |m: String| SignError::Sigstore(m);
+    let bundle =
+        crate::trust::sigstore::parse_bundle(sigstore_json).map_err(|e| refuse(e.to_string()))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(sigstore_json).map_err(|e| refuse(e.to_string()))?;
+    let mut held = read_envelope(path)?;
+    let statement = held
+        .env
+        .payload_bytes()
+        .map_err(|e| SignError::Invalid(path.to_path_buf(), e.to_string()))?;
+    crate::trust::sigstore::covers(&bundle, &statement).map_err(refuse)?;
+    let env = &mut held.env;
+    if env.sigstore_bundles.contains(&value) {
+        return Ok(AttachOutcome::AlreadyAttached);
+    }
+    if env.sigstore_bundles.len() >= MAX_SIGSTORE_BUNDLES {
+        return Err(refuse(format!(
+            "the bundle already carries {MAX_SIGSTORE_BUNDLES} Sigstore bundles"
+        )));
+    }
+    env.sigstore_bundles.push(value);
+    let total = env.sigstore_bundles.len();
+    write_envelope(path, &held)?;
+    Ok(AttachOutcome::Attached { total })
 }
 
 /// Atomically replace the first `old_len` bytes of `path` with `new_prefix`, copying the rest.

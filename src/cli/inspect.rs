@@ -12,6 +12,10 @@ pub struct Args {
     pub bundle: PathBuf,
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
+    /// Print the signed statement's exact bytes (what a Sigstore bundle attached with
+    /// `airgate sign --sigstore-bundle` must sign, e.g. `cosign sign-blob`), nothing else.
+    #[arg(long, conflicts_with = "format")]
+    pub statement: bool,
 }
 
 /// Run `airgate inspect`.
@@ -24,6 +28,21 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
+    if a.statement {
+        use std::io::Write;
+        let Ok(bytes) = opened.envelope.payload_bytes() else {
+            eprintln!(
+                "airgate: {}: the envelope payload is not valid base64",
+                a.bundle.display()
+            );
+            return Ok(1);
+        };
+        let mut out = std::io::stdout().lock();
+        out.write_all(&bytes)
+            .and_then(|()| out.flush())
+            .operational()?;
+        return Ok(0);
+    }
     let st: Statement = match opened
         .envelope
         .payload_bytes()
@@ -45,6 +64,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         .iter()
         .map(|s| s.keyid.as_str())
         .collect();
+    let sigstore_bundles = opened.envelope.sigstore_bundles.len();
     let p = &st.predicate;
     if a.format == Format::Json {
         let v = serde_json::json!({
@@ -55,6 +75,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
                 "path": s.name, "sha256": s.sha256(), "size": p.sizes.get(&s.name),
             })).collect::<Vec<_>>(),
             "signer_key_ids": signers,
+            "sigstore_bundles": sigstore_bundles,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
@@ -71,6 +92,9 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     println!("  signatures claimed by key ids:");
     for s in &signers {
         println!("    {s}");
+    }
+    if sigstore_bundles > 0 {
+        println!("  Sigstore bundles carried: {sigstore_bundles}");
     }
     println!("  files ({}):", st.subject.len());
     for s in &st.subject {

@@ -111,9 +111,15 @@ pub struct KeyEntry {
 #[serde(deny_unknown_fields)]
 pub struct KindTrust {
     /// Key names (from `[[keys]]`) or key ids.
+    #[serde(default)]
     pub keys: Vec<String>,
-    /// Distinct trusted key ids required.
+    /// Distinct trusted signers required.
     pub threshold: usize,
+    /// Also count Sigstore bundles carried in a native bundle's envelope: each distinct
+    /// signer that `[sigstore]` allows for this kind (certificate identity, or managed key)
+    /// counts once towards `threshold`.
+    #[serde(default)]
+    pub sigstore: bool,
 }
 
 /// How findings become a verdict.
@@ -188,7 +194,22 @@ impl Policy {
                     "trust.{kind}.threshold is 0: a threshold must be at least 1"
                 )));
             }
-            if t.threshold > t.keys.len() {
+            if t.sigstore {
+                let signers = self.sigstore.as_ref().map_or(0, |s| {
+                    s.identities_for(kind).count() + s.keys_for(kind).count()
+                });
+                if self
+                    .sigstore
+                    .as_ref()
+                    .is_none_or(|s| s.trusted_root.is_none())
+                    || signers == 0
+                {
+                    return Err(PolicyError::Invalid(format!(
+                        "trust.{kind}.sigstore is true, but [sigstore] names no trusted_root \
+                         or no identity or key for kind {kind:?}"
+                    )));
+                }
+            } else if t.threshold > t.keys.len() {
                 return Err(PolicyError::Invalid(format!(
                     "trust.{kind}.threshold is {} but only {} keys are listed",
                     t.threshold,

@@ -22,10 +22,21 @@ pub struct Envelope {
     #[serde(rename = "payloadType")]
     pub payload_type: String,
     pub signatures: Vec<EnvelopeSignature>,
+    /// Sigstore bundles (JSON objects) whose message signature covers the decoded payload
+    /// (the statement bytes): an airgate extension beside the DSSE fields, counted towards
+    /// a kind's threshold when the policy says so (see `trust::attached`).
+    #[serde(
+        rename = "sigstoreBundles",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub sigstore_bundles: Vec<serde_json::Value>,
 }
 
 /// Most signatures an envelope may carry.
 pub const MAX_SIGNATURES: usize = 64;
+/// Most Sigstore bundles an envelope may carry.
+pub const MAX_SIGSTORE_BUNDLES: usize = 16;
 
 /// Errors parsing an envelope: all mean the bundle is rejected.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +49,8 @@ pub enum DsseError {
     Base64,
     #[error("envelope has {0} signatures, more than the limit of {MAX_SIGNATURES}")]
     TooManySignatures(usize),
+    #[error("envelope has {0} Sigstore bundles, more than the limit of {MAX_SIGSTORE_BUNDLES}")]
+    TooManySigstoreBundles(usize),
 }
 
 impl Envelope {
@@ -50,6 +63,9 @@ impl Envelope {
             serde_json::from_slice(bytes).map_err(|e| DsseError::Json(e.to_string()))?;
         if e.signatures.len() > MAX_SIGNATURES {
             return Err(DsseError::TooManySignatures(e.signatures.len()));
+        }
+        if e.sigstore_bundles.len() > MAX_SIGSTORE_BUNDLES {
+            return Err(DsseError::TooManySigstoreBundles(e.sigstore_bundles.len()));
         }
         Ok(e)
     }
@@ -72,6 +88,7 @@ impl Envelope {
             payload: base64::engine::general_purpose::STANDARD.encode(payload),
             payload_type: payload_type.to_string(),
             signatures: Vec::new(),
+            sigstore_bundles: Vec::new(),
         }
     }
 }
@@ -129,5 +146,21 @@ mod tests {
             Envelope::parse(b"{", 100),
             Err(DsseError::Json(_))
         ));
+        let mut e = Envelope::new("t", b"x");
+        e.sigstore_bundles = vec![serde_json::json!({}); MAX_SIGSTORE_BUNDLES];
+        let j = serde_json::to_vec(&e).unwrap();
+        assert!(Envelope::parse(&j, 10_000).is_ok());
+        e.sigstore_bundles.push(serde_json::json!({}));
+        let j = serde_json::to_vec(&e).unwrap();
+        assert!(matches!(
+            Envelope::parse(&j, 10_000),
+            Err(DsseError::TooManySigstoreBundles(17))
+        ));
+    }
+
+    #[test]
+    fn an_envelope_without_sigstore_bundles_serialises_as_plain_dsse() {
+        let j = serde_json::to_string(&Envelope::new("t", b"x")).unwrap();
+        assert!(!j.contains("sigstore"), "{j}");
     }
 }

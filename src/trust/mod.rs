@@ -1,4 +1,5 @@
 //! Authentication: public keys, DSSE signatures, k-of-n thresholds with expiry and revocation.
+pub mod attached;
 pub mod detached;
 pub mod dsse;
 pub mod keys;

@@ -370,6 +370,30 @@ pub fn read_bundle(path: &Path) -> Result<Bundle, SigstoreError> {
     parse_bundle(&bytes)
 }
 
+/// Whether `bundle` is shaped to sign exactly `artifact`: a message signature whose digest
+/// is the artifact's SHA-256. (A shape check only; [`verify`] decides.)
+pub fn covers(bundle: &Bundle, artifact: &[u8]) -> Result<(), String> {
+    use sha2::Digest;
+    let sigstore_verify::types::SignatureContent::MessageSignature(ms) = &bundle.content else {
+        return Err(
+            "it holds a DSSE envelope; attach a message signature over the statement \
+                    bytes (e.g. `cosign sign-blob --bundle`)"
+                .into(),
+        );
+    };
+    let Some(d) = &ms.message_digest else {
+        return Err("its message signature names no digest".into());
+    };
+    if *d.digest.as_bytes() != sha2::Sha256::digest(artifact)[..] {
+        return Err(
+            "its message digest is not the SHA-256 of this bundle's statement \
+                    (sign the bytes `airgate inspect --statement` prints)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 /// Verify `bundle` over `artifact` against `root`, accepting only `signers`.
 pub fn verify(
     root: &SigstoreRoot,

@@ -24,6 +24,9 @@ pub struct TrustedKey {
 pub struct KindRule {
     pub key_ids: BTreeSet<String>,
     pub threshold: usize,
+    /// Sigstore bundles in the envelope count too (policy `trust.<kind>.sigstore`; see
+    /// `trust::attached`).
+    pub sigstore: bool,
 }
 
 /// Errors building a store: configuration errors (exit 2).
@@ -119,7 +122,7 @@ impl TrustStore {
                 };
                 ids.insert(id);
             }
-            if t.threshold > ids.len() {
+            if !t.sigstore && t.threshold > ids.len() {
                 return Err(PolicyError::Invalid(format!(
                     "trust.{kind}: threshold {} is more than its {} distinct keys",
                     t.threshold,
@@ -132,6 +135,7 @@ impl TrustStore {
                 KindRule {
                     key_ids: ids,
                     threshold: t.threshold,
+                    sigstore: t.sigstore,
                 },
             );
         }
@@ -164,6 +168,8 @@ impl TrustStore {
                     KindRule {
                         key_ids: r.key_ids.clone(),
                         threshold: r.threshold,
+                        // a rotated trust state carries Ed25519 keys only
+                        sigstore: false,
                     },
                 );
             }
@@ -192,6 +198,7 @@ impl TrustStore {
         store.any_kind = Some(KindRule {
             key_ids: ids,
             threshold,
+            sigstore: false,
         });
         store
     }
@@ -210,7 +217,7 @@ impl TrustStore {
     pub fn evaluate(&self, kind: &str, env: &Envelope, now: i64) -> ThresholdResult {
         let rule = self.rule(kind);
         let mut result = self.evaluate_rule(rule, &format!("kind {kind:?}"), env, now);
-        if rule.is_none_or(|r| r.threshold == 0 || r.key_ids.is_empty()) {
+        if rule.is_none_or(|r| r.threshold == 0 || (r.key_ids.is_empty() && !r.sigstore)) {
             result.unconfigured = Some(format!("the policy trusts no key for kind {kind:?}"));
         }
         result

@@ -383,6 +383,7 @@ impl TrustState {
         let rule = super::store::KindRule {
             key_ids: role.key_ids.clone(),
             threshold: role.threshold,
+            sigstore: false,
         };
         super::store::TrustStore::from_state(self).evaluate_rule(
             Some(&rule),

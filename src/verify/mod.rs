@@ -173,7 +173,7 @@ pub fn verify_bundle(path: &Path, opts: &VerifyOptions<'_>) -> Result<Outcome, V
                 .push(reject("bundle.structure", Category::Archive, e.to_string()))
         }
         Ok(mut opened) => {
-            match authenticate(&opened.envelope, store, opts.now, &mut report) {
+            match authenticate(&opened.envelope, store, opts, &mut report)? {
                 None => {}
                 Some((statement, version, signers)) => {
                     let pass = pipeline::run(&mut opened.tar, &statement, opts)?;
@@ -224,14 +224,16 @@ pub fn verify_bundle(path: &Path, opts: &VerifyOptions<'_>) -> Result<Outcome, V
     Ok(outcome)
 }
 
-/// Check the envelope: payload type, statement, signatures and threshold. Records what it
-/// finds in `report`; returns the authenticated statement when the threshold is met.
+/// Check the envelope: payload type, statement, signatures (Ed25519, and carried Sigstore
+/// bundles where the kind's rule counts them) and threshold. Records what it finds in
+/// `report`; returns the authenticated statement when the threshold is met. `Err` only for
+/// trust configuration that cannot be loaded.
 fn authenticate(
     env: &crate::trust::dsse::Envelope,
     store: &TrustStore,
-    now: i64,
+    opts: &VerifyOptions<'_>,
     report: &mut Report,
-) -> Option<(Statement, Version, Vec<String>)> {
+) -> Result<Option<(Statement, Version, Vec<String>)>, VerifyError> {
     if env.payload_type != PAYLOAD_TYPE {
         report.findings.push(reject(
             "bundle.envelope",
@@ -241,13 +243,17 @@ fn authenticate(
                 env.payload_type
             ),
         ));
-        return None;
+        return Ok(None);
     }
-    let statement: Statement = match env
+    let parsed = env
         .payload_bytes()
         .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-    {
+        .and_then(|b| {
+            serde_json::from_slice::<Statement>(&b)
+                .map(|s| (s, b))
+                .map_err(|e| e.to_string())
+        });
+    let (statement, statement_bytes) = match parsed {
         Ok(s) => s,
         Err(e) => {
             report.findings.push(reject(
@@ -255,7 +261,7 @@ fn authenticate(
                 Category::Trust,
                 format!("the signed statement cannot be parsed: {e}"),
             ));
-            return None;
+            return Ok(None);
         }
     };
     let p = &statement.predicate;
@@ -273,10 +279,19 @@ fn authenticate(
                 Category::Trust,
                 format!("the signed statement is not valid: {e}"),
             ));
-            return None;
+            return Ok(None);
         }
     };
-    let result = store.evaluate(&p.kind, env, now);
+    let mut result = store.evaluate(&p.kind, env, opts.now);
+    let counts_sigstore = store.rule(&p.kind).is_some_and(|r| r.sigstore);
+    crate::trust::attached::evaluate(
+        opts.policy,
+        &p.kind,
+        counts_sigstore,
+        &statement_bytes,
+        &env.sigstore_bundles,
+        &mut result,
+    )?;
     report.signatures = result.signatures.clone();
     if !result.met() {
         let why = result.unconfigured.clone().unwrap_or_else(|| {
@@ -289,9 +304,9 @@ fn authenticate(
         report
             .findings
             .push(reject("trust.threshold", Category::Trust, why));
-        return None;
+        return Ok(None);
     }
-    Some((statement, version, result.counted))
+    Ok(Some((statement, version, result.counted)))
 }
 
 #[cfg(test)]
