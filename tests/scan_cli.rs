@@ -536,3 +536,49 @@ fn folder_walk_reports_links_fifos_and_depth() {
     // the link was not followed (a/key.txt once) and nothing deeper than the limit was read
     assert_eq!(f.len(), 5, "{f:?}");
 }
+
+/// A flood of one rule's matches must not hide another rule's: 600 medium URL findings,
+/// then an AWS key pair. The file listing is capped, but every rule's first match is listed,
+/// so the critical secret still rejects, at its exact line. The near-miss: without the key,
+/// the same flood stays below the blocking severity.
+#[test]
+fn a_flood_of_one_rule_cannot_hide_a_secret_after_the_cap() {
+    let t = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..600 {
+        text.push_str(&format!("u = \"https://telemetry-collector.net/p{i}\"\n"));
+    }
+    let flood_only = t.path().join("flood-only/a.py");
+    write(&flood_only, text.as_bytes());
+    text.push_str("aws_secret_access_key = \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLQQQ\"\n");
+    let flood = t.path().join("flood/a.py");
+    write(&flood, text.as_bytes());
+
+    let (code, v) = json_scan(&[flood.to_str().unwrap()]);
+    assert_eq!(code, 1, "{v:#}");
+    let f = findings(&v);
+    assert!(
+        f.iter()
+            .any(|(r, _, line, _)| r == "secret.aws-secret-access-key" && *line == Some(601)),
+        "{f:?}"
+    );
+    let urls = f.iter().filter(|(r, ..)| r == "reachback.url").count();
+    assert_eq!(urls, 500);
+    let capped = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["rule"] == "scan.too-many-findings")
+        .expect("the cap is reported");
+    assert!(
+        capped["message"]
+            .as_str()
+            .unwrap()
+            .contains("reachback.url: 100"),
+        "{capped}"
+    );
+
+    let (code, v) = json_scan(&[flood_only.to_str().unwrap()]);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(!findings(&v).iter().any(|(r, ..)| r.starts_with("secret.")));
+}

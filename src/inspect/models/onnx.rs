@@ -17,8 +17,12 @@ const EXT_ENTRY: u8 = 5;
 const META_ENTRY: u8 = 6;
 const FUNCTION: u8 = 8;
 const SPARSE: u8 = 9;
-/// Distinct (domain, op) pairs and external references recorded.
+/// Distinct (domain, op) pairs, functions and strings recorded.
 const MAX_RECORDS: usize = 10_000;
+/// Tensors with external data recorded (a large model may keep every tensor in its own file).
+const MAX_EXTERNAL: usize = 100_000;
+/// Bytes of metadata and doc strings held for the text rules.
+const MAX_TEXT_BYTES: usize = 64 << 20;
 
 /// Whether `location` (an external-data path) stays inside the model's folder.
 pub fn location_problem(location: &str) -> Option<&'static str> {
@@ -190,6 +194,10 @@ pub struct OnnxRecord {
     pub external: Vec<(String, String, String, String)>,
     /// Strings for the text rules: (offset, bytes).
     pub texts: Vec<(u64, Vec<u8>)>,
+    /// What had more entries than is recorded: the rest went unchecked, so the model is
+    /// refused (`onnx.too-large-to-check`) rather than passed.
+    pub overflow: BTreeSet<&'static str>,
+    text_bytes: usize,
     node_domain: String,
     node_op: String,
     fn_domain: String,
@@ -245,10 +253,13 @@ impl Schema for OnnxRecord {
             (FUNCTION, 10) => self.fn_domain = s,
             _ => {}
         }
-        if matches!((kind, field), (MODEL, _) | (GRAPH, 10) | (META_ENTRY, _))
-            && self.texts.len() < MAX_RECORDS
-        {
-            self.texts.push((offset, data.to_vec()));
+        if matches!((kind, field), (MODEL, _) | (GRAPH, 10) | (META_ENTRY, _)) {
+            if self.texts.len() < MAX_RECORDS && self.text_bytes + data.len() <= MAX_TEXT_BYTES {
+                self.text_bytes += data.len();
+                self.texts.push((offset, data.to_vec()));
+            } else {
+                self.overflow.insert("metadata and doc strings");
+            }
         }
     }
 
@@ -277,15 +288,22 @@ impl Schema for OnnxRecord {
 
     fn exit(&mut self, kind: u8) {
         match kind {
-            NODE if self.ops.len() < MAX_RECORDS => {
-                self.ops
-                    .insert((self.node_domain.clone(), self.node_op.clone()));
+            NODE => {
+                let pair = (self.node_domain.clone(), self.node_op.clone());
+                if self.ops.len() < MAX_RECORDS {
+                    self.ops.insert(pair);
+                } else if !self.ops.contains(&pair) {
+                    self.overflow.insert("distinct operators");
+                }
             }
             EXT_ENTRY => self.ext.push((self.key.clone(), self.val.clone())),
             TENSOR
                 if (self.tensor_external || !self.ext.is_empty())
-                    && self.external.len() < MAX_RECORDS =>
+                    && self.external.len() >= MAX_EXTERNAL =>
             {
+                self.overflow.insert("tensors with external data");
+            }
+            TENSOR if self.tensor_external || !self.ext.is_empty() => {
                 let get = |k: &str| {
                     self.ext
                         .iter()
@@ -301,8 +319,12 @@ impl Schema for OnnxRecord {
                 ));
             }
             FUNCTION => {
-                self.functions
-                    .insert((self.fn_domain.clone(), self.fn_name.clone()));
+                let f = (self.fn_domain.clone(), self.fn_name.clone());
+                if self.functions.len() < MAX_RECORDS {
+                    self.functions.insert(f);
+                } else if !self.functions.contains(&f) {
+                    self.overflow.insert("model-local functions");
+                }
             }
             _ => {}
         }
@@ -318,6 +340,21 @@ fn standard_domain(d: &str) -> bool {
 
 /// Findings for a parsed model.
 pub fn findings(path: &str, rec: &OnnxRecord, out: &mut Vec<Finding>) {
+    for what in &rec.overflow {
+        out.push(Finding::new(
+            path,
+            "onnx.too-large-to-check",
+            Category::Format,
+            Severity::High,
+            format!(
+                "the model has more {what} than airgate records (limits: {MAX_RECORDS} \
+                 operators, functions and strings, {MAX_TEXT_BYTES} bytes of strings, \
+                 {MAX_EXTERNAL} external tensors): the rest were not checked, so the model is \
+                 refused rather than passed unchecked"
+            ),
+            what.as_bytes(),
+        ));
+    }
     for (name, loc, off, len) in &rec.external {
         if let Some(why) = location_problem(loc) {
             out.push(Finding::new(path, "onnx.external-data", Category::Archive, Severity::High,
@@ -628,6 +665,75 @@ mod tests {
         let mut f = given;
         check_members(&mut f, 0, "a.zip!b.tar", |n| (n == "w.bin").then_some(1));
         assert_eq!(f.len(), 4, "present and in range");
+    }
+
+    /// Protobuf field `tag` holding `body` (length-delimited).
+    fn field(out: &mut Vec<u8>, tag: u32, body: &[u8]) {
+        let mut key = u64::from(tag << 3 | 2);
+        let mut len = body.len() as u64;
+        for v in [&mut key, &mut len] {
+            while *v >= 0x80 {
+                out.push((*v as u8) | 0x80);
+                *v >>= 7;
+            }
+            out.push(*v as u8);
+        }
+        out.extend_from_slice(body);
+    }
+
+    /// A model whose graph holds `graph` (already encoded graph fields).
+    fn model(graph: &[u8]) -> Vec<u8> {
+        let mut m = vec![0x08, 0x07];
+        field(&mut m, 7, graph);
+        m
+    }
+
+    fn node(op: &str, domain: &str) -> Vec<u8> {
+        let mut n = Vec::new();
+        field(&mut n, 4, op.as_bytes());
+        field(&mut n, 7, domain.as_bytes());
+        let mut g = Vec::new();
+        field(&mut g, 1, &n);
+        g
+    }
+
+    fn scan(bytes: &[u8]) -> Vec<Finding> {
+        let policy = crate::policy::Policy::default();
+        let engine = crate::inspect::build_engine(&policy).expect("engine");
+        let mut f = engine.begin_file("m.onnx", Some(bytes.len() as u64), 0);
+        f.update(bytes);
+        f.finish()
+    }
+
+    fn rules_of(f: &[Finding]) -> Vec<&str> {
+        f.iter().map(|x| x.rule.as_str()).collect()
+    }
+
+    #[test]
+    fn past_the_record_limits_a_model_is_refused_not_passed_half_checked() {
+        // MAX_RECORDS distinct standard operators, then one in a custom domain
+        let mut g = Vec::new();
+        for i in 0..MAX_RECORDS {
+            g.extend(node(&format!("Op{i}"), ""));
+        }
+        let at_limit = scan(&model(&g));
+        assert!(
+            !rules_of(&at_limit).contains(&"onnx.too-large-to-check"),
+            "{at_limit:?}"
+        );
+        // the same operators again: nothing new to record
+        let mut again = g.clone();
+        again.extend(node("Op0", ""));
+        assert!(!rules_of(&scan(&model(&again))).contains(&"onnx.too-large-to-check"));
+        // one more distinct: it cannot be checked, so the model is refused
+        g.extend(node("Evil", "com.attacker"));
+        let over = scan(&model(&g));
+        assert!(
+            over.iter()
+                .any(|f| f.rule == "onnx.too-large-to-check" && f.severity == Severity::High),
+            "{:?}",
+            rules_of(&over)
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 use matcher::{le_word, word_at, Matcher, RawMatch, HI, ONES, OVERLAP};
 use rules::{Rule, RuleCategory};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Shortest base64 run that is decoded and rescanned.
@@ -28,6 +29,8 @@ const STEP: usize = 1 << 20;
 /// Bytes kept before a step for context (line starts, look-behind).
 const KEEP_BACK: usize = 256;
 /// Most text-rule findings listed for one file; the rest are counted in one info finding.
+/// The first match of every rule is always listed, past the limit too: a flood of one rule's
+/// matches (say, 500 URLs) must never hide another rule's (a private key after them).
 pub const MAX_FINDINGS_PER_FILE: usize = 500;
 
 /// The compiled text rules and how to report their matches.
@@ -394,7 +397,7 @@ impl Inspector for TextInspector {
             from: 0,
             lines_before: if looks_text(head) { Some(0) } else { None },
             found: Vec::new(),
-            dropped: 0,
+            dropped: BTreeMap::new(),
         }))
     }
 }
@@ -412,7 +415,8 @@ struct TextFile {
     /// Newlines in the file before `buf[0]` (None for binary files).
     lines_before: Option<u64>,
     found: Vec<Finding>,
-    dropped: u64,
+    /// Matches not listed, per rule (each rule here has at least one listed).
+    dropped: BTreeMap<String, u64>,
 }
 
 impl TextFile {
@@ -431,8 +435,13 @@ impl TextFile {
         for f in v {
             if self.found.len() < MAX_FINDINGS_PER_FILE {
                 self.found.push(f);
+            } else if let Some(n) = self.dropped.get_mut(&f.rule) {
+                *n += 1;
+            } else if self.found.iter().any(|k| k.rule == f.rule) {
+                self.dropped.insert(f.rule, 1);
             } else {
-                self.dropped += 1;
+                // this rule's first match: listed whatever the count
+                self.found.push(f);
             }
         }
         self.from = to;
@@ -440,15 +449,22 @@ impl TextFile {
 
     fn close(mut self, out: &mut Vec<Finding>) {
         out.append(&mut self.found);
-        if self.dropped > 0 {
+        if !self.dropped.is_empty() {
+            let total: u64 = self.dropped.values().sum();
+            let per_rule: Vec<String> = self
+                .dropped
+                .iter()
+                .map(|(rule, n)| format!("{rule}: {n}"))
+                .collect();
             out.push(Finding::new(
                 &self.path,
                 "scan.too-many-findings",
                 Category::Format,
                 Severity::Info,
                 format!(
-                    "{} more text-rule matches in this file are not listed (limit {MAX_FINDINGS_PER_FILE})",
-                    self.dropped
+                    "{total} more text-rule matches in this file are not listed (limit \
+                     {MAX_FINDINGS_PER_FILE}; each rule's first match is always listed): {}",
+                    per_rule.join(", ")
                 ),
                 b"",
             ));
