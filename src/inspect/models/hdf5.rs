@@ -11,8 +11,8 @@ use std::sync::OnceLock;
 const MAGIC: &[u8] = b"\x89HDF\r\n\x1a\n";
 /// Largest config captured.
 const MAX_CONFIG: usize = 16 << 20;
-/// Configs examined per file.
-const MAX_CONFIGS: usize = 16;
+/// Configs examined per file; one more is refused (`hdf5.too-many-configs`), not ignored.
+const MAX_CONFIGS: usize = 64;
 const NEEDLE: &[u8] = b"{\"class_name\"";
 
 fn finder() -> Option<&'static AhoCorasick> {
@@ -37,6 +37,8 @@ struct Capture {
     in_str: bool,
     esc: bool,
     at: u64,
+    /// Cut off at [`MAX_CONFIG`] bytes.
+    cut: bool,
 }
 
 impl Inspector for Hdf5Inspector {
@@ -96,6 +98,7 @@ impl H5 {
                 return i + 1;
             }
             if c.buf.len() > MAX_CONFIG {
+                c.cut = true;
                 self.done_capture();
                 return i + 1;
             }
@@ -106,6 +109,15 @@ impl H5 {
     fn done_capture(&mut self) {
         let Some(c) = self.capture.take() else { return };
         self.configs += 1;
+        if c.cut {
+            // padding a config past the limit must not hide the layers after it
+            self.out.push(
+                Finding::new(&self.path, "hdf5.model-config", Category::Code, Severity::High,
+                    format!("a Keras model config is larger than {MAX_CONFIG} bytes: its layers cannot all be checked, so the model is refused"), b"too-large")
+                .at_offset(c.at),
+            );
+            return;
+        }
         match serde_json::from_slice::<serde_json::Value>(&c.buf) {
             Ok(v) => check_json(&self.path, &v, &mut self.out),
             Err(_) => self.out.push(
@@ -126,9 +138,6 @@ impl FileInspector for H5 {
             data = &data[used..];
             offset += used as u64;
         }
-        if self.configs >= MAX_CONFIGS {
-            return Flow::Done;
-        }
         let Some(ac) = finder() else {
             return Flow::Done;
         };
@@ -139,12 +148,22 @@ impl FileInspector for H5 {
         joined.extend_from_slice(data);
         if let Some(m) = ac.find(&joined[..]) {
             let start = m.start();
+            if self.configs >= MAX_CONFIGS {
+                // decoys first, the real config later: refuse rather than stop looking
+                self.out.push(
+                    Finding::new(&self.path, "hdf5.too-many-configs", Category::Code, Severity::High,
+                        format!("more than {MAX_CONFIGS} Keras model configs in one file: the rest cannot be checked, so the model is refused"), b"")
+                    .at_offset(base + start as u64),
+                );
+                return Flow::Done;
+            }
             self.capture = Some(Capture {
                 buf: Vec::new(),
                 depth: 0,
                 in_str: false,
                 esc: false,
                 at: base + start as u64,
+                cut: false,
             });
             let rest = joined[start..].to_vec();
             let used = self.capture(&rest);
@@ -163,5 +182,82 @@ impl FileInspector for H5 {
             self.done_capture();
         }
         out.append(&mut self.out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LAMBDA: &str = r#"{"class_name": "Sequential", "config": {"layers": [{"class_name": "Lambda", "config": {"name": "l", "function": {"class_name": "__lambda__", "config": {"code": "4wEAAAAA"}}}, "module": "keras.layers"}]}}"#;
+    const DECOY: &str = r#"{"class_name": "Dense", "config": {"units": 1}}"#;
+
+    /// Findings for an HDF5-looking file holding `configs` one after another.
+    fn scan(configs: &[String]) -> Vec<Finding> {
+        let mut data = MAGIC.to_vec();
+        data.extend_from_slice(&[0u8; 64]);
+        for c in configs {
+            data.extend_from_slice(c.as_bytes());
+            data.extend_from_slice(&[0u8; 16]);
+        }
+        let insp = Hdf5Inspector;
+        let meta = FileMeta {
+            path: "m.h5",
+            size: Some(data.len() as u64),
+            depth: 0,
+        };
+        let ctx = ScanContext::default();
+        let mut f = insp.open(&meta, &data, &ctx).expect("sniffed");
+        let mut out = Vec::new();
+        for (i, c) in data.chunks(4096).enumerate() {
+            let _ = f.update(i as u64 * 4096, c, &mut out);
+        }
+        f.finish(data.len() as u64, &mut out);
+        out
+    }
+
+    fn high_rules(f: &[Finding]) -> Vec<&str> {
+        f.iter()
+            .filter(|x| x.severity >= Severity::High)
+            .map(|x| x.rule.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn decoy_configs_cannot_push_the_real_one_out_of_sight() {
+        let mut configs: Vec<String> = vec![DECOY.to_string(); 10];
+        configs.push(LAMBDA.to_string());
+        let near_miss = scan(&configs);
+        assert!(
+            high_rules(&near_miss).iter().any(|r| r.contains("lambda")),
+            "{near_miss:?}"
+        );
+        assert!(!high_rules(&near_miss).contains(&"hdf5.too-many-configs"));
+
+        let mut configs: Vec<String> = vec![DECOY.to_string(); MAX_CONFIGS];
+        configs.push(LAMBDA.to_string());
+        let flooded = scan(&configs);
+        assert!(
+            high_rules(&flooded).contains(&"hdf5.too-many-configs"),
+            "{flooded:?}"
+        );
+        // a file with only harmless configs is not refused
+        assert!(high_rules(&scan(&vec![DECOY.to_string(); 5])).is_empty());
+    }
+
+    #[test]
+    fn a_config_padded_past_the_limit_is_refused() {
+        let padded = LAMBDA.replacen(
+            r#""name": "l""#,
+            &format!(r#""name": "{}""#, "x".repeat(MAX_CONFIG)),
+            1,
+        );
+        let f = scan(&[padded]);
+        assert!(
+            f.iter().any(|x| x.rule == "hdf5.model-config"
+                && x.severity == Severity::High
+                && x.message.contains("larger than")),
+            "{f:?}"
+        );
     }
 }
