@@ -77,7 +77,12 @@ pub fn after_wrapper(state: &V) -> After {
     let Some(len) = n.checked_mul(size) else {
         return After::Unknown;
     };
-    let padded = matches!(get(d, "numpy_array_alignment_bytes"), Some(V::Int(_)));
+    let padded = match get(d, "numpy_array_alignment_bytes") {
+        None => false,
+        Some(V::Int(_)) => true,
+        // present but not understood: where the raw bytes start is unknown
+        Some(_) => return After::Unknown,
+    };
     After::Raw { len, padded }
 }
 

@@ -133,6 +133,15 @@ fn fail(op: &Op, msg: impl Into<String>) -> OpError {
     OpError {
         offset: op.offset,
         msg: msg.into(),
+        limit: false,
+    }
+}
+
+/// One of the machine's own limits (see [`OpError::limit`]).
+fn limit(op: &Op, msg: impl Into<String>) -> OpError {
+    OpError {
+        limit: true,
+        ..fail(op, msg)
     }
 }
 
@@ -169,7 +178,7 @@ impl Machine {
 
     fn push(&mut self, op: &Op, v: V) -> Result<(), OpError> {
         if self.stack.len() >= self.limits.max_stack {
-            return Err(fail(
+            return Err(limit(
                 op,
                 format!("stack exceeds {} values", self.limits.max_stack),
             ));
@@ -207,7 +216,7 @@ impl Machine {
 
     fn memo_put(&mut self, op: &Op, idx: u64, v: V) -> Result<(), OpError> {
         if !self.memo.contains_key(&idx) && self.memo.len() >= self.limits.max_memo {
-            return Err(fail(
+            return Err(limit(
                 op,
                 format!("memo exceeds {} entries", self.limits.max_memo),
             ));
@@ -282,7 +291,7 @@ impl Machine {
         self.ops += 1;
         self.ops_in_pickle += 1;
         if self.ops > self.limits.max_ops {
-            return Err(fail(
+            return Err(limit(
                 &op,
                 format!("more than {} opcodes", self.limits.max_ops),
             ));
@@ -290,7 +299,7 @@ impl Machine {
         match op.code {
             b'(' => {
                 if self.marks.len() >= self.limits.max_marks {
-                    return Err(fail(&op, "too many nested MARKs"));
+                    return Err(limit(&op, "too many nested MARKs"));
                 }
                 self.marks.push(self.stack.len());
             }
@@ -313,7 +322,7 @@ impl Machine {
                 }
                 self.rec.pickles += 1;
                 if self.rec.pickles > self.limits.max_pickles {
-                    return Err(fail(&op, "too many pickles in one file"));
+                    return Err(limit(&op, "too many pickles in one file"));
                 }
                 self.stack.clear();
                 self.marks.clear();
@@ -493,7 +502,17 @@ impl Machine {
                                 );
                                 self.saved.push(saved);
                             }
-                            _ => {}
+                            // joblib writes the array's bytes next; not knowing how many,
+                            // the scan would read them as opcodes and lose step with the
+                            // loader, so the file is refused
+                            _ => {
+                                return Err(limit(
+                                    &op,
+                                    "a joblib NumpyArrayWrapper whose array layout cannot be \
+                                     worked out (or inline pickles nested over 8 deep): the \
+                                     bytes after it cannot be followed",
+                                ))
+                            }
                         }
                     }
                 }
@@ -611,8 +630,11 @@ impl Machine {
     }
 }
 
+/// Items of a tuple kept as a value (numpy arrays have at most 64 dimensions).
+const MAX_TUPLE: usize = 64;
+
 fn tuple(items: Vec<V>) -> V {
-    if items.len() <= 16 {
+    if items.len() <= MAX_TUPLE {
         V::Tuple(Arc::new(items))
     } else {
         V::Container

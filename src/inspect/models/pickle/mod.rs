@@ -142,8 +142,11 @@ impl PickleScan {
     }
 
     fn set_error(&mut self, e: OpError) {
-        // Bytes after a complete pickle that do not start a new one are trailing data.
-        let later = self.m.rec.pickles > 0 && (self.m.at_boundary() || !self.stream_proto);
+        // Bytes after a complete pickle that do not start a new one are trailing data. A limit
+        // error is not: the bytes ran as pickle ops that far, and Python's unpickler, which
+        // has no such limits, would go on to what lies behind them.
+        let later =
+            !e.limit && self.m.rec.pickles > 0 && (self.m.at_boundary() || !self.stream_proto);
         if later {
             self.trailing = Some(e.offset);
         } else {
@@ -170,6 +173,7 @@ impl PickleScan {
                 self.error = Some(OpError {
                     offset: at,
                     msg: "truncated: the pickle ends before its STOP opcode".into(),
+                    limit: false,
                 });
             }
         }
@@ -245,7 +249,7 @@ impl PickleScan {
         }
         if let Some(e) = &self.error {
             let e = if self.m.rec.joblib_array {
-                OpError { offset: e.offset, msg: format!("{} (after a joblib NumpyArrayWrapper: joblib's inline array data is not followed)", e.msg) }
+                OpError { offset: e.offset, msg: format!("{} (after a joblib NumpyArrayWrapper: joblib's inline array data is not followed)", e.msg), limit: e.limit }
             } else {
                 e.clone()
             };
@@ -356,5 +360,110 @@ mod tests {
         assert!(looks_like_pickle(
             &"c__builtin__\nset\n".repeat(300).as_bytes()[..crate::inspect::SNIFF_LEN]
         ));
+    }
+
+    fn severe(data: &[u8]) -> Vec<String> {
+        let policy = crate::policy::Policy::default();
+        let engine = crate::inspect::build_engine(&policy).expect("engine");
+        let mut f = engine.begin_file("pytorch_model.bin", Some(data.len() as u64), 0);
+        for c in data.chunks(1 << 20) {
+            f.update(c);
+        }
+        f.finish()
+            .into_iter()
+            .filter(|x| x.severity >= Severity::High)
+            .map(|x| x.rule)
+            .collect()
+    }
+
+    /// A second pickle (protocol 0, no PROTO opcode) that hits one of our limits before its
+    /// GLOBAL must not be taken for trailing data: Python has no such limit and runs it.
+    #[test]
+    fn a_limit_hit_in_a_later_pickle_is_not_trailing_data() {
+        // legacy torch: the magic number pickle first
+        let mut first = vec![0x80, 0x02, 0x8a, 0x0a];
+        first.extend_from_slice(&machine::TORCH_MAGIC);
+        first.push(b'.');
+        let evil = b"cos\nsystem\n(S'id'\ntR.";
+        // the control: the same GLOBAL without the limit is caught
+        let mut plain = first.clone();
+        plain.extend_from_slice(evil);
+        assert!(severe(&plain).contains(&"pickle.global".to_string()));
+        // stack limit
+        let mut a = first.clone();
+        a.extend(std::iter::repeat_n(b'N', (1 << 18) + 1));
+        a.extend_from_slice(evil);
+        assert!(
+            severe(&a).contains(&"pickle.malformed".to_string()),
+            "{:?}",
+            severe(&a)
+        );
+        // text line limit
+        let mut b = first.clone();
+        b.extend_from_slice(b"S'");
+        b.extend(std::iter::repeat_n(b'A', ops::MAX_LINE + 10));
+        b.extend_from_slice(b"'\n");
+        b.extend_from_slice(evil);
+        assert!(
+            severe(&b).contains(&"pickle.malformed".to_string()),
+            "{:?}",
+            severe(&b)
+        );
+        // the near-miss: bytes after the pickle that stop at an unknown opcode stay trailing
+        let mut c = first.clone();
+        c.extend_from_slice(b"NN\xff\xfe");
+        assert!(severe(&c).is_empty(), "{:?}", severe(&c));
+    }
+
+    fn short_unicode(s: &str) -> Vec<u8> {
+        let mut v = vec![0x8c, s.len() as u8];
+        v.extend_from_slice(s.as_bytes());
+        v
+    }
+
+    /// A joblib file: a NumpyArrayWrapper of `dims` dimensions (all 1 but the last, 9) of
+    /// dtype u1, so joblib writes 9 raw bytes after it; those 9 bytes are chosen to read, as
+    /// opcodes, as a BINBYTES8 that would swallow the GLOBAL/REDUCE joblib runs next.
+    fn joblib(dims: usize, alignment: Option<&[u8]>) -> Vec<u8> {
+        let mut d = vec![0x80, 0x04];
+        d.extend_from_slice(b"cjoblib.numpy_pickle\nNumpyArrayWrapper\n)\x81}(");
+        d.extend(short_unicode("dtype"));
+        d.extend_from_slice(b"cnumpy\ndtype\n");
+        d.extend(short_unicode("u1"));
+        d.extend_from_slice(b"\x85R");
+        d.extend(short_unicode("shape"));
+        d.push(b'(');
+        for _ in 1..dims {
+            d.extend_from_slice(b"K\x01");
+        }
+        d.extend_from_slice(b"K\x09t");
+        d.extend(short_unicode("order"));
+        d.extend(short_unicode("C"));
+        if let Some(a) = alignment {
+            d.extend(short_unicode("numpy_array_alignment_bytes"));
+            d.extend_from_slice(a);
+        }
+        d.extend_from_slice(b"ub");
+        let evil: &[u8] = b"0cos\nsystem\n(S'id'\ntR.";
+        d.push(0x8e);
+        d.extend_from_slice(&(evil.len() as u64).to_le_bytes());
+        d.extend_from_slice(evil);
+        d.extend_from_slice(b".");
+        d
+    }
+
+    #[test]
+    fn joblib_array_bytes_are_stepped_over_exactly_or_the_file_is_refused() {
+        // 17 dimensions (numpy allows 64): the layout is understood and the GLOBAL is seen
+        for dims in [2, 17, 64] {
+            let f = severe(&joblib(dims, None));
+            assert!(f.contains(&"pickle.global".to_string()), "{dims}: {f:?}");
+        }
+        // more than the machine keeps: refused, not read out of step
+        let f = severe(&joblib(65, None));
+        assert!(f.contains(&"pickle.malformed".to_string()), "{f:?}");
+        // an alignment entry that is not an integer: where the bytes start is unknown
+        let f = severe(&joblib(2, Some(b"N")));
+        assert!(f.contains(&"pickle.malformed".to_string()), "{f:?}");
     }
 }

@@ -45,6 +45,9 @@ pub struct Op {
 pub struct OpError {
     pub offset: u64,
     pub msg: String,
+    /// One of our own limits was hit (Python's unpickler has none of them): the bytes were
+    /// consistent pickle ops up to here, so they are never taken for trailing data.
+    pub limit: bool,
 }
 
 /// What the opcode callback wants next.
@@ -283,6 +286,14 @@ fn err(offset: u64, msg: impl Into<String>) -> OpError {
     OpError {
         offset,
         msg: msg.into(),
+        limit: false,
+    }
+}
+
+fn limit_err(offset: u64, msg: impl Into<String>) -> OpError {
+    OpError {
+        limit: true,
+        ..err(offset, msg)
     }
 }
 
@@ -410,7 +421,7 @@ fn parse_one(buf: &[u8], offset: u64) -> Result<Parsed, OpError> {
         b'I' | b'L' | b'F' | b'S' | b'V' | b'P' | b'p' | b'g' => {
             let Some(nl) = b.iter().take(MAX_LINE + 1).position(|&c| c == b'\n') else {
                 return if b.len() > MAX_LINE {
-                    Err(err(offset, "text argument line too long"))
+                    Err(limit_err(offset, "text argument line too long"))
                 } else {
                     Ok(Parsed::Need)
                 };
@@ -428,7 +439,7 @@ fn parse_one(buf: &[u8], offset: u64) -> Result<Parsed, OpError> {
         b'c' | b'i' => {
             let Some(n1) = b.iter().take(MAX_LINE + 1).position(|&c| c == b'\n') else {
                 return if b.len() > MAX_LINE {
-                    Err(err(offset, "global name line too long"))
+                    Err(limit_err(offset, "global name line too long"))
                 } else {
                     Ok(Parsed::Need)
                 };
@@ -436,7 +447,7 @@ fn parse_one(buf: &[u8], offset: u64) -> Result<Parsed, OpError> {
             let rest = &b[n1 + 1..];
             let Some(n2) = rest.iter().take(MAX_LINE + 1).position(|&c| c == b'\n') else {
                 return if rest.len() > MAX_LINE {
-                    Err(err(offset, "global name line too long"))
+                    Err(limit_err(offset, "global name line too long"))
                 } else {
                     Ok(Parsed::Need)
                 };
