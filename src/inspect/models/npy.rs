@@ -36,12 +36,22 @@ pub fn parse_header(text: &str) -> Result<NpyHeader, String> {
     } else {
         return Err("unrecognised descr".into());
     };
+    // numpy takes `O`, `O8`, `object`, `Object`...: every dtype string starting with o/O
+    // (no other dtype does) is an object array, whose data is a pickle
+    let is_object = |d: &str| {
+        d.trim_start_matches(['<', '>', '|', '='])
+            .starts_with(['O', 'o'])
+    };
     let object = if descr.starts_with('[') {
-        descr.contains("'O'") || descr.contains("|O")
+        // each field is ('name', 'dtype'[, shape]): look at the quoted item after a comma
+        descr.match_indices(',').any(|(i, _)| {
+            descr[i + 1..]
+                .trim_start()
+                .strip_prefix('\'')
+                .is_some_and(is_object)
+        })
     } else {
-        descr
-            .trim_start_matches(['<', '>', '|', '='])
-            .starts_with('O')
+        is_object(&descr)
     };
     let shape_at = t.find("'shape':").ok_or("header has no 'shape'")?;
     let srest = t[shape_at + 8..].trim_start();
@@ -284,6 +294,21 @@ mod tests {
         assert!(!h.object);
         let o = parse_header("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }").unwrap();
         assert!(o.object);
+        for d in ["object", "O8", "<O", "Object"] {
+            let h = format!("{{'descr': '{d}', 'fortran_order': False, 'shape': (1,), }}");
+            assert!(parse_header(&h).unwrap().object, "{d}");
+        }
+        let s = parse_header(
+            "{'descr': [('id', '<i4'), ('payload', 'object')], 'fortran_order': False, 'shape': (), }",
+        )
+        .unwrap();
+        assert!(s.object);
+        // a field merely named like an object dtype is not one
+        let s = parse_header(
+            "{'descr': [('object_id', '<i4'), ('o', '<f8')], 'fortran_order': False, 'shape': (), }",
+        )
+        .unwrap();
+        assert!(!s.object);
         let s = parse_header(
             "{'descr': [('a', '<i4'), ('b', '|O')], 'fortran_order': False, 'shape': (), }",
         )

@@ -304,16 +304,24 @@ impl Schema for OnnxRecord {
                 self.overflow.insert("tensors with external data");
             }
             TENSOR if self.tensor_external || !self.ext.is_empty() => {
+                // the last entry of a key wins, as in onnx and onnxruntime; a repeated
+                // `location` is checked whole: any refused one is the one reported
                 let get = |k: &str| {
                     self.ext
                         .iter()
+                        .rev()
                         .find(|e| e.0 == k)
                         .map(|e| e.1.clone())
                         .unwrap_or_default()
                 };
+                let location = self
+                    .ext
+                    .iter()
+                    .find(|e| e.0 == "location" && location_problem(&e.1).is_some())
+                    .map_or_else(|| get("location"), |e| e.1.clone());
                 self.external.push((
                     self.tensor_name.clone(),
-                    get("location"),
+                    location,
                     get("offset"),
                     get("length"),
                 ));
@@ -733,6 +741,48 @@ mod tests {
                 .any(|f| f.rule == "onnx.too-large-to-check" && f.severity == Severity::High),
             "{:?}",
             rules_of(&over)
+        );
+    }
+
+    #[test]
+    fn every_location_entry_is_checked() {
+        let entry = |k: &str, v: &str| {
+            let mut e = Vec::new();
+            field(&mut e, 1, k.as_bytes());
+            field(&mut e, 2, v.as_bytes());
+            e
+        };
+        let model_with = |locations: &[&str]| {
+            let mut t = Vec::new();
+            field(&mut t, 8, b"w");
+            for l in locations {
+                field(&mut t, 13, &entry("location", l));
+            }
+            let mut g = Vec::new();
+            field(&mut g, 5, &t);
+            model(&g)
+        };
+        // a harmless first entry must not hide the one the runtime uses
+        let f = scan(&model_with(&["w.bin", "../../etc/shadow"]));
+        assert!(
+            f.iter()
+                .any(|x| x.rule == "onnx.external-data" && x.severity == Severity::High),
+            "{:?}",
+            rules_of(&f)
+        );
+        // ... nor the other way round
+        let f = scan(&model_with(&["../../etc/shadow", "w.bin"]));
+        assert!(
+            rules_of(&f).contains(&"onnx.external-data"),
+            "{:?}",
+            rules_of(&f)
+        );
+        // the near-miss: harmless entries only
+        let f = scan(&model_with(&["w.bin", "data/w.bin"]));
+        assert!(
+            !rules_of(&f).contains(&"onnx.external-data"),
+            "{:?}",
+            rules_of(&f)
         );
     }
 
