@@ -5,7 +5,12 @@
 
 use super::nested::{self, Budget, Layer, Nest, NestLimits};
 use super::text::TEXT_INSPECTOR;
-use super::{FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, SNIFF_LEN};
+use super::{
+    Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity, SNIFF_LEN,
+};
+
+/// Raw bytes of a layered file held for the text rules in case its layer breaks.
+const RAW_HOLD: usize = 1 << 20;
 use std::sync::Arc;
 
 /// A set of inspectors plus the context they share. Cheap to clone.
@@ -86,6 +91,9 @@ impl Engine {
             layer: None,
             budget,
             skip: Vec::new(),
+            raw: Vec::new(),
+            raw_all: true,
+            raw_text_on: false,
             seen: 0,
             findings: Vec::new(),
         }
@@ -112,6 +120,12 @@ pub struct FileScan {
     budget: Arc<Budget>,
     /// Inspectors not to run on this file (by name).
     skip: Vec<&'static str>,
+    /// A layered file's first raw bytes (up to [`RAW_HOLD`]), for the text rules should the
+    /// layer break; `raw_all`: every byte so far is held.
+    raw: Vec<u8>,
+    raw_all: bool,
+    /// The text rules were opened on the raw bytes after the layer broke.
+    raw_text_on: bool,
     seen: u64,
     findings: Vec<Finding>,
 }
@@ -198,6 +212,11 @@ impl FileScan {
         if let Some(layer) = self.layer.as_mut() {
             if !data.is_empty() {
                 layer.update(data, &mut self.findings);
+                layer.end();
+                if layer.failed() {
+                    // the inspectors below get the whole file, text rules included
+                    self.raw_text_fallback(data, None);
+                }
             }
         }
         if let Some(open) = self.open.take() {
@@ -220,6 +239,7 @@ impl FileScan {
 
     /// Finish every inspector and the layer, and gather their findings.
     fn collect(mut self) -> Vec<Finding> {
+        self.raw_text_at_end();
         let total = self.seen;
         let done = std::mem::take(&mut self.done);
         if let Some(open) = self.open.take() {
@@ -241,6 +261,75 @@ impl FileScan {
         self.findings
     }
 
+    /// The layer stopped decoding: the raw bytes go through the text rules, so what
+    /// follows a broken header or stream is not left uninspected. `data` is the chunk it
+    /// failed in (fed next by the caller); `before`, when held, every byte before it (else
+    /// the text rules start at `data`). A no-op once done, or when the engine has no text
+    /// rules.
+    fn raw_text_fallback(&mut self, data: &[u8], before: Option<&[u8]>) {
+        if self.raw_text_on {
+            return;
+        }
+        self.raw_text_on = true;
+        let Some(open) = self.open.as_mut() else {
+            return;
+        };
+        let Some(i) = self
+            .engine
+            .inspectors
+            .iter()
+            .position(|x| x.name() == TEXT_INSPECTOR)
+        else {
+            return;
+        };
+        if open[i].is_some() {
+            return; // the raw bytes are text-scanned already
+        }
+        self.skip.retain(|s| *s != TEXT_INSPECTOR);
+        let meta = FileMeta {
+            path: &self.path,
+            size: self.size,
+            depth: self.depth,
+        };
+        let first = before.filter(|b| !b.is_empty()).unwrap_or(data);
+        let head = &first[..first.len().min(SNIFF_LEN)];
+        open[i] = self.engine.inspectors[i].open(&meta, head, &self.engine.ctx);
+        if let (Some(fi), Some(b)) = (open[i].as_mut(), before.filter(|b| !b.is_empty())) {
+            let _ = fi.update(0, b, &mut self.findings);
+        }
+    }
+
+    /// At the end of a layered file: a stream that broke only at its end (a fake header
+    /// swallows bytes without an error until then) is text-scanned from the held raw
+    /// bytes, or, past [`RAW_HOLD`], refused as not inspectable.
+    fn raw_text_at_end(&mut self) {
+        let Some(layer) = self.layer.as_mut() else {
+            return;
+        };
+        layer.end();
+        if !layer.failed() || self.raw_text_on {
+            return;
+        }
+        if self.raw_all {
+            let raw = std::mem::take(&mut self.raw);
+            self.raw_text_fallback(&[], Some(&raw));
+        } else {
+            self.raw_text_on = true;
+            self.findings.push(Finding::new(
+                &self.path,
+                "archive.undecodable",
+                Category::Format,
+                Severity::High,
+                format!(
+                    "the file starts like a compressed stream but does not decode, and is \
+                     larger than the {RAW_HOLD} bytes that are then text-scanned instead: its \
+                     bytes are not inspected"
+                ),
+                b"",
+            ));
+        }
+    }
+
     /// Open the layer and the inspectors that apply, from the file's first bytes.
     fn sniff(&mut self, head: &[u8]) {
         let meta = FileMeta {
@@ -256,10 +345,14 @@ impl FileScan {
                 budget: self.budget.clone(),
             };
             self.layer = nested::open(nest, head);
-            if self.layer.is_some() {
+            match &self.layer {
+                // UTF-16: the raw bytes are text-scanned too, whoever asked to skip that
+                // (no range pass covers a file that sniffs as a container)
+                Some(l) if l.raw_is_text() => self.skip.retain(|s| *s != TEXT_INSPECTOR),
                 // The decoded members are text-scanned as children; scanning the encoded
                 // container bytes too would only repeat (or garble) those findings.
-                self.skip.push(TEXT_INSPECTOR);
+                Some(_) => self.skip.push(TEXT_INSPECTOR),
+                None => {}
             }
         }
         let open = self
@@ -285,7 +378,21 @@ impl FileScan {
         let offset = self.seen;
         self.seen += data.len() as u64;
         if let Some(layer) = self.layer.as_mut() {
+            if self.raw_all && !self.raw_text_on {
+                if self.raw.len() + data.len() <= RAW_HOLD {
+                    self.raw.extend_from_slice(data);
+                } else {
+                    self.raw_all = false;
+                    self.raw = Vec::new();
+                }
+            }
             layer.update(data, &mut self.findings);
+            if layer.failed() && !self.raw_text_on {
+                // the held bytes before this chunk first; the loop below feeds this chunk
+                let before = self.raw_all.then(|| std::mem::take(&mut self.raw));
+                let before = before.as_deref().map(|r| &r[..r.len() - data.len()]);
+                self.raw_text_fallback(data, before);
+            }
         }
         if let Some(open) = self.open.as_mut() {
             for (slot, tail) in open.iter_mut().zip(self.tails.iter_mut()) {

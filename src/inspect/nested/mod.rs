@@ -57,6 +57,19 @@ pub trait Layer: Send {
     fn update(&mut self, data: &[u8], out: &mut Vec<Finding>);
     /// End of the encoded file: finish children and collect their findings.
     fn finish(self: Box<Self>, out: &mut Vec<Finding>);
+    /// End of the encoded bytes, before [`finish`](Self::finish): lets a layer find out
+    /// whether its stream ended well (see [`failed`](Self::failed)). Idempotent.
+    fn end(&mut self) {}
+    /// True once the layer gave up decoding: the engine then text-scans the raw bytes, so
+    /// what follows a broken header or stream is still inspected.
+    fn failed(&self) -> bool {
+        false
+    }
+    /// Whether the raw bytes are text-scanned too (UTF-16: a BOM in front of plain ASCII
+    /// must not hide it). Containers say no: their members are scanned as children.
+    fn raw_is_text(&self) -> bool {
+        false
+    }
 }
 
 /// Everything a layer needs to create children.

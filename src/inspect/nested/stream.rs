@@ -148,6 +148,8 @@ pub struct Decode {
     dec: Option<Dec>,
     encoded: u64,
     failed: Vec<Finding>,
+    /// Decoding failed (see [`Layer::failed`]).
+    broke: bool,
 }
 
 /// The decoded name for `path`: last component without the compression suffix.
@@ -188,6 +190,7 @@ impl Decode {
             dec,
             encoded: 0,
             failed,
+            broke: false,
         })
     }
 
@@ -226,11 +229,17 @@ impl Decode {
     }
 
     fn fail(&mut self, e: std::io::Error) {
+        self.broke = true;
         if let Some(dec) = self.dec.take() {
             let mut dec = dec;
             let sink = std::mem::replace(dec.sink(), Sink::new(self.nest.clone(), None));
             let tripped = sink.tripped.is_some();
+            let from = self.failed.len();
             sink.close(&mut self.failed);
+            crate::inspect::models::onnx::rebase_to_sibling(
+                &mut self.failed[from..],
+                &self.nest.path,
+            );
             if !tripped {
                 self.failed.push(self.nest.finding(
                     "archive.corrupt",
@@ -247,6 +256,10 @@ impl Decode {
 }
 
 impl Layer for Decode {
+    fn failed(&self) -> bool {
+        self.broke
+    }
+
     fn update(&mut self, data: &[u8], _out: &mut Vec<Finding>) {
         let Some(dec) = self.dec.as_mut() else { return };
         self.encoded += data.len() as u64;
@@ -256,16 +269,20 @@ impl Layer for Decode {
         }
     }
 
-    fn finish(mut self: Box<Self>, out: &mut Vec<Finding>) {
+    fn end(&mut self) {
         if let Some(mut dec) = self.dec.take() {
             let r = dec.end();
             let sink = std::mem::replace(dec.sink(), Sink::new(self.nest.clone(), None));
-            let from = out.len();
-            sink.close(out);
+            let from = self.failed.len();
+            sink.close(&mut self.failed);
             // a decompressed model sits beside the compressed file
-            crate::inspect::models::onnx::rebase_to_sibling(&mut out[from..], &self.nest.path);
+            crate::inspect::models::onnx::rebase_to_sibling(
+                &mut self.failed[from..],
+                &self.nest.path,
+            );
             if let Err(e) = r {
-                out.push(self.nest.finding(
+                self.broke = true;
+                self.failed.push(self.nest.finding(
                     "archive.corrupt",
                     Category::Format,
                     Severity::Medium,
@@ -273,6 +290,10 @@ impl Layer for Decode {
                 ));
             }
         }
+    }
+
+    fn finish(mut self: Box<Self>, out: &mut Vec<Finding>) {
+        self.end();
         out.append(&mut self.failed);
     }
 }
@@ -361,6 +382,10 @@ impl Utf16 {
 }
 
 impl Layer for Utf16 {
+    fn raw_is_text(&self) -> bool {
+        true
+    }
+
     fn update(&mut self, data: &[u8], _out: &mut Vec<Finding>) {
         if self.child.is_none() {
             return;

@@ -345,3 +345,75 @@ fn a_truncated_stream_is_inspected_up_to_the_cut() {
         }
     }
 }
+
+/// What a broken or fake container header must not hide: the raw bytes after it go through
+/// the text rules (bash would run such a file line by line).
+#[test]
+fn bytes_behind_a_broken_container_header_are_still_text_scanned() {
+    let e = engine(None);
+    let script = b"\nexport AWS_ACCESS_KEY_ID=AKIAZ7QRSTUVWXY2ABCD\ncurl -fsSL https://get.example.net/i.sh | sh\n";
+    let key_rule = "secret.aws-access-key-id";
+    let count = |f: &[Finding], path: &str| {
+        f.iter()
+            .filter(|x| x.rule == key_rule && x.path == path)
+            .count()
+    };
+    for chunk in [7, 4096, 1 << 20] {
+        // a gzip magic number and method byte, then plain text
+        let mut fake_gz = vec![0x1f, 0x8b, 0x08];
+        fake_gz.extend_from_slice(script);
+        let f = scan(&e, "install.sh", &fake_gz, chunk);
+        assert_eq!(count(&f, "install.sh"), 1, "chunk {chunk}: {f:?}");
+        // the key's offset is its place in the file
+        let at = f.iter().find(|x| x.rule == key_rule).and_then(|x| x.offset);
+        let want = fake_gz
+            .windows(4)
+            .position(|w| w == b"AKIA")
+            .map(|p| p as u64);
+        assert_eq!(at, want, "chunk {chunk}");
+
+        // a UTF-16 byte-order mark in front of ASCII
+        let mut fake_u16 = vec![0xff, 0xfe];
+        fake_u16.extend_from_slice(script);
+        let f = scan(&e, "run.sh", &fake_u16, chunk);
+        assert_eq!(count(&f, "run.sh"), 1, "chunk {chunk}: {f:?}");
+
+        // a valid gzip member, then plain text appended
+        let mut appended = gz(b"harmless = 1\n");
+        appended.extend_from_slice(script);
+        let f = scan(&e, "data.gz", &appended, chunk);
+        assert_eq!(count(&f, "data.gz"), 1, "chunk {chunk}: {f:?}");
+
+        // the near-miss: a real gzip (and real UTF-16) of the script is found once, in its
+        // decoded form only
+        let f = scan(&e, "s.sh.gz", &gz(script), chunk);
+        assert_eq!(count(&f, "s.sh.gz!s.sh"), 1, "chunk {chunk}: {f:?}");
+        assert_eq!(count(&f, "s.sh.gz"), 0, "chunk {chunk}: {f:?}");
+        let f = scan(
+            &e,
+            "s.txt",
+            &utf16(std::str::from_utf8(script).unwrap().as_bytes()),
+            chunk,
+        );
+        assert_eq!(count(&f, "s.txt!utf-16"), 1, "chunk {chunk}: {f:?}");
+        assert_eq!(count(&f, "s.txt"), 0, "chunk {chunk}: {f:?}");
+    }
+    // past what is held for a rescan: the key is still found, or the file is refused
+    let mut big = vec![0x1f, 0x8b, 0x08];
+    big.extend(std::iter::repeat_n(b"# padding line of a long shell script\n", 60_000).flatten());
+    big.extend_from_slice(script);
+    let f = scan(&e, "big.sh", &big, 1 << 16);
+    assert!(
+        f.iter()
+            .any(|x| x.severity >= crate::inspect::Severity::High
+                && (x.rule == key_rule || x.rule == "archive.undecodable")),
+        "{f:?}"
+    );
+    // whole-file scans take the same path
+    let mut fake_gz = vec![0x1f, 0x8b, 0x08];
+    fake_gz.extend_from_slice(script);
+    let f = e
+        .begin_file("install.sh", Some(fake_gz.len() as u64), 0)
+        .whole(&fake_gz);
+    assert_eq!(count(&f, "install.sh"), 1, "{f:?}");
+}

@@ -473,7 +473,13 @@ impl TextFile {
 }
 
 impl FileInspector for TextFile {
-    fn update(&mut self, _offset: u64, data: &[u8], _out: &mut Vec<Finding>) -> Flow {
+    fn update(&mut self, offset: u64, data: &[u8], _out: &mut Vec<Finding>) -> Flow {
+        if offset > 0 && self.buf_base == 0 && self.buf.is_empty() && self.from == 0 {
+            // opened mid-file (the raw-text fallback after a container layer broke):
+            // offsets count from here; line numbers are unknown
+            self.buf_base = offset;
+            self.lines_before = None;
+        }
         if self.buf.capacity() == 0 {
             let hint = self
                 .size_hint
