@@ -95,6 +95,8 @@ pub struct TarLayer {
     members: BTreeMap<String, u64>,
     /// False once the listing was cut short (corrupt, truncated or over a limit).
     listed_all: bool,
+    /// Header blocks that were not valid headers, skipped as tar itself does.
+    junk_blocks: u64,
 }
 
 impl TarLayer {
@@ -109,18 +111,36 @@ impl TarLayer {
             found: Vec::new(),
             members: BTreeMap::new(),
             listed_all: true,
+            junk_blocks: 0,
         }
     }
 
+    /// Give up on the rest of the archive: a member that cannot be followed could hold
+    /// anything, so this is refused (high), not merely noted.
     fn stop(&mut self, msg: String) {
         self.listed_all = false;
         self.found.push(self.nest.finding(
             "archive.corrupt",
             Category::Format,
-            Severity::Medium,
+            Severity::High,
             msg,
         ));
         self.state = State::Done;
+    }
+
+    /// A block where a header should be is not one: skip it and try the next, as GNU tar
+    /// does ("skipping to next header"), so members after junk are still inspected.
+    fn junk(&mut self, why: &str) {
+        self.listed_all = false;
+        if self.junk_blocks == 0 {
+            self.found.push(self.nest.finding(
+                "archive.corrupt",
+                Category::Format,
+                Severity::Medium,
+                format!("{why}: skipped to the next valid header, as tar does"),
+            ));
+        }
+        self.junk_blocks += 1;
     }
 
     fn header(&mut self) {
@@ -129,23 +149,35 @@ impl TarLayer {
             return; // end-of-archive blocks
         }
         if !checksum_ok(&h) {
-            self.stop("tar header checksum does not match: the rest is not inspected".into());
+            self.junk("a tar header checksum does not match");
             return;
         }
         let Some(mut size) = octal(&h[124..136]) else {
-            self.stop("tar header size is not a number".into());
+            self.junk("a tar header size is not a number");
             return;
         };
         let kind = h[156];
         let sink = match kind {
             b'L' | b'x' => {
                 if size > MAX_META {
-                    self.stop(format!("tar metadata entry larger than {MAX_META} bytes"));
+                    self.stop(format!(
+                        "tar metadata entry larger than {MAX_META} bytes: the members after it \
+                         cannot be followed and are not inspected"
+                    ));
                     return;
                 }
                 Sink::Meta(kind, Vec::new())
             }
-            b'0' | 0 | b'7' => {
+            // links, devices, FIFOs, directories, global and link-name metadata, volume
+            // labels: no file data. Everything else, unknown typeflags and GNU sparse files
+            // included, is data that tar extracts as a file, so it is inspected as one.
+            b'1' | b'2' | b'3' | b'4' | b'5' | b'6' | b'g' | b'K' | b'V' | b'D' | b'N' => {
+                self.long_name = None;
+                self.pax_path = None;
+                self.pax_size = None;
+                Sink::Skip
+            }
+            _ => {
                 if let Some(s) = self.pax_size.take() {
                     size = s;
                 }
@@ -181,12 +213,6 @@ impl TarLayer {
                         Sink::Skip
                     }
                 }
-            }
-            _ => {
-                self.long_name = None;
-                self.pax_path = None;
-                self.pax_size = None;
-                Sink::Skip
             }
         };
         let pad = (512 - size % 512) % 512;

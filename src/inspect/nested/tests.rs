@@ -417,3 +417,74 @@ fn bytes_behind_a_broken_container_header_are_still_text_scanned() {
         .whole(&fake_gz);
     assert_eq!(count(&f, "install.sh"), 1, "{f:?}");
 }
+
+/// A ustar header block for `name` with `size` bytes of data and typeflag `kind`.
+fn tar_header(name: &str, size: u64, kind: u8) -> Vec<u8> {
+    let mut h = vec![0u8; 512];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    h[100..107].copy_from_slice(b"0000644");
+    h[124..135].copy_from_slice(format!("{size:011o}").as_bytes());
+    h[136..147].copy_from_slice(b"00000000000");
+    h[156] = kind;
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    h
+}
+
+fn tar_member(out: &mut Vec<u8>, name: &str, data: &[u8], kind: u8) {
+    out.extend(tar_header(name, data.len() as u64, kind));
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+}
+
+/// What tar extracts, airgate inspects: members after a junk block (tar skips to the next
+/// header), members of unknown or sparse typeflags (tar writes them as files), and an
+/// oversized PAX header refuses the archive instead of hiding what follows it.
+#[test]
+fn tar_members_that_tar_extracts_are_inspected() {
+    let e = engine(None);
+    let secret = b"aws_key = AKIAZ7QRSTUVWXY2ABCD\n";
+    let key = |f: &[Finding], path: &str| {
+        f.iter()
+            .any(|x| x.rule == "secret.aws-access-key-id" && x.path == path)
+    };
+    // a junk block between two members
+    let mut t = Vec::new();
+    tar_member(&mut t, "a.txt", b"hello\n", b'0');
+    t.extend(std::iter::repeat_n(0x41u8, 512));
+    tar_member(&mut t, "b.txt", secret, b'0');
+    t.extend([0u8; 1024]);
+    let f = scan(&e, "x.tar", &t, 4096);
+    assert!(key(&f, "x.tar!b.txt"), "{f:?}");
+    assert!(f.iter().any(|x| x.rule == "archive.corrupt"), "{f:?}");
+    // unknown ('Z') and GNU sparse ('S') typeflags hold file data
+    for kind in [b'Z', b'S', b'M'] {
+        let mut t = Vec::new();
+        tar_member(&mut t, "c.txt", secret, kind);
+        t.extend([0u8; 1024]);
+        let f = scan(&e, "y.tar", &t, 4096);
+        assert!(key(&f, "y.tar!c.txt"), "{}: {f:?}", kind as char);
+    }
+    // the near-miss: a symlink's (empty) data and a directory are not files
+    let mut t = Vec::new();
+    tar_member(&mut t, "d/", b"", b'5');
+    tar_member(&mut t, "l", b"", b'2');
+    t.extend([0u8; 1024]);
+    let f = scan(&e, "z.tar", &t, 4096);
+    assert!(f.is_empty(), "{f:?}");
+    // a PAX header over the metadata limit: refused
+    let mut t = Vec::new();
+    let pax = vec![b'#'; (1 << 20) + 10];
+    tar_member(&mut t, "PaxHeader", &pax, b'x');
+    tar_member(&mut t, "e.txt", secret, b'0');
+    t.extend([0u8; 1024]);
+    let f = scan(&e, "p.tar", &t, 1 << 16);
+    assert!(
+        f.iter()
+            .any(|x| x.rule == "archive.corrupt" && x.severity >= crate::inspect::Severity::High),
+        "{f:?}"
+    );
+}
