@@ -265,9 +265,9 @@ impl Walk<'_> {
                 rel,
                 "scan.too-deep",
                 Category::Format,
-                Severity::Medium,
+                Severity::High,
                 format!(
-                    "folders nested deeper than {}: not inspected",
+                    "folders nested deeper than {}: not inspected, so not passed",
                     self.opts.max_dir_depth
                 ),
                 b"",

@@ -262,6 +262,9 @@ const ALLOWED: &[&str] = &[
     "StringLength",
 ];
 
+/// Distinct op names recorded (code and I/O ops always are).
+const MAX_OPS: usize = 100_000;
+
 /// The ops seen.
 #[derive(Default)]
 pub struct OpRecord {
@@ -283,8 +286,15 @@ impl Schema for OpRecord {
     }
 
     fn bytes(&mut self, kind: u8, field: u32, data: &[u8], _full: u64, _offset: u64) {
-        if kind == NODE && field == 2 && self.ops.len() < 100_000 {
-            self.ops.insert(String::from_utf8_lossy(data).into_owned());
+        if kind != NODE || field != 2 {
+            return;
+        }
+        let op = String::from_utf8_lossy(data);
+        // Code and I/O ops are always recorded (a fixed, short list): decoy ops must not
+        // push them out. Other names are kept up to a cap; past it they are only low.
+        let dangerous = grade(&op).is_some_and(|s| s >= Severity::High);
+        if dangerous || self.ops.len() < MAX_OPS {
+            self.ops.insert(op.into_owned());
         }
     }
 }
@@ -378,5 +388,64 @@ impl FileInspector for SmFile {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(out: &mut Vec<u8>, tag: u32, body: &[u8]) {
+        let mut key = u64::from(tag << 3 | 2);
+        let mut len = body.len() as u64;
+        for v in [&mut key, &mut len] {
+            while *v >= 0x80 {
+                out.push((*v as u8) | 0x80);
+                *v >>= 7;
+            }
+            out.push(*v as u8);
+        }
+        out.extend_from_slice(body);
+    }
+
+    /// saved_model.pb bytes whose one graph has a node per op name.
+    fn saved_model(ops: &[String]) -> Vec<u8> {
+        let mut graph = Vec::new();
+        for op in ops {
+            let mut node = Vec::new();
+            field(&mut node, 2, op.as_bytes());
+            field(&mut graph, 1, &node);
+        }
+        let mut meta = Vec::new();
+        field(&mut meta, 2, &graph);
+        let mut pb = vec![0x08, 0x01];
+        field(&mut pb, 2, &meta);
+        pb
+    }
+
+    fn worst(pb: &[u8]) -> Option<Severity> {
+        let insp = SavedModelInspector;
+        let meta = FileMeta {
+            path: "saved_model.pb",
+            size: Some(pb.len() as u64),
+            depth: 0,
+        };
+        let mut f = insp
+            .open(&meta, pb, &ScanContext::default())
+            .expect("sniffed");
+        let mut out = Vec::new();
+        let _ = f.update(0, pb, &mut out);
+        f.finish(pb.len() as u64, &mut out);
+        out.iter().map(|x| x.severity).max()
+    }
+
+    #[test]
+    fn decoy_ops_cannot_push_a_code_op_out() {
+        let mut ops: Vec<String> = (0..MAX_OPS + 5).map(|i| format!("Decoy{i}")).collect();
+        ops.push("PyFunc".into());
+        assert_eq!(worst(&saved_model(&ops)), Some(Severity::Critical));
+        // the near-miss: decoys alone are only outside the allow-list
+        ops.pop();
+        assert_eq!(worst(&saved_model(&ops)), Some(Severity::Low));
     }
 }

@@ -141,6 +141,9 @@ impl Dec {
     }
 }
 
+/// Largest zstd window decoded (2^27 bytes, what `zstd` itself decodes without `--long`).
+const ZSTD_WINDOW_LOG: u32 = 27;
+
 /// A gzip, zstd or bzip2 stream layer.
 pub struct Decode {
     format: &'static str,
@@ -204,7 +207,7 @@ impl Decode {
         )
     }
 
-    /// A zstd layer; the window is capped at 2^27 bytes of memory.
+    /// A zstd layer; the window is capped at 2^[`ZSTD_WINDOW_LOG`] bytes of memory.
     pub fn zstd(nest: Nest) -> Option<Box<dyn Layer>> {
         Some(Decode::make(
             "zstd",
@@ -212,7 +215,7 @@ impl Decode {
             &[(".tzst", ".tar"), (".zst", ""), (".zstd", "")],
             |s| {
                 let mut d = zstd::stream::write::Decoder::new(s).ok()?;
-                d.window_log_max(27).ok()?;
+                d.window_log_max(ZSTD_WINDOW_LOG).ok()?;
                 Some(Dec::Zst(Box::new(d)))
             },
         ))
@@ -240,13 +243,26 @@ impl Decode {
                 &mut self.failed[from..],
                 &self.nest.path,
             );
-            if !tripped {
+            let window = self.format == "zstd" && e.to_string().contains("too much memory");
+            if window {
+                // `zstd -d --long=31` decodes it: a valid stream, refused only by our cap
+                self.failed.push(self.nest.finding(
+                    "archive.too-large-window",
+                    Category::Format,
+                    Severity::High,
+                    format!(
+                        "zstd frame needs a window over {} MiB ({e}): not decoded, so not \
+                         inspected; recompress it with a smaller window",
+                        (1u64 << ZSTD_WINDOW_LOG) >> 20
+                    ),
+                ));
+            } else if !tripped {
                 self.failed.push(self.nest.finding(
                     "archive.corrupt",
                     Category::Format,
                     Severity::Medium,
                     format!(
-                        "{} stream does not decode ({e}): the rest is not inspected",
+                        "{} stream does not decode ({e}): its raw bytes are text-scanned instead",
                         self.format
                     ),
                 ));

@@ -488,3 +488,32 @@ fn tar_members_that_tar_extracts_are_inspected() {
         "{f:?}"
     );
 }
+
+/// A zstd frame with a window over our cap is valid (`zstd --long=30` decodes it): refused,
+/// not passed as merely corrupt. The near-miss: a normal frame decodes and is inspected.
+#[test]
+fn a_zstd_window_over_the_cap_is_refused() {
+    let e = engine(None);
+    let text = b"aws_key = AKIAZ7QRSTUVWXY2ABCD\n";
+    let mut enc = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+    enc.long_distance_matching(true).unwrap();
+    enc.window_log(30).unwrap();
+    enc.include_contentsize(false).unwrap();
+    enc.write_all(text).unwrap();
+    let big_window = enc.finish().unwrap();
+    let f = scan(&e, "w.txt.zst", &big_window, 4096);
+    assert!(
+        f.iter().any(|x| x.rule == "archive.too-large-window"
+            && x.severity >= crate::inspect::Severity::High),
+        "{f:?}"
+    );
+    let f = scan(&e, "n.txt.zst", &zst(text), 4096);
+    assert!(
+        f.iter().any(|x| x.rule == "secret.aws-access-key-id"),
+        "{f:?}"
+    );
+    assert!(
+        !f.iter().any(|x| x.rule == "archive.too-large-window"),
+        "{f:?}"
+    );
+}
