@@ -146,7 +146,23 @@ struct JsonStrings {
     brace: bool,
     /// Whether a string that needs the parsed tree was seen.
     needs_tree: bool,
+    /// The string being read outgrew [`MAX_STRING`].
+    cut: bool,
+    /// Open objects (`{`) and arrays (`[`) around the current position (capped).
+    nest: Vec<u8>,
+    /// Deeper than `nest` holds.
+    nest_over: u32,
+    /// The next string, if any, is an object key.
+    expect_key: bool,
+    /// The string being read is a key of the top-level object.
+    top_key: bool,
+    /// A key of the top-level object needs the parsed tree (`auto_map`, Keras
+    /// `class_name` / `model_config`): such a document too large to parse is refused.
+    needs_tree_top: bool,
 }
+
+/// Nesting tracked by [`JsonStrings`] (only the top level matters).
+const MAX_NEST: usize = 256;
 
 /// Where the decoder is inside an escape sequence.
 #[derive(Default, Clone, Copy)]
@@ -166,11 +182,16 @@ impl JsonStrings {
     fn feed(&mut self, mut data: &[u8], markers: &mut Vec<Marker>) {
         while !data.is_empty() {
             if !self.in_str {
-                match memchr::memchr(b'"', data) {
+                let q = memchr::memchr(b'"', data);
+                self.structure(&data[..q.unwrap_or(data.len())]);
+                match q {
                     Some(i) => {
                         self.in_str = true;
                         self.cur.clear();
                         self.brace = false;
+                        self.cut = false;
+                        self.top_key =
+                            self.expect_key && self.nest.len() == 1 && self.nest_over == 0;
                         data = &data[i + 1..];
                     }
                     None => return,
@@ -197,6 +218,33 @@ impl JsonStrings {
         }
     }
 
+    /// Track nesting and key position over bytes outside strings.
+    fn structure(&mut self, b: &[u8]) {
+        for &c in b {
+            match c {
+                b'{' | b'[' => {
+                    if self.nest.len() < MAX_NEST && self.nest_over == 0 {
+                        self.nest.push(c);
+                    } else {
+                        self.nest_over += 1;
+                    }
+                    self.expect_key = c == b'{';
+                }
+                b'}' | b']' => {
+                    if self.nest_over > 0 {
+                        self.nest_over -= 1;
+                    } else {
+                        self.nest.pop();
+                    }
+                    self.expect_key = false;
+                }
+                b',' => self.expect_key = self.nest_over == 0 && self.nest.last() == Some(&b'{'),
+                b':' => self.expect_key = false,
+                _ => {}
+            }
+        }
+    }
+
     fn push(&mut self, b: &[u8]) {
         if b.is_empty() {
             return;
@@ -204,6 +252,7 @@ impl JsonStrings {
         self.flush_high();
         self.brace |= memchr::memchr(b'{', b).is_some();
         let room = MAX_STRING.saturating_sub(self.cur.len());
+        self.cut |= b.len() > room;
         self.cur.extend_from_slice(&b[..b.len().min(room)]);
     }
 
@@ -283,6 +332,12 @@ impl JsonStrings {
     fn check(&mut self, markers: &mut Vec<Marker>) {
         if self.cur.len() <= 12 && TREE_KEYS.contains(&self.cur.as_slice()) {
             self.needs_tree = true;
+            self.needs_tree_top |= self.top_key;
+        }
+        self.expect_key = false;
+        if self.cut && self.brace {
+            // a template may sit past the part kept: Jinja would render all of it
+            super::template::long_block(0, markers);
         }
         if self.brace && has_opener(&self.cur) {
             for m in check_template(&String::from_utf8_lossy(&self.cur)) {
@@ -328,6 +383,9 @@ fn could_matter(raw: &[u8]) -> bool {
 enum Mode {
     Text(BlockScanner),
     Json(JsonStrings, Option<Vec<u8>>),
+    /// Only whitespace so far (a sniff window of padding must not make a JSON config look
+    /// like plain text): decided at the first other byte.
+    Pending,
 }
 
 struct TextFile {
@@ -366,9 +424,12 @@ impl Inspector for ConfigInspector {
         if !looks_like_text(head) {
             return None;
         }
+        let blank = trimmed.iter().all(u8::is_ascii_whitespace);
         let mode = if json {
             // allocated at the first update (a whole file is read where it lies)
             Mode::Json(JsonStrings::default(), Some(Vec::new()))
+        } else if blank {
+            Mode::Pending
         } else {
             Mode::Text(BlockScanner::default())
         };
@@ -383,7 +444,28 @@ impl Inspector for ConfigInspector {
 
 impl FileInspector for TextFile {
     fn update(&mut self, offset: u64, data: &[u8], _out: &mut Vec<Finding>) -> Flow {
+        if let Mode::Pending = self.mode {
+            let start = if offset == 0 && data.starts_with(b"\xef\xbb\xbf") {
+                3
+            } else {
+                0
+            };
+            let Some(i) = data[start..]
+                .iter()
+                .position(|c| !c.is_ascii_whitespace())
+                .map(|i| i + start)
+            else {
+                return Flow::More;
+            };
+            self.mode = if matches!(data[i], b'{' | b'[') {
+                Mode::Json(JsonStrings::default(), Some(Vec::new()))
+            } else {
+                Mode::Text(BlockScanner::default())
+            };
+            return self.update(offset + i as u64, &data[i..], _out);
+        }
         match &mut self.mode {
+            Mode::Pending => {}
             Mode::Text(blocks) => blocks.feed(data, offset as usize, &mut self.markers),
             Mode::Json(strings, buf) => match buf.as_mut() {
                 // Held whole (up to MAX_JSON) so that finish can first ask whether the
@@ -411,7 +493,7 @@ impl FileInspector for TextFile {
     fn finish(mut self: Box<Self>, _total: u64, out: &mut Vec<Finding>) {
         let json = match &mut self.mode {
             Mode::Json(_, buf) => buf.take(),
-            Mode::Text(_) => None,
+            Mode::Text(_) | Mode::Pending => None,
         };
         self.conclude(json.as_deref(), out);
     }
@@ -428,7 +510,7 @@ impl FileInspector for TextFile {
                 *buf = None;
                 self.conclude(Some(data), out);
             }
-            Mode::Json(..) => {
+            Mode::Json(..) | Mode::Pending => {
                 let _ = self.update(0, data, out);
                 self.finish(data.len() as u64, out);
             }
@@ -442,6 +524,7 @@ impl TextFile {
     fn conclude(mut self, json: Option<&[u8]>, out: &mut Vec<Finding>) {
         let mut found = Vec::new();
         match &mut self.mode {
+            Mode::Pending => {}
             Mode::Text(blocks) => blocks.finish(&mut self.markers),
             Mode::Json(strings, _) => {
                 if let Some(j) = json {
@@ -456,6 +539,22 @@ impl TextFile {
                     if strings.needs_tree {
                         check_json_text(&self.path, j, &mut found);
                     }
+                } else if strings.needs_tree_top {
+                    // streamed past MAX_JSON: its strings were checked, but auto_map or the
+                    // Keras layers need the parsed tree, which is not built at this size
+                    found.push(Finding::new(
+                        &self.path,
+                        "config.too-large-to-check",
+                        Category::Code,
+                        Severity::High,
+                        format!(
+                            "a config larger than {} MiB names auto_map, class_name or \
+                             model_config at its top level: its custom code and layers cannot \
+                             be checked, so it is refused",
+                            MAX_JSON >> 20
+                        ),
+                        b"",
+                    ));
                 }
             }
         }
@@ -642,5 +741,84 @@ mod tests {
         assert!(looks_like_text(b"{\"a\": 1}"));
         assert!(!looks_like_text(b"\x80\x04\x95"));
         assert!(!looks_like_text(b"ab\0cd"));
+    }
+
+    /// The config inspector over `doc` named `name`, fed in 1 MiB pieces and whole.
+    fn inspect(name: &str, doc: &[u8]) -> Vec<Finding> {
+        let meta = FileMeta {
+            path: name,
+            size: Some(doc.len() as u64),
+            depth: 0,
+        };
+        let head = &doc[..doc.len().min(crate::inspect::SNIFF_LEN)];
+        let ctx = ScanContext::default();
+        let mut streamed = Vec::new();
+        if let Some(mut f) = ConfigInspector.open(&meta, head, &ctx) {
+            for (i, c) in doc.chunks(1 << 20).enumerate() {
+                let _ = f.update((i << 20) as u64, c, &mut streamed);
+            }
+            f.finish(doc.len() as u64, &mut streamed);
+        }
+        let mut whole = Vec::new();
+        if let Some(f) = ConfigInspector.open(&meta, head, &ctx) {
+            f.whole(doc, &mut whole);
+        }
+        let rules = |v: &[Finding]| {
+            let mut r: Vec<(String, Severity)> =
+                v.iter().map(|x| (x.rule.clone(), x.severity)).collect();
+            r.sort();
+            r
+        };
+        assert_eq!(
+            rules(&streamed),
+            rules(&whole),
+            "streamed and whole disagree"
+        );
+        streamed
+    }
+
+    fn high(f: &[Finding], rule: &str) -> bool {
+        f.iter()
+            .any(|x| x.rule == rule && x.severity >= Severity::High)
+    }
+
+    const LAMBDA: &str = r#"{"class_name": "Sequential", "config": {"name": "s", "layers": [{"class_name": "Lambda", "config": {"name": "l", "function": {"class_name": "__lambda__", "config": {"code": "4wEAAAAA"}}}, "module": "keras.layers"}]}}"#;
+
+    #[test]
+    fn padding_does_not_hide_a_template_or_a_keras_lambda() {
+        // a chat template string padded past the kept part with a Jinja comment
+        let doc = format!(
+            r#"{{"chat_template": "{{# {} #}}{{{{ cycler.__init__.__globals__.os.popen('id').read() }}}}"}}"#,
+            "b".repeat(MAX_STRING + 16)
+        );
+        assert!(high(
+            &inspect("tokenizer_config.json", doc.as_bytes()),
+            "template.injection"
+        ));
+        // a Keras config padded past the size that is parsed
+        let padded = LAMBDA.replacen(
+            r#""name": "s""#,
+            &format!(r#""name": "{}""#, "x".repeat(MAX_JSON)),
+            1,
+        );
+        let f = inspect("config.json", padded.as_bytes());
+        assert!(high(&f, "config.too-large-to-check"), "{f:?}");
+        // the near-miss: a large vocabulary that merely holds such words as tokens
+        let mut vocab = String::from(r#"{"version": "1.0", "model": {"vocab": {"#);
+        let mut i = 0;
+        while vocab.len() < MAX_JSON + 1024 {
+            vocab.push_str(&format!(r#""tok{i}": {i}, "class_name": {i}, "#));
+            i += 1;
+        }
+        vocab.push_str(r#""end": 0}}}"#);
+        let f = inspect("tokenizer.json", vocab.as_bytes());
+        assert!(f.is_empty(), "{f:?}");
+        // a Keras config behind more whitespace than the sniff window
+        let spaced = format!("{}{LAMBDA}", " ".repeat(crate::inspect::SNIFF_LEN + 904));
+        let f = inspect("config.json", spaced.as_bytes());
+        assert!(f.iter().any(|x| x.rule.starts_with("keras.")), "{f:?}");
+        // the near-miss: a plain text file behind whitespace stays plain text
+        let text = format!("{}just words, no template\n", " ".repeat(5000));
+        assert!(inspect("notes.txt", text.as_bytes()).is_empty());
     }
 }

@@ -37,8 +37,25 @@ fn rules() -> &'static [(Regex, &'static str, Severity)] {
     })
 }
 
+/// The marker for a block too long to check whole: Jinja renders it, so it is refused.
+const LONG_BLOCK: &str = "a block longer than 1 MiB (too long to check whole)";
+
+/// Report [`LONG_BLOCK`] (once).
+pub(crate) fn long_block(offset: usize, out: &mut Vec<Marker>) {
+    if !out.iter().any(|m| m.label == LONG_BLOCK) {
+        out.push(Marker {
+            label: LONG_BLOCK,
+            severity: Severity::High,
+            offset,
+        });
+    }
+}
+
 /// Check one block's inner text; push markers found (at `offset`).
 pub fn check_block(block: &str, offset: usize, out: &mut Vec<Marker>) {
+    if block.len() > MAX_BLOCK {
+        long_block(offset, out);
+    }
     let block = &block[..floor_char(block, MAX_BLOCK)];
     for (re, label, severity) in rules() {
         if re.is_match(block) && !out.iter().any(|m| m.label == *label) {
@@ -76,6 +93,10 @@ pub struct BlockScanner {
     carry_at: usize,
     /// Bytes of `carry` already searched for the closer.
     searched: usize,
+    /// A block that outgrew [`MAX_BLOCK`] without its closer: (closer, opener offset, last
+    /// byte seen). Its text is rescanned as ordinary text, but should the closer still
+    /// come, Jinja would render the whole block, so it is reported then.
+    long_open: Option<(&'static [u8], usize, u8)>,
 }
 
 /// What scanning a buffer ended with.
@@ -137,6 +158,7 @@ fn scan(buf: &[u8], base: usize, out: &mut Vec<Marker>) -> Scan {
 impl BlockScanner {
     /// Feed text starting at byte `offset` of the file.
     pub fn feed(&mut self, data: &[u8], offset: usize, out: &mut Vec<Marker>) {
+        self.watch_long(data, out);
         if self.carry.is_empty() {
             self.rest(data, offset, out);
             return;
@@ -172,9 +194,26 @@ impl BlockScanner {
             None if self.carry.len() >= MAX_BLOCK + 2 => {
                 let c = std::mem::take(&mut self.carry);
                 self.searched = 0;
+                if self.long_open.is_none() {
+                    self.long_open = Some((close, self.carry_at, c[c.len() - 1]));
+                }
                 self.rest(&c[2..], self.carry_at + 2, out);
             }
             None => self.searched = self.carry.len(),
+        }
+    }
+
+    /// Look for the closer of an overlong open block in the next bytes.
+    fn watch_long(&mut self, data: &[u8], out: &mut Vec<Marker>) {
+        let Some((close, at, last)) = self.long_open else {
+            return;
+        };
+        let straddles = data.first() == Some(&close[1]) && last == close[0];
+        if straddles || memchr::memmem::find(data, close).is_some() {
+            long_block(at, out);
+            self.long_open = None;
+        } else if let Some(&b) = data.last() {
+            self.long_open = Some((close, at, b));
         }
     }
 
@@ -234,5 +273,36 @@ mod tests {
             assert_eq!(out.len(), 1, "cut {cut}");
             assert_eq!(out[0].offset, 6);
         }
+    }
+
+    fn streamed(text: &[u8], chunk: usize) -> Vec<Marker> {
+        let mut s = BlockScanner::default();
+        let mut out = Vec::new();
+        for (i, c) in text.chunks(chunk).enumerate() {
+            s.feed(c, i * chunk, &mut out);
+        }
+        s.finish(&mut out);
+        out
+    }
+
+    /// A block padded past 1 MiB renders all the same in Jinja: it is refused, whole or
+    /// streamed. The near-miss: an opener that is never closed is not a block.
+    #[test]
+    fn a_block_longer_than_the_limit_is_refused() {
+        let pad = "a".repeat(MAX_BLOCK + 16);
+        let long = format!("intro {{{{ '{pad}' ~ ''.__class__ }}}} outro\n");
+        let whole = check_template(&long);
+        assert!(whole.iter().any(|m| m.label == LONG_BLOCK), "{whole:?}");
+        for chunk in [1 << 16, 7777, 1 << 20] {
+            let s = streamed(long.as_bytes(), chunk);
+            assert!(
+                s.iter()
+                    .any(|m| m.label == LONG_BLOCK && m.severity == Severity::High),
+                "chunk {chunk}: {s:?}"
+            );
+        }
+        let unclosed = format!("intro {{{{ {pad} and no closer at all\n");
+        assert!(check_template(&unclosed).is_empty());
+        assert!(streamed(unclosed.as_bytes(), 1 << 16).is_empty());
     }
 }
