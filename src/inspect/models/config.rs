@@ -536,8 +536,23 @@ impl TextFile {
                     }
                     // Without a key that needs the tree, the decoded strings already gave
                     // every template marker: parsing would only repeat them.
-                    if strings.needs_tree {
-                        check_json_text(&self.path, j, &mut found);
+                    if strings.needs_tree
+                        && !check_json_text(&self.path, j, &mut found)
+                        && strings.needs_tree_top
+                    {
+                        // Python's json takes NaN, 1e400 and deeper nesting than serde_json:
+                        // a loader would read what this parser cannot check
+                        found.push(Finding::new(
+                            &self.path,
+                            "config.unparsable",
+                            Category::Code,
+                            Severity::High,
+                            "a config that names auto_map, class_name or model_config at its top \
+                             level does not parse as strict JSON (NaN, an out-of-range number or \
+                             very deep nesting?): its custom code and layers cannot be checked, \
+                             so it is refused",
+                            b"",
+                        ));
                     }
                 } else if strings.needs_tree_top {
                     // streamed past MAX_JSON: its strings were checked, but auto_map or the
@@ -817,6 +832,18 @@ mod tests {
         let spaced = format!("{}{LAMBDA}", " ".repeat(crate::inspect::SNIFF_LEN + 904));
         let f = inspect("config.json", spaced.as_bytes());
         assert!(f.iter().any(|x| x.rule.starts_with("keras.")), "{f:?}");
+        // NaN in a Keras config: Python reads it, serde_json does not
+        let nan = LAMBDA.replacen(r#""name": "l""#, r#""name": "l", "rate": NaN"#, 1);
+        assert!(high(
+            &inspect("config.json", nan.as_bytes()),
+            "config.unparsable"
+        ));
+        // the near-miss: NaN in a config without tree keys is not refused
+        assert!(inspect(
+            "generation_config.json",
+            br#"{"temperature": NaN, "top_p": 1}"#
+        )
+        .is_empty());
         // the near-miss: a plain text file behind whitespace stays plain text
         let text = format!("{}just words, no template\n", " ".repeat(5000));
         assert!(inspect("notes.txt", text.as_bytes()).is_empty());

@@ -13,7 +13,22 @@ const MAGIC: &[u8] = b"\x89HDF\r\n\x1a\n";
 const MAX_CONFIG: usize = 16 << 20;
 /// Configs examined per file; one more is refused (`hdf5.too-many-configs`), not ignored.
 const MAX_CONFIGS: usize = 64;
-const NEEDLE: &[u8] = b"{\"class_name\"";
+/// A config object's first key; the object starts at the `{` before it (whitespace may
+/// come between, as `json.loads` allows).
+const NEEDLE: &[u8] = b"\"class_name\"";
+/// Whitespace kept across chunks between a `{` and the key.
+const MAX_GAP: usize = 1 << 20;
+
+/// Where the object holding a key found at `at` starts: the `{` before it, past whitespace.
+fn object_start(b: &[u8], at: usize) -> Option<usize> {
+    let ws = b[..at]
+        .iter()
+        .rev()
+        .take_while(|c| c.is_ascii_whitespace())
+        .count();
+    let brace = at.checked_sub(ws + 1)?;
+    (b[brace] == b'{').then_some(brace)
+}
 
 fn finder() -> Option<&'static AhoCorasick> {
     static F: OnceLock<Option<AhoCorasick>> = OnceLock::new();
@@ -120,9 +135,11 @@ impl H5 {
         }
         match serde_json::from_slice::<serde_json::Value>(&c.buf) {
             Ok(v) => check_json(&self.path, &v, &mut self.out),
+            // Python's json takes NaN, 1e400 and deeper nesting: Keras would load a config
+            // this parser cannot check
             Err(_) => self.out.push(
-                Finding::new(&self.path, "hdf5.model-config", Category::Format, Severity::Medium,
-                    "a Keras model_config attribute could not be parsed; its layers were not checked", b"")
+                Finding::new(&self.path, "hdf5.model-config", Category::Code, Severity::High,
+                    "a Keras model config could not be parsed as strict JSON (NaN, an out-of-range number or very deep nesting?): its layers cannot be checked, so the model is refused", b"")
                 .at_offset(c.at),
             ),
         }
@@ -146,8 +163,10 @@ impl FileInspector for H5 {
         let mut joined = std::mem::take(&mut self.carry);
         let base = offset - joined.len() as u64;
         joined.extend_from_slice(data);
-        if let Some(m) = ac.find(&joined[..]) {
-            let start = m.start();
+        let found = ac
+            .find_iter(&joined[..])
+            .find_map(|m| object_start(&joined, m.start()));
+        if let Some(start) = found {
             if self.configs >= MAX_CONFIGS {
                 // decoys first, the real config later: refuse rather than stop looking
                 self.out.push(
@@ -172,7 +191,17 @@ impl FileInspector for H5 {
             }
             return Flow::More;
         }
-        let cut = joined.len().saturating_sub(keep);
+        // keep a possible `{` and the whitespace after it too
+        let mut cut = joined.len().saturating_sub(keep);
+        while cut > 0
+            && joined.len() - cut < MAX_GAP
+            && (joined[cut - 1].is_ascii_whitespace() || joined[cut - 1] == b'{')
+        {
+            cut -= 1;
+            if joined[cut] == b'{' {
+                break;
+            }
+        }
         self.carry = joined[cut..].to_vec();
         Flow::More
     }
@@ -241,6 +270,14 @@ mod tests {
             high_rules(&flooded).contains(&"hdf5.too-many-configs"),
             "{flooded:?}"
         );
+        // whitespace between the brace and the key, as json.loads allows
+        let spaced = LAMBDA.replacen("{\"class_name\"", "{ \n  \"class_name\"", 1);
+        let f = scan(&[spaced]);
+        assert!(high_rules(&f).iter().any(|r| r.contains("lambda")), "{f:?}");
+        // NaN (json.dumps writes it; serde_json refuses it): refused, not skipped
+        let nan = LAMBDA.replacen("\"name\": \"l\"", "\"name\": \"l\", \"rate\": NaN", 1);
+        let f = scan(&[nan]);
+        assert!(high_rules(&f).contains(&"hdf5.model-config"), "{f:?}");
         // a file with only harmless configs is not refused
         assert!(high_rules(&scan(&vec![DECOY.to_string(); 5])).is_empty());
     }
