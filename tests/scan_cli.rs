@@ -582,3 +582,93 @@ fn a_flood_of_one_rule_cannot_hide_a_secret_after_the_cap() {
     assert_eq!(code, 0, "{v:#}");
     assert!(!findings(&v).iter().any(|(r, ..)| r.starts_with("secret.")));
 }
+
+/// A waived first secret must not cover a second one that a flood pushes past the listing
+/// limit: each distinct severe value is still listed. The near-miss: the waived value
+/// itself repeated after the flood stays covered by its waiver.
+#[test]
+fn a_waived_first_secret_does_not_cover_a_second_one_past_the_cap() {
+    let t = tempfile::tempdir().unwrap();
+    let waived = "AKIAZ7QRSTUVWXY2ABCD";
+    let flood: String = (0..600)
+        .map(|i| format!("u = \"https://telemetry-collector.net/p{i}\"\n"))
+        .collect();
+    let write_case = |name: &str, last: &str| {
+        let p = t.path().join(name).join("a.py");
+        write(
+            &p,
+            format!("k = \"{waived}\"\n{flood}k2 = \"{last}\"\n").as_bytes(),
+        );
+        p
+    };
+    let second = write_case("second", "AKIAQ3MNOPQRSTUV4XYZ");
+    let repeat = write_case("repeat", waived);
+    // the waivers, by each file's first key's fingerprint (the path is part of it)
+    let first_fp = |p: &std::path::Path| {
+        let (_, v) = json_scan(&[p.to_str().unwrap()]);
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == "secret.aws-access-key-id" && f["line"] == 1)
+            .expect("first key found")["fingerprint"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let pol = t.path().join("policy.toml");
+    let mut waivers = String::new();
+    for p in [&second, &repeat] {
+        waivers.push_str(&format!(
+            "[[inspect.waivers]]\nfingerprint = \"{}\"\nwho = \"sec\"\nwhy = \"test key\"\n",
+            first_fp(p)
+        ));
+    }
+    write(&pol, waivers.as_bytes());
+    let (code, v) = json_scan(&[second.to_str().unwrap(), "--policy", pol.to_str().unwrap()]);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(
+        findings(&v)
+            .iter()
+            .any(|(r, _, line, _)| r == "secret.aws-access-key-id" && *line == Some(602)),
+        "{v:#}"
+    );
+    let (code, v) = json_scan(&[repeat.to_str().unwrap(), "--policy", pol.to_str().unwrap()]);
+    assert_eq!(code, 0, "{v:#}");
+}
+
+/// Past the extra allowance for severe values, a severe value that is not listed makes the
+/// summary itself severe: the file is refused, never passed with it unseen.
+#[test]
+fn severe_values_beyond_every_listing_limit_refuse_the_file() {
+    let t = tempfile::tempdir().unwrap();
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut text = String::new();
+    for i in 0..1200u32 {
+        // distinct, well-formed access key ids
+        let mut id = String::from("AKIA");
+        let mut x = i.wrapping_mul(2_654_435_761) ^ 0x5bd1_e995;
+        for k in 0..16 {
+            if k % 6 == 0 {
+                x = x.rotate_left(7) ^ (i + k);
+            }
+            id.push(alphabet[(x % 32) as usize] as char);
+            x /= 32;
+            if x == 0 {
+                x = i.wrapping_add(k).wrapping_mul(40_503) | 1;
+            }
+        }
+        text.push_str(&format!("k{i} = \"{id}\"\n"));
+    }
+    let p = t.path().join("keys.py");
+    write(&p, text.as_bytes());
+    let (code, v) = json_scan(&[p.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let summary = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "scan.too-many-findings")
+        .expect("summary");
+    assert_eq!(summary["severity"], "high", "{summary}");
+}

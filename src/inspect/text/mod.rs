@@ -15,7 +15,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 use matcher::{le_word, word_at, Matcher, RawMatch, HI, ONES, OVERLAP};
 use rules::{Rule, RuleCategory};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 /// Shortest base64 run that is decoded and rescanned.
@@ -397,7 +397,7 @@ impl Inspector for TextInspector {
             from: 0,
             lines_before: if looks_text(head) { Some(0) } else { None },
             found: Vec::new(),
-            dropped: BTreeMap::new(),
+            over: None,
         }))
     }
 }
@@ -415,9 +415,27 @@ struct TextFile {
     /// Newlines in the file before `buf[0]` (None for binary files).
     lines_before: Option<u64>,
     found: Vec<Finding>,
-    /// Matches not listed, per rule (each rule here has at least one listed).
+    /// Bookkeeping once [`MAX_FINDINGS_PER_FILE`] is reached.
+    over: Option<Overflow>,
+}
+
+/// Past the listing limit, what is still listed and what is only counted. Still listed: the
+/// first match of each rule, and (up to [`MAX_EXTRA_SEVERE`]) each high or critical match
+/// with a value not listed yet, so a waived first match cannot cover a second secret.
+/// Beyond that, a severe match not listed makes the summary finding severe, so the file is
+/// refused rather than passed with it unseen.
+#[derive(Default)]
+struct Overflow {
+    fingerprints: HashSet<String>,
+    rules: HashSet<String>,
+    extra: usize,
+    hidden_severe: Option<Severity>,
+    /// Matches not listed, per rule.
     dropped: BTreeMap<String, u64>,
 }
+
+/// Severe matches listed past the limit, per file.
+const MAX_EXTRA_SEVERE: usize = 500;
 
 impl TextFile {
     fn step(&mut self, to: usize) {
@@ -435,13 +453,34 @@ impl TextFile {
         for f in v {
             if self.found.len() < MAX_FINDINGS_PER_FILE {
                 self.found.push(f);
-            } else if let Some(n) = self.dropped.get_mut(&f.rule) {
-                *n += 1;
-            } else if self.found.iter().any(|k| k.rule == f.rule) {
-                self.dropped.insert(f.rule, 1);
+                continue;
+            }
+            let found = &self.found;
+            let over = self.over.get_or_insert_with(|| Overflow {
+                fingerprints: found.iter().map(|k| k.fingerprint.clone()).collect(),
+                rules: found.iter().map(|k| k.rule.clone()).collect(),
+                ..Overflow::default()
+            });
+            let severe = f.severity >= Severity::High;
+            let keep = if over.fingerprints.contains(&f.fingerprint) {
+                false // the same value again: already listed once
+            } else if !over.rules.contains(&f.rule) {
+                true // this rule's first match
+            } else if severe && over.extra < MAX_EXTRA_SEVERE {
+                over.extra += 1;
+                true
             } else {
-                // this rule's first match: listed whatever the count
+                if severe {
+                    over.hidden_severe = over.hidden_severe.max(Some(f.severity));
+                }
+                false
+            };
+            if keep {
+                over.fingerprints.insert(f.fingerprint.clone());
+                over.rules.insert(f.rule.clone());
                 self.found.push(f);
+            } else {
+                *over.dropped.entry(f.rule).or_insert(0) += 1;
             }
         }
         self.from = to;
@@ -449,26 +488,36 @@ impl TextFile {
 
     fn close(mut self, out: &mut Vec<Finding>) {
         out.append(&mut self.found);
-        if !self.dropped.is_empty() {
-            let total: u64 = self.dropped.values().sum();
-            let per_rule: Vec<String> = self
-                .dropped
-                .iter()
-                .map(|(rule, n)| format!("{rule}: {n}"))
-                .collect();
-            out.push(Finding::new(
-                &self.path,
-                "scan.too-many-findings",
-                Category::Format,
-                Severity::Info,
-                format!(
-                    "{total} more text-rule matches in this file are not listed (limit \
-                     {MAX_FINDINGS_PER_FILE}; each rule's first match is always listed): {}",
-                    per_rule.join(", ")
-                ),
-                b"",
-            ));
-        }
+        let Some(over) = self.over.filter(|o| !o.dropped.is_empty()) else {
+            return;
+        };
+        let total: u64 = over.dropped.values().sum();
+        let per_rule: Vec<String> = over
+            .dropped
+            .iter()
+            .map(|(rule, n)| format!("{rule}: {n}"))
+            .collect();
+        let (severity, tail) = match over.hidden_severe {
+            Some(s) => (
+                s,
+                " Among them are high or critical matches with values not listed, so the file \
+                 is refused.",
+            ),
+            None => (Severity::Info, ""),
+        };
+        out.push(Finding::new(
+            &self.path,
+            "scan.too-many-findings",
+            Category::Format,
+            severity,
+            format!(
+                "{total} more text-rule matches in this file are not listed (limit \
+                 {MAX_FINDINGS_PER_FILE}; each rule's first match and each distinct severe value \
+                 are listed): {}.{tail}",
+                per_rule.join(", ")
+            ),
+            b"",
+        ));
     }
 }
 
