@@ -284,6 +284,40 @@ pub enum HostKind {
     ExternalIp,
 }
 
+/// Whether the URL after `ctx` (the lower-cased text before it on its line) is the value of
+/// a name, not an address: the key or attribute right before it is `xmlns`/`xmlns:x`,
+/// `$schema`, `$id` or a `…namespace`, or it lies inside a `schemaLocation` attribute or a
+/// DOCTYPE declaration. The word must be where the value belongs: the same word elsewhere
+/// on the line (`NAMESPACE=prod HF_ENDPOINT=https://…`) does not make a URL harmless.
+fn names_a_namespace(ctx: &str) -> bool {
+    let tail = ctx
+        .trim_end_matches(|c: char| c.is_ascii_whitespace() || matches!(c, '"' | '\'' | '=' | ':'));
+    let key = tail
+        .rsplit(|c: char| c.is_ascii_whitespace() || matches!(c, '<' | '{' | ',' | '"' | '\''))
+        .next()
+        .unwrap_or("");
+    if key == "xmlns"
+        || key.starts_with("xmlns:")
+        || key == "$schema"
+        || key == "$id"
+        || key.ends_with("namespace")
+    {
+        return true;
+    }
+    // inside an open `schemaLocation="ns url ns url"` attribute
+    if let Some(i) = ctx.rfind("schemalocation=") {
+        let after = &ctx[i + "schemalocation=".len()..];
+        if let Some(q) = after.chars().next().filter(|c| matches!(c, '"' | '\'')) {
+            if !after[1..].contains(q) {
+                return true;
+            }
+        }
+    }
+    // inside an open `<!DOCTYPE … "url">` declaration
+    ctx.rfind("<!doctype")
+        .is_some_and(|i| !ctx[i..].contains('>'))
+}
+
 /// Classify `host`. `line_before` is the text before the match on its line: a URL that is
 /// an `xmlns`, `$schema` or `schemaLocation` value is a name, not a network call.
 pub fn classify_host(host: &str, line_before: &[u8], internal: &[String]) -> HostKind {
@@ -291,17 +325,7 @@ pub fn classify_host(host: &str, line_before: &[u8], internal: &[String]) -> Hos
         return HostKind::Harmless;
     }
     let ctx = String::from_utf8_lossy(line_before).to_ascii_lowercase();
-    if [
-        "xmlns",
-        "$schema",
-        "schemalocation",
-        "<!doctype",
-        "\"$id\"",
-        "namespace",
-    ]
-    .iter()
-    .any(|k| ctx.contains(k))
-    {
+    if names_a_namespace(&ctx) {
         return HostKind::Harmless;
     }
     if is_internal(host, internal) {
@@ -421,6 +445,35 @@ mod tests {
             classify_host("api.example.com", b"", &internal),
             HostKind::Harmless
         );
+        for ctx in [
+            &b"<a xmlns:x=\""[..],
+            b"\"$schema\": \"",
+            b"<xs:import namespace=\"",
+            b"targetNamespace = '",
+            b"<x xsi:schemaLocation=\"urn:a http://a.b/a.xsd urn:b ",
+            b"<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0//EN\" \"",
+        ] {
+            assert_eq!(
+                classify_host("evil.io", ctx, &internal),
+                HostKind::Harmless,
+                "{}",
+                String::from_utf8_lossy(ctx)
+            );
+        }
+        // the same words elsewhere on the line do not excuse an address
+        for ctx in [
+            &b"export NAMESPACE=prod HF_ENDPOINT="[..],
+            b"xmlns=1 url = \"",
+            b"<x schemaLocation=\"a\"/> curl ",
+            b"<!DOCTYPE html> <script src=\"",
+        ] {
+            assert_eq!(
+                classify_host("evil.io", ctx, &internal),
+                HostKind::External,
+                "{}",
+                String::from_utf8_lossy(ctx)
+            );
+        }
         assert_eq!(host_of(b"user:pw@Host.COM:443"), "host.com");
     }
 }
