@@ -469,6 +469,18 @@ impl Matcher {
             Some(Check::GithubCrc32) => {}
             Some(Check::SettingOn) if !setting_on(&buf[start..end]) => return None,
             Some(Check::SettingOn) => {}
+            Some(Check::DownloadFarBefore) => {
+                let from = start.saturating_sub(super::rules::MAX_LINE_LOOKBACK);
+                let line = &buf[from..start];
+                let line = match memchr::memrchr(b'\n', line) {
+                    Some(p) => &line[p + 1..],
+                    None => line,
+                };
+                let far = line.len().saturating_sub(super::rules::FAR_DOWNLOAD);
+                if !has_download_word(&line[..far]) {
+                    return None;
+                }
+            }
             Some(Check::NotOffline) => {
                 let t = String::from_utf8_lossy(&buf[start..end]).to_ascii_lowercase();
                 if ["offline", "disabled", "dryrun"]
@@ -506,6 +518,16 @@ impl Matcher {
             host,
         })
     }
+}
+
+/// Whether `b` holds `curl` or `wget` as a word (ASCII case-insensitive).
+fn has_download_word(b: &[u8]) -> bool {
+    let word = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    b.windows(4).enumerate().any(|(i, w)| {
+        (w.eq_ignore_ascii_case(b"curl") || w.eq_ignore_ascii_case(b"wget"))
+            && !word(i.checked_sub(1).and_then(|j| b.get(j)))
+            && !word(b.get(i + 4))
+    })
 }
 
 #[cfg(test)]

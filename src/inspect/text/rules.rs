@@ -77,7 +77,16 @@ pub enum Check {
     SettingOn,
     /// The match does not mention `offline`, `disabled` or `dryrun`.
     NotOffline,
+    /// `curl` or `wget` appears earlier on the match's line, too far before it for a rule
+    /// anchored at the download command (more than [`FAR_DOWNLOAD`] bytes).
+    DownloadFarBefore,
 }
+
+/// How far before a pipe into a shell the `curl`/`wget` of a `download-far-before` rule
+/// must be (nearer ones are matched whole by `reachback.shell-pipe-exec`).
+pub const FAR_DOWNLOAD: usize = 300;
+/// How far back on a line a `download-far-before` check looks.
+pub const MAX_LINE_LOOKBACK: usize = 64 << 10;
 
 /// One rule as written in a rule file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
