@@ -517,3 +517,56 @@ fn a_zstd_window_over_the_cap_is_refused() {
         "{f:?}"
     );
 }
+
+/// Base64 does not hide a secret by length, by NUL padding, or by nesting: a long run is
+/// decoded to its end, NUL bytes do not make text binary, and text nested past the decode
+/// limit is refused. The near-miss: base64 of binary data gives nothing.
+#[test]
+fn base64_is_decoded_whole_and_nested_text_past_the_limit_is_refused() {
+    let e = engine(None);
+    let key = "AKIAZ7QRSTUVWXY2ABCD";
+    let rule = "secret.aws-access-key-id";
+    let has = |f: &[Finding]| f.iter().any(|x| x.rule == rule);
+    // a key 300 KiB into one run
+    let mut text = "lorem ipsum dolor sit amet\n".repeat(300 * 1024 / 27);
+    text.push_str(&format!("aws_key = {key}\n"));
+    let doc = format!("blob: {}\n", b64(text.as_bytes()));
+    let f = scan(&e, "long.yaml", doc.as_bytes(), 1 << 16);
+    assert!(has(&f), "{f:?}");
+    let at = f.iter().find(|x| x.rule == rule).and_then(|x| x.offset);
+    assert_eq!(
+        at,
+        text.find(key).map(|p| p as u64),
+        "offset in the decoded text"
+    );
+    // NUL-padded
+    let mut padded = vec![0u8; 4096];
+    padded.extend_from_slice(format!("export AWS_ACCESS_KEY_ID={key}\n").as_bytes());
+    padded.extend(vec![0u8; 4096]);
+    let doc = format!("payload = \"{}\"\n", b64(&padded));
+    assert!(has(&scan(&e, "nul.py", doc.as_bytes(), 4096)));
+    // nested three times: found; four times: refused
+    let mut enc = format!("aws_key = {key} and some more words to pad the text out\n");
+    for _ in 0..3 {
+        enc = format!("v = {}\n", b64(enc.as_bytes()));
+    }
+    assert!(has(&scan(&e, "n3.txt", enc.as_bytes(), 4096)));
+    let four = format!("v = {}\n", b64(enc.as_bytes()));
+    let f = scan(&e, "n4.txt", four.as_bytes(), 4096);
+    assert!(
+        f.iter()
+            .any(|x| x.rule == "encoding.too-deep" && x.severity >= crate::inspect::Severity::High),
+        "{f:?}"
+    );
+    // the near-miss: base64 of binary data (one nesting level too)
+    let mut x: u32 = 7;
+    let bin: Vec<u8> = (0..50_000)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (x >> 16) as u8
+        })
+        .collect();
+    let doc = format!("img = \"{}\"\n", b64(&bin));
+    let f = scan(&e, "img.py", doc.as_bytes(), 4096);
+    assert!(f.is_empty(), "{f:?}");
+}

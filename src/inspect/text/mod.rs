@@ -22,8 +22,9 @@ use std::sync::Arc;
 const MIN_B64: usize = 32;
 /// Most encoded bytes of one base64 run that are decoded.
 const MAX_B64: usize = 256 << 10;
-/// Most nested base64 layers decoded.
-const MAX_B64_DEPTH: u32 = 2;
+/// Most nested base64 layers decoded and scanned; text found one layer deeper is refused
+/// (`encoding.too-deep`), not ignored.
+const MAX_B64_DEPTH: u32 = 3;
 /// Bytes scanned per step by the streaming inspector.
 const STEP: usize = 1 << 20;
 /// Bytes kept before a step for context (line starts, look-behind).
@@ -116,7 +117,7 @@ impl TextScanner {
             }
             out.push(self.finding(path, buf, &m, base, line));
         }
-        if depth < MAX_B64_DEPTH {
+        if depth <= MAX_B64_DEPTH {
             // A base64 run is printable, so it lies inside a span: binary data between spans
             // is not probed.
             for &(s, e) in &spans {
@@ -251,13 +252,12 @@ impl TextScanner {
         }
     }
 
+    /// Decode a base64 run and text-scan what it holds, [`MAX_B64`] encoded bytes at a time
+    /// with an overlap, so a long run is decoded to its end and a match across two pieces
+    /// is whole in the first (each piece reports only matches that start in its own part).
+    /// A piece that decodes to binary is skipped, but NUL bytes do not count towards that,
+    /// so padding a payload with them does not hide it.
     fn decode_run(&self, path: &str, run: &[u8], at: u64, depth: u32, out: &mut Vec<Finding>) {
-        let run = &run[..run.len().min(MAX_B64)];
-        let usable = if run.len() % 4 == 1 {
-            run.len() - 1
-        } else {
-            run.len()
-        };
         let url = run.iter().any(|&b| b == b'-' || b == b'_');
         let cfg = GeneralPurposeConfig::new()
             .with_decode_allow_trailing_bits(true)
@@ -268,30 +268,63 @@ impl TextScanner {
             &base64::alphabet::STANDARD
         };
         let engine = GeneralPurpose::new(alphabet, cfg);
-        let Ok(decoded) = engine.decode(&run[..usable]) else {
-            return;
-        };
-        if decoded.len() < 16 {
-            return;
-        }
-        let printable = decoded
-            .iter()
-            .filter(|&&b| matcher::PRINTABLE[b as usize])
-            .count();
-        if printable * 10 < decoded.len() * 9 {
-            return;
-        }
         let inner = format!("{path}!base64@{at}");
-        self.scan_depth(
-            &inner,
-            &decoded,
-            0,
-            decoded.len(),
-            0,
-            Some(1),
-            depth + 1,
-            out,
-        );
+        // encoded bytes of overlap: decodes to more than a match can span
+        const B64_OVERLAP: usize = 4 * (matcher::OVERLAP / 3 + 1);
+        let mut start = 0usize;
+        while start < run.len() {
+            let own = (run.len() - start).min(MAX_B64);
+            let piece = &run[start..(start + own + B64_OVERLAP).min(run.len())];
+            // a lone last character decodes to nothing
+            let usable = piece.len() - usize::from(piece.len() % 4 == 1);
+            let Ok(decoded) = engine.decode(&piece[..usable]) else {
+                return;
+            };
+            if decoded.len() < 16 {
+                return;
+            }
+            // binary (certificates, images) is not text; NUL bytes do not count either way,
+            // so padding a script with them does not make it binary
+            let printable = decoded
+                .iter()
+                .filter(|&&b| matcher::PRINTABLE[b as usize])
+                .count();
+            let non_nul = decoded.iter().filter(|&&b| b != 0).count();
+            if printable * 10 < non_nul * 9 {
+                start += own;
+                continue;
+            }
+            if depth >= MAX_B64_DEPTH {
+                out.push(
+                    Finding::new(
+                        path,
+                        "encoding.too-deep",
+                        Category::Format,
+                        Severity::High,
+                        format!(
+                            "base64 nested more than {MAX_B64_DEPTH} levels deep decodes to \
+                             text: it is not inspected, so it is refused"
+                        ),
+                        b"",
+                    )
+                    .at_offset(at),
+                );
+                return;
+            }
+            let own_decoded = (own / 4 * 3).min(decoded.len());
+            self.scan_depth(
+                &inner,
+                &decoded,
+                0,
+                own_decoded,
+                (start / 4 * 3) as u64,
+                // lines are counted in the first piece (later ones would need the count)
+                (start == 0).then_some(1),
+                depth + 1,
+                out,
+            );
+            start += own;
+        }
     }
 }
 
