@@ -132,8 +132,27 @@ impl ZipLayer {
     fn scan_raw<R: Read + Seek>(&self, mut reader: R, out: &mut Vec<Finding>) {
         let mut all = Vec::new();
         let limit = RAW_FALLBACK as u64;
-        if reader.rewind().is_err() || reader.take(limit).read_to_end(&mut all).is_err() {
+        if reader.rewind().is_err() || reader.take(limit + 1).read_to_end(&mut all).is_err() {
+            out.push(self.nest.finding(
+                "archive.spool-failed",
+                Category::Format,
+                Severity::High,
+                "cannot read back the held bytes of a file that is not a readable zip: not inspected, so not passed".into(),
+            ));
             return;
+        }
+        if all.len() as u64 > limit {
+            all.truncate(RAW_FALLBACK);
+            out.push(self.nest.finding(
+                "archive.too-large-to-open",
+                Category::Format,
+                Severity::High,
+                format!(
+                    "a file that starts like a zip archive but is not one is text-scanned only \
+                     to {} MiB: the rest is not inspected, so it is not passed",
+                    RAW_FALLBACK >> 20
+                ),
+            ));
         }
         self.nest
             .engine
@@ -162,8 +181,8 @@ impl Layer for ZipLayer {
                             self.found.push(self.nest.finding(
                                 "archive.spool-failed",
                                 Category::Format,
-                                Severity::Medium,
-                                format!("cannot hold the zip archive in a temporary file ({e}): members not inspected"),
+                                Severity::High,
+                                format!("cannot hold the zip archive in a temporary file ({e}): members not inspected, so not passed"),
                             ));
                             Spool::Failed
                         }
@@ -179,8 +198,8 @@ impl Layer for ZipLayer {
                     self.found.push(self.nest.finding(
                         "archive.spool-failed",
                         Category::Format,
-                        Severity::Medium,
-                        format!("cannot write the zip archive to a temporary file ({e}): members not inspected"),
+                        Severity::High,
+                        format!("cannot write the zip archive to a temporary file ({e}): members not inspected, so not passed"),
                     ));
                     self.spool = Spool::Failed;
                 } else {
@@ -201,16 +220,16 @@ impl Layer for ZipLayer {
                 Err(e) => found.push(self.nest.finding(
                     "archive.spool-failed",
                     Category::Format,
-                    Severity::Medium,
-                    format!("cannot read back the spooled zip archive ({e})"),
+                    Severity::High,
+                    format!("cannot read back the spooled zip archive ({e}): members not inspected, so not passed"),
                 )),
             },
             Spool::Over => found.push(self.nest.finding(
                 "archive.too-large-to-open",
                 Category::Format,
-                Severity::Medium,
+                Severity::High,
                 format!(
-                    "zip archive larger than inspect.limits.max_spool_bytes ({}): members not inspected",
+                    "zip archive larger than inspect.limits.max_spool_bytes ({}): members not inspected, so not passed",
                     self.nest.limits().max_spool_bytes
                 ),
             )),
