@@ -229,7 +229,7 @@ impl Layer for ZipLayer {
                 Category::Format,
                 Severity::High,
                 format!(
-                    "zip archive larger than inspect.limits.max_spool_bytes ({}): members not inspected, so not passed",
+                    "zip archive larger than inspect.limits.max_spool_bytes ({}): members not inspected, so not passed (raise the limit to inspect it; it needs that much temporary disk)",
                     self.nest.limits().max_spool_bytes
                 ),
             )),
