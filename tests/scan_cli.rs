@@ -672,3 +672,28 @@ fn severe_values_beyond_every_listing_limit_refuse_the_file() {
         .expect("summary");
     assert_eq!(summary["severity"], "high", "{summary}");
 }
+
+/// A folder scan splits large files into 1 MiB ranges read in parallel: a base64 run that
+/// crosses range edges is still decoded whole (the range where it starts reads it on).
+#[test]
+fn a_base64_run_across_parallel_ranges_is_decoded_whole() {
+    use base64::Engine as _;
+    let t = tempfile::tempdir().unwrap();
+    let filler = "lorem ipsum dolor sit amet, consectetur adipiscing\n".repeat(700_000);
+    let text = format!("{filler}aws_key = {AWS}\n");
+    let enc = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+    // > 32 MiB: the split path
+    let doc = format!("data: {enc}\nend\n");
+    assert!(doc.len() > 32 << 20);
+    write(&t.path().join("big.yaml"), doc.as_bytes());
+    let (code, v) = json_scan(&[t.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{v:#}");
+    let f = findings(&v);
+    assert!(
+        f.iter()
+            .any(|(r, p, _, off)| r == "secret.aws-access-key-id"
+                && p.starts_with("big.yaml!base64@")
+                && *off == text.find(AWS).map(|x| x as u64)),
+        "{f:?}"
+    );
+}

@@ -418,6 +418,32 @@ fn scan_small(
     Ok(scan.finish())
 }
 
+/// The base64 run starting at file offset `at`, read on to its first non-base64 byte (or
+/// the end of the file); `None` when it is longer than [`super::text::MAX_RUN`].
+fn read_run(file: &File, at: u64, size: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::os::unix::fs::FileExt;
+    let mut run = Vec::new();
+    let mut off = at;
+    let mut buf = vec![0u8; 1 << 20];
+    while off < size {
+        let want = buf.len().min((size - off) as usize);
+        file.read_exact_at(&mut buf[..want], off)?;
+        let k = buf[..want]
+            .iter()
+            .position(|&b| !super::text::b64_byte(b))
+            .unwrap_or(want);
+        run.extend_from_slice(&buf[..k]);
+        if run.len() > super::text::MAX_RUN {
+            return Ok(None);
+        }
+        if k < want {
+            break;
+        }
+        off += want as u64;
+    }
+    Ok(Some(run))
+}
+
 /// A large file: the text rules run over ranges in parallel; everything else (model
 /// inspectors, containers) reads the file once, in order, and stops early when no
 /// inspector wants more.
@@ -478,7 +504,18 @@ fn scan_large(
                     let to = (end - bstart) as usize;
                     let mut out = Vec::new();
                     let line0 = is_text.then_some(1);
-                    text.scan_region(&it.shown, buf, from, to, bstart, line0, &mut out);
+                    let more = bend < it.size;
+                    let open =
+                        text.scan_region(&it.shown, buf, from, to, bstart, line0, more, &mut out);
+                    if let Some(a) = open {
+                        // a base64 run past this range's buffer: read it on to its end
+                        let at = bstart + a as u64;
+                        match read_run(&file, at, it.size) {
+                            Ok(Some(run)) => text.scan_base64_run(&it.shown, &run, at, &mut out),
+                            Ok(None) => out.push(super::text::run_too_long(&it.shown, at)),
+                            Err(e) => return Err(io_err(&it.path)(e)),
+                        }
+                    }
                     let (before, inside) = if is_text {
                         (
                             count_newlines(&buf[..from]) as u64,

@@ -571,3 +571,26 @@ fn base64_is_decoded_whole_and_nested_text_past_the_limit_is_refused() {
     let f = scan(&e, "img.py", doc.as_bytes(), 4096);
     assert!(f.is_empty(), "{f:?}");
 }
+
+/// A base64 run longer than a streaming step is decoded whole, wherever the steps fall.
+#[test]
+fn a_base64_run_across_streaming_steps_is_decoded_whole() {
+    let e = engine(None);
+    let key = "AKIAZ7QRSTUVWXY2ABCD";
+    // about 3 MiB of base64, the key in the decoded text at about 1.5 MiB and at the end
+    let filler = "lorem ipsum dolor sit amet, consectetur adipiscing\n".repeat(22_000);
+    let text = format!("{filler}aws_key = {key}\n{filler}second = {key}\n");
+    let doc = format!("data: {}\nend\n", b64(text.as_bytes()));
+    for chunk in [1 << 16, 1 << 20, 3_333_333] {
+        let f = scan(&e, "big.yaml", doc.as_bytes(), chunk);
+        let offsets: Vec<u64> = f
+            .iter()
+            .filter(|x| x.rule == "secret.aws-access-key-id")
+            .filter_map(|x| x.offset)
+            .collect();
+        let first = text.find(key).unwrap() as u64;
+        let last = text.rfind(key).unwrap() as u64;
+        assert!(offsets.contains(&first), "chunk {chunk}: {offsets:?}");
+        assert!(offsets.contains(&last), "chunk {chunk}: {offsets:?}");
+    }
+}

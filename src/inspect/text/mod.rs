@@ -81,6 +81,12 @@ impl TextScanner {
     /// Report the matches that start in `buf[from..to]`. `base` is the file offset of
     /// `buf[0]`; `line0` the 1-based line of `buf[0]` when the file is text.
     #[allow(clippy::too_many_arguments)]
+    ///
+    /// `more`: the file goes on after `buf`. A base64 run that starts in the region and
+    /// reaches the end of `buf` is then not decoded here: its start (an index in `buf`) is
+    /// returned, and the caller decodes it whole once it has the rest
+    /// ([`scan_base64_run`](Self::scan_base64_run)).
+    #[allow(clippy::too_many_arguments)]
     pub fn scan_region(
         &self,
         path: &str,
@@ -89,9 +95,20 @@ impl TextScanner {
         to: usize,
         base: u64,
         line0: Option<u64>,
+        more: bool,
         out: &mut Vec<Finding>,
-    ) {
-        self.scan_depth(path, buf, from, to, base, line0, 0, out);
+    ) -> Option<usize> {
+        let mut open = more.then_some(None);
+        self.scan_depth(path, buf, from, to, base, line0, 0, &mut open, out);
+        open.flatten()
+    }
+
+    /// Decode and scan one whole base64 run at file offset `at` (one that
+    /// [`scan_region`](Self::scan_region) left open).
+    pub fn scan_base64_run(&self, path: &str, run: &[u8], at: u64, out: &mut Vec<Finding>) {
+        if run.len() >= MIN_B64 && mixed(run) {
+            self.decode_run(path, run, at, 0, out);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -104,6 +121,8 @@ impl TextScanner {
         base: u64,
         line0: Option<u64>,
         depth: u32,
+        // `Some(_)`: more of the file follows `buf`; set to a run reaching its end
+        open: &mut Option<Option<usize>>,
         out: &mut Vec<Finding>,
     ) {
         let spans = matcher::spans(buf, from, line0.is_some());
@@ -123,7 +142,7 @@ impl TextScanner {
             for &(s, e) in &spans {
                 let (s, e) = (s.max(from), e.min(to));
                 if s < e {
-                    self.scan_base64(path, buf, s, e, base, depth, out);
+                    self.scan_base64(path, buf, s, e, base, depth, open, out);
                 }
             }
         }
@@ -179,6 +198,7 @@ impl TextScanner {
         to: usize,
         base: u64,
         depth: u32,
+        open: &mut Option<Option<usize>>,
         out: &mut Vec<Finding>,
     ) {
         static TABLE: std::sync::OnceLock<[bool; 256]> = std::sync::OnceLock::new();
@@ -239,14 +259,16 @@ impl TextScanner {
                 }
             }
             // a run that began before `from` belongs to the previous region
-            if a >= from && b - a >= MIN_B64 {
-                let run = &buf[a..b];
-                let up = run.iter().any(u8::is_ascii_uppercase);
-                let low = run.iter().any(u8::is_ascii_lowercase);
-                let dig = run.iter().any(u8::is_ascii_digit);
-                if up && low && dig {
-                    self.decode_run(path, run, base + a as u64, depth, out);
+            if a >= from && b == n {
+                if let Some(slot) = open.as_mut() {
+                    // the run may go on past `buf`: the caller decodes it whole
+                    *slot = Some(a);
+                    p = b;
+                    continue;
                 }
+            }
+            if a >= from && b - a >= MIN_B64 && mixed(&buf[a..b]) {
+                self.decode_run(path, &buf[a..b], base + a as u64, depth, out);
             }
             p = b;
         }
@@ -321,11 +343,20 @@ impl TextScanner {
                 // lines are counted in the first piece (later ones would need the count)
                 (start == 0).then_some(1),
                 depth + 1,
+                &mut None,
                 out,
             );
             start += own;
         }
     }
+}
+
+/// Whether a base64-looking run mixes upper case, lower case and digits (prose and
+/// identifiers rarely do).
+fn mixed(run: &[u8]) -> bool {
+    run.iter().any(u8::is_ascii_uppercase)
+        && run.iter().any(u8::is_ascii_lowercase)
+        && run.iter().any(u8::is_ascii_digit)
 }
 
 /// Bit 7 set in each byte of `w` that is not in the base64 alphabets (`A-Z a-z 0-9 + / - _`,
@@ -380,7 +411,16 @@ pub fn count_newlines(b: &[u8]) -> usize {
 impl TextScan for TextScanner {
     fn scan_text(&self, path: &str, offset: Option<u64>, text: &[u8], out: &mut Vec<Finding>) {
         let line0 = if offset.is_none() { Some(1) } else { None };
-        self.scan_region(path, text, 0, text.len(), offset.unwrap_or(0), line0, out);
+        self.scan_region(
+            path,
+            text,
+            0,
+            text.len(),
+            offset.unwrap_or(0),
+            line0,
+            false,
+            out,
+        );
     }
 }
 
@@ -431,6 +471,7 @@ impl Inspector for TextInspector {
             lines_before: if looks_text(head) { Some(0) } else { None },
             found: Vec::new(),
             over: None,
+            run: None,
         }))
     }
 }
@@ -450,6 +491,34 @@ struct TextFile {
     found: Vec<Finding>,
     /// Bookkeeping once [`MAX_FINDINGS_PER_FILE`] is reached.
     over: Option<Overflow>,
+    /// A base64 run that reached the end of the buffer at a step: (file offset, its bytes
+    /// so far), completed from the next chunks and then decoded whole.
+    run: Option<(u64, Vec<u8>)>,
+}
+
+/// Longest base64 run carried across steps to be decoded whole.
+pub const MAX_RUN: usize = 64 << 20;
+
+/// Whether `b` is in the base64 alphabets (standard or URL-safe).
+pub fn b64_byte(b: u8) -> bool {
+    static TABLE: std::sync::OnceLock<[bool; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(b64_table)[b as usize]
+}
+
+/// The finding for a run too long to carry.
+pub fn run_too_long(path: &str, at: u64) -> Finding {
+    Finding::new(
+        path,
+        "encoding.too-long",
+        Category::Format,
+        Severity::High,
+        format!(
+            "a base64 run longer than {} MiB: it is not decoded whole, so it is refused",
+            MAX_RUN >> 20
+        ),
+        b"",
+    )
+    .at_offset(at)
 }
 
 /// Past the listing limit, what is still listed and what is only counted. Still listed: the
@@ -471,18 +540,62 @@ struct Overflow {
 const MAX_EXTRA_SEVERE: usize = 500;
 
 impl TextFile {
-    fn step(&mut self, to: usize) {
+    /// Scan up to `to`; `more`: the file goes on after the buffer.
+    fn step(&mut self, to: usize, more: bool) {
         let buf = std::mem::take(&mut self.buf);
-        self.scan(&buf, to);
+        if let Some(a) = self.scan(&buf, to, more) {
+            self.run = Some((self.buf_base + a as u64, buf[a..].to_vec()));
+        }
         self.buf = buf;
     }
 
-    /// Scan `buf[self.from..to]` (`buf` starts at `self.buf_base` in the file).
-    fn scan(&mut self, buf: &[u8], to: usize) {
+    /// Carry a pending base64 run on through `data` (the next bytes of the file); decode
+    /// it once it ends (`data` holds a non-base64 byte) or at the end of the file (`None`).
+    fn continue_run(&mut self, data: Option<&[u8]>) {
+        let Some((at, mut run)) = self.run.take() else {
+            return;
+        };
+        let ended = match data {
+            None => true,
+            Some(d) => {
+                let k = d.iter().position(|&b| !b64_byte(b)).unwrap_or(d.len());
+                run.extend_from_slice(&d[..k]);
+                k < d.len()
+            }
+        };
+        if run.len() > MAX_RUN {
+            self.admit(vec![run_too_long(&self.path, at)]);
+        } else if ended {
+            let mut v = Vec::new();
+            self.scanner.scan_base64_run(&self.path, &run, at, &mut v);
+            self.admit(v);
+        } else {
+            self.run = Some((at, run));
+        }
+    }
+
+    /// Scan `buf[self.from..to]` (`buf` starts at `self.buf_base` in the file); the start of
+    /// a base64 run left open at the end of `buf` when `more`.
+    fn scan(&mut self, buf: &[u8], to: usize, more: bool) -> Option<usize> {
         let line0 = self.lines_before.map(|n| n + 1);
         let mut v = Vec::new();
-        self.scanner
-            .scan_region(&self.path, buf, self.from, to, self.buf_base, line0, &mut v);
+        let open = self.scanner.scan_region(
+            &self.path,
+            buf,
+            self.from,
+            to,
+            self.buf_base,
+            line0,
+            more,
+            &mut v,
+        );
+        self.admit(v);
+        self.from = to;
+        open
+    }
+
+    /// List new findings, within the per-file limits.
+    fn admit(&mut self, v: Vec<Finding>) {
         for f in v {
             if self.found.len() < MAX_FINDINGS_PER_FILE {
                 self.found.push(f);
@@ -516,7 +629,6 @@ impl TextFile {
                 *over.dropped.entry(f.rule).or_insert(0) += 1;
             }
         }
-        self.from = to;
     }
 
     fn close(mut self, out: &mut Vec<Finding>) {
@@ -568,10 +680,11 @@ impl FileInspector for TextFile {
                 .map_or(0, |n| (n as usize).min(STEP + OVERLAP) + 1);
             self.buf.reserve(hint.max(data.len()));
         }
+        self.continue_run(Some(data));
         self.buf.extend_from_slice(data);
         if self.buf.len() >= self.from + STEP + OVERLAP {
             let to = self.buf.len() - OVERLAP;
-            self.step(to);
+            self.step(to, true);
             let cut = to - KEEP_BACK;
             if let Some(n) = self.lines_before.as_mut() {
                 *n += count_newlines(&self.buf[..cut]) as u64;
@@ -584,8 +697,9 @@ impl FileInspector for TextFile {
     }
 
     fn finish(mut self: Box<Self>, _total: u64, out: &mut Vec<Finding>) {
+        self.continue_run(None);
         let to = self.buf.len();
-        self.step(to);
+        self.step(to, false);
         self.close(out);
     }
 
@@ -595,7 +709,7 @@ impl FileInspector for TextFile {
             let _ = self.update(0, data, out);
             return self.finish(data.len() as u64, out);
         }
-        self.scan(data, data.len());
+        self.scan(data, data.len(), false);
         self.close(out);
     }
 }

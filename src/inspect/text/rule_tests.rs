@@ -187,7 +187,16 @@ fn shortest_base64_run_is_decoded_at_every_alignment() {
             buf.push(if binary { 0 } else { b'\n' });
             buf.extend(std::iter::repeat_n(pad, 50));
             let mut out = Vec::new();
-            s.scan_region("f", &buf, 0, buf.len(), 0, (!binary).then_some(1), &mut out);
+            s.scan_region(
+                "f",
+                &buf,
+                0,
+                buf.len(),
+                0,
+                (!binary).then_some(1),
+                false,
+                &mut out,
+            );
             assert!(
                 out.iter().any(|f| f.rule == "secret.aws-access-key-id"
                     && f.path == format!("f!base64@{shift}")),
