@@ -123,6 +123,34 @@ fn find_opener(b: &[u8]) -> Option<usize> {
     memchr::memchr_iter(b'{', b).find(|&i| matches!(b.get(i + 1), Some(b'{' | b'%')))
 }
 
+/// Longest block body whose string literals are told apart from its code.
+const QUOTED_SCAN: usize = 4096;
+
+/// Whether a would-be block body holds an opener of its own, which means the first opener
+/// was not a block (`{{` and `}}` tokens far apart in a vocabulary). In a body of up to
+/// [`QUOTED_SCAN`] bytes an opener inside a Jinja string literal does not count: `{{ '{%' ~
+/// ''.__class__ }}` is one block that Jinja renders.
+fn has_bare_opener(body: &[u8]) -> bool {
+    if body.len() > QUOTED_SCAN {
+        return has_opener(body);
+    }
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < body.len() {
+        let c = body[i];
+        match quote {
+            Some(_) if c == b'\\' => i += 1,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == b'\'' || c == b'"' => quote = Some(c),
+            None if c == b'{' && matches!(body.get(i + 1), Some(b'{' | b'%')) => return true,
+            None => {}
+        }
+        i += 1;
+    }
+    false
+}
+
 /// Whether `b` holds a block opener (`{{` or `{%`).
 pub(crate) fn has_opener(b: &[u8]) -> bool {
     find_opener(b).is_some()
@@ -140,7 +168,7 @@ fn scan(buf: &[u8], base: usize, out: &mut Vec<Marker>) -> Scan {
         match find_block_end(body, closer(buf[i + 1])) {
             // Another opener before the closer: the first one was not a block (for example
             // `{{` and `}}` tokens on separate lines of a vocabulary).
-            Some(end) if has_opener(&body[..end]) => i += 2,
+            Some(end) if has_bare_opener(&body[..end]) => i += 2,
             Some(end) => {
                 check_block(&String::from_utf8_lossy(&body[..end]), base + i, out);
                 i += 2 + end + 2;
@@ -182,7 +210,7 @@ impl BlockScanner {
                 let c = std::mem::take(&mut self.carry);
                 let at = self.carry_at;
                 let body = &c[2..end];
-                let next = if has_opener(body) {
+                let next = if has_bare_opener(body) {
                     2
                 } else {
                     check_block(&String::from_utf8_lossy(body), at, out);
@@ -302,6 +330,22 @@ mod tests {
             );
         }
         let unclosed = format!("intro {{{{ {pad} and no closer at all\n");
+        // an opener inside a string literal does not end the block
+        let quoted = "{{ '{%' ~ ''.__class__.__mro__[1].__subclasses__() }}{% if 1 %}{% endif %}";
+        assert!(
+            check_template(quoted)
+                .iter()
+                .any(|m| m.severity == Severity::Critical),
+            "{:?}",
+            check_template(quoted)
+        );
+        // the near-miss: an opener outside quotes still means the first was no block
+        let split = "{{ x.__class__ {{ y }}";
+        assert!(
+            check_template(split).is_empty(),
+            "{:?}",
+            check_template(split)
+        );
         assert!(check_template(&unclosed).is_empty());
         assert!(streamed(unclosed.as_bytes(), 1 << 16).is_empty());
     }
