@@ -20,6 +20,9 @@ pub struct Limits {
     pub max_memo: usize,
     /// Bytes of string/bytes values held in the memo.
     pub max_memo_bytes: usize,
+    /// Bytes of string/bytes values pushed in one pickle and kept as values; past it they
+    /// are kept as opaque (a name built from one is then unresolved, which is refused).
+    pub max_pushed_bytes: usize,
     /// Consecutive pickles in one file.
     pub max_pickles: u32,
 }
@@ -32,6 +35,7 @@ impl Default for Limits {
             max_marks: 1 << 16,
             max_memo: 1 << 20,
             max_memo_bytes: 64 << 20,
+            max_pushed_bytes: 256 << 20,
             max_pickles: 4096,
         }
     }
@@ -121,6 +125,8 @@ pub struct Machine {
     marks: Vec<usize>,
     memo: HashMap<u64, V>,
     memo_bytes: usize,
+    /// String/bytes value bytes pushed in the current pickle (see `max_pushed_bytes`).
+    pushed_bytes: usize,
     ops: u64,
     import_index: HashMap<(String, String), usize>,
     /// Opcodes executed in the current pickle.
@@ -163,6 +169,7 @@ impl Machine {
             marks: Vec::new(),
             memo: HashMap::new(),
             memo_bytes: 0,
+            pushed_bytes: 0,
             ops: 0,
             import_index: HashMap::new(),
             ops_in_pickle: 0,
@@ -183,6 +190,18 @@ impl Machine {
                 format!("stack exceeds {} values", self.limits.max_stack),
             ));
         }
+        let v = match v {
+            V::Str(_) | V::Bytes(..) => {
+                let sz = size_of(&v);
+                if self.pushed_bytes + sz > self.limits.max_pushed_bytes {
+                    V::Opaque
+                } else {
+                    self.pushed_bytes += sz;
+                    v
+                }
+            }
+            v => v,
+        };
         self.stack.push(v);
         Ok(())
     }
@@ -328,6 +347,7 @@ impl Machine {
                 self.marks.clear();
                 self.memo.clear();
                 self.memo_bytes = 0;
+                self.pushed_bytes = 0;
                 self.ops_in_pickle = 0;
             }
             b'0' => {
@@ -685,4 +705,62 @@ pub fn embedded_pickle(b: &[u8]) -> Option<Arc<[u8]>> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ops::{Control, Tokenizer};
+    use super::*;
+
+    /// Run `data` through a machine with `limits`.
+    fn run(data: &[u8], limits: Limits) -> Machine {
+        let mut m = Machine::new(limits);
+        let mut t = Tokenizer::new(0);
+        let _ = t.feed(data, &mut |op| match m.exec(op) {
+            Ok(()) => Control::Continue,
+            Err(_) => Control::Stop,
+        });
+        m
+    }
+
+    /// Past the byte budget for pushed strings, values are opaque: memory stays bounded,
+    /// and a global whose name was built from such a value is unresolved, so refused.
+    #[test]
+    fn pushed_bytes_past_the_budget_become_opaque() {
+        let mut p = vec![0x80, 0x04];
+        for _ in 0..8 {
+            // SHORT_BINUNICODE of 200 bytes, then POP
+            p.push(0x8c);
+            p.push(200);
+            p.extend(std::iter::repeat_n(b'a', 200));
+            p.push(b'0');
+        }
+        // then STACK_GLOBAL of two short names
+        for name in ["os", "system"] {
+            p.push(0x8c);
+            p.push(name.len() as u8);
+            p.extend_from_slice(name.as_bytes());
+        }
+        p.push(0x93);
+        let small = Limits {
+            max_pushed_bytes: 1000,
+            ..Limits::default()
+        };
+        let m = run(&p, small);
+        assert!(
+            m.rec.imports.iter().any(|i| i.unresolved),
+            "{:?}",
+            m.rec.imports
+        );
+        // the near-miss: within the budget the same global is resolved, and denied
+        let m = run(&p, Limits::default());
+        assert!(
+            m.rec
+                .imports
+                .iter()
+                .any(|i| !i.unresolved && &*i.module == "os" && &*i.name == "system"),
+            "{:?}",
+            m.rec.imports
+        );
+    }
 }
