@@ -277,3 +277,72 @@ fn a_policy_that_counts_sigstore_needs_a_root_and_a_signer() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("trust.weights.sigstore"), "{err}");
 }
+
+/// The policy key `k` (Ed25519) named both in `[[keys]]` and as a `[sigstore]` managed key.
+fn same_key_policy(t: &Setup, threshold: usize, extra: &str) -> PathBuf {
+    let text = format!(
+        "{extra}[[keys]]\nname = \"k\"\npath = \"k.pub\"\n\n\
+         [trust.weights]\nkeys = [\"k\"]\nthreshold = {threshold}\nsigstore = true\n\n\
+         [sigstore]\ntrusted_root = \"trusted_root.json\"\n\n\
+         [[sigstore.keys]]\nkinds = [\"weights\"]\npath = \"k.pub\"\n"
+    );
+    let p = t.path("same-key.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// k's Sigstore bundle, signed by the same key as its DSSE signature.
+fn attach_same_key(t: &Setup) {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    let sk =
+        ed25519_dalek::SigningKey::from_pkcs8_pem(&std::fs::read_to_string(&t.ed_key).unwrap())
+            .unwrap();
+    let pem = std::fs::read_to_string(t.path("k.pub")).unwrap();
+    t.attach_ok(
+        &t.auth.sign_ed25519(&sk, &pem, &t.statement()),
+        "same.sigstore.json",
+    );
+}
+
+#[test]
+fn one_key_counts_once_whether_it_signs_as_dsse_or_as_sigstore() {
+    let t = Setup::new();
+    let policy = same_key_policy(&t, 2, "");
+    t.sign_ed();
+    attach_same_key(&t);
+    let (code, v) = t.verify(&policy);
+    assert_eq!(code, 1, "one key met a 2-of-2 threshold: {v:#}");
+    assert_eq!(statuses(&v), ["duplicate"], "{v:#}");
+    // the near-miss: one of one is met by either signature alone
+    let policy = same_key_policy(&t, 1, "");
+    let (code, v) = t.verify(&policy);
+    assert_eq!(code, 0, "{v:#}");
+}
+
+#[test]
+fn a_revoked_or_expired_key_does_not_count_as_a_sigstore_managed_key() {
+    let t = Setup::new();
+    let pem = std::fs::read_to_string(t.path("k.pub")).unwrap();
+    let id = airgate::trust::keys::PublicKey::from_pem(&pem)
+        .unwrap()
+        .id()
+        .to_string();
+    attach_same_key(&t); // no DSSE signature: only the Sigstore bundle could count
+    let revoked = same_key_policy(&t, 1, &format!("revoked = [\"{id}\"]\n"));
+    let (code, v) = t.verify(&revoked);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(statuses(&v), ["revoked"], "{v:#}");
+    let policy = same_key_policy(&t, 1, "");
+    let expired = std::fs::read_to_string(&policy).unwrap().replace(
+        "path = \"k.pub\"\n\n[trust",
+        "path = \"k.pub\"\nexpires = \"2020-01-01T00:00:00Z\"\n\n[trust",
+    );
+    std::fs::write(&policy, expired).unwrap();
+    let (code, v) = t.verify(&policy);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(statuses(&v), ["expired"], "{v:#}");
+    // the near-miss: the same key, neither revoked nor expired, counts
+    let fine = same_key_policy(&t, 1, "");
+    let (code, v) = t.verify(&fine);
+    assert_eq!(code, 0, "{v:#}");
+}

@@ -213,6 +213,11 @@ impl TrustStore {
         self.keys.get(id)
     }
 
+    /// Whether key id `id` is revoked.
+    pub fn is_revoked(&self, id: &str) -> bool {
+        self.revoked.contains(&id.to_ascii_lowercase())
+    }
+
     /// Check every signature of `env` for artifact `kind` at time `now`.
     pub fn evaluate(&self, kind: &str, env: &Envelope, now: i64) -> ThresholdResult {
         let rule = self.rule(kind);

@@ -286,10 +286,12 @@ fn authenticate(
     let counts_sigstore = store.rule(&p.kind).is_some_and(|r| r.sigstore);
     crate::trust::attached::evaluate(
         opts.policy,
+        store,
         &p.kind,
         counts_sigstore,
         &statement_bytes,
         &env.sigstore_bundles,
+        opts.now,
         &mut result,
     )?;
     report.signatures = result.signatures.clone();

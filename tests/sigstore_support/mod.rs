@@ -81,17 +81,34 @@ impl Authority {
 
     /// A v0.1 bundle: `signer`'s ECDSA signature over `artifact`, logged by this authority.
     pub fn sign(&self, signer: &Signer, artifact: &[u8]) -> String {
-        let digest = Sha256::digest(artifact);
         let sig: Signature = signer.key.sign(artifact);
-        let sig_der = sig.to_der();
+        self.bundle(sig.to_der().as_bytes(), &signer.public_pem(), artifact)
+    }
+
+    /// A v0.1 bundle: an Ed25519 signature by `key` (whose public half is `pem`) over
+    /// `artifact`, logged by this authority.
+    pub fn sign_ed25519(
+        &self,
+        key: &ed25519_dalek::SigningKey,
+        pem: &str,
+        artifact: &[u8],
+    ) -> String {
+        use ed25519_dalek::Signer as _;
+        self.bundle(&key.sign(artifact).to_bytes(), pem, artifact)
+    }
+
+    /// A v0.1 message-signature bundle for signature `sig` by the key `pem` over `artifact`,
+    /// with a hashedrekord entry and its SET from this authority's log.
+    fn bundle(&self, sig: &[u8], pem: &str, artifact: &[u8]) -> String {
+        let digest = Sha256::digest(artifact);
         let body = serde_json::json!({
             "apiVersion": "0.0.1",
             "kind": "hashedrekord",
             "spec": {
                 "data": {"hash": {"algorithm": "sha256", "value": hex::encode(digest)}},
                 "signature": {
-                    "content": B64.encode(sig_der.as_bytes()),
-                    "publicKey": {"content": B64.encode(signer.public_pem())}
+                    "content": B64.encode(sig),
+                    "publicKey": {"content": B64.encode(pem)}
                 }
             }
         })
@@ -126,7 +143,7 @@ impl Authority {
             },
             "messageSignature": {
                 "messageDigest": {"algorithm": "SHA2_256", "digest": B64.encode(digest)},
-                "signature": B64.encode(sig_der.as_bytes())
+                "signature": B64.encode(sig)
             }
         })
         .to_string()
