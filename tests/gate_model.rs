@@ -112,7 +112,13 @@ fn signed_model_tar_is_staged_with_its_signer() {
     assert_eq!(staged.len(), 1, "{staged:?}");
     let tree = &staged[0];
     for (name, data) in &files {
-        assert_eq!(&std::fs::read(tree.join("files").join(name)).unwrap(), data);
+        let at = tree.join("files").join(name);
+        if name == "ignore-me" {
+            // the signature ignores it (the signer's ignore paths): not staged
+            assert!(!at.exists(), "{name} staged");
+        } else {
+            assert_eq!(&std::fs::read(at).unwrap(), data);
+        }
     }
     let r: serde_json::Value =
         serde_json::from_slice(&std::fs::read(tree.join("receipt.json")).unwrap()).unwrap();
@@ -221,4 +227,37 @@ fn symlink_in_model_tar_is_refused() {
         reasons(&g, &t)
     );
     assert!(!g.join("staging/model-signing").exists() || staged_models(&g).is_empty());
+}
+
+/// Files the model signature does not cover (git paths, which model_signing ignores by
+/// default) are never staged: `.git/config` could run a command (core.fsmonitor) in the
+/// staged folder. The model itself still is, with a receipt of exactly the signed files.
+#[test]
+fn files_the_signature_ignores_are_not_staged() {
+    let d = tempfile::tempdir().unwrap();
+    let g = gate(d.path(), &fixture_key());
+    let mut files = fixture_files("v1.1.0-elliptic-key");
+    files.push((
+        ".git/config".into(),
+        b"[core]\n\tfsmonitor = touch /tmp/x\n".to_vec(),
+    ));
+    files.push((".gitattributes".into(), b"* filter=evil\n".to_vec()));
+    files.push((".github/workflows/x.yml".into(), b"on: push\n".to_vec()));
+    let t = d.path().join("model.tar");
+    tar_of(&t, &files);
+    let (c, out) = admit(&g, &t);
+    assert_eq!(c, 0, "{out}");
+    let tree = &staged_models(&g)[0];
+    for gone in [".git", ".gitattributes", ".github", "ignore-me"] {
+        assert!(!tree.join("files").join(gone).exists(), "{gone} staged");
+    }
+    for kept in ["signme-1", "signme-2", "model.sig"] {
+        assert!(tree.join("files").join(kept).is_file(), "{kept} missing");
+    }
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tree.join("receipt.json")).unwrap()).unwrap();
+    let listed = r["statement"]["subject"].as_array().map_or(0, Vec::len);
+    assert_eq!(listed, 3, "{r:#}");
+    let o = run(&["reverify", s(tree)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
 }

@@ -62,6 +62,35 @@ fn signer_id(v: &ModelVerified) -> String {
     }
 }
 
+/// Remove from the extracted model at `dir` (and from `files`) every file the signature
+/// does not cover, except the signature itself, and the folders left empty; returns their
+/// paths.
+fn leave_out_unsigned(
+    dir: &Path,
+    files: &mut BTreeMap<String, (String, u64)>,
+    covered: &std::collections::BTreeSet<String>,
+) -> Result<Vec<String>, GateError> {
+    let out: Vec<String> = files
+        .keys()
+        .filter(|p| p.as_str() != SIG_FILE && !covered.contains(*p))
+        .cloned()
+        .collect();
+    for p in &out {
+        let full = dir.join(p);
+        std::fs::remove_file(&full).map_err(fsutil::io("remove", &full))?;
+        files.remove(p);
+        // folders it leaves empty (`.git/`) go too
+        let mut parent = full.parent();
+        while let Some(d) = parent.filter(|d| *d != dir && d.starts_with(dir)) {
+            if std::fs::remove_dir(d).is_err() {
+                break; // not empty
+            }
+            parent = d.parent();
+        }
+    }
+    Ok(out)
+}
+
 /// Admit the model tar at `bundle` (see the module docs).
 pub(super) fn admit_model(
     gate: &Gate,
@@ -110,6 +139,19 @@ pub(super) fn admit_model(
                 Ok(v) => {
                     report.signatures.push(v.report());
                     info.name = v.model_name.clone();
+                    // what the signature ignored (git paths, the signer's ignore paths) is
+                    // not staged: staging holds exactly the signed files and model.sig
+                    for path in leave_out_unsigned(&files_dir, &mut files, &v.covered)? {
+                        report.findings.push(crate::inspect::Finding::new(
+                            &path,
+                            "model.not-staged",
+                            crate::inspect::Category::Integrity,
+                            crate::inspect::Severity::Info,
+                            "not covered by the model signature (an ignored path): left out \
+                             of the staged model",
+                            path.as_bytes(),
+                        ));
+                    }
                     verified = Some(v);
                 }
                 Err(why) => {

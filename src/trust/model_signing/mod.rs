@@ -169,6 +169,10 @@ pub struct ModelVerified {
     pub bytes: u64,
     /// Authenticated signing time (Sigstore), Unix seconds.
     pub integrated_time: Option<i64>,
+    /// The files the signed manifest covers (`/`-separated, relative to the model folder).
+    /// Others in the folder were ignored (git paths, the signer's ignore paths): a caller
+    /// that publishes the folder must leave them out.
+    pub covered: std::collections::BTreeSet<String>,
 }
 
 impl ModelVerified {
@@ -271,6 +275,7 @@ pub fn verify_model(
         files: hashed.files,
         bytes: hashed.bytes,
         integrated_time: auth.integrated_time,
+        covered: m.items.keys().map(|k| k.path.clone()).collect(),
     })
 }
 
