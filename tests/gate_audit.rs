@@ -180,3 +180,47 @@ fn a_policy_change_is_a_trust_record() {
     assert_ne!(a[1]["policy_sha256"], a[3]["policy_sha256"]);
     assert_eq!(env.audit_verify().0, 0);
 }
+
+/// The next admit must not re-sign a tampered log into a valid checkpoint: it refuses
+/// (exit 3, the bundle stays in intake) and `audit verify` still reports the tampering. This
+/// holds for a truncation and for an edit whose later `prev` hashes were recomputed. The
+/// near-miss: on an untouched log the next admit records and signs as usual.
+#[test]
+fn the_next_admit_does_not_launder_a_tampered_log() {
+    use sha2::{Digest, Sha256};
+    // recompute every record's `prev` after line `from` (the hashes are unkeyed)
+    let rechain = |l: &mut Vec<String>, from: usize| {
+        for i in from + 1..l.len() {
+            let prev = hex::encode(Sha256::digest(l[i - 1].as_bytes()));
+            let mut v: serde_json::Value = serde_json::from_str(&l[i]).unwrap();
+            v["prev"] = serde_json::Value::String(prev);
+            l[i] = serde_json::to_string(&v).unwrap();
+        }
+    };
+    for case in ["truncate", "edit and rechain"] {
+        let env = gate_with_log();
+        let log = env.gate.join("audit/log.jsonl");
+        let mut l = lines(&log);
+        if case == "truncate" {
+            l.truncate(2);
+        } else {
+            l[1] = l[1].replace("\"quarantined\"", "\"staged\"");
+            rechain(&mut l, 1);
+        }
+        write_lines(&log, &l);
+        assert_eq!(env.audit_verify().0, 1, "{case}: detected before");
+        let b = env.small("late", "1");
+        let o = env.admit(&env.drop_in(&b));
+        assert_eq!(code(&o), 3, "{case}: {}", text(&o));
+        assert!(text(&o).contains("audit verify"), "{case}: {}", text(&o));
+        assert_eq!(env.intake(), ["late-1.tar.zst"], "{case}");
+        let (c, out) = env.audit_verify();
+        assert_eq!(c, 1, "{case}: laundered: {out}");
+    }
+    // the near-miss: an untouched log goes on
+    let env = gate_with_log();
+    let b = env.small("late", "1");
+    let o = env.admit(&env.drop_in(&b));
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(env.audit_verify().0, 0);
+}

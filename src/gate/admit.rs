@@ -140,6 +140,9 @@ fn record_error(gate: &Gate, policy: &Policy, key: &PrivateKey, file: &str, e: &
         ..AuditBundle::default()
     });
     rec.error = Some(e.to_string());
+    if checkpoint::guard(&gate.audit_dir(), key).is_err() {
+        return; // a damaged log is not written to (admit reports the damage)
+    }
     if let Ok((r, head)) = audit::append(&gate.audit_log(), rec) {
         let _ = checkpoint::store(&gate.audit_dir(), key, r.seq + 1, &head);
     }
@@ -526,6 +529,10 @@ impl Ctx<'_> {
                 });
         if !already {
             let rec = self.record(disposition, &report, acc, &dest_rel);
+            if let Err(e) = checkpoint::guard(&self.gate.audit_dir(), self.key) {
+                self.undo(undo);
+                return Err(e);
+            }
             let (r, head) = match audit::append(&self.gate.audit_log(), rec) {
                 Ok(x) => x,
                 Err(e) => {

@@ -186,6 +186,18 @@ fn empty_tail() -> Tail {
     }
 }
 
+/// The log's next sequence number and the hash of its last complete record (`GENESIS` and
+/// 0 for an empty or missing log).
+pub fn last(path: &Path) -> Result<(u64, String), GateError> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, GENESIS.into())),
+        Err(e) => return Err(io("open audit log", path)(e)),
+    };
+    let t = tail(&mut file, path)?;
+    Ok((t.next_seq, t.head))
+}
+
 /// Read the last complete record of the log.
 fn tail(file: &mut std::fs::File, path: &Path) -> Result<Tail, GateError> {
     let len = file.metadata().map_err(io("stat", path))?.len();

@@ -127,8 +127,75 @@ impl Checkpoint {
     }
 }
 
-/// Sign the log's current state and store it as the gate's latest checkpoint.
+/// Before anything is appended or signed (the caller holds the gate lock): the log must
+/// still extend the gate's latest signed checkpoint. Otherwise signing its present state
+/// would launder an edit, a truncation or a recomputed chain into a valid checkpoint, so the
+/// gate refuses (`Damaged`) until an operator has looked (`audit verify`).
+pub fn guard(audit_dir: &Path, key: &PrivateKey) -> Result<(), GateError> {
+    let log = audit_dir.join("log.jsonl");
+    let latest = audit_dir.join(LATEST);
+    let damaged = |message: String| GateError::Damaged {
+        path: log.clone(),
+        message: format!(
+            "{message}; run `airgate audit verify` (nothing is recorded until it is resolved)"
+        ),
+    };
+    let (next, head) = audit::last(&log)?;
+    if !latest.exists() {
+        // never stored (a failed write right after the first records): the chain must at
+        // least walk clean; exported checkpoints still catch a rewritten log
+        if next == 0 {
+            return Ok(());
+        }
+        let chain = audit::verify_chain(&log)?;
+        return match chain.problems.first() {
+            Some(p) => Err(damaged(format!("the log is damaged: {p}"))),
+            None => Ok(()),
+        };
+    }
+    let c = Checkpoint::load(&latest)?;
+    let public = key.public();
+    let sig_ok = c.key_id == public.id()
+        && base64::engine::general_purpose::STANDARD
+            .decode(c.signature.as_bytes())
+            .map(|sig| public.verify(c.signed_text().as_bytes(), &sig))
+            .unwrap_or(false);
+    if !sig_ok {
+        return Err(damaged(
+            "the latest checkpoint is not signed by the gate audit key".into(),
+        ));
+    }
+    if next < c.size {
+        return Err(damaged(format!(
+            "the log holds {next} records but the signed checkpoint covers {}: records were removed",
+            c.size
+        )));
+    }
+    if next == c.size {
+        if head != c.head {
+            return Err(damaged(
+                "the last record does not hash to the signed checkpoint's head: the log was changed"
+                    .into(),
+            ));
+        }
+        return Ok(());
+    }
+    // records after the checkpoint (a checkpoint that failed to refresh): walk the chain
+    let chain = audit::verify_chain(&log)?;
+    if let Some(p) = chain.problems.first() {
+        return Err(damaged(format!("the log is damaged: {p}")));
+    }
+    let problems = c.check(&public, &chain);
+    if let Some(p) = problems.first() {
+        return Err(damaged(p.clone()));
+    }
+    Ok(())
+}
+
+/// Sign the log's current state and store it as the gate's latest checkpoint, after
+/// [`guard`].
 pub fn refresh(audit_dir: &Path, key: &PrivateKey) -> Result<Checkpoint, GateError> {
+    guard(audit_dir, key)?;
     let chain = audit::verify_chain(&audit_dir.join("log.jsonl"))?;
     let c = Checkpoint::sign(key, chain.records, &chain.head);
     fsutil::replace_atomic(&audit_dir.join(LATEST), c.to_json().as_bytes())?;
