@@ -143,6 +143,15 @@ fn signed_model_tar_is_staged_with_its_signer() {
     let (c, out) = admit(&g, &again);
     assert_eq!(c, 1, "{out}");
     assert!(reasons(&g, &again).contains("replay"), "{out}");
+    // and so is the same model in other tar bytes (zero blocks appended after the end)
+    let padded = d.path().join("padded.tar");
+    let mut bytes = std::fs::read(&t).unwrap();
+    bytes.extend_from_slice(&[0u8; 512]);
+    std::fs::write(&padded, bytes).unwrap();
+    let (c, out) = admit(&g, &padded);
+    assert_eq!(c, 1, "{out}");
+    assert!(reasons(&g, &padded).contains("replay"), "{out}");
+    assert_eq!(staged_models(&g).len(), 1);
 }
 
 #[test]

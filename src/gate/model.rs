@@ -3,7 +3,9 @@
 //! verify the signature against the policy's `[sigstore]` trust for kind `weights`, decide
 //! as for native bundles, then stage as `staging/model-signing/<model name>/<label>/` (the
 //! signature has no version: `<label>` is `sha256-<first 16 hex of the tar>`, and only
-//! replays, not rollbacks, can be refused) or quarantine.
+//! replays, not rollbacks, can be refused; a replay is the same tar or the same signed files
+//! in other tar bytes) or quarantine. Only the files the signature covers (and `model.sig`)
+//! are staged.
 
 use super::admit::{gate_reject, AdmitOptions, AdmitResult, Ctx, Disposition, Undo};
 use super::fsutil::{self, GateLock};
@@ -243,9 +245,15 @@ pub(super) fn admit_model(
         return ctx.quarantine(report, None, work);
     };
     let mut state = State::load(&gate.state_dir())?;
-    if let Some(prev) = state.staged.get(&sha) {
+    // the same signed files in another tar (re-packed, padded) are a replay too
+    let content = content_key(&files);
+    if let Some(prev) = state
+        .staged
+        .get(&sha)
+        .or_else(|| state.staged.get(&content))
+    {
         let msg = format!(
-            "replay: this exact model tar was staged before as {}/{}/{} at {}",
+            "replay: this model (the same signed files) was staged before as {}/{}/{} at {}",
             prev.kind, prev.name, prev.version, prev.time
         );
         let report = gate_reject(report, "gate.replay", &msg, file_name, &sha);
@@ -270,6 +278,7 @@ pub(super) fn admit_model(
     publish::publish(&tree, &dest)?;
     let before = state.clone();
     record(&mut state, &acc, &sha, opts.now);
+    record(&mut state, &acc, &content, opts.now);
     let undo = Undo::Staged {
         dest: dest.clone(),
         tree,
@@ -280,6 +289,22 @@ pub(super) fn admit_model(
         return Err(e);
     }
     ctx.finish(Disposition::Staged, report, Some(&acc), dest, false, undo)
+}
+
+/// The replay key of a model's staged content: the SHA-256 over its files' paths, digests
+/// and sizes (the signature file included), whatever tar they came in.
+fn content_key(files: &BTreeMap<String, (String, u64)>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (path, (sha, size)) in files {
+        h.update(path.as_bytes());
+        h.update([0]);
+        h.update(sha.as_bytes());
+        h.update([0]);
+        h.update(size.to_le_bytes());
+        h.update([b'\n']);
+    }
+    format!("model-content:{}", hex::encode(h.finalize()))
 }
 
 /// Replay state only: a model signature carries no version to order.
