@@ -27,6 +27,10 @@ pub struct NestLimits {
     pub max_ratio: u64,
     /// Largest zip archive held (in memory, then a temporary file) to read its members.
     pub max_spool_bytes: u64,
+    /// Findings from nested scans held for one payload file (counted at every level they
+    /// pass up through): past it the file is refused and the rest dropped, so memory stays
+    /// bounded whatever an archive holds.
+    pub max_findings: u64,
 }
 
 impl Default for NestLimits {
@@ -37,6 +41,7 @@ impl Default for NestLimits {
             max_expanded_bytes: 64 << 30,
             max_ratio: 200,
             max_spool_bytes: 8 << 30,
+            max_findings: 250_000,
         }
     }
 }
@@ -49,6 +54,10 @@ pub const RATIO_GRACE: u64 = 16 << 20;
 pub struct Budget {
     pub expanded: AtomicU64,
     pub members: AtomicU64,
+    /// Findings handed up from nested scans (a finding is counted at each level it passes).
+    pub findings: AtomicU64,
+    /// The findings limit was passed and reported.
+    pub findings_over: std::sync::atomic::AtomicBool,
 }
 
 /// A decoder between a file's bytes and a child scan.
@@ -124,6 +133,28 @@ impl Nest {
             self.depth + 1,
             self.budget.clone(),
         ))
+    }
+
+    /// Hand a child's findings `v` up into `out`, within `max_findings`.
+    pub fn keep(&self, v: Vec<Finding>, out: &mut Vec<Finding>) {
+        let n = v.len() as u64;
+        let max = self.limits().max_findings;
+        let total = self.budget.findings.fetch_add(n, Ordering::Relaxed) + n;
+        if total <= max {
+            out.extend(v);
+            return;
+        }
+        if !self.budget.findings_over.swap(true, Ordering::Relaxed) {
+            out.push(self.finding(
+                "archive.too-many-findings",
+                Category::Archive,
+                Severity::High,
+                format!(
+                    "more than {max} findings inside one payload file (inspect.limits.\
+                     max_findings): the rest are not listed, so the file is refused"
+                ),
+            ));
+        }
     }
 
     /// Count one member against the budget.

@@ -48,10 +48,11 @@ impl Sink {
     fn close(mut self, out: &mut Vec<Finding>) {
         let held = self.held.take();
         if let Some(c) = self.child.take() {
-            out.extend(match &held {
+            let found = match &held {
                 Some(h) => c.whole(h),
                 None => c.finish(),
-            });
+            };
+            self.nest.keep(found, out);
         }
         out.extend(self.tripped.take());
         give_back(held);

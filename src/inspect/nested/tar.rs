@@ -233,7 +233,7 @@ impl TarLayer {
         };
         match sink {
             Sink::Skip => {}
-            Sink::File(c) => self.found.extend(c.finish()),
+            Sink::File(c) => self.nest.keep(c.finish(), &mut self.found),
             Sink::Meta(b'L', v) => self.long_name = Some(cstr(&v).to_vec()),
             Sink::Meta(_, v) => self.pax(&v),
         }
@@ -315,7 +315,7 @@ impl Layer for TarLayer {
             ..
         } = std::mem::replace(&mut self.state, State::Done)
         {
-            self.found.extend(c.finish());
+            self.nest.keep(c.finish(), &mut self.found);
             if left > 0 {
                 self.listed_all = false;
                 self.found.push(self.nest.finding(

@@ -594,3 +594,34 @@ fn a_base64_run_across_streaming_steps_is_decoded_whole() {
         assert!(offsets.contains(&last), "chunk {chunk}: {offsets:?}");
     }
 }
+
+/// Findings held from nested archives are bounded per payload file: past the limit the
+/// file is refused and the rest dropped. The near-miss: the same archive under the limit
+/// lists every finding.
+#[test]
+fn findings_from_nested_archives_are_bounded() {
+    let line = "u = \"https://telemetry-collector.net/p\"\n";
+    let member = line.repeat(40);
+    let names: Vec<String> = (0..30).map(|i| format!("m{i}.py")).collect();
+    let members: Vec<(&str, &[u8])> = names
+        .iter()
+        .map(|n| (n.as_str(), member.as_bytes()))
+        .collect();
+    let archive = tar(&members);
+    let mut p = Policy::default();
+    p.inspect.limits.max_findings = 200;
+    let f = scan(&engine(Some(p)), "many.tar", &archive, 4096);
+    assert!(
+        f.iter().any(|x| x.rule == "archive.too-many-findings"
+            && x.severity >= crate::inspect::Severity::High),
+        "{}",
+        f.len()
+    );
+    assert!(f.len() <= 250, "{}", f.len());
+    let f = scan(&engine(None), "many.tar", &archive, 4096);
+    assert_eq!(
+        f.iter().filter(|x| x.rule == "reachback.url").count(),
+        30 * 40
+    );
+    assert!(!f.iter().any(|x| x.rule == "archive.too-many-findings"));
+}

@@ -113,12 +113,12 @@ impl ZipLayer {
                 };
                 if let Err(f) = self.nest.count_expanded(n as u64, decoded, ratio_base) {
                     out.push(*f);
-                    out.extend(child.finish());
+                    self.nest.keep(child.finish(), out);
                     return;
                 }
                 child.update(&buf[..n]);
             }
-            out.extend(child.finish());
+            self.nest.keep(child.finish(), out);
         }
         if listed_all {
             onnx::check_members(out, from, &self.nest.path, |n| members.get(n).copied());
