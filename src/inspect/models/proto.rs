@@ -259,3 +259,18 @@ impl<S: Schema> ProtoStream<S> {
         }
     }
 }
+
+/// Tests: append protobuf field `tag` holding `body` (length-delimited) to `out`.
+#[cfg(test)]
+pub(crate) fn test_field(out: &mut Vec<u8>, tag: u32, body: &[u8]) {
+    let mut key = u64::from(tag << 3 | 2);
+    let mut len = body.len() as u64;
+    for v in [&mut key, &mut len] {
+        while *v >= 0x80 {
+            out.push((*v as u8) | 0x80);
+            *v >>= 7;
+        }
+        out.push(*v as u8);
+    }
+    out.extend_from_slice(body);
+}

@@ -393,20 +393,8 @@ impl FileInspector for SmFile {
 
 #[cfg(test)]
 mod tests {
+    use super::super::proto::test_field as field;
     use super::*;
-
-    fn field(out: &mut Vec<u8>, tag: u32, body: &[u8]) {
-        let mut key = u64::from(tag << 3 | 2);
-        let mut len = body.len() as u64;
-        for v in [&mut key, &mut len] {
-            while *v >= 0x80 {
-                out.push((*v as u8) | 0x80);
-                *v >>= 7;
-            }
-            out.push(*v as u8);
-        }
-        out.extend_from_slice(body);
-    }
 
     /// saved_model.pb bytes whose one graph has a node per op name.
     fn saved_model(ops: &[String]) -> Vec<u8> {
