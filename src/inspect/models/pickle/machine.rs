@@ -3,7 +3,10 @@
 
 use super::globals::{classify, is_unpickler, Verdict};
 use super::joblib;
+use super::embedded::embedded_pickle;
 use super::ops::{Arg, Op, OpError};
+use super::value::{describe, size_of, tuple};
+pub use super::value::{Global, Import, Nested, Record, V};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -44,79 +47,11 @@ impl Default for Limits {
 /// `torch.save`'s legacy magic number 0x1950a86a20f9469cfc6c, little-endian.
 pub const TORCH_MAGIC: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
 
-/// A global as the pickle names it.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct Global {
-    pub module: Arc<str>,
-    pub name: Arc<str>,
-}
-
-/// A symbolic value.
-#[derive(Clone, Debug)]
-pub enum V {
-    None,
-    Int(i64),
-    Big(Arc<[u8]>),
-    Float,
-    Str(Arc<str>),
-    Bytes(Arc<[u8]>, u64),
-    Global(Arc<Global>),
-    /// Result of calling or instantiating a global (`None`: callee unknown).
-    Made(Option<Arc<Global>>),
-    /// A short tuple whose items are kept (call arguments).
-    Tuple(Arc<Vec<V>>),
-    Container,
-    /// A small dict whose items are kept (joblib wrapper state).
-    Dict(Arc<Vec<(V, V)>>),
-    /// A numpy dtype: bytes per element, `None` for object dtypes.
-    Dtype(Option<u64>),
-    PersId,
-    Opaque,
-}
-
-/// One imported global and what the pickle did with it.
-#[derive(Clone, Debug)]
-pub struct Import {
-    pub module: String,
-    pub name: String,
-    pub offset: u64,
-    pub verdict: Verdict,
-    pub called: bool,
-    /// The names came from non-constant values (could not be resolved).
-    pub unresolved: bool,
-}
-
-/// A byte string that is itself a pickle.
-#[derive(Clone, Debug)]
-pub struct Nested {
-    pub offset: u64,
-    pub data: Arc<[u8]>,
-    /// Passed to an unpickling function (`pickle.loads`...), not just carried as data.
-    pub loaded: bool,
-}
-
-/// What the machine saw.
-#[derive(Default, Debug)]
-pub struct Record {
-    pub imports: Vec<Import>,
-    pub nested: Vec<Nested>,
-    /// String constants, for the text rules: (offset, bytes).
-    pub texts: Vec<(u64, Arc<[u8]>)>,
-    /// Complete pickles seen (STOP executed).
-    pub pickles: u32,
-    /// The first pickle was the legacy torch magic number.
-    pub legacy_torch: bool,
-    /// A joblib `NumpyArrayWrapper` was built: joblib writes raw array bytes right after it.
-    pub joblib_array: bool,
-    /// Raw bytes (length, padded) the tokenizer must step over now.
-    pub raw: Option<(u64, bool)>,
-}
+/// Items kept per dict.
+const MAX_DICT: usize = 32;
 
 /// Outer pickle state saved while an inline (joblib object array) pickle runs.
 type Saved = (Vec<V>, Vec<usize>, HashMap<u64, V>);
-
-/// Items kept per dict.
-const MAX_DICT: usize = 32;
 
 /// The machine. Feed it opcodes with [`Machine::exec`].
 pub struct Machine {
@@ -148,15 +83,6 @@ fn limit(op: &Op, msg: impl Into<String>) -> OpError {
     OpError {
         limit: true,
         ..fail(op, msg)
-    }
-}
-
-fn size_of(v: &V) -> usize {
-    match v {
-        V::Str(s) => s.len(),
-        V::Bytes(b, _) => b.len(),
-        V::Tuple(t) => t.iter().map(size_of).sum::<usize>() + 16,
-        _ => 16,
     }
 }
 
@@ -648,63 +574,6 @@ impl Machine {
             }
         }
     }
-}
-
-/// Items of a tuple kept as a value (numpy arrays have at most 64 dimensions).
-const MAX_TUPLE: usize = 64;
-
-fn tuple(items: Vec<V>) -> V {
-    if items.len() <= MAX_TUPLE {
-        V::Tuple(Arc::new(items))
-    } else {
-        V::Container
-    }
-}
-
-fn describe(v: &V) -> String {
-    match v {
-        V::Str(s) => s.to_string(),
-        V::Opaque => "<value dropped at memo limit>".into(),
-        V::Made(Some(g)) => format!("<result of {}.{}>", g.module, g.name),
-        V::Global(g) => format!("<{}.{}>", g.module, g.name),
-        _ => "<non-string>".into(),
-    }
-}
-
-/// If `b` is a binary pickle, or the base64 or hex text of one, return the pickle bytes.
-pub fn embedded_pickle(b: &[u8]) -> Option<Arc<[u8]>> {
-    let is_bin = |x: &[u8]| {
-        x.len() >= 4 && x[0] == 0x80 && (2..=5).contains(&x[1]) && x.last() == Some(&b'.')
-    };
-    if is_bin(b) {
-        return Some(Arc::from(b));
-    }
-    if b.len() >= 8 && b.starts_with(b"gA") && matches!(b[2], b'J' | b'N' | b'R' | b'S' | b'V') {
-        use base64::Engine as _;
-        let t: Vec<u8> = b
-            .iter()
-            .copied()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect();
-        if let Ok(d) = base64::engine::general_purpose::STANDARD.decode(&t) {
-            if is_bin(&d) {
-                return Some(Arc::from(d));
-            }
-        }
-    }
-    if b.len() >= 8 && (b.starts_with(b"800") || b.starts_with(b"\\x80")) {
-        let t: Vec<u8> = b
-            .iter()
-            .copied()
-            .filter(|c| c.is_ascii_hexdigit())
-            .collect();
-        if let Ok(d) = hex::decode(&t) {
-            if is_bin(&d) {
-                return Some(Arc::from(d));
-            }
-        }
-    }
-    None
 }
 
 #[cfg(test)]

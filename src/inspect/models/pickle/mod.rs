@@ -2,9 +2,11 @@
 //! and turn every non-allow-listed import, nested pickle and parse failure into findings.
 
 pub mod globals;
-pub mod joblib;
+mod embedded;
+mod joblib;
 pub mod machine;
 pub mod ops;
+mod value;
 
 use crate::inspect::{
     Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity,

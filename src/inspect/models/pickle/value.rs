@@ -1,0 +1,104 @@
+//! The values the symbolic pickle machine keeps (strings, tuples, globals, what calling a
+//! global made, opaque values) and what it records about a file (imports, nested pickles).
+
+use super::globals::Verdict;
+use std::sync::Arc;
+
+/// A global as the pickle names it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Global {
+    pub module: Arc<str>,
+    pub name: Arc<str>,
+}
+
+/// A symbolic value.
+#[derive(Clone, Debug)]
+pub enum V {
+    None,
+    Int(i64),
+    Big(Arc<[u8]>),
+    Float,
+    Str(Arc<str>),
+    Bytes(Arc<[u8]>, u64),
+    Global(Arc<Global>),
+    /// Result of calling or instantiating a global (`None`: callee unknown).
+    Made(Option<Arc<Global>>),
+    /// A short tuple whose items are kept (call arguments).
+    Tuple(Arc<Vec<V>>),
+    Container,
+    /// A small dict whose items are kept (joblib wrapper state).
+    Dict(Arc<Vec<(V, V)>>),
+    /// A numpy dtype: bytes per element, `None` for object dtypes.
+    Dtype(Option<u64>),
+    PersId,
+    Opaque,
+}
+
+/// One imported global and what the pickle did with it.
+#[derive(Clone, Debug)]
+pub struct Import {
+    pub module: String,
+    pub name: String,
+    pub offset: u64,
+    pub verdict: Verdict,
+    pub called: bool,
+    /// The names came from non-constant values (could not be resolved).
+    pub unresolved: bool,
+}
+
+/// A byte string that is itself a pickle.
+#[derive(Clone, Debug)]
+pub struct Nested {
+    pub offset: u64,
+    pub data: Arc<[u8]>,
+    /// Passed to an unpickling function (`pickle.loads`...), not just carried as data.
+    pub loaded: bool,
+}
+
+/// What the machine saw.
+#[derive(Default, Debug)]
+pub struct Record {
+    pub imports: Vec<Import>,
+    pub nested: Vec<Nested>,
+    /// String constants, for the text rules: (offset, bytes).
+    pub texts: Vec<(u64, Arc<[u8]>)>,
+    /// Complete pickles seen (STOP executed).
+    pub pickles: u32,
+    /// The first pickle was the legacy torch magic number.
+    pub legacy_torch: bool,
+    /// A joblib `NumpyArrayWrapper` was built: joblib writes raw array bytes right after it.
+    pub joblib_array: bool,
+    /// Raw bytes (length, padded) the tokenizer must step over now.
+    pub raw: Option<(u64, bool)>,
+}
+
+
+pub(super) fn size_of(v: &V) -> usize {
+    match v {
+        V::Str(s) => s.len(),
+        V::Bytes(b, _) => b.len(),
+        V::Tuple(t) => t.iter().map(size_of).sum::<usize>() + 16,
+        _ => 16,
+    }
+}
+
+/// Items of a tuple kept as a value (numpy arrays have at most 64 dimensions).
+const MAX_TUPLE: usize = 64;
+
+pub(super) fn tuple(items: Vec<V>) -> V {
+    if items.len() <= MAX_TUPLE {
+        V::Tuple(Arc::new(items))
+    } else {
+        V::Container
+    }
+}
+
+pub(super) fn describe(v: &V) -> String {
+    match v {
+        V::Str(s) => s.to_string(),
+        V::Opaque => "<value dropped at memo limit>".into(),
+        V::Made(Some(g)) => format!("<result of {}.{}>", g.module, g.name),
+        V::Global(g) => format!("<{}.{}>", g.module, g.name),
+        _ => "<non-string>".into(),
+    }
+}
