@@ -1,9 +1,9 @@
 //! The symbolic pickle machine: executes opcodes on a stack and memo of symbolic values,
 //! recording every import and call without importing or calling anything.
 
+use super::embedded::embedded_pickle;
 use super::globals::{classify, is_unpickler, Verdict};
 use super::joblib;
-use super::embedded::embedded_pickle;
 use super::ops::{Arg, Op, OpError};
 use super::value::{describe, size_of, tuple};
 pub use super::value::{Global, Import, Nested, Record, V};

@@ -1,8 +1,8 @@
 //! Pickle inspection: recognise pickles by content, run them through the symbolic machine
 //! and turn every non-allow-listed import, nested pickle and parse failure into findings.
 
-pub mod globals;
 mod embedded;
+pub mod globals;
 mod joblib;
 pub mod machine;
 pub mod ops;

@@ -72,7 +72,6 @@ pub struct Record {
     pub raw: Option<(u64, bool)>,
 }
 
-
 pub(super) fn size_of(v: &V) -> usize {
     match v {
         V::Str(s) => s.len(),
