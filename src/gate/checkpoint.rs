@@ -81,6 +81,14 @@ impl Checkpoint {
         s
     }
 
+    /// Whether the signature verifies with `key` (the key id is checked separately).
+    pub fn signature_ok(&self, key: &PublicKey) -> bool {
+        base64::engine::general_purpose::STANDARD
+            .decode(self.signature.as_bytes())
+            .map(|sig| key.verify(self.signed_text().as_bytes(), &sig))
+            .unwrap_or(false)
+    }
+
     /// Problems with this checkpoint against `key` and the walked chain (empty when it holds).
     pub fn check(&self, key: &PublicKey, chain: &ChainCheck) -> Vec<String> {
         let mut out = Vec::new();
@@ -97,11 +105,7 @@ impl Checkpoint {
                 key.id()
             ));
         }
-        let sig_ok = base64::engine::general_purpose::STANDARD
-            .decode(self.signature.as_bytes())
-            .map(|sig| key.verify(self.signed_text().as_bytes(), &sig))
-            .unwrap_or(false);
-        if !sig_ok {
+        if !self.signature_ok(key) {
             out.push("checkpoint signature does not verify with the gate audit key".into());
             return out;
         }
@@ -155,12 +159,7 @@ pub fn guard(audit_dir: &Path, key: &PrivateKey) -> Result<(), GateError> {
     }
     let c = Checkpoint::load(&latest)?;
     let public = key.public();
-    let sig_ok = c.key_id == public.id()
-        && base64::engine::general_purpose::STANDARD
-            .decode(c.signature.as_bytes())
-            .map(|sig| public.verify(c.signed_text().as_bytes(), &sig))
-            .unwrap_or(false);
-    if !sig_ok {
+    if c.key_id != public.id() || !c.signature_ok(&public) {
         return Err(damaged(
             "the latest checkpoint is not signed by the gate audit key".into(),
         ));

@@ -378,7 +378,7 @@ impl FileScan {
         let offset = self.seen;
         self.seen += data.len() as u64;
         if let Some(layer) = self.layer.as_mut() {
-            if self.raw_all && !self.raw_text_on {
+            if self.raw_all && !self.raw_text_on && layer.may_fail() {
                 if self.raw.len() + data.len() <= RAW_HOLD {
                     self.raw.extend_from_slice(data);
                 } else {

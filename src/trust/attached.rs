@@ -104,8 +104,13 @@ pub fn evaluate(
             Signer::Certificate { san, issuer } => {
                 match signers.identities.iter().find(|p| p.matches(san, issuer)) {
                     Some(p) => format!("sigstore:{} from {}", p.san, p.issuer),
-                    // verify only returns identities a rule allows
-                    None => continue,
+                    // verify only returns identities a rule allows; never count one that is not
+                    None => {
+                        line.status = SignatureStatus::Unknown;
+                        line.reason = format!("identity {san} ({issuer}) matches no rule");
+                        result.signatures.push(line);
+                        continue;
+                    }
                 }
             }
         };

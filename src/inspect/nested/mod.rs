@@ -74,6 +74,11 @@ pub trait Layer: Send {
     fn failed(&self) -> bool {
         false
     }
+    /// Whether [`failed`](Self::failed) can ever be true (the engine holds the first raw
+    /// bytes only for such layers; zip and tar handle their own broken input).
+    fn may_fail(&self) -> bool {
+        false
+    }
     /// Whether the raw bytes are text-scanned too (UTF-16: a BOM in front of plain ASCII
     /// must not hide it). Containers say no: their members are scanned as children.
     fn raw_is_text(&self) -> bool {

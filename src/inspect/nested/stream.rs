@@ -277,6 +277,10 @@ impl Layer for Decode {
         self.broke
     }
 
+    fn may_fail(&self) -> bool {
+        true
+    }
+
     fn update(&mut self, data: &[u8], _out: &mut Vec<Finding>) {
         let Some(dec) = self.dec.as_mut() else { return };
         self.encoded += data.len() as u64;
