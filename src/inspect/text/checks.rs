@@ -217,12 +217,8 @@ pub fn is_internal(host: &str, internal: &[String]) -> bool {
     let host = host.trim_end_matches('.');
     let ip = parse_ipv4(host);
     internal.iter().any(|d| {
-        let d = d
-            .trim()
-            .trim_start_matches("*.")
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
-        if let (Some(ip), Some((net, bits))) = (ip, parse_cidr(&d)) {
+        let d = d.trim().trim_start_matches("*.").trim_end_matches('.');
+        if let (Some(ip), Some((net, bits))) = (ip, parse_cidr(d)) {
             let mask = if bits == 0 {
                 0
             } else {
@@ -230,7 +226,7 @@ pub fn is_internal(host: &str, internal: &[String]) -> bool {
             };
             return ip & mask == net & mask;
         }
-        host == d || host.ends_with(&format!(".{d}"))
+        host.eq_ignore_ascii_case(d) || is_subdomain_of(host, d)
     })
 }
 
@@ -318,6 +314,16 @@ fn names_a_namespace(ctx: &str) -> bool {
         .is_some_and(|i| !ctx[i..].contains('>'))
 }
 
+/// Whether `host` is a name under `domain` (`a.b.example` under `example`), without
+/// allocating: this runs for every URL candidate.
+/// ASCII case-insensitive.
+fn is_subdomain_of(host: &str, domain: &str) -> bool {
+    let (h, d) = (host.as_bytes(), domain.as_bytes());
+    h.len() > d.len()
+        && h[h.len() - d.len()..].eq_ignore_ascii_case(d)
+        && h[h.len() - d.len() - 1] == b'.'
+}
+
 /// Classify `host`. `line_before` is the text before the match on its line: a URL that is
 /// an `xmlns`, `$schema` or `schemaLocation` value is a name, not a network call.
 pub fn classify_host(host: &str, line_before: &[u8], internal: &[String]) -> HostKind {
@@ -349,7 +355,7 @@ pub fn classify_host(host: &str, line_before: &[u8], internal: &[String]) -> Hos
     if NAMESPACE_HOSTS.contains(&host)
         || RESERVED_SUFFIXES
             .iter()
-            .any(|s| host == *s || host.ends_with(&format!(".{s}")))
+            .any(|s| host == *s || is_subdomain_of(host, s))
     {
         return HostKind::Harmless;
     }
@@ -364,6 +370,36 @@ pub fn classify_host(host: &str, line_before: &[u8], internal: &[String]) -> Hos
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn internal_domains_cover_their_subdomains_only() {
+        let internal = vec!["corp.example".to_string(), "*.Lab.Internal.".to_string()];
+        assert!(is_internal("corp.example", &internal));
+        assert!(is_internal("git.corp.example", &internal));
+        assert!(is_internal("GIT.Corp.Example", &internal));
+        assert!(is_internal("a.b.lab.internal", &internal));
+        // near misses: a name that only ends with the same letters, or a parent domain
+        assert!(!is_internal("evilcorp.example", &internal));
+        assert!(!is_internal("example", &internal));
+        assert!(!is_internal("corp.example.attacker.io", &internal));
+        assert!(!is_internal("xlab.internal", &internal));
+    }
+
+    #[test]
+    fn reserved_suffixes_match_whole_labels() {
+        assert_eq!(
+            classify_host("www.example.com", b"", &[]),
+            HostKind::Harmless
+        );
+        assert_eq!(classify_host("api.test", b"", &[]), HostKind::Harmless);
+        // `notexample.com` is a real, registrable name: external
+        assert_eq!(
+            classify_host("notexample.com", b"", &[]),
+            HostKind::External
+        );
+        assert_eq!(classify_host("latest", b"", &[]), HostKind::Harmless);
+        assert_eq!(classify_host("a.contest", b"", &[]), HostKind::External);
+    }
 
     #[test]
     fn entropy_orders() {

@@ -492,11 +492,12 @@ impl Matcher {
             }
             Some(c @ (Check::ExternalHost | Check::ExternalIp)) => {
                 let h = host_of(value);
-                let line_start = buf[..start]
-                    .iter()
-                    .rposition(|&b| b == b'\n')
-                    .map_or(0, |p| p + 1);
-                let before = &buf[line_start.max(start.saturating_sub(256))..start];
+                // the line before the match, at most 256 bytes of it (looked for only
+                // there: a long line must not cost a backward scan per candidate)
+                let near = start.saturating_sub(256);
+                let line_start =
+                    memchr::memrchr(b'\n', &buf[near..start]).map_or(near, |p| near + p + 1);
+                let before = &buf[line_start..start];
                 let kind = classify_host(&h, before, &self.internal);
                 let want = if c == Check::ExternalHost {
                     HostKind::External
