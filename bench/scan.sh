@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 OUT=target/bench
 mkdir -p "$OUT"
 cargo build --release --quiet
+cargo build --release --quiet --example scan_floor
 BIN=target/release/airgate
+FLOOR=target/release/examples/scan_floor
 
 WEIGHTS="$OUT/weights.bf16"
 if [ ! -f "$WEIGHTS" ] || [ "$(stat -c %s "$WEIGHTS")" -ne 1073741824 ]; then
@@ -93,6 +95,25 @@ for input in weights text; do
   fi
   rm -f "$ag" "$kf"
 done
+
+# The floor under the text figure, on the same tree and machine: walking and reading every
+# file with no inspection, then that plus the one keyword pass the design needs (no regexes,
+# base64, decompression or model inspectors). Runs alternate, median of RUNS.
+rd=$(mktemp); kw=$(mktemp)
+for _ in $(seq "$RUNS"); do
+  "$FLOOR" read "$TREE" | awk '{print $2}' >> "$rd"
+  "$FLOOR" keywords "$TREE" | awk '{print $2}' >> "$kw"
+done
+RD=$(sort -n "$rd" | awk '{l[NR]=$0} END {print l[int((NR+1)/2)]}')
+KW=$(sort -n "$kw" | awk '{l[NR]=$0} END {print l[int((NR+1)/2)]}')
+rm -f "$rd" "$kw"
+TB=$(bytes_of "$TREE")
+printf '%-8s %-11s %11s %6s %8.3f %9.1f\n' text floor-read "$TB" "$(files_of "$TREE")" "$RD" "$(echo "$TB / $RD / 1000000" | bc -l)"
+printf '%-8s %-11s %11s %6s %8.3f %9.1f\n' text floor-kw "$TB" "$(files_of "$TREE")" "$KW" "$(echo "$TB / $KW / 1000000" | bc -l)"
+if [ "$have_kf" = 1 ]; then
+  printf '10x kingfisher on text means <= %.3f s wall; reading alone takes %.3f s, reading plus the keyword pass %.3f s\n' \
+    "$(echo "$(wall "$KFR") / 10" | bc -l)" "$RD" "$KW"
+fi
 if [ "$have_kf" = 0 ]; then
   echo "kingfisher not on PATH (pip install kingfisher-bin): comparison skipped"
 fi
