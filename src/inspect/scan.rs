@@ -293,13 +293,13 @@ impl Walk<'_> {
         names.sort_by(|a, b| a.0.cmp(&b.0));
         let parts: Vec<Result<ScanOutput, ScanError>> = names
             .par_iter()
-            .map_init(Vec::new, |buf: &mut Vec<u8>, (name, ty)| {
+            .map(|(name, ty)| {
                 let shown = if rel.is_empty() {
                     name.to_string_lossy().into_owned()
                 } else {
                     format!("{rel}/{}", name.to_string_lossy())
                 };
-                self.entry(dir, name, *ty, shown, depth, buf)
+                self.entry(dir, name, *ty, shown, depth)
             })
             .collect();
         let mut out = ScanOutput::default();
@@ -319,7 +319,6 @@ impl Walk<'_> {
         ty: rustix::fs::FileType,
         shown: String,
         depth: usize,
-        buf: &mut Vec<u8>,
     ) -> Result<ScanOutput, ScanError> {
         use rustix::fs::FileType;
         let path = self.root.join(&shown);
@@ -370,7 +369,12 @@ impl Walk<'_> {
                     path,
                     size: meta.len(),
                 };
-                let findings = scan_item(self.engine, self.text, file, &it, self.opts, buf)?;
+                // the worker's read buffer, taken out while in use: a task this one waits
+                // on that runs on the same worker gets a fresh one instead
+                let mut buf = READ_BUF.take();
+                let findings = scan_item(self.engine, self.text, file, &it, self.opts, &mut buf);
+                READ_BUF.set(buf);
+                let findings = findings?;
                 Ok(ScanOutput {
                     findings,
                     files: 1,
@@ -379,6 +383,12 @@ impl Walk<'_> {
             }
         }
     }
+}
+
+thread_local! {
+    /// Per worker: the buffer small files are read into (kept between files, so a file
+    /// costs no allocation and no zeroing of fresh memory).
+    static READ_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// One pass over the file through the whole engine.
