@@ -1,7 +1,9 @@
 //! `admit` of an OpenSSF-signed model: a plain tar of a model folder with its `model.sig`
 //! (the shared model-signing fixtures, key method), staged with a receipt naming the signer;
 //! tampered copies (a changed byte, an extra file), another key, a signature kind the policy
-//! does not trust, a symlink in the tar, and a replay are quarantined.
+//! does not trust, a symlink in the tar, and a replay are quarantined; so is every model tar
+//! when `[trust.weights]` asks for more than one signer, unless it opts in with
+//! `single_model_signature`.
 
 mod gate_util;
 
@@ -24,13 +26,23 @@ fn s(p: &Path) -> &str {
 
 /// A gate whose policy trusts `key_pem` for model-signing `weights` signatures.
 fn gate(dir: &Path, key_pem: &str) -> PathBuf {
-    let o = run(&["keygen", "--out", s(&dir.join("keys")), "--name", "pub"]);
-    assert_eq!(code(&o), 0, "{}", text(&o));
+    gate_with(dir, key_pem, "keys = [\"pub\"]\nthreshold = 1\n")
+}
+
+/// [`gate`] with `weights` (the body of `[trust.weights]`, over keys `pub` and `pub2`).
+fn gate_with(dir: &Path, key_pem: &str, weights: &str) -> PathBuf {
+    for name in ["pub", "pub2"] {
+        let o = run(&["keygen", "--out", s(&dir.join("keys")), "--name", name]);
+        assert_eq!(code(&o), 0, "{}", text(&o));
+    }
     std::fs::write(dir.join("keys/model-key.pem"), key_pem).unwrap();
     std::fs::write(
         dir.join("policy.toml"),
-        "[[keys]]\nname = \"pub\"\npath = \"keys/pub.pub\"\n[trust.weights]\nkeys = [\"pub\"]\nthreshold = 1\n\
-         [[sigstore.keys]]\nkinds = [\"weights\"]\npath = \"keys/model-key.pem\"\n",
+        format!(
+            "[[keys]]\nname = \"pub\"\npath = \"keys/pub.pub\"\n\
+             [[keys]]\nname = \"pub2\"\npath = \"keys/pub2.pub\"\n[trust.weights]\n{weights}\
+             [[sigstore.keys]]\nkinds = [\"weights\"]\npath = \"keys/model-key.pem\"\n"
+        ),
     )
     .unwrap();
     let g = dir.join("gate");
@@ -184,6 +196,36 @@ fn tampered_model_tars_are_quarantined() {
     let t = d.path().join("good.tar");
     tar_of(&t, &good);
     assert_eq!(admit(&g, &t).0, 0);
+}
+
+#[test]
+fn a_weights_threshold_above_one_refuses_model_tars_unless_the_policy_says_otherwise() {
+    // two signers required for weights: one model signature cannot meet that
+    let d = tempfile::tempdir().unwrap();
+    let g = gate_with(
+        d.path(),
+        &fixture_key(),
+        "keys = [\"pub\", \"pub2\"]\nthreshold = 2\n",
+    );
+    let t = d.path().join("model.tar");
+    tar_of(&t, &fixture_files("v1.1.0-elliptic-key"));
+    let (c, out) = admit(&g, &t);
+    assert_eq!(c, 1, "{out}");
+    let why = reasons(&g, &t);
+    assert!(why.contains("single_model_signature"), "{why}");
+    assert!(staged_models(&g).is_empty());
+    // the near miss: the same policy with the explicit opt-in stages the model
+    let d = tempfile::tempdir().unwrap();
+    let g = gate_with(
+        d.path(),
+        &fixture_key(),
+        "keys = [\"pub\", \"pub2\"]\nthreshold = 2\nsingle_model_signature = true\n",
+    );
+    let t = d.path().join("model.tar");
+    tar_of(&t, &fixture_files("v1.1.0-elliptic-key"));
+    let (c, out) = admit(&g, &t);
+    assert_eq!(c, 0, "{out}");
+    assert_eq!(staged_models(&g).len(), 1);
 }
 
 #[test]

@@ -162,6 +162,9 @@ fn read_pem(path: &Path) -> Result<String, GateError> {
 /// Verify `dir/model.sig` over `dir` with the policy's trust for kind `weights`, the
 /// method chosen by the signature's material. `Ok(Err(reason))`: the model is rejected.
 pub fn verify(dir: &Path, policy: &Policy) -> Result<Result<ModelVerified, String>, GateError> {
+    if let Some(refused) = threshold_refusal(policy) {
+        return Ok(Err(refused));
+    }
     let sig = dir.join(SIG_FILE);
     let section = policy.sigstore.as_ref();
     let keys: Vec<EcKey>;
@@ -249,6 +252,21 @@ pub fn verify(dir: &Path, policy: &Policy) -> Result<Result<ModelVerified, Strin
             class: e.class(),
         }),
     }
+}
+
+/// Why the policy cannot admit a model tar at all: `[trust.weights]` asks for more than one
+/// signer (a model signature has one) and does not say `single_model_signature = true`.
+pub fn threshold_refusal(policy: &Policy) -> Option<String> {
+    let t = policy.trust.get(MODEL_KIND)?;
+    (t.threshold > 1 && !t.single_model_signature).then(|| {
+        format!(
+            "the policy requires {} distinct signers for kind {MODEL_KIND:?} \
+             ([trust.{MODEL_KIND}].threshold), and an OpenSSF model signature has exactly one \
+             signer; to admit model tars on one signature, set \
+             [trust.{MODEL_KIND}].single_model_signature = true",
+            t.threshold
+        )
+    })
 }
 
 /// The finding for a refused model signature or archive.

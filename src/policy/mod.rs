@@ -120,6 +120,11 @@ pub struct KindTrust {
     /// counts once towards `threshold`.
     #[serde(default)]
     pub sigstore: bool,
+    /// `weights` only: admit an OpenSSF-signed model tar on its one signature even though
+    /// `threshold` is above 1. Without it such a policy refuses model tars, since a model
+    /// signature has exactly one signer and cannot meet the threshold.
+    #[serde(default)]
+    pub single_model_signature: bool,
 }
 
 /// How findings become a verdict.
