@@ -199,6 +199,12 @@ impl Policy {
                     "trust.{kind}.threshold is 0: a threshold must be at least 1"
                 )));
             }
+            if t.single_model_signature && kind != "weights" {
+                return Err(PolicyError::Invalid(format!(
+                    "trust.{kind}.single_model_signature: only kind \"weights\" admits \
+                     OpenSSF-signed model tars"
+                )));
+            }
             if t.sigstore {
                 let signers = self.sigstore.as_ref().map_or(0, |s| {
                     s.identities_for(kind).count() + s.keys_for(kind).count()
@@ -257,6 +263,17 @@ mod tests {
     fn unknown_field_is_an_error() {
         assert!(Policy::from_toml("[decide]\nblock_at = \"high\"\nfoo = 1\n").is_err());
         assert!(Policy::from_toml("bogus = 1\n").is_err());
+    }
+
+    #[test]
+    fn single_model_signature_is_for_weights_only() {
+        let weights = "[[keys]]\nname = \"a\"\npath = \"a.pub\"\n[[keys]]\nname = \"b\"\npath = \"b.pub\"\n\
+                       [trust.weights]\nkeys = [\"a\", \"b\"]\nthreshold = 2\nsingle_model_signature = true\n";
+        let p = Policy::from_toml(weights).expect("valid for weights");
+        assert!(p.trust["weights"].single_model_signature);
+        let patch = weights.replace("trust.weights", "trust.patch");
+        let e = Policy::from_toml(&patch).expect_err("patch takes no model tars");
+        assert!(e.to_string().contains("single_model_signature"), "{e}");
     }
 
     #[test]
