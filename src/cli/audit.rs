@@ -3,7 +3,7 @@
 
 use super::common::{Format, ResultExt};
 use super::init::{check_format, gate_err, open};
-use airgate::gate::audit::verify_chain;
+use airgate::gate::audit::{verify_chain, Record};
 use airgate::gate::checkpoint::{self, Checkpoint};
 use airgate::trust::keys::PublicKey;
 use std::path::PathBuf;
@@ -38,6 +38,11 @@ pub enum Sub {
         /// Also write the checkpoint here (for another medium).
         #[arg(short = 'o', long)]
         out: Option<PathBuf>,
+        /// Also sign records that follow the last signed checkpoint (the gate refuses to
+        /// record anything while they are there: it signs every record before writing it).
+        /// Review them first with `audit verify`; the acceptance is itself recorded.
+        #[arg(long)]
+        accept_unsigned_records: bool,
     },
 }
 
@@ -50,10 +55,20 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             key,
             format,
         } => verify(gate, checkpoints, key, format),
-        Sub::Checkpoint { gate, out } => {
+        Sub::Checkpoint {
+            gate,
+            out,
+            accept_unsigned_records,
+        } => {
             let gate = open(&gate)?;
             let key = gate.load_audit_key().map_err(gate_err)?;
-            let c = checkpoint::refresh(&gate.audit_dir(), &key).map_err(gate_err)?;
+            let _lock =
+                airgate::gate::fsutil::GateLock::acquire(&gate.lock_path()).map_err(gate_err)?;
+            let c = if accept_unsigned_records {
+                accept_unsigned(&gate, &key)?
+            } else {
+                checkpoint::refresh(&gate.audit_dir(), &key, false).map_err(gate_err)?
+            };
             if let Some(out) = out {
                 std::fs::write(&out, c.to_json()).operational()?;
             }
@@ -61,6 +76,30 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// Sign the records after the last checkpoint, then record that an operator accepted them.
+fn accept_unsigned(
+    gate: &airgate::gate::layout::Gate,
+    key: &airgate::trust::keys::PrivateKey,
+) -> anyhow::Result<Checkpoint> {
+    let dir = gate.audit_dir();
+    let before = Checkpoint::load(&dir.join(checkpoint::LATEST))
+        .map(|c| c.size)
+        .unwrap_or(0);
+    let c = checkpoint::refresh(&dir, key, true).map_err(gate_err)?;
+    if c.size == before {
+        return Ok(c);
+    }
+    let policy = gate.load_policy().map_err(gate_err)?;
+    let mut rec = Record::new("audit", "unsigned-accepted", &policy.digest());
+    rec.reasons = vec![format!(
+        "records {before}..{} followed the last signed checkpoint (not written by the gate, \
+         or by a version that signed after writing) and were accepted by an operator",
+        c.size - 1
+    )];
+    checkpoint::append(&dir, key, rec).map_err(gate_err)?;
+    Checkpoint::load(&dir.join(checkpoint::LATEST)).map_err(gate_err)
 }
 
 fn verify(
@@ -79,6 +118,10 @@ fn verify(
     let mut problems = chain.problems.clone();
     let stored = gate.audit_dir().join(checkpoint::LATEST);
     let mut checked = 0u64;
+    // a write-ahead checkpoint that covers the whole log (a crash before its promotion)
+    let pending = Checkpoint::load(&gate.audit_dir().join(checkpoint::PENDING))
+        .ok()
+        .filter(|p| p.size == chain.records && p.check(&key, &chain).is_empty());
     if stored.exists() {
         let c = Checkpoint::load(&stored).map_err(gate_err)?;
         problems.extend(
@@ -86,8 +129,18 @@ fn verify(
                 .into_iter()
                 .map(|p| format!("stored checkpoint: {p}")),
         );
+        if c.size < chain.records && pending.is_none() {
+            // the gate signs a checkpoint before it writes a record
+            problems.push(format!(
+                "records {}..{} follow the stored checkpoint and no checkpoint signed by the \
+                 gate covers them: they were appended outside the gate (after review, `audit \
+                 checkpoint --accept-unsigned-records` signs them)",
+                c.size,
+                chain.records - 1
+            ));
+        }
         checked += 1;
-    } else if chain.records > 0 {
+    } else if chain.records > 0 && pending.is_none() {
         problems.push(format!(
             "the gate's stored checkpoint {} is missing",
             stored.display()

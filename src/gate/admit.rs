@@ -140,12 +140,8 @@ fn record_error(gate: &Gate, policy: &Policy, key: &PrivateKey, file: &str, e: &
         ..AuditBundle::default()
     });
     rec.error = Some(e.to_string());
-    if checkpoint::guard(&gate.audit_dir(), key).is_err() {
-        return; // a damaged log is not written to (admit reports the damage)
-    }
-    if let Ok((r, head)) = audit::append(&gate.audit_log(), rec) {
-        let _ = checkpoint::store(&gate.audit_dir(), key, r.seq + 1, &head);
-    }
+    // a damaged log is not written to (admit reports the damage)
+    let _ = checkpoint::append(&gate.audit_dir(), key, rec);
 }
 
 fn admit_in(
@@ -529,20 +525,11 @@ impl Ctx<'_> {
                 });
         if !already {
             let rec = self.record(disposition, &report, acc, &dest_rel);
-            if let Err(e) = checkpoint::guard(&self.gate.audit_dir(), self.key) {
+            // signed before it is written (see checkpoint::append); a damaged log refuses
+            if let Err(e) = checkpoint::append(&self.gate.audit_dir(), self.key, rec) {
                 self.undo(undo);
                 return Err(e);
             }
-            let (r, head) = match audit::append(&self.gate.audit_log(), rec) {
-                Ok(x) => x,
-                Err(e) => {
-                    self.undo(undo);
-                    return Err(e);
-                }
-            };
-            // The record is durable; a checkpoint that fails to refresh is re-signed with the
-            // next record, and the older one stays valid meanwhile.
-            let _ = checkpoint::store(&self.gate.audit_dir(), self.key, r.seq + 1, &head);
         }
         if self.opts.consume_input {
             fsutil::fault("remove-input")?;

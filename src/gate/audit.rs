@@ -246,30 +246,57 @@ fn tail(file: &mut std::fs::File, path: &Path) -> Result<Tail, GateError> {
     })
 }
 
+/// Records computed and ready to append (see [`prepare`] and [`commit`]).
+#[derive(Debug)]
+pub struct Prepared {
+    /// Cut the log to this length first: a torn final line left by a crash.
+    truncate_to: Option<u64>,
+    /// Every line to write, each ending in a newline.
+    bytes: Vec<u8>,
+    /// The record asked for, with `seq`, `time` and `prev` filled in.
+    pub record: Record,
+    /// Its line hash: the log's head once committed.
+    pub hash: String,
+}
+
 /// Append `rec` to the log at `path` (caller holds the gate lock), fsync, and return it with
 /// `seq`, `time`, `prev` filled in plus its line hash. A torn final line left by a crash is cut
 /// off and the repair itself recorded first. When the policy hash differs from the last
-/// record's, a `trust` record of the change is written first.
-pub fn append(path: &Path, mut rec: Record) -> Result<(Record, String), GateError> {
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(io("open audit log", path))?;
-    let t = tail(&mut file, path)?;
+/// record's, a `trust` record of the change is written first. The gate appends through
+/// [`super::checkpoint::append`], which signs the result before it is written.
+pub fn append(path: &Path, rec: Record) -> Result<(Record, String), GateError> {
+    let p = prepare(path, rec)?;
+    commit(path, &p)?;
+    Ok((p.record, p.hash))
+}
+
+/// Compute what [`append`] writes, without writing it: the lines, the record as it will be
+/// and the log's head after it. The log must not change before [`commit`] (the gate lock).
+pub fn prepare(path: &Path, mut rec: Record) -> Result<Prepared, GateError> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => Some(f),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io("open audit log", path)(e)),
+    };
+    let (t, len) = match file.as_mut() {
+        Some(f) => {
+            let t = tail(f, path)?;
+            (t, f.metadata().map_err(io("stat", path))?.len())
+        }
+        None => (empty_tail(), 0),
+    };
     let (mut seq, mut prev) = (t.next_seq, t.head);
-    let len = file.metadata().map_err(io("stat", path))?.len();
+    let mut bytes = Vec::new();
+    let mut truncate_to = None;
     if t.complete_len < len {
-        file.set_len(t.complete_len)
-            .map_err(io("truncate torn record", path))?;
+        truncate_to = Some(t.complete_len);
         let mut repair = Record::new("log-repair", "error", &rec.policy_sha256);
         repair.error = Some(format!(
             "removed a torn, incomplete record of {} bytes at offset {} (crash during append)",
             len - t.complete_len,
             t.complete_len
         ));
-        prev = write_record(&mut file, path, &mut repair, seq, &prev)?;
+        prev = encode_record(path, &mut repair, seq, &prev, &mut bytes)?;
         seq += 1;
     }
     if let Some(old) = t.policy_sha256 {
@@ -279,36 +306,57 @@ pub fn append(path: &Path, mut rec: Record) -> Result<(Record, String), GateErro
                 "the gate policy changed (sha256 {old} -> {}): trust, limits or inspection may differ from earlier decisions",
                 rec.policy_sha256
             )];
-            prev = write_record(&mut file, path, &mut change, seq, &prev)?;
+            prev = encode_record(path, &mut change, seq, &prev, &mut bytes)?;
             seq += 1;
         }
     }
-    let hash = write_record(&mut file, path, &mut rec, seq, &prev)?;
-    Ok((rec, hash))
+    let hash = encode_record(path, &mut rec, seq, &prev, &mut bytes)?;
+    Ok(Prepared {
+        truncate_to,
+        bytes,
+        record: rec,
+        hash,
+    })
 }
 
-fn write_record(
-    file: &mut std::fs::File,
+/// Write prepared records: cut a torn tail, one write, fsync.
+pub fn commit(path: &Path, p: &Prepared) -> Result<(), GateError> {
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(io("open audit log", path))?;
+    if let Some(n) = p.truncate_to {
+        file.set_len(n).map_err(io("truncate torn record", path))?;
+    }
+    fsutil::fault("audit-append")?;
+    file.write_all(&p.bytes).map_err(io("append to", path))?;
+    fsutil::fault("fsync")?;
+    file.sync_all().map_err(io("fsync", path))?;
+    Ok(())
+}
+
+/// Fill in `rec`'s place in the chain, append its line (with a newline) to `out` and return
+/// the line's hash.
+fn encode_record(
     path: &Path,
     rec: &mut Record,
     seq: u64,
     prev: &str,
+    out: &mut Vec<u8>,
 ) -> Result<String, GateError> {
     rec.seq = seq;
     rec.prev = prev.to_string();
     if rec.time.is_empty() {
         rec.time = crate::util::format_time(crate::util::now_secs());
     }
-    let mut line = serde_json::to_vec(rec).map_err(|e| GateError::Damaged {
+    let line = serde_json::to_vec(rec).map_err(|e| GateError::Damaged {
         path: path.to_path_buf(),
         message: format!("cannot encode record: {e}"),
     })?;
     let hash = line_hash(&line);
-    line.push(b'\n');
-    fsutil::fault("audit-append")?;
-    file.write_all(&line).map_err(io("append to", path))?;
-    fsutil::fault("fsync")?;
-    file.sync_all().map_err(io("fsync", path))?;
+    out.extend_from_slice(&line);
+    out.push(b'\n');
     Ok(hash)
 }
 
