@@ -224,3 +224,49 @@ fn the_next_admit_does_not_launder_a_tampered_log() {
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert_eq!(env.audit_verify().0, 0);
 }
+
+/// A record appended outside the gate, with a correct chain (the hashes are unkeyed), is
+/// not signed into the next checkpoint: `audit verify` reports it, the next admit refuses to
+/// record (exit 3, the bundle stays in intake) until an operator accepts the record with
+/// `audit checkpoint --accept-unsigned-records`, which is itself recorded; then admits go on.
+#[test]
+fn a_record_appended_outside_the_gate_is_refused_until_accepted() {
+    use sha2::{Digest, Sha256};
+    let env = gate_with_log();
+    let log = env.gate.join("audit/log.jsonl");
+    let mut l = lines(&log);
+    let last: serde_json::Value = serde_json::from_str(&l[l.len() - 1]).unwrap();
+    let mut forged = last.clone();
+    forged["seq"] = serde_json::json!(last["seq"].as_u64().unwrap() + 1);
+    forged["prev"] =
+        serde_json::Value::String(hex::encode(Sha256::digest(l[l.len() - 1].as_bytes())));
+    forged["bundle"]["name"] = serde_json::json!("never-admitted");
+    l.push(serde_json::to_string(&forged).unwrap());
+    write_lines(&log, &l);
+    let (c, out) = env.audit_verify();
+    assert_eq!(c, 1, "{out}");
+    assert!(out.contains("appended outside the gate"), "{out}");
+    let b = env.small("late", "1");
+    let o = env.admit(&env.drop_in(&b));
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    assert_eq!(env.intake(), ["late-1.tar.zst"]);
+    assert_eq!(lines(&log).len(), 5, "nothing recorded");
+    // the operator reviewed it and accepts it
+    let g = env.gate.to_str().unwrap();
+    let o = run(&["audit", "checkpoint", "--gate", g]);
+    assert_eq!(code(&o), 3, "plain checkpoint refuses too: {}", text(&o));
+    let o = run(&[
+        "audit",
+        "checkpoint",
+        "--gate",
+        g,
+        "--accept-unsigned-records",
+    ]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let after = lines(&log);
+    assert_eq!(after.len(), 6);
+    assert!(after[5].contains("unsigned-accepted"), "{}", after[5]);
+    assert_eq!(env.audit_verify().0, 0);
+    let o = env.admit(&env.gate.join("intake/late-1.tar.zst"));
+    assert_eq!(code(&o), 0, "{}", text(&o));
+}
