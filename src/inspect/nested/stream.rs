@@ -145,11 +145,46 @@ impl Dec {
 /// Largest zstd window decoded (2^27 bytes, what `zstd` itself decodes without `--long`).
 const ZSTD_WINDOW_LOG: u32 = 27;
 
+/// The window a zstd frame header declares (RFC 8878, 3.1.1.1), if `h` starts with a whole
+/// zstd frame header: the window descriptor's size, or for a single-segment frame its
+/// content size.
+pub fn zstd_window(h: &[u8]) -> Option<u64> {
+    if h.get(..4)? != [0x28, 0xb5, 0x2f, 0xfd] {
+        return None;
+    }
+    let fhd = *h.get(4)?;
+    if fhd & 0x20 == 0 {
+        let wd = *h.get(5)?;
+        let base = 1u64 << (10 + u32::from(wd >> 3));
+        return Some(base + (base / 8) * u64::from(wd & 7));
+    }
+    let dict = [0usize, 1, 2, 4][usize::from(fhd & 3)];
+    let fcs_len = [1usize, 2, 4, 8][usize::from(fhd >> 6)];
+    let at = 5 + dict;
+    let bytes = h.get(at..at + fcs_len)?;
+    let mut v = [0u8; 8];
+    v[..fcs_len].copy_from_slice(bytes);
+    let fcs = u64::from_le_bytes(v);
+    Some(if fcs_len == 2 { fcs + 256 } else { fcs })
+}
+
+/// Whether a zstd decode error is our window cap: the library's message says so, or (should
+/// that message ever change) the stream's first frame header declares a larger window.
+pub(super) fn refused_for_window(error: &str, head: &[u8]) -> bool {
+    error.contains("too much memory")
+        || zstd_window(head).is_some_and(|w| w > 1u64 << ZSTD_WINDOW_LOG)
+}
+
+/// Longest zstd frame header (magic, descriptor, window, dictionary id, content size).
+const ZSTD_HEADER_MAX: usize = 18;
+
 /// A gzip, zstd or bzip2 stream layer.
 pub struct Decode {
     format: &'static str,
     nest: Nest,
     dec: Option<Dec>,
+    /// The stream's first bytes (zstd: its first frame header).
+    head: Vec<u8>,
     encoded: u64,
     failed: Vec<Finding>,
     /// Decoding failed (see [`Layer::failed`]).
@@ -192,6 +227,7 @@ impl Decode {
             format,
             nest,
             dec,
+            head: Vec::new(),
             encoded: 0,
             failed,
             broke: false,
@@ -244,7 +280,7 @@ impl Decode {
                 &mut self.failed[from..],
                 &self.nest.path,
             );
-            let window = self.format == "zstd" && e.to_string().contains("too much memory");
+            let window = self.format == "zstd" && refused_for_window(&e.to_string(), &self.head);
             if window {
                 // `zstd -d --long=31` decodes it: a valid stream, refused only by our cap
                 self.failed.push(self.nest.finding(
@@ -283,6 +319,10 @@ impl Layer for Decode {
 
     fn update(&mut self, data: &[u8], _out: &mut Vec<Finding>) {
         let Some(dec) = self.dec.as_mut() else { return };
+        if self.head.len() < ZSTD_HEADER_MAX {
+            let k = (ZSTD_HEADER_MAX - self.head.len()).min(data.len());
+            self.head.extend_from_slice(&data[..k]);
+        }
         self.encoded += data.len() as u64;
         dec.sink().encoded = self.encoded;
         if let Err(e) = dec.write_all(data) {

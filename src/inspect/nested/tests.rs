@@ -519,6 +519,56 @@ fn a_zstd_window_over_the_cap_is_refused() {
     );
 }
 
+/// The frame header parse agrees with what the zstd library writes, and on its own tells a
+/// window over the cap from one under it (so the refusal does not hang on the library's
+/// error text).
+#[test]
+fn zstd_frame_headers_declare_their_window() {
+    use super::stream::zstd_window;
+    for (log, single) in [
+        (20u32, false),
+        (27, false),
+        (28, false),
+        (30, false),
+        (0, true),
+    ] {
+        let mut enc = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+        if !single {
+            enc.window_log(log).unwrap();
+        }
+        if log > 27 {
+            enc.long_distance_matching(true).unwrap();
+        }
+        enc.include_contentsize(false).unwrap();
+        enc.write_all(&vec![b'a'; 300]).unwrap();
+        let z = if single {
+            // one-shot compression knows the size up front: a single-segment frame
+            zstd::bulk::compress(&[b'a'; 300], 3).unwrap()
+        } else {
+            enc.finish().unwrap()
+        };
+        let w = zstd_window(&z).expect("a frame header");
+        if single {
+            // a small frame with its size known is one segment: the window is its size
+            assert_eq!(w, 300, "single segment");
+        } else {
+            assert_eq!(w, 1u64 << log, "window log {log}");
+        }
+        assert_eq!(
+            super::stream::refused_for_window("", &z),
+            log > 27,
+            "log {log}"
+        );
+    }
+    assert_eq!(zstd_window(b"\x28\xb5\x2f"), None, "cut short");
+    assert_eq!(zstd_window(b"PK\x03\x04\x14\x00"), None, "not zstd");
+    // window descriptor 0x89: exponent 17, mantissa 1 -> 2^27 + 2^24
+    assert_eq!(
+        zstd_window(&[0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x89]),
+        Some((1 << 27) + (1 << 24))
+    );
+}
+
 /// Base64 does not hide a secret by length, by NUL padding, or by nesting: a long run is
 /// decoded to its end, NUL bytes do not make text binary, and text nested past the decode
 /// limit is refused. The near-miss: base64 of binary data gives nothing.
