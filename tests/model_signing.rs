@@ -489,6 +489,19 @@ fn shards_serialization_with_a_p256_key() {
         (v.serialization.as_str(), v.resources, v.files),
         ("shards", 3, 2)
     );
+    // the empty file has no shards: the signature cannot speak for it, and it is reported
+    assert_eq!(v.unrecorded_empty, ["empty"]);
+    let f = v.unrecorded_findings("model");
+    assert_eq!(f.len(), 1);
+    assert_eq!(
+        (f[0].rule.as_str(), f[0].path.as_str()),
+        ("model-signing.unsigned-empty-file", "model/empty")
+    );
+    // the near miss: without it, nothing is reported
+    std::fs::remove_file(m.join("empty")).unwrap();
+    let v = run(&m, Method::Key(&keys), vec![]).unwrap();
+    assert!(v.unrecorded_empty.is_empty());
+    assert!(v.unrecorded_findings("model").is_empty());
     assert_eq!(
         v.signer,
         ModelSigner::Key {

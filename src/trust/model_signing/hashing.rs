@@ -23,6 +23,9 @@ pub struct Hashed {
     pub digests: BTreeMap<ItemKey, Vec<u8>>,
     pub files: u64,
     pub bytes: u64,
+    /// Shard serialization: empty files, which have no shards, so no manifest can list
+    /// them (or tell a signed one from one added later).
+    pub unrecorded_empty: Vec<String>,
 }
 
 struct Work {
@@ -54,7 +57,11 @@ pub fn hash_model(
         walk(&root, ser.allow_symlinks, ignore, &mut files)?;
     }
     let mut work = Vec::new();
+    let mut unrecorded_empty = Vec::new();
     for (rel, open, nofollow, size) in &files {
+        if ser.shard_size != 0 && *size == 0 {
+            unrecorded_empty.push(rel.clone());
+        }
         if ser.shard_size == 0 {
             work.push(Work {
                 key: ItemKey {
@@ -99,6 +106,7 @@ pub fn hash_model(
         digests: results.into_iter().collect(),
         files: files.len() as u64,
         bytes: files.iter().map(|f| f.3).sum(),
+        unrecorded_empty,
     })
 }
 

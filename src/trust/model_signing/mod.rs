@@ -173,6 +173,32 @@ pub struct ModelVerified {
     /// Others in the folder were ignored (git paths, the signer's ignore paths): a caller
     /// that publishes the folder must leave them out.
     pub covered: std::collections::BTreeSet<String>,
+    /// Shard serialization only: empty files in the folder, which the manifest cannot list
+    /// (an empty file has no shards), so the signature says nothing about them. Upstream
+    /// model-signing passes them silently; callers report them and leave them out.
+    pub unrecorded_empty: Vec<String>,
+}
+
+impl ModelVerified {
+    /// One finding per empty file the signature cannot speak for (see
+    /// [`unrecorded_empty`](Self::unrecorded_empty)), named under `at`.
+    pub fn unrecorded_findings(&self, at: &str) -> Vec<crate::inspect::Finding> {
+        self.unrecorded_empty
+            .iter()
+            .map(|p| {
+                crate::inspect::Finding::new(
+                    format!("{at}/{p}"),
+                    "model-signing.unsigned-empty-file",
+                    crate::inspect::Category::Trust,
+                    crate::inspect::Severity::Medium,
+                    "empty file that the shard-serialized signature cannot cover (empty files \
+                     have no shards): it may have been added after signing; an empty file can \
+                     still change behaviour (an `__init__.py` makes a package)",
+                    b"",
+                )
+            })
+            .collect()
+    }
 }
 
 impl ModelVerified {
@@ -276,6 +302,7 @@ pub fn verify_model(
         bytes: hashed.bytes,
         integrated_time: auth.integrated_time,
         covered: m.items.keys().map(|k| k.path.clone()).collect(),
+        unrecorded_empty: hashed.unrecorded_empty,
     })
 }
 
