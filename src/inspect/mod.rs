@@ -6,6 +6,7 @@ pub mod engine;
 pub mod finding;
 pub mod models;
 pub mod nested;
+pub mod pool;
 pub mod scan;
 pub mod text;
 

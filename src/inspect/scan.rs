@@ -64,6 +64,38 @@ pub struct ScanOutput {
     pub bytes: u64,
 }
 
+/// What a folder walk gathered: findings in path order as the pieces each file and folder
+/// returned (moved up the tree whole, flattened once at the end, so a deep tree does not
+/// copy its findings again at every level).
+#[derive(Default)]
+struct Gathered {
+    pieces: Vec<Vec<Finding>>,
+    files: u64,
+    bytes: u64,
+}
+
+impl Gathered {
+    fn one(findings: Vec<Finding>, files: u64, bytes: u64) -> Gathered {
+        Gathered {
+            pieces: vec![findings],
+            files,
+            bytes,
+        }
+    }
+
+    fn into_output(self) -> ScanOutput {
+        let mut findings = Vec::with_capacity(self.pieces.iter().map(Vec::len).sum());
+        for p in self.pieces {
+            findings.extend(p);
+        }
+        ScanOutput {
+            findings,
+            files: self.files,
+            bytes: self.bytes,
+        }
+    }
+}
+
 struct Item {
     shown: String,
     path: PathBuf,
@@ -91,7 +123,7 @@ pub fn scan_path(
             opts,
             root,
         };
-        let mut out = walk.dir(&dir, "", 0)?;
+        let mut out = walk.dir(&dir, "", 0)?.into_output();
         // files a model needs at load time must be regular files of the scanned folder
         super::models::onnx::cross_check(&mut out.findings, |p| regular_file_size(root, p));
         return Ok(out);
@@ -258,7 +290,7 @@ impl Walk<'_> {
         dir: &std::os::fd::OwnedFd,
         rel: &str,
         depth: usize,
-    ) -> Result<ScanOutput, ScanError> {
+    ) -> Result<Gathered, ScanError> {
         let here = self.root.join(rel);
         if depth > self.opts.max_dir_depth {
             let f = Finding::new(
@@ -272,10 +304,7 @@ impl Walk<'_> {
                 ),
                 b"",
             );
-            return Ok(ScanOutput {
-                findings: vec![f],
-                ..ScanOutput::default()
-            });
+            return Ok(Gathered::one(vec![f], 0, 0));
         }
         let mut names = Vec::new();
         let entries = rustix::fs::Dir::read_from(dir).map_err(|e| io_err(&here)(e.into()))?;
@@ -291,7 +320,7 @@ impl Walk<'_> {
             ));
         }
         names.sort_by(|a, b| a.0.cmp(&b.0));
-        let parts: Vec<Result<ScanOutput, ScanError>> = names
+        let parts: Vec<Result<Gathered, ScanError>> = names
             .par_iter()
             .map(|(name, ty)| {
                 let shown = if rel.is_empty() {
@@ -302,10 +331,11 @@ impl Walk<'_> {
                 self.entry(dir, name, *ty, shown, depth)
             })
             .collect();
-        let mut out = ScanOutput::default();
+        let mut out = Gathered::default();
         for p in parts {
             let p = p?;
-            out.findings.extend(p.findings);
+            out.pieces
+                .extend(p.pieces.into_iter().filter(|v| !v.is_empty()));
             out.files += p.files;
             out.bytes += p.bytes;
         }
@@ -319,7 +349,7 @@ impl Walk<'_> {
         ty: rustix::fs::FileType,
         shown: String,
         depth: usize,
-    ) -> Result<ScanOutput, ScanError> {
+    ) -> Result<Gathered, ScanError> {
         use rustix::fs::FileType;
         let path = self.root.join(&shown);
         let kind = match ty {
@@ -342,10 +372,7 @@ impl Walk<'_> {
                 let sub = open_dir(dir, Path::new(name)).map_err(io_err(&path))?;
                 self.dir(&sub, &shown, depth + 1)
             }
-            Kind::Other(meta) => Ok(ScanOutput {
-                findings: vec![special(&shown, &meta)],
-                ..ScanOutput::default()
-            }),
+            Kind::Other(meta) => Ok(Gathered::one(vec![special(&shown, &meta)], 0, 0)),
             Kind::File => {
                 use rustix::fs::{Mode, OFlags};
                 // NOFOLLOW and NONBLOCK: a file swapped for a link or a FIFO since the folder
@@ -359,10 +386,7 @@ impl Walk<'_> {
                 let file = File::from(fd);
                 let meta = file.metadata().map_err(io_err(&path))?;
                 if !meta.is_file() {
-                    return Ok(ScanOutput {
-                        findings: vec![special(&shown, &meta)],
-                        ..ScanOutput::default()
-                    });
+                    return Ok(Gathered::one(vec![special(&shown, &meta)], 0, 0));
                 }
                 let it = Item {
                     shown,
@@ -374,12 +398,7 @@ impl Walk<'_> {
                 let mut buf = READ_BUF.take();
                 let findings = scan_item(self.engine, self.text, file, &it, self.opts, &mut buf);
                 READ_BUF.set(buf);
-                let findings = findings?;
-                Ok(ScanOutput {
-                    findings,
-                    files: 1,
-                    bytes: it.size,
-                })
+                Ok(Gathered::one(findings?, 1, it.size))
             }
         }
     }

@@ -194,7 +194,7 @@ impl TextFile {
 
     fn close(mut self, out: &mut Vec<Finding>) {
         out.append(&mut self.found);
-        let Some(over) = self.over.filter(|o| !o.dropped.is_empty()) else {
+        let Some(over) = self.over.take().filter(|o| !o.dropped.is_empty()) else {
             return;
         };
         let total: u64 = over.dropped.values().sum();
@@ -227,6 +227,12 @@ impl TextFile {
     }
 }
 
+impl Drop for TextFile {
+    fn drop(&mut self) {
+        crate::inspect::pool::give(std::mem::take(&mut self.buf));
+    }
+}
+
 impl FileInspector for TextFile {
     fn update(&mut self, offset: u64, data: &[u8], _out: &mut Vec<Finding>) -> Flow {
         if offset > 0 && self.buf_base == 0 && self.buf.is_empty() && self.from == 0 {
@@ -239,7 +245,7 @@ impl FileInspector for TextFile {
             let hint = self
                 .size_hint
                 .map_or(0, |n| (n as usize).min(STEP + OVERLAP) + 1);
-            self.buf.reserve(hint.max(data.len()));
+            self.buf = crate::inspect::pool::take(hint.max(data.len()));
         }
         self.continue_run(Some(data));
         self.buf.extend_from_slice(data);

@@ -133,14 +133,16 @@ impl FileInspector for TextFile {
                         let hint = self
                             .size_hint
                             .map_or(0, |n| n.min(MAX_JSON as u64) as usize);
-                        j.reserve(hint.max(data.len()));
+                        *j = crate::inspect::pool::take(hint.max(data.len()));
                     }
                     j.extend_from_slice(data)
                 }
                 Some(j) => {
                     strings.feed(j, &mut self.markers);
                     strings.feed(data, &mut self.markers);
-                    *buf = None;
+                    if let Some(j) = buf.take() {
+                        crate::inspect::pool::give(j);
+                    }
                 }
                 None => strings.feed(data, &mut self.markers),
             },
@@ -154,6 +156,9 @@ impl FileInspector for TextFile {
             Mode::Text(_) | Mode::Pending => None,
         };
         self.conclude(json.as_deref(), out);
+        if let Some(j) = json {
+            crate::inspect::pool::give(j);
+        }
     }
 
     fn whole(mut self: Box<Self>, data: &[u8], out: &mut Vec<Finding>) {
