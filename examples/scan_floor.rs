@@ -1,8 +1,9 @@
 //! Bench tool: the floor under `airgate scan` on a folder tree, measured on this machine.
 //! `read`: walk the tree in parallel and read every file once into a per-worker buffer,
 //! inspecting nothing. `keywords`: the same plus the one Aho-Corasick keyword pass over
-//! every text file and the printable spans of every other file (the least text inspection
-//! the design allows: no regexes, base64, decompression or model inspectors). Prints
+//! every text file and the printable spans of every other file, and over the decoded bytes
+//! of gzip files (the least text inspection the issue allows: no regexes, base64, zip or
+//! tar members, or model inspectors). Prints
 //! `<mode> <wall seconds> <files> <bytes>`. Used by `bench/scan.sh`, not by the tool.
 //!
 //! Usage: scan_floor read|keywords PATH
@@ -15,6 +16,16 @@ use std::io::Read;
 use std::path::Path;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// The keyword pass over one file's bytes as the scan makes it: a text file whole, another
+/// file's printable spans only.
+fn walk_keywords(ac: &Keywords, buf: &[u8], hits: &mut Vec<Hit>) {
+    let text = looks_text(&buf[..buf.len().min(4096)]);
+    hits.clear();
+    for (s, e) in spans(buf, 0, text) {
+        ac.hits(&buf[s..e], hits);
+    }
+}
 
 /// Files and bytes read under `dir` (the walk recurses through rayon tasks, as the scan's).
 fn walk(dir: &Path, ac: Option<&Keywords>) -> Result<(u64, u64)> {
@@ -36,11 +47,15 @@ fn walk(dir: &Path, ac: Option<&Keywords>) -> Result<(u64, u64)> {
                 buf.clear();
                 f.read_to_end(buf)?;
                 if let Some(ac) = ac {
-                    // as the scan does: a binary file's printable spans only
-                    let text = looks_text(&buf[..buf.len().min(4096)]);
-                    hits.clear();
-                    for (s, e) in spans(buf, 0, text) {
-                        ac.hits(&buf[s..e], hits);
+                    walk_keywords(ac, buf, hits);
+                    // the issue asks for gzip files to be seen through, as the scan does
+                    // (and Kingfisher, which extracts archives): decode and walk them too
+                    if e.file_name().to_string_lossy().ends_with(".gz") {
+                        let mut plain = Vec::new();
+                        let mut d = flate2::read::MultiGzDecoder::new(&buf[..]);
+                        if d.read_to_end(&mut plain).is_ok() {
+                            walk_keywords(ac, &plain, hits);
+                        }
                     }
                 }
                 Ok((1, buf.len() as u64))
