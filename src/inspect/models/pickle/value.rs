@@ -92,12 +92,40 @@ pub(super) fn tuple(items: Vec<V>) -> V {
     }
 }
 
+/// Longest module or attribute name taken as it is. Real ones are short; a longer one
+/// (or one built from another global's description) is only described, clipped to this
+/// length, and the global is unresolved, so refused. Without the clip, describing globals
+/// named after globals doubles the name at every step: a few hundred bytes of pickle asked
+/// for gigabytes.
+pub(super) const MAX_NAME: usize = 256;
+
+/// `s` cut to at most [`MAX_NAME`] bytes (on a character boundary), marked when cut.
+pub(super) fn clip(s: &str) -> &str {
+    if s.len() <= MAX_NAME {
+        return s;
+    }
+    let mut end = MAX_NAME;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// A short description of a value used where a name was expected (at most a few times
+/// [`MAX_NAME`] bytes, whatever the value).
 pub(super) fn describe(v: &V) -> String {
+    let cut = |s: &str| {
+        if s.len() > MAX_NAME {
+            format!("{}...", clip(s))
+        } else {
+            s.to_string()
+        }
+    };
     match v {
-        V::Str(s) => s.to_string(),
+        V::Str(s) => cut(s),
         V::Opaque => "<value dropped at memo limit>".into(),
-        V::Made(Some(g)) => format!("<result of {}.{}>", g.module, g.name),
-        V::Global(g) => format!("<{}.{}>", g.module, g.name),
+        V::Made(Some(g)) => format!("<result of {}.{}>", cut(&g.module), cut(&g.name)),
+        V::Global(g) => format!("<{}.{}>", cut(&g.module), cut(&g.name)),
         _ => "<non-string>".into(),
     }
 }
