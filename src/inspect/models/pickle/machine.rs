@@ -602,6 +602,36 @@ mod tests {
         m
     }
 
+    /// A chain of tuples each holding the previous one twice (DUP, TUPLE2, MEMOIZE) is small
+    /// but exponential to walk: sizing it for the memo budget used to hang on 123 bytes (40
+    /// steps). Now it is sized within a fixed number of visits and memoized as opaque. The
+    /// near miss: a short chain is sized exactly and memoized as it is.
+    #[test]
+    fn shared_tuple_chains_are_sized_in_bounded_time() {
+        // 20 steps: before the fix this took 2^21 visits and memoized the chain whole (40
+        // steps never finished); now sizing stops at the visit budget
+        let mut p = vec![0x80, 0x04, b')'];
+        for _ in 0..20 {
+            p.extend_from_slice(&[b'2', 0x86, 0x94]); // DUP, TUPLE2, MEMOIZE
+        }
+        // (no STOP: the memo is looked at as the last opcode left it)
+        let m = run(&p, Limits::default());
+        assert_eq!(m.memo.len(), 20);
+        assert!(
+            m.memo.values().any(|v| matches!(v, V::Opaque)),
+            "the deep chain is kept opaque"
+        );
+        assert_eq!(size_of(&V::Tuple(Arc::new(vec![]))), 16);
+        let short = {
+            let t0 = V::Tuple(Arc::new(vec![]));
+            V::Tuple(Arc::new(vec![t0.clone(), t0]))
+        };
+        assert_eq!(size_of(&short), 48);
+        let m = run(&[0x80, 0x04, b')', b'2', 0x86, 0x94], Limits::default());
+        assert_eq!(m.memo.len(), 1);
+        assert!(m.memo.values().all(|v| matches!(v, V::Tuple(_))));
+    }
+
     /// Globals named after globals (DUP, STACK_GLOBAL, again and again) no longer double
     /// their names at every step (24 steps made a 100 MB name; the fuzzer's 279 bytes asked
     /// for 8 GB).

@@ -72,11 +72,31 @@ pub struct Record {
     pub raw: Option<(u64, bool)>,
 }
 
+/// Values looked at when sizing one value. Tuples share their items (DUP, memo), so a chain
+/// of tuples each holding the last one twice is small in memory but exponential to walk:
+/// past this many values the size is taken as too large (the value is then kept opaque).
+const SIZE_VISITS: usize = 4096;
+
+/// Bytes a value accounts for (strings and bytes by length, everything else 16), or a size
+/// over any limit when it holds more than [`SIZE_VISITS`] values, counting shared ones again.
 pub(super) fn size_of(v: &V) -> usize {
+    let mut budget = SIZE_VISITS;
+    sized(v, &mut budget)
+}
+
+fn sized(v: &V, budget: &mut usize) -> usize {
+    const TOO_LARGE: usize = usize::MAX / 4;
+    if *budget == 0 {
+        return TOO_LARGE;
+    }
+    *budget -= 1;
     match v {
         V::Str(s) => s.len(),
         V::Bytes(b, _) => b.len(),
-        V::Tuple(t) => t.iter().map(size_of).sum::<usize>() + 16,
+        V::Tuple(t) => t
+            .iter()
+            .fold(16usize, |a, x| a.saturating_add(sized(x, budget)))
+            .min(TOO_LARGE),
         _ => 16,
     }
 }
