@@ -1,11 +1,13 @@
 //! Pickle inspection: recognise pickles by content, run them through the symbolic machine
 //! and turn every non-allow-listed import, nested pickle and parse failure into findings.
 
+mod calls;
 mod embedded;
 pub mod globals;
 mod joblib;
 pub mod machine;
 pub mod ops;
+mod stack;
 mod value;
 
 use crate::inspect::{
