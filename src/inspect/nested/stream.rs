@@ -183,7 +183,7 @@ pub struct Decode {
     format: &'static str,
     nest: Nest,
     dec: Option<Dec>,
-    /// The stream's first bytes (zstd: its first frame header).
+    /// zstd only: the stream's first bytes (its first frame header).
     head: Vec<u8>,
     encoded: u64,
     failed: Vec<Finding>,
@@ -319,7 +319,7 @@ impl Layer for Decode {
 
     fn update(&mut self, data: &[u8], _out: &mut Vec<Finding>) {
         let Some(dec) = self.dec.as_mut() else { return };
-        if self.head.len() < ZSTD_HEADER_MAX {
+        if self.format == "zstd" && self.head.len() < ZSTD_HEADER_MAX {
             let k = (ZSTD_HEADER_MAX - self.head.len()).min(data.len());
             self.head.extend_from_slice(&data[..k]);
         }
