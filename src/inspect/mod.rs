@@ -2,6 +2,7 @@
 //! fed the same chunks that `verify` hashes, in one streaming pass.
 
 pub mod build;
+pub mod datasets;
 pub mod engine;
 pub mod finding;
 pub mod models;

@@ -236,11 +236,18 @@ pub enum Kind {
     Bzip2,
     Zip,
     Tar,
-    Utf16 { le: bool },
+    Utf16 {
+        le: bool,
+    },
+    /// A dataset format (Parquet, Arrow IPC): see [`crate::inspect::datasets`].
+    Dataset(crate::inspect::datasets::Kind),
 }
 
 /// Recognise a container or encoding by its first bytes (at most `SNIFF_LEN`).
 pub fn sniff(head: &[u8]) -> Option<Kind> {
+    if let Some(k) = crate::inspect::datasets::sniff(head) {
+        return Some(Kind::Dataset(k));
+    }
     if head.len() >= 3 && head[0] == 0x1f && head[1] == 0x8b && head[2] == 0x08 {
         return Some(Kind::Gzip);
     }
@@ -272,6 +279,7 @@ pub fn open(nest: Nest, head: &[u8]) -> Option<Box<dyn Layer>> {
         Kind::Zip => Box::new(zip::ZipLayer::new(nest)),
         Kind::Tar => Box::new(tar::TarLayer::new(nest)),
         Kind::Utf16 { le } => Box::new(stream::Utf16::new(nest, le, head)),
+        Kind::Dataset(k) => crate::inspect::datasets::open(nest, k),
     })
 }
 
