@@ -172,7 +172,6 @@ fn walk(
         path: path.clone(),
         ty,
         parent,
-        top,
         width,
         dense,
         dict_id: None,
