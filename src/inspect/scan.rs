@@ -159,6 +159,12 @@ fn scan_item(
     opts: &ScanOptions,
     buf: &mut Vec<u8>,
 ) -> Result<Vec<Finding>, ScanError> {
+    // a Parquet file is read in place (its index is at its end): no copy is held
+    if let Some((findings, _coverage)) =
+        super::datasets::scan_file(engine, &it.shown, &file, it.size).map_err(io_err(&it.path))?
+    {
+        return Ok(findings);
+    }
     if it.size >= opts.split_at {
         scan_large(engine, text, file, it, opts)
     } else {

@@ -14,9 +14,11 @@ pub mod codec;
 pub mod parquet;
 pub mod source;
 
-use super::nested::{Layer, Nest};
+use super::engine::Engine;
+use super::nested::{Budget, Layer, Nest};
 use super::{Category, Finding, Severity};
 use source::Source;
+use std::os::unix::fs::FileExt;
 
 /// A dataset format found by its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +53,37 @@ pub fn open(nest: Nest, kind: Kind) -> Box<dyn Layer> {
         Kind::ArrowFile => Box::new(arrow::ArrowLayer::new(nest, true)),
         Kind::ArrowStream => Box::new(arrow::ArrowLayer::new(nest, false)),
     }
+}
+
+/// A Parquet file on disk, inspected in place (`scan` of a file: no copy of it is held).
+/// `None` for any other file, which goes through the engine as a stream.
+pub fn scan_file(
+    engine: &Engine,
+    shown: &str,
+    file: &std::fs::File,
+    size: u64,
+) -> std::io::Result<Option<(Vec<Finding>, Coverage)>> {
+    if !engine.nests() || size < 12 {
+        return Ok(None);
+    }
+    let mut head = [0u8; 4];
+    file.read_exact_at(&mut head, 0)?;
+    if sniff(&head) != Some(Kind::Parquet) {
+        return Ok(None);
+    }
+    let nest = Nest {
+        engine: engine.clone(),
+        path: shown.to_string(),
+        depth: 0,
+        budget: std::sync::Arc::new(Budget::default()),
+    };
+    let src = source::FileSource { file, len: size };
+    let mut out = Vec::new();
+    let cov = parquet::inspect(&nest, &src, &mut out);
+    // as the engine does for a file's findings: one per value and place
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|f| seen.insert((f.fingerprint.clone(), f.offset, f.line)));
+    Ok(Some((out, cov)))
 }
 
 /// What a dataset reader inspected, for the report's coverage figures.

@@ -363,6 +363,20 @@ pub struct Rebuilt {
 }
 
 impl Rebuilt {
+    /// The values at `ranges` of `buf`, apart (concatenated values such as
+    /// DELTA_LENGTH_BYTE_ARRAY's would let a secret run into the next value).
+    pub fn gather(buf: &[u8], ranges: &[(usize, usize)]) -> Rebuilt {
+        let total: usize = ranges.iter().map(|(s, e)| e - s + 1).sum();
+        let mut out = Rebuilt {
+            bytes: Vec::with_capacity(total),
+            ranges: Vec::with_capacity(ranges.len()),
+        };
+        for &(s, e) in ranges {
+            out.push([&buf[s..e], &[]]);
+        }
+        out
+    }
+
     fn push(&mut self, parts: [&[u8]; 2]) {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(parts[0]);
@@ -432,7 +446,7 @@ pub fn byte_stream_split(data: &[u8], width: usize) -> Result<Rebuilt> {
         for (j, b) in value.iter_mut().enumerate() {
             *b = data[j * n + i];
         }
-        out.push([&value, &[]]);
+        out.push([&value[..], &[]]);
     }
     Ok(out)
 }

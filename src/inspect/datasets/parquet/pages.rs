@@ -301,34 +301,43 @@ pub fn decode(chunk: &Chunk, p: &PageRef, raw: &[u8], max_page: u64) -> Result<D
     Ok(d)
 }
 
-/// Rebuild byte-array values that the page does not store whole.
+/// Rebuild byte-array values that the page does not store whole or apart: front-coded
+/// strings, byte-stream-split and fixed-length values, and values stored back to back with
+/// their lengths elsewhere (DELTA_LENGTH_BYTE_ARRAY), each followed by a NUL.
 fn rebuild(chunk: &Chunk, d: &mut Decoded, max_page: u64) -> Result<(), PageError> {
-    let text_like = matches!(
-        chunk.physical,
-        Physical::ByteArray | Physical::FixedLenByteArray(_)
-    );
-    if !text_like {
-        return Ok(());
-    }
-    match d.encoding {
-        enc::PLAIN | enc::PLAIN_DICTIONARY | enc::DELTA_LENGTH_BYTE_ARRAY => Ok(()),
-        enc::RLE_DICTIONARY if !d.is_dict => Ok(()),
-        enc::DELTA_BYTE_ARRAY => {
-            // the rebuilt values may be longer than the page, within the page limit again
-            let r = enc::delta_byte_arrays(&d.data, d.values_from, d.num_values, max_page)?;
-            d.rebuilt = Some(r);
-            Ok(())
+    let from = d.values_from;
+    let encoding = if d.is_dict { enc::PLAIN } else { d.encoding };
+    let r = match (encoding, chunk.physical) {
+        (enc::PLAIN | enc::PLAIN_DICTIONARY | enc::RLE_DICTIONARY, Physical::ByteArray) => {
+            return Ok(())
         }
-        enc::BYTE_STREAM_SPLIT => match chunk.physical {
-            Physical::FixedLenByteArray(w) => {
-                let r = enc::byte_stream_split(&d.data[d.values_from..], w)?;
-                d.rebuilt = Some(r);
-                Ok(())
-            }
-            _ => Err(PageError::UnknownEncoding(d.encoding)),
-        },
-        e => Err(PageError::UnknownEncoding(e)),
-    }
+        (enc::DELTA_LENGTH_BYTE_ARRAY, Physical::ByteArray) => {
+            let ranges = enc::delta_length_byte_arrays(&d.data, from, d.num_values)?;
+            Rebuilt::gather(&d.data, &ranges)
+        }
+        (enc::DELTA_BYTE_ARRAY, Physical::ByteArray | Physical::FixedLenByteArray(_)) => {
+            // the rebuilt values may be longer than the page, within the page limit again
+            enc::delta_byte_arrays(&d.data, from, d.num_values, max_page)?
+        }
+        (enc::PLAIN, Physical::FixedLenByteArray(w)) if w > 0 => {
+            let n = d.data.len().saturating_sub(from) / w;
+            let ranges: Vec<_> = (0..n).map(|i| (from + i * w, from + (i + 1) * w)).collect();
+            Rebuilt::gather(&d.data, &ranges)
+        }
+        (enc::BYTE_STREAM_SPLIT, Physical::FixedLenByteArray(w)) => {
+            enc::byte_stream_split(&d.data[from..], w)?
+        }
+        (enc::PLAIN_DICTIONARY | enc::RLE_DICTIONARY, Physical::FixedLenByteArray(_)) => {
+            return Ok(())
+        }
+        (e, Physical::ByteArray | Physical::FixedLenByteArray(_)) => {
+            return Err(PageError::UnknownEncoding(e))
+        }
+        // numbers and booleans are scanned as the bytes they are
+        _ => return Ok(()),
+    };
+    d.rebuilt = Some(r);
+    Ok(())
 }
 
 /// The values of a decoded page as ranges of [`Decoded::scanned`], when its encoding keeps
@@ -354,10 +363,6 @@ pub fn value_ranges(
         (enc::PLAIN, Physical::ByteArray) => {
             Some(enc::plain_byte_arrays(&d.data, from, d.num_values)?)
         }
-        (enc::DELTA_LENGTH_BYTE_ARRAY, Physical::ByteArray) => {
-            Some(enc::delta_length_byte_arrays(&d.data, from, d.num_values)?)
-        }
-        (enc::PLAIN, Physical::FixedLenByteArray(w)) if w > 0 => Some(fixed(w)),
         (enc::PLAIN, Physical::Fixed(w)) => Some(fixed(w)),
         _ => None,
     })
