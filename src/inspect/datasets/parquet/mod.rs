@@ -291,10 +291,17 @@ fn chunk(ctx: &Ctx<'_>, layout: &Layout, r: usize, c: &Chunk) -> (Vec<Finding>, 
                     None => to_cell(pend.f, &col, &format!("dict:{entry}"), Some(cell)),
                 };
                 f.message = match first_row {
-                    Some(row) => format!(
-                        "{} (a dictionary value that {n} rows hold; row {row} is the first)",
-                        f.message
-                    ),
+                    Some(row) => {
+                        let rows = if n == 1 {
+                            "1 row".to_string()
+                        } else {
+                            format!("{n} rows")
+                        };
+                        format!(
+                            "{} (a dictionary value held by {rows}; the first is row {row})",
+                            f.message
+                        )
+                    }
                     None => format!(
                         "{} (dictionary entry {entry}, which no row uses)",
                         f.message
