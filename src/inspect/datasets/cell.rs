@@ -4,6 +4,64 @@
 
 use crate::inspect::{fingerprint, Finding};
 
+/// Values copied out of the layout that stores them, each followed by a NUL, so the text
+/// rules never match across two of them (formats store strings back to back, or split
+/// them), with each value's range in `bytes`.
+#[derive(Debug, Default)]
+pub struct Apart {
+    pub bytes: Vec<u8>,
+    pub ranges: Vec<(usize, usize)>,
+}
+
+impl Apart {
+    /// The values at `ranges` of `buf` (each range inside `buf`).
+    pub fn gather(buf: &[u8], ranges: &[(usize, usize)]) -> Apart {
+        let total: usize = ranges.iter().map(|(s, e)| e - s + 1).sum();
+        let mut out = Apart {
+            bytes: Vec::with_capacity(total),
+            ranges: Vec::with_capacity(ranges.len()),
+        };
+        for &(s, e) in ranges {
+            out.push([&buf[s..e], &[]]);
+        }
+        out
+    }
+
+    /// Append one value made of two parts.
+    pub fn push(&mut self, parts: [&[u8]; 2]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(parts[0]);
+        self.bytes.extend_from_slice(parts[1]);
+        self.ranges.push((start, self.bytes.len()));
+        self.bytes.push(0);
+    }
+
+    /// The value an offset of `bytes` lies in: (index, value start).
+    pub fn value_at(&self, o: usize) -> Option<(usize, usize)> {
+        let k = self.ranges.partition_point(|&(s, _)| s <= o);
+        let (s, e) = *self.ranges.get(k.checked_sub(1)?)?;
+        (o < e).then_some((k - 1, s))
+    }
+}
+
+/// The parts of `0..len` that no range covers.
+pub fn uncovered(len: usize, ranges: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let mut r: Vec<(usize, usize)> = ranges.iter().copied().filter(|(s, e)| s < e).collect();
+    r.sort_unstable();
+    let mut out = Vec::new();
+    let mut at = 0;
+    for (s, e) in r {
+        if s > at {
+            out.push((at, s.min(len)));
+        }
+        at = at.max(e);
+    }
+    if at < len {
+        out.push((at, len));
+    }
+    out
+}
+
 /// The scanned-bytes offset a finding of a scan made with path `scan_path` (base offset 0)
 /// points at: its own offset, or for a finding inside a decoded base64 run
 /// (`<scan path>!base64@N…`) the run's start `N`.

@@ -5,7 +5,7 @@
 
 use super::flatbuf::{i64_at, FlatError, Table};
 use super::schema::{buffer_roles, ty, Role, Schema};
-use crate::inspect::datasets::cell::{rewrite, scanned_offset};
+use crate::inspect::datasets::cell::{rewrite, scanned_offset, uncovered, Apart};
 use crate::inspect::datasets::codec::{self, Codec};
 use crate::inspect::datasets::source::Source;
 use crate::inspect::datasets::{corrupt, scan_raw, uninspectable};
@@ -174,58 +174,65 @@ impl Batch<'_> {
             };
             let path = self.col(node, i);
             if b.offset.checked_add(b.len).is_none_or(|e| e > body_len) {
-                out.findings.push(corrupt(
-                    &path,
-                    "Arrow buffer",
-                    format!("buffer {i} lies outside its message body"),
-                ));
+                let why = format!("buffer {i} lies outside its message body");
+                out.findings.push(corrupt(&path, "Arrow buffer", why));
                 continue;
             }
-            if b.len == 0 {
+            if b.len == 0 || matches!(role, Role::Variadic(_)) {
+                // a view field's data buffers are read with its views
                 continue;
             }
             out.buffers += 1;
-            let Some(data) = self.fetch(body, b, codec, &path, &mut out) else {
+            let Some(data) = self.load(body, &bufs, i, codec, &path, &mut out) else {
+                if out.stop {
+                    return Ok(out);
+                }
                 if codec.is_none() {
                     // stored as is but too large to hold: scanned in windows, values unnamed
-                    let _ = scan_raw(
-                        self.nest,
-                        body,
-                        &path,
-                        b.offset,
-                        b.offset + b.len,
-                        &mut out.findings,
-                    );
+                    let (s, e) = (b.offset, b.offset + b.len);
+                    let _ = scan_raw(self.nest, body, &path, s, e, &mut out.findings);
                 }
                 continue;
             };
-            out.decoded += data.len() as u64;
-            if codec.is_some() {
-                if let Err(f) =
-                    self.nest
-                        .count_expanded(data.len() as u64, data.len() as u64, b.len)
-                {
-                    out.findings.push(*f);
-                    out.stop = true;
-                    return Ok(out);
+            let values = match (node, role) {
+                (Some(n), Role::Data) => self.strings(n, &data, &bufs, &roles, body, codec),
+                (Some(n), Role::Views) => {
+                    self.views(n, i, &data, &bufs, &roles, body, codec, &mut out)
                 }
+                (Some(_), Role::Values(w)) if w > 0 => {
+                    let ranges: Vec<_> =
+                        (0..data.len() / w).map(|j| (j * w, (j + 1) * w)).collect();
+                    Some((Apart::gather(&data, &ranges), Vec::new()))
+                }
+                _ => None,
+            };
+            let text = &self.nest.engine.context().text;
+            let Some((apart, hidden)) = values else {
+                // validity bits, offsets, numbers: scanned as the bytes they are
+                let mut found = Vec::new();
+                text.scan_text(&path, Some(0), &data, &mut found);
+                let seg = format!("buffer:{i}");
+                out.findings
+                    .extend(found.into_iter().map(|f| rewrite(f, &path, &seg, None)));
+                continue;
+            };
+            // bytes of the buffer that no value covers: nothing reads them, but they are there
+            for (s, e) in hidden {
+                let mut found = Vec::new();
+                text.scan_text(&path, Some(s as u64), &data[s..e], &mut found);
+                let seg = format!("buffer:{i}");
+                out.findings
+                    .extend(found.into_iter().map(|f| rewrite(f, &path, &seg, None)));
             }
             let mut found = Vec::new();
-            self.nest
-                .engine
-                .context()
-                .text
-                .scan_text(&path, Some(0), &data, &mut found);
-            if found.is_empty() {
-                continue;
-            }
+            text.scan_text(&path, Some(0), &apart.bytes, &mut found);
             for f in found {
-                let place = node.and_then(|n| {
-                    let o = scanned_offset(&f, &path)?;
-                    self.element(n, role, o, &bufs, &roles, body, codec)
+                let place = scanned_offset(&f, &path).and_then(|o| apart.value_at(o));
+                let row = place.and_then(|(j, _)| {
+                    node.and_then(|n| self.row_of(n, j as u64, &bufs, &roles, body, codec))
                 });
-                let f = match place {
-                    Some((row, cell)) => {
+                let f = match (place, row) {
+                    (Some((_, cell)), Some(row)) => {
                         let seg = if self.dictionary { "entry" } else { "row" };
                         rewrite(
                             f,
@@ -234,7 +241,8 @@ impl Batch<'_> {
                             Some(cell),
                         )
                     }
-                    None => rewrite(f, &path, &format!("buffer:{i}"), None),
+                    (Some((j, cell)), None) => rewrite(f, &path, &format!("value:{j}"), Some(cell)),
+                    _ => rewrite(f, &path, &format!("buffer:{i}"), None),
                 };
                 out.findings.push(f);
             }
@@ -242,53 +250,145 @@ impl Batch<'_> {
         Ok(out)
     }
 
-    /// The top-level row (and the cell's start in this buffer) of the value of node `n` that
-    /// offset `o` of its buffer (role `role`) lies in.
-    #[allow(clippy::too_many_arguments)]
-    fn element(
+    /// Buffer `k`, decompressed and counted against the budget.
+    fn load(
+        &self,
+        body: &dyn Source,
+        bufs: &[Buf],
+        k: usize,
+        codec: Option<Codec>,
+        path: &str,
+        out: &mut BatchOut,
+    ) -> Option<Vec<u8>> {
+        let b = bufs.get(k)?;
+        let data = self.fetch(body, b, codec, path, out)?;
+        out.decoded += data.len() as u64;
+        if codec.is_some() {
+            if let Err(f) = self
+                .nest
+                .count_expanded(data.len() as u64, data.len() as u64, b.len)
+            {
+                out.findings.push(*f);
+                out.stop = true;
+                return None;
+            }
+        }
+        Some(data)
+    }
+
+    /// The strings of a variable-length field, apart, from its offsets; and the bytes of
+    /// `data` no string covers.
+    fn strings(
         &self,
         n: usize,
-        role: Role,
-        o: usize,
+        data: &[u8],
         bufs: &[Buf],
         roles: &[(usize, Role)],
         body: &dyn Source,
         codec: Option<Codec>,
-    ) -> Option<(u64, usize)> {
-        let buf_of = |node: usize, want: fn(Role) -> bool| {
-            roles.iter().position(|&(m, r)| m == node && want(r))
-        };
+    ) -> Option<(Apart, Vec<(usize, usize)>)> {
+        let k = roles
+            .iter()
+            .position(|&(m, r)| m == n && matches!(r, Role::Offsets(_)))?;
+        let large = matches!(roles[k].1, Role::Offsets(true));
         let mut scratch = BatchOut::default();
-        let mut load = |k: usize| self.fetch(body, bufs.get(k)?, codec, "", &mut scratch);
-        let (i, cell) = match role {
-            Role::Data => {
-                let k = buf_of(n, |r| matches!(r, Role::Offsets(_)))?;
-                let large = matches!(roles[k].1, Role::Offsets(true));
-                let offs = load(k)?;
-                let i = offset_index(&offs, large, o)?;
-                (i, offset_at(&offs, large, i)?)
+        let offs = self.fetch(body, bufs.get(k)?, codec, "", &mut scratch)?;
+        let w = if large { 8 } else { 4 };
+        let count = offs.len() / w;
+        let mut ranges = Vec::with_capacity(count.saturating_sub(1));
+        let mut last = offset_at(&offs, large, 0)?;
+        for j in 1..count {
+            let next = offset_at(&offs, large, j)?;
+            if next < last || next > data.len() {
+                return None;
             }
-            Role::Variadic(vb) => {
-                let k = buf_of(n, |r| r == Role::Views)?;
-                let views = load(k)?;
-                view_index(&views, vb, o)?
+            ranges.push((last, next));
+            last = next;
+        }
+        let hidden = uncovered(data.len(), &ranges);
+        Some((Apart::gather(data, &ranges), hidden))
+    }
+
+    /// The strings of a view field (inline in the views, or in its data buffers), apart;
+    /// the data buffers' bytes no view covers are scanned here too.
+    #[allow(clippy::too_many_arguments)]
+    fn views(
+        &self,
+        n: usize,
+        i: usize,
+        views: &[u8],
+        bufs: &[Buf],
+        roles: &[(usize, Role)],
+        body: &dyn Source,
+        codec: Option<Codec>,
+        out: &mut BatchOut,
+    ) -> Option<(Apart, Vec<(usize, usize)>)> {
+        let mut data: Vec<Vec<u8>> = Vec::new();
+        for (k, &(m, r)) in roles.iter().enumerate().skip(i + 1) {
+            if m != n || !matches!(r, Role::Variadic(_)) {
+                break;
             }
-            Role::Views => (o / 16, o / 16 * 16 + 4),
-            Role::Values(w) if w > 0 => (o / w, o / w * w),
-            _ => return None,
-        };
-        // up the parents to the top-level field
+            let path = self.col(Some(n), k);
+            data.push(
+                self.load(body, bufs, k, codec, &path, out)
+                    .unwrap_or_default(),
+            );
+        }
+        let mut apart = Apart::default();
+        let mut covered: Vec<Vec<(usize, usize)>> = vec![Vec::new(); data.len()];
+        for v in views.chunks_exact(16) {
+            let len = usize::try_from(i32::from_le_bytes(v[0..4].try_into().ok()?)).unwrap_or(0);
+            if len <= 12 {
+                apart.push([&v[4..4 + len], &[]]);
+                continue;
+            }
+            let b = usize::try_from(i32::from_le_bytes(v[8..12].try_into().ok()?)).ok();
+            let off = usize::try_from(i32::from_le_bytes(v[12..16].try_into().ok()?)).ok();
+            let value = b.zip(off).and_then(|(b, off)| {
+                let s = data.get(b)?.get(off..off.checked_add(len)?)?;
+                covered[b].push((off, off + len));
+                Some(s)
+            });
+            apart.push([value.unwrap_or(&[]), &[]]);
+        }
+        let text = &self.nest.engine.context().text;
+        for (k, (d, c)) in data.iter().zip(&covered).enumerate() {
+            let path = self.col(Some(n), i + 1 + k);
+            for (s, e) in uncovered(d.len(), c) {
+                let mut found = Vec::new();
+                text.scan_text(&path, Some(s as u64), &d[s..e], &mut found);
+                let seg = format!("buffer:{}", i + 1 + k);
+                out.findings
+                    .extend(found.into_iter().map(|f| rewrite(f, &path, &seg, None)));
+            }
+        }
+        Some((apart, Vec::new()))
+    }
+
+    /// The top-level row of element `i` of node `n`, through its parents.
+    fn row_of(
+        &self,
+        n: usize,
+        i: u64,
+        bufs: &[Buf],
+        roles: &[(usize, Role)],
+        body: &dyn Source,
+        codec: Option<Codec>,
+    ) -> Option<u64> {
         let mut node = n;
-        let mut i = i as u64;
+        let mut i = i;
+        let mut scratch = BatchOut::default();
         while let Some(p) = self.schema.nodes.get(node)?.parent {
             let pn = self.schema.nodes.get(p)?;
             i = match pn.ty {
                 ty::STRUCT => i,
                 ty::FIXED_SIZE_LIST => i / (pn.width.max(1) as u64),
                 ty::LIST | ty::MAP | ty::LARGE_LIST => {
-                    let k = buf_of(p, |r| matches!(r, Role::Offsets(_)))?;
+                    let k = roles
+                        .iter()
+                        .position(|&(m, r)| m == p && matches!(r, Role::Offsets(_)))?;
                     let large = matches!(roles[k].1, Role::Offsets(true));
-                    let offs = load(k)?;
+                    let offs = self.fetch(body, bufs.get(k)?, codec, "", &mut scratch)?;
                     offset_index(&offs, large, usize::try_from(i).ok()?)? as u64
                 }
                 ty::UNION if !pn.dense => i,
@@ -296,7 +396,7 @@ impl Batch<'_> {
             };
             node = p;
         }
-        Some((i, cell))
+        Some(i)
     }
 }
 
@@ -329,29 +429,6 @@ fn offset_index(offs: &[u8], large: bool, o: usize) -> Option<usize> {
     }
     let i = lo.min(n - 2);
     (offset_at(offs, large, i)? <= o && o < offset_at(offs, large, i + 1)?).then_some(i)
-}
-
-/// The view pointing into variadic buffer `vb` at position `o`: (element, cell start).
-fn view_index(views: &[u8], vb: usize, o: usize) -> Option<(usize, usize)> {
-    for (j, v) in views.chunks_exact(16).enumerate() {
-        let len = i32::from_le_bytes(v[0..4].try_into().ok()?);
-        if len <= 12 {
-            continue;
-        }
-        let b = i32::from_le_bytes(v[8..12].try_into().ok()?);
-        let off = i32::from_le_bytes(v[12..16].try_into().ok()?);
-        let (Ok(b), Ok(off), Ok(len)) = (
-            usize::try_from(b),
-            usize::try_from(off),
-            usize::try_from(len),
-        ) else {
-            continue;
-        };
-        if b == vb && off <= o && o < off + len {
-            return Some((j, off));
-        }
-    }
-    None
 }
 
 #[cfg(test)]

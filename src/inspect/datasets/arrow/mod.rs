@@ -169,6 +169,11 @@ impl ArrowLayer {
                 if !self.fill(data, 8) {
                     return;
                 }
+                if self.file && self.coverage.pages == 0 && self.buf == [0; 8] && self.pos <= 4096 {
+                    // writers pad the magic to their alignment (arrow-rs: 64 bytes)
+                    self.buf.clear();
+                    return;
+                }
                 if self.buf[..4] != CONT {
                     if self.file {
                         // no end-of-stream marker: the footer follows the last message

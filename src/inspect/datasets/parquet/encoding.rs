@@ -354,37 +354,7 @@ pub fn delta_length_byte_arrays(buf: &[u8], from: usize, max: u64) -> Result<Vec
     Ok(out)
 }
 
-/// Values rebuilt from an encoding that does not store them whole, joined by NUL bytes (so
-/// the text rules never match across two of them), with each value's range.
-#[derive(Debug, Default)]
-pub struct Rebuilt {
-    pub bytes: Vec<u8>,
-    pub ranges: Vec<(usize, usize)>,
-}
-
-impl Rebuilt {
-    /// The values at `ranges` of `buf`, apart (concatenated values such as
-    /// DELTA_LENGTH_BYTE_ARRAY's would let a secret run into the next value).
-    pub fn gather(buf: &[u8], ranges: &[(usize, usize)]) -> Rebuilt {
-        let total: usize = ranges.iter().map(|(s, e)| e - s + 1).sum();
-        let mut out = Rebuilt {
-            bytes: Vec::with_capacity(total),
-            ranges: Vec::with_capacity(ranges.len()),
-        };
-        for &(s, e) in ranges {
-            out.push([&buf[s..e], &[]]);
-        }
-        out
-    }
-
-    fn push(&mut self, parts: [&[u8]; 2]) {
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(parts[0]);
-        self.bytes.extend_from_slice(parts[1]);
-        self.ranges.push((start, self.bytes.len()));
-        self.bytes.push(0);
-    }
-}
+pub use crate::inspect::datasets::cell::Apart as Rebuilt;
 
 /// DELTA_BYTE_ARRAY values from `buf[from..]` (prefix lengths, suffix lengths, suffixes),
 /// rebuilt within `max_bytes` (front coding can make many long values out of few bytes).
