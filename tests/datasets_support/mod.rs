@@ -4,6 +4,15 @@
 
 use airgate::inspect::{build_engine, Finding, Severity};
 use airgate::policy::Policy;
+use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::types::Int32Type;
+use arrow_array::{
+    ArrayRef, DictionaryArray, Int32Array, Int64Array, LargeStringArray, RecordBatch, StringArray,
+    StringViewArray,
+};
+use arrow_ipc::writer::{FileWriter, IpcWriteOptions, StreamWriter};
+use arrow_ipc::CompressionType;
+use arrow_schema::{DataType, Field, Schema};
 use parquet::basic::{Compression, Encoding};
 use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
 use parquet::file::properties::{WriterProperties, WriterVersion};
@@ -184,4 +193,96 @@ pub fn show(f: &[Finding]) -> String {
         .map(|f| format!("{} {} {} {:?}", f.severity, f.rule, f.path, f.offset))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+// ---- Arrow IPC: 20 batches of 1,000 rows, as the `datasets` cache writes them ----
+
+pub const BATCH: usize = 1000;
+
+pub fn arrow_schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("text", DataType::Utf8, true),
+        Field::new("large", DataType::LargeUtf8, false),
+        Field::new("view", DataType::Utf8View, false),
+        Field::new(
+            "tags",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            true,
+        ),
+        Field::new(
+            "label",
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            false,
+        ),
+    ]))
+}
+
+/// Rows `start..start+BATCH`: `special` in text row PLANTED, large row 19,999, view row
+/// 15,000, the second tag of row 777, and dictionary entry 2 (used by row 5,000 only).
+pub fn arrow_batch(start: usize, special: &str) -> RecordBatch {
+    let rows = start..start + BATCH;
+    let text: StringArray = rows
+        .clone()
+        .map(|i| (i % 7 != 3 || i == PLANTED).then(|| text_row(i, special)))
+        .collect();
+    let pick = |i: usize, at: usize| {
+        if i == at {
+            special.to_string()
+        } else {
+            text_row(i + 1, "")
+        }
+    };
+    let large: LargeStringArray = rows.clone().map(|i| Some(pick(i, 19_999))).collect();
+    let view: Vec<String> = rows.clone().map(|i| pick(i, 15_000)).collect();
+    let view = StringViewArray::from(view.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    let mut tags = ListBuilder::new(StringBuilder::new());
+    for i in rows.clone() {
+        tags.values().append_value("a");
+        tags.values()
+            .append_value(if i == 777 { special } else { "b" });
+        tags.append(true);
+    }
+    let keys = Int32Array::from(
+        rows.clone()
+            .map(|i| if i == 5_000 { 2 } else { (i % 2) as i32 })
+            .collect::<Vec<_>>(),
+    );
+    let values = StringArray::from(vec!["chat", "code", special]);
+    let label = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).expect("dictionary");
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(rows.map(|i| i as i64).collect::<Vec<_>>())),
+        Arc::new(text),
+        Arc::new(large),
+        Arc::new(view),
+        Arc::new(tags.finish()),
+        Arc::new(label),
+    ];
+    RecordBatch::try_new(arrow_schema(), cols).expect("batch")
+}
+
+pub fn ipc_options(c: Option<CompressionType>) -> IpcWriteOptions {
+    IpcWriteOptions::default()
+        .try_with_compression(c)
+        .expect("compression")
+}
+
+pub fn arrow_stream(c: Option<CompressionType>, special: &str) -> Vec<u8> {
+    let mut w = StreamWriter::try_new_with_options(Vec::new(), &arrow_schema(), ipc_options(c))
+        .expect("writer");
+    for start in (0..ROWS).step_by(BATCH) {
+        w.write(&arrow_batch(start, special)).expect("write");
+    }
+    w.finish().expect("finish");
+    w.into_inner().expect("bytes")
+}
+
+pub fn arrow_file(c: Option<CompressionType>, special: &str) -> Vec<u8> {
+    let mut w = FileWriter::try_new_with_options(Vec::new(), &arrow_schema(), ipc_options(c))
+        .expect("writer");
+    for start in (0..ROWS).step_by(BATCH) {
+        w.write(&arrow_batch(start, special)).expect("write");
+    }
+    w.finish().expect("finish");
+    w.into_inner().expect("bytes")
 }
