@@ -101,7 +101,7 @@ impl Pq {
             })
             .set_dictionary_enabled(self.dictionary)
             .set_data_page_size_limit(self.page_bytes)
-            .set_max_row_group_size(self.rows_per_group);
+            .set_max_row_group_row_count(Some(self.rows_per_group));
         if let Some(e) = self.encoding {
             for col in ["text", "label"] {
                 b = b.set_column_encoding(col.into(), e);

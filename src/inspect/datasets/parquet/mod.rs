@@ -480,3 +480,25 @@ fn index_rows(
     }
     Ok(())
 }
+
+/// The file ranges of every page's compressed data (data page v2: without the levels stored
+/// in front of it), in file order. For tools: the bench's floor decompresses exactly these
+/// bytes with `zstd -d`.
+pub fn page_data(src: &dyn Source) -> Result<Vec<(u64, u64)>, String> {
+    let layout = footer::read(src).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for rg in &layout.row_groups {
+        for c in &rg.chunks {
+            let (pages, stop) = pages::walk(src, c);
+            if let Some(s) = stop {
+                return Err(format!("{} at offset {}", s.why, s.at));
+            }
+            for p in pages {
+                let levels = p.h.v2.map_or(0, |v| (v.rep_len + v.def_len) as u64);
+                let start = p.at + p.header_len + levels;
+                out.push((start, p.end() - start));
+            }
+        }
+    }
+    Ok(out)
+}
