@@ -40,7 +40,7 @@ for i in $(seq "$RUNS"); do
   /usr/bin/time -f %M -o "$B/dataset-rss" "$BIN" scan "$B/dataset.parquet" --format json > "$B/dataset-scan.json" || true
   e=$(now)
   ag_t+=("$(awk -v s="$s" -v e="$e" 'BEGIN{print e-s}')")
-  rss+=("$(cat "$B/dataset-rss")")
+  rss+=("$(tail -1 "$B/dataset-rss")")   # GNU time says first when the exit status is not 0
 done
 grep -q 'dataset.parquet!rg[0-9]*/col:response/row:1234567' "$B/dataset-scan.json" \
   || { echo "the planted key pair was not reported at its row: the scan did not read the dataset"; exit 1; }

@@ -222,11 +222,11 @@ fn seeds(dir: &str) {
                 .map(|j| ByteArray::from(if j == 9 { KEY } else { "some text" }))
                 .collect();
             let defs: Vec<i16> = (0..20).map(|j| i16::from(j % 10 != 3)).collect();
-            let tags: Vec<ByteArray> = (0..30)
+            let tags: Vec<ByteArray> = (0..60)
                 .map(|j| ByteArray::from(format!("t{j}").as_str()))
                 .collect();
-            let tdefs: Vec<i16> = vec![3; 30];
-            let treps: Vec<i16> = (0..30).map(|j| i16::from(j % 3 != 0)).collect();
+            let tdefs: Vec<i16> = vec![3; 60];
+            let treps: Vec<i16> = (0..60).map(|j| i16::from(j % 3 != 0)).collect();
             let mut k = 0;
             while let Some(mut col) = rg.next_column().expect("col") {
                 match k {

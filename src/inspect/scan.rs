@@ -159,12 +159,6 @@ fn scan_item(
     opts: &ScanOptions,
     buf: &mut Vec<u8>,
 ) -> Result<Vec<Finding>, ScanError> {
-    // a Parquet file is read in place (its index is at its end): no copy is held
-    if let Some((findings, _coverage)) =
-        super::datasets::scan_file(engine, &it.shown, &file, it.size).map_err(io_err(&it.path))?
-    {
-        return Ok(findings);
-    }
     if it.size >= opts.split_at {
         scan_large(engine, text, file, it, opts)
     } else {
@@ -491,6 +485,15 @@ fn scan_large(
 ) -> Result<Vec<Finding>, ScanError> {
     let mut head = vec![0u8; SNIFF_LEN.min(it.size as usize)];
     file.read_exact_at(&mut head, 0).map_err(io_err(&it.path))?;
+    // a large Parquet file is read in place (its index is at its end): no copy is held
+    if engine.nests() && super::datasets::sniff(&head) == Some(super::datasets::Kind::Parquet) {
+        if let Some((findings, _coverage)) =
+            super::datasets::scan_file(engine, &it.shown, &file, it.size)
+                .map_err(io_err(&it.path))?
+        {
+            return Ok(findings);
+        }
+    }
     let is_text = looks_text(&head);
     // A container's members are text-scanned by the sequential pass (as children); its raw
     // bytes are not scanned again.

@@ -89,6 +89,16 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+/// `out` made exactly `len` bytes long without clearing what it holds (the decoder
+/// overwrites all of it, which the callers check), so a reused buffer is not zeroed again.
+fn sized(out: &mut Vec<u8>, len: usize) {
+    if out.len() < len {
+        out.resize(len, 0);
+    } else {
+        out.truncate(len);
+    }
+}
+
 /// Decode `input` into `out` (its contents replaced), which must come to exactly `len` bytes.
 pub fn decompress(
     codec: Codec,
@@ -96,9 +106,9 @@ pub fn decompress(
     len: usize,
     out: &mut Vec<u8>,
 ) -> Result<(), CodecError> {
-    out.clear();
     match codec {
         Codec::Uncompressed => {
+            out.clear();
             if input.len() != len {
                 return Err(size(codec, len, input.len()));
             }
@@ -108,9 +118,10 @@ pub fn decompress(
         Codec::Snappy => {
             let n = snap::raw::decompress_len(input).map_err(|e| corrupt(codec, e))?;
             if n != len {
+                out.clear();
                 return Err(size(codec, len, n));
             }
-            out.resize(len, 0);
+            sized(out, len);
             let got = snap::raw::Decoder::new()
                 .decompress(input, out)
                 .map_err(|e| corrupt(codec, e))?;
@@ -127,7 +138,7 @@ pub fn decompress(
             read_exact_len(codec, lz4_flex::frame::FrameDecoder::new(input), len, out)
         }
         Codec::Zstd => {
-            out.resize(len, 0);
+            sized(out, len);
             let got = ZSTD.with_borrow_mut(|slot| {
                 if slot.is_none() {
                     *slot = Some(zstd::bulk::Decompressor::new().map_err(|e| corrupt(codec, e))?);
@@ -179,6 +190,7 @@ fn read_exact_len(
     len: usize,
     out: &mut Vec<u8>,
 ) -> Result<(), CodecError> {
+    out.clear();
     out.reserve(len);
     let mut r = r.take(len as u64 + 1);
     r.read_to_end(out).map_err(|e| corrupt(codec, e))?;
@@ -196,8 +208,7 @@ enum Lz4Fail {
 }
 
 fn lz4_block(input: &[u8], len: usize, out: &mut Vec<u8>) -> Result<(), Lz4Fail> {
-    out.clear();
-    out.resize(len, 0);
+    sized(out, len);
     let got = lz4_flex::block::decompress_into(input, out).map_err(|e| {
         out.clear();
         Lz4Fail::Corrupt(e.to_string())
@@ -212,8 +223,7 @@ fn lz4_block(input: &[u8], len: usize, out: &mut Vec<u8>) -> Result<(), Lz4Fail>
 /// Hadoop's LZ4 framing: blocks of (u32 BE decoded size, u32 BE encoded size, raw LZ4 block)
 /// that together decode to exactly `len` bytes. False (and `out` cleared) if not.
 fn lz4_hadoop(input: &[u8], len: usize, out: &mut Vec<u8>) -> bool {
-    out.clear();
-    out.resize(len, 0);
+    sized(out, len);
     let mut rest = input;
     let mut at = 0usize;
     while !rest.is_empty() {

@@ -241,6 +241,13 @@ fn chunk(ctx: &Ctx<'_>, layout: &Layout, r: usize, c: &Chunk) -> (Vec<Finding>, 
         ));
         return (out, Vec::new());
     }
+    if c.codec == super::codec::Codec::Lzo {
+        // no page of it can be decoded: refused once, its stored bytes text-scanned
+        let why = "its pages are compressed with LZO, which airgate does not decode";
+        ctx.refuse(uninspectable(&col, "Parquet column chunk", why));
+        let _ = scan_raw(ctx.nest, ctx.src, &col, c.start, c.start + c.len, &mut out);
+        return (out, vec![(c.start, c.start + c.len)]);
+    }
     let (pages, stop) = pages::walk(ctx.src, c);
     let outs: Vec<PageOut> = pages.par_iter().map(|p| page(ctx, c, &col, p)).collect();
     let mut covered: Vec<(u64, u64)> = pages.iter().map(|p| (p.at, p.end())).collect();
@@ -314,13 +321,24 @@ fn chunk(ctx: &Ctx<'_>, layout: &Layout, r: usize, c: &Chunk) -> (Vec<Finding>, 
     (out, covered)
 }
 
+thread_local! {
+    /// Per worker: the buffers of the last page read and decoded.
+    static SCRATCH: std::cell::Cell<(Vec<u8>, Vec<u8>)> = const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+}
+
 /// Read, decode and scan one page.
 fn page(ctx: &Ctx<'_>, c: &Chunk, col: &str, p: &PageRef) -> PageOut {
     let mut o = PageOut::default();
     if ctx.stop.load(Ordering::Relaxed) {
         return o;
     }
-    let mut raw = vec![0u8; (p.end() - p.at) as usize];
+    // this worker's buffers from the last page (reused: no allocation or zeroing per page)
+    let (mut raw, spare) = SCRATCH.take();
+    let n = (p.end() - p.at) as usize;
+    if raw.len() < n {
+        raw.resize(n, 0);
+    }
+    raw.truncate(n);
     if let Err(e) = ctx.src.read_at(p.at, &mut raw) {
         ctx.refuse(uninspectable(
             col,
@@ -347,7 +365,7 @@ fn page(ctx: &Ctx<'_>, c: &Chunk, col: &str, p: &PageRef) -> PageOut {
         );
         return o;
     }
-    let d = match pages::decode(c, p, &raw, MAX_PAGE) {
+    let d = match pages::decode(c, p, &raw, MAX_PAGE, spare) {
         Ok(d) => d,
         Err(e) => {
             let f = match &e {
@@ -369,6 +387,12 @@ fn page(ctx: &Ctx<'_>, c: &Chunk, col: &str, p: &PageRef) -> PageOut {
                 )),
             };
             o.done.extend(f);
+            // its rows still count, as far as the header tells them
+            o.rows = match (p.h.v1, p.h.v2) {
+                (_, Some(v2)) => v2.num_rows as u64,
+                (Some(v1), None) if c.max_rep == 0 => v1.num_values as u64,
+                _ => 0,
+            };
             // the stored bytes (literals survive some codecs) get the text rules
             let page_path = format!("{col}/page:{}", p.index);
             text.scan_text(
@@ -399,6 +423,7 @@ fn page(ctx: &Ctx<'_>, c: &Chunk, col: &str, p: &PageRef) -> PageOut {
     text.scan_text(col, Some(0), d.scanned(), &mut found);
     o.pending = rows::locate(c, &d, col, found);
     o.rows = d.rows;
+    SCRATCH.set((raw, d.data));
     o
 }
 
@@ -420,7 +445,7 @@ fn dictionary_rows(
         if ctx.src.read_at(p.at, &mut raw).is_err() {
             continue;
         }
-        let Ok(d) = pages::decode(c, p, &raw, MAX_PAGE) else {
+        let Ok(d) = pages::decode(c, p, &raw, MAX_PAGE, Vec::new()) else {
             continue;
         };
         if d.encoding != encoding::RLE_DICTIONARY && d.encoding != encoding::PLAIN_DICTIONARY {

@@ -200,14 +200,24 @@ impl Decoded {
 }
 
 /// Decompress page `p` (its header and data in `raw`) of `chunk` and locate its parts.
-pub fn decode(chunk: &Chunk, p: &PageRef, raw: &[u8], max_page: u64) -> Result<Decoded, PageError> {
+/// `data` is a buffer to decode into (reused between pages; see [`Decoded::data`]).
+pub fn decode(
+    chunk: &Chunk,
+    p: &PageRef,
+    raw: &[u8],
+    max_page: u64,
+    data: Vec<u8>,
+) -> Result<Decoded, PageError> {
     let h = &p.h;
     let payload = &raw[p.header_len as usize..];
     let unc = h.uncompressed as u64;
     if unc > max_page {
         return Err(PageError::TooLarge(unc, max_page));
     }
-    let mut d = Decoded::default();
+    let mut d = Decoded {
+        data,
+        ..Decoded::default()
+    };
     match h.kind {
         thrift::DICTIONARY_PAGE => {
             let dh = h
