@@ -30,26 +30,29 @@ echo "dataset: $size bytes on disk, $pages bytes of compressed pages, decoding t
 cat "$B/dataset.parquet" "$B/dataset-pages.zst" > /dev/null   # warm the page cache for both
 
 median() { sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
-now() { date +%s.%N; }
 
-floor_t=(); ag_t=(); rss=()
+floor_t=(); ag_t=(); rss=(); floor_cpu=(); ag_cpu=()
+load=$(cut -d' ' -f1 /proc/loadavg)
 for i in $(seq "$RUNS"); do
-  s=$(now); zstd -dcq "$B/dataset-pages.zst" > /dev/null; e=$(now)
-  floor_t+=("$(awk -v s="$s" -v e="$e" 'BEGIN{print e-s}')")
-  s=$(now)
-  /usr/bin/time -f %M -o "$B/dataset-rss" "$BIN" scan "$B/dataset.parquet" --format json > "$B/dataset-scan.json" || true
-  e=$(now)
-  ag_t+=("$(awk -v s="$s" -v e="$e" 'BEGIN{print e-s}')")
-  rss+=("$(tail -1 "$B/dataset-rss")")   # GNU time says first when the exit status is not 0
+  /usr/bin/time -f "%e %U %S" -o "$B/dataset-floor" zstd -dcq "$B/dataset-pages.zst" > /dev/null
+  read -r w u s < "$B/dataset-floor"
+  floor_t+=("$w"); floor_cpu+=("$(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}')")
+  /usr/bin/time -f "%e %U %S %M" -o "$B/dataset-time" "$BIN" scan "$B/dataset.parquet" --format json > "$B/dataset-scan.json" || true
+  # GNU time puts "Command exited with non-zero status 1" first (the planted secret)
+  read -r w u s m < <(tail -1 "$B/dataset-time")
+  ag_t+=("$w"); ag_cpu+=("$(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}')"); rss+=("$m")
 done
 grep -q 'dataset.parquet!rg[0-9]*/col:response/row:1234567' "$B/dataset-scan.json" \
   || { echo "the planted key pair was not reported at its row: the scan did not read the dataset"; exit 1; }
 ft=$(printf '%s\n' "${floor_t[@]}" | median)
 at=$(printf '%s\n' "${ag_t[@]}" | median)
+fc=$(printf '%s\n' "${floor_cpu[@]}" | median)
+ac=$(printf '%s\n' "${ag_cpu[@]}" | median)
 rk=$(printf '%s\n' "${rss[@]}" | median)
-awk -v d="$decoded" -v ft="$ft" -v at="$at" -v rk="$rk" -v n="$RUNS" 'BEGIN{
-  printf "floor  zstd -d of the pages        : %6.2f s  %7.0f MB/s decoded (median of %d)\n", ft, d/ft/1e6, n;
-  printf "airgate scan (decode+inspect)   : %6.2f s  %7.0f MB/s decoded (median of %d)\n", at, d/at/1e6, n;
+awk -v d="$decoded" -v ft="$ft" -v at="$at" -v fc="$fc" -v ac="$ac" -v rk="$rk" -v n="$RUNS" -v load="$load" 'BEGIN{
+  printf "load average at start           : %s (compare wall times only on a quiet machine)\n", load;
+  printf "floor  zstd -d of the pages        : %6.2f s  %7.0f MB/s decoded, %5.2f CPU s (median of %d)\n", ft, d/ft/1e6, fc, n;
+  printf "airgate scan (decode+inspect)   : %6.2f s  %7.0f MB/s decoded, %5.2f CPU s (median of %d)\n", at, d/at/1e6, ac, n;
   printf "ratio airgate/floor             : %6.2fx (target >= 0.80x)\n", ft/at;
   printf "airgate peak RSS                : %6.1f MB (target < 128 MB)\n", rk/1024;
 }'

@@ -97,3 +97,18 @@ fn a_file_footer_listing_a_batch_outside_the_stream_is_refused() {
     let f = scan_stream("f.arrow", &arrow_file(None, NEAR_MISS_ROW), 1 << 20);
     assert!(serious(&f).is_empty(), "{}", show(&f));
 }
+
+#[test]
+fn an_oversized_message_is_refused_not_skipped() {
+    // the end-of-stream marker turned into a message claiming 2 GiB of metadata
+    let mut data = arrow_stream(None, NEAR_MISS_ROW);
+    let n = data.len();
+    assert_eq!(data[n - 8..], [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+    data[n - 4..].copy_from_slice(&0x7fff_0000i32.to_le_bytes());
+    let f = scan_stream("o.arrow", &data, 1 << 20);
+    let r = f
+        .iter()
+        .find(|x| x.rule == "archive.uninspectable")
+        .unwrap_or_else(|| panic!("{}", show(&f)));
+    assert!(r.message.contains("metadata"), "{}", r.message);
+}

@@ -229,3 +229,22 @@ fn broken_files_never_panic_and_never_pass_silently() {
     );
     assert!(has(&f, "archive.corrupt", "fake.bin"), "{}", show(&f));
 }
+
+#[test]
+fn a_plaintext_footer_over_encrypted_columns_is_refused() {
+    // FileMetaData gains field 8 (encryption_algorithm), written in the long field form
+    // (type struct, id 8, an empty struct) just before the footer's final stop byte
+    let mut data = zstd_dataset(NEAR_MISS_ROW);
+    let n = data.len();
+    let flen = u32::from_le_bytes([data[n - 8], data[n - 7], data[n - 6], data[n - 5]]) as usize;
+    assert_eq!(data[n - 9], 0, "the footer ends with a stop byte");
+    data.splice(n - 9..n - 9, [0x0c, 0x10, 0x00]);
+    let n = data.len();
+    data[n - 8..n - 4].copy_from_slice(&((flen + 3) as u32).to_le_bytes());
+    let f = scan_stream("p.parquet", &data, 1 << 20);
+    let r = f
+        .iter()
+        .find(|x| x.rule == "archive.uninspectable" && x.path == "p.parquet")
+        .unwrap_or_else(|| panic!("{}", show(&f)));
+    assert!(r.message.contains("encrypted"), "{}", r.message);
+}

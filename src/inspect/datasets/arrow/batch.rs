@@ -225,7 +225,8 @@ impl Batch<'_> {
                     .extend(found.into_iter().map(|f| rewrite(f, &path, &seg, None)));
             }
             let mut found = Vec::new();
-            text.scan_text(&path, Some(0), &apart.bytes, &mut found);
+            // read as text (cells hold text, UTF-8 included); offsets count from its start
+            text.scan_text(&path, None, &apart.bytes, &mut found);
             for f in found {
                 let place = scanned_offset(&f, &path).and_then(|o| apart.value_at(o));
                 let row = place.and_then(|(j, _)| {

@@ -420,7 +420,8 @@ fn page(ctx: &Ctx<'_>, c: &Chunk, col: &str, p: &PageRef) -> PageOut {
         return o;
     }
     let mut found = Vec::new();
-    text.scan_text(col, Some(0), d.scanned(), &mut found);
+    // read as text (cells hold text, UTF-8 included); offsets count from the page's start
+    text.scan_text(col, None, d.scanned(), &mut found);
     o.pending = rows::locate(c, &d, col, found);
     o.rows = d.rows;
     SCRATCH.set((raw, d.data));

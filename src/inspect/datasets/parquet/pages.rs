@@ -377,3 +377,82 @@ pub fn value_ranges(
         _ => None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use thrift::DataV1;
+
+    fn chunk(codec: Codec) -> Chunk {
+        Chunk {
+            name: "c".into(),
+            codec,
+            start: 4,
+            len: 100,
+            physical: Physical::ByteArray,
+            max_def: 1,
+            max_rep: 0,
+            external: None,
+        }
+    }
+
+    fn page(kind: i32, unc: i32, comp: i32) -> PageRef {
+        PageRef {
+            index: 0,
+            at: 0,
+            header_len: 0,
+            h: PageHeader {
+                kind,
+                uncompressed: unc,
+                compressed: comp,
+                v1: Some(DataV1 {
+                    num_values: 2,
+                    encoding: enc::PLAIN,
+                    def_encoding: 3,
+                    rep_encoding: 3,
+                }),
+                ..PageHeader::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_page_over_the_limit_is_not_decoded() {
+        let raw = vec![0u8; 16];
+        let e = decode(
+            &chunk(Codec::Zstd),
+            &page(thrift::DATA_PAGE, 200 << 20, 16),
+            &raw,
+            128 << 20,
+            Vec::new(),
+        );
+        assert!(
+            matches!(e, Err(PageError::TooLarge(n, _)) if n == 200 << 20),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn levels_that_run_past_the_page_are_an_error() {
+        // definition levels claim 1000 bytes in a 12-byte page
+        let mut raw = 1000u32.to_le_bytes().to_vec();
+        raw.extend_from_slice(&[0; 8]);
+        let e = decode(
+            &chunk(Codec::Uncompressed),
+            &page(thrift::DATA_PAGE, 12, 12),
+            &raw,
+            1 << 20,
+            Vec::new(),
+        );
+        assert!(matches!(e, Err(PageError::Layout(_))), "{e:?}");
+        // an unknown page type
+        let e = decode(
+            &chunk(Codec::Uncompressed),
+            &page(9, 12, 12),
+            &raw,
+            1 << 20,
+            Vec::new(),
+        );
+        assert!(matches!(e, Err(PageError::Layout(_))), "{e:?}");
+    }
+}
