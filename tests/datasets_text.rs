@@ -74,8 +74,9 @@ fn text_datasets_are_scanned_inside_every_layer() {
                         .iter()
                         .find(|f| f["rule"] == "secret.aws-secret-access-key")
                         .unwrap_or_else(|| panic!("{what}: {}", text(&o)));
+                    let path = hit["path"].as_str().unwrap_or("");
                     assert!(
-                        hit["path"].as_str().is_some_and(|p| p.ends_with(&inner)),
+                        path.contains(&format!("{outer}!")) && path.ends_with(&inner),
                         "{what}: {hit}"
                     );
                     let header = usize::from(kind != "jsonl");

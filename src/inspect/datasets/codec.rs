@@ -294,7 +294,8 @@ mod tests {
             (Codec::Lz4Hadoop, &fr),  // and the LZ4 frame fallback
             (Codec::Lz4Frame, &fr),
         ] {
-            decompress(codec, enc, data.len(), &mut out).expect(codec.name());
+            decompress(codec, enc, data.len(), &mut out)
+                .unwrap_or_else(|e| panic!("{}: {e}", codec.name()));
             assert_eq!(out, data, "{}", codec.name());
             // one byte more or less than declared is refused
             assert!(decompress(codec, enc, data.len() - 1, &mut out).is_err());

@@ -164,7 +164,7 @@ pub fn inspect(nest: &Nest, src: &dyn Source, out: &mut Vec<Finding>) -> Coverag
         .enumerate()
         .flat_map(|(r, rg)| (0..rg.chunks.len()).map(move |c| (r, c)))
         .collect();
-    let results: Vec<(Vec<Finding>, Vec<(u64, u64)>)> = jobs
+    let results: Vec<ChunkOut> = jobs
         .par_iter()
         .map(|&(r, c)| chunk(&ctx, &layout, r, &layout.row_groups[r].chunks[c]))
         .collect();
@@ -210,6 +210,9 @@ fn gaps(nest: &Nest, src: &dyn Source, mut covered: Vec<(u64, u64)>, out: &mut V
     }
 }
 
+/// A column chunk's findings and the byte ranges its pages cover.
+type ChunkOut = (Vec<Finding>, Vec<(u64, u64)>);
+
 /// What one page yielded.
 #[derive(Default)]
 struct PageOut {
@@ -220,7 +223,7 @@ struct PageOut {
 }
 
 /// Inspect one column chunk; returns its findings and the byte ranges its pages cover.
-fn chunk(ctx: &Ctx<'_>, layout: &Layout, r: usize, c: &Chunk) -> (Vec<Finding>, Vec<(u64, u64)>) {
+fn chunk(ctx: &Ctx<'_>, layout: &Layout, r: usize, c: &Chunk) -> ChunkOut {
     let rg = &layout.row_groups[r];
     let col = format!("{}!rg{r}/col:{}", ctx.nest.path, c.name);
     let mut out = Vec::new();
