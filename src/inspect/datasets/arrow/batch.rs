@@ -152,7 +152,7 @@ impl Batch<'_> {
                 .collect(),
             None => Vec::new(),
         };
-        let mut roles = buffer_roles(self.schema, &variadic, self.v5);
+        let mut roles = buffer_roles(self.schema, &variadic, self.v5, bufs.len());
         if roles.len() != bufs.len() || nodes != self.schema.nodes.len() {
             out.findings.push(corrupt(
                 &self.base,
@@ -345,6 +345,14 @@ impl Batch<'_> {
             }
             let b = usize::try_from(i32::from_le_bytes(v[8..12].try_into().ok()?)).ok();
             let off = usize::try_from(i32::from_le_bytes(v[12..16].try_into().ok()?)).ok();
+            if apart.bytes.len() as u64 + len as u64 > MAX_BUFFER {
+                let why = format!(
+                    "its views address more than the {MAX_BUFFER} bytes gathered per buffer"
+                );
+                out.findings
+                    .push(uninspectable(&self.col(Some(n), i), "Arrow buffer", why));
+                break;
+            }
             let value = b.zip(off).and_then(|(b, off)| {
                 let s = data.get(b)?.get(off..off.checked_add(len)?)?;
                 covered[b].push((off, off + len));

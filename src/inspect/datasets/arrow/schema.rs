@@ -222,10 +222,16 @@ fn walk_value(
 
 /// The roles of each node's buffers, in order; `variadic` gives the data-buffer count of
 /// each view field in turn; `v5`: the metadata version has unions without validity.
-pub fn buffer_roles(s: &Schema, variadic: &[i64], v5: bool) -> Vec<(usize, Role)> {
+///
+/// Stops once it has more than `limit` roles (the batch's buffer count): such a batch does
+/// not match its schema anyway.
+pub fn buffer_roles(s: &Schema, variadic: &[i64], v5: bool, limit: usize) -> Vec<(usize, Role)> {
     let mut out = Vec::new();
     let mut views = variadic.iter();
     for (i, n) in s.nodes.iter().enumerate() {
+        if out.len() > limit {
+            break;
+        }
         let mut push = |r: Role| out.push((i, r));
         if n.dict_id.is_some() {
             push(Role::Validity);
@@ -247,7 +253,11 @@ pub fn buffer_roles(s: &Schema, variadic: &[i64], v5: bool) -> Vec<(usize, Role)
             ty::BINARY_VIEW | ty::UTF8_VIEW => {
                 push(Role::Validity);
                 push(Role::Views);
-                let k = views.next().copied().unwrap_or(0).clamp(0, 1 << 20) as usize;
+                let k = views
+                    .next()
+                    .copied()
+                    .unwrap_or(0)
+                    .clamp(0, limit as i64 + 1) as usize;
                 for j in 0..k {
                     push(Role::Variadic(j));
                 }

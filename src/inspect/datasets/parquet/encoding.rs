@@ -14,8 +14,9 @@ pub const DELTA_BYTE_ARRAY: i32 = 7;
 pub const RLE_DICTIONARY: i32 = 8;
 pub const BYTE_STREAM_SPLIT: i32 = 9;
 
-/// Most values one page may hold for the decoders that list them (lengths, prefixes).
-pub const MAX_VALUES: u64 = 1 << 24;
+/// Most values of one page listed (lengths, prefixes) or walked to place a finding in its
+/// row; a page with more has its findings placed at the page instead.
+pub const MAX_VALUES: u64 = 1 << 22;
 /// Largest DELTA_BINARY_PACKED block, in values (writers use 128 or 256).
 const MAX_BLOCK: u64 = 1 << 16;
 
@@ -154,17 +155,27 @@ impl<'a> Levels<'a> {
         let header = uleb(self.buf, &mut self.pos)?;
         if header & 1 == 1 {
             let groups = header >> 1;
-            let count = groups * 8;
+            let count = groups
+                .checked_mul(8)
+                .ok_or(EncodingError::Invalid("bit-packed run too long"))?;
             let len = groups
                 .checked_mul(u64::from(self.width))
                 .ok_or(EncodingError::Invalid("bit-packed run too long"))?;
+            // the run's bytes must be there: a run cannot claim values it does not store
             let len = usize::try_from(len).map_err(|_| EncodingError::Eof)?;
             let end = self.pos.checked_add(len).ok_or(EncodingError::Eof)?;
-            // the last run may be cut short where the stream ends
-            let bytes = &self.buf[self.pos..end.min(self.buf.len())];
-            self.pos = end.min(self.buf.len());
+            let bytes = self.buf.get(self.pos..end).ok_or(EncodingError::Eof)?;
+            self.pos = end;
             if count == 0 {
                 return Err(EncodingError::Invalid("empty bit-packed run"));
+            }
+            if self.width == 0 {
+                // zero-width values are all 0: a run of them is a repeat
+                self.run = Run::Repeat {
+                    value: 0,
+                    left: count,
+                };
+                return Ok(());
             }
             self.run = Run::Packed {
                 bytes,
@@ -442,6 +453,10 @@ mod tests {
         let huge = [0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 3];
         let mut l = Levels::hybrid(&huge, 2, 10).expect("levels");
         assert_eq!(l.count(u64::MAX, 3).expect("count"), (10, 10));
+        // a bit-packed run claiming 2^40 values it does not store is an error, not a loop
+        let lying = [0x81, 0x80, 0x80, 0x80, 0x80, 0x40, 0xff];
+        let mut l = Levels::hybrid(&lying, 1, u64::MAX).expect("levels");
+        assert_eq!(l.count(u64::MAX, 0), Err(EncodingError::Eof));
         // the deprecated layout: 0..=7 in 3 bits, most significant bit first
         let legacy = [0b0000_0101, 0b0011_1001, 0b0111_0111];
         let mut l = Levels::legacy(&legacy, 3, 8).expect("legacy");

@@ -335,6 +335,20 @@ fn page(ctx: &Ctx<'_>, c: &Chunk, col: &str, p: &PageRef) -> PageOut {
     if ctx.stop.load(Ordering::Relaxed) {
         return o;
     }
+    let stored = p.h.compressed as u64;
+    let declared = p.h.uncompressed as u64;
+    if stored > MAX_PAGE || declared > MAX_PAGE {
+        // not held, not decoded: refused, its stored bytes text-scanned where they lie
+        let why = format!(
+            "page {} at offset {} stores {stored} bytes and declares {declared}, more than the {MAX_PAGE} a page may take",
+            p.index, p.at
+        );
+        ctx.refuse(uninspectable(col, "Parquet page", why));
+        let page_path = format!("{col}/page:{}", p.index);
+        let start = p.at + p.header_len;
+        let _ = scan_raw(ctx.nest, ctx.src, &page_path, start, p.end(), &mut o.done);
+        return o;
+    }
     // this worker's buffers from the last page (reused: no allocation or zeroing per page)
     let (mut raw, spare) = SCRATCH.take();
     let n = (p.end() - p.at) as usize;
@@ -474,6 +488,9 @@ fn index_rows(
     d: &Decoded,
     mut f: impl FnMut(u64, i64),
 ) -> Result<(), encoding::EncodingError> {
+    if d.num_values > encoding::MAX_VALUES {
+        return Err(encoding::EncodingError::TooMany(d.num_values));
+    }
     let width = *d
         .data
         .get(d.values_from)

@@ -93,6 +93,10 @@ fn local_rows(
     wanted: &[usize],
 ) -> Result<Vec<Option<i64>>, super::encoding::EncodingError> {
     let mut out = vec![None; wanted.len()];
+    if d.num_values > super::encoding::MAX_VALUES {
+        // too many level entries to walk: the findings stay at the page
+        return Ok(out);
+    }
     if chunk.max_def == 0 && chunk.max_rep == 0 {
         for (k, &v) in wanted.iter().enumerate() {
             out[k] = Some(v as i64);
