@@ -2,6 +2,7 @@
 //! dataset inside a signed bundle, rejected by `verify` and quarantined by `admit` alike,
 //! while its clean twin is accepted and staged.
 
+mod common;
 mod datasets_support;
 mod gate_util;
 
@@ -109,4 +110,31 @@ fn verify_and_admit_reject_a_signed_bundle_holding_a_leaky_dataset() {
     let o = env.admit(&good);
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert_eq!(env.staged().len(), 1);
+}
+
+#[test]
+fn datasets_are_read_without_network() {
+    if common::namespace_has_no_network() != Some(true) {
+        eprintln!("skipped: cannot create a network namespace here");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let pq = dir.path().join("d.parquet");
+    let ar = dir.path().join("t.arrow");
+    std::fs::write(&pq, parquet_dataset(&Pq::new(Compression::SNAPPY), KEY_ROW)).expect("write");
+    std::fs::write(
+        &ar,
+        arrow_file(Some(arrow_ipc::CompressionType::LZ4_FRAME), KEY_ROW),
+    )
+    .expect("write");
+    for (p, want) in [
+        (&pq, "!rg0/col:text/row:12345"),
+        (&ar, "!batch:12/col:text/row:12345"),
+    ] {
+        let Some((code, out)) = common::airgate_offline(&["scan", s(p), "--format", "json"]) else {
+            return;
+        };
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains(want), "{out}");
+    }
 }
