@@ -248,3 +248,48 @@ fn a_plaintext_footer_over_encrypted_columns_is_refused() {
         .unwrap_or_else(|| panic!("{}", show(&f)));
     assert!(r.message.contains("encrypted"), "{}", r.message);
 }
+
+#[test]
+fn a_file_on_disk_is_read_in_place_with_the_same_findings() {
+    // what `scan` does for a large Parquet file: no spool, the file itself is the source
+    let data = zstd_dataset(KEY_ROW);
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("d.parquet");
+    std::fs::write(&p, &data).expect("write");
+    let engine =
+        airgate::inspect::build_engine(&airgate::policy::Policy::default()).expect("engine");
+    let file = std::fs::File::open(&p).expect("open");
+    let (found, cov) =
+        airgate::inspect::datasets::scan_file(&engine, "d.parquet", &file, data.len() as u64)
+            .expect("read")
+            .expect("a Parquet file");
+    let key = |f: &[airgate::inspect::Finding]| {
+        let mut v: Vec<String> = f
+            .iter()
+            .map(|x| format!("{} {} {:?}", x.rule, x.path, x.offset))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(key(&found), key(&scan_stream("d.parquet", &data, 1 << 16)));
+    assert!(has(
+        &found,
+        "secret.aws-access-key-id",
+        "d.parquet!rg0/col:text/row:12345"
+    ));
+    assert_eq!((cov.files, cov.groups, cov.columns), (1, 1, 3));
+    assert!(
+        cov.pages > 3 && cov.bytes_decoded > data.len() as u64,
+        "{cov:?}"
+    );
+    assert!(cov.not_inspected.is_empty(), "{cov:?}");
+    // anything else is left to the engine
+    let other = dir.path().join("x.bin");
+    std::fs::write(&other, b"PAR0 not parquet at all").expect("write");
+    let f = std::fs::File::open(&other).expect("open");
+    assert!(
+        airgate::inspect::datasets::scan_file(&engine, "x.bin", &f, 23)
+            .expect("read")
+            .is_none()
+    );
+}
