@@ -12,7 +12,7 @@ pub mod text;
 
 pub use build::{build_engine, build_engine_parts, build_text_scanner, InspectError};
 pub use engine::{Engine, FileScan};
-pub use finding::{fingerprint, redact, Category, DataRef, Finding, Severity};
+pub use finding::{fingerprint, redact, Category, Confidence, DataRef, Finding, Severity};
 
 use std::sync::Arc;
 

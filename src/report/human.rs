@@ -65,6 +65,9 @@ pub fn render(r: &Report) -> String {
             if let Some(red) = &f.redacted {
                 let _ = write!(s, " ({red})");
             }
+            if f.confidence != crate::inspect::Confidence::High {
+                let _ = write!(s, " [{} confidence]", f.confidence);
+            }
             let _ = writeln!(s);
         }
     }

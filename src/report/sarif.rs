@@ -3,7 +3,7 @@
 //! the finding fingerprint as a partial fingerprint so baselines survive re-runs.
 
 use super::Report;
-use crate::inspect::{Finding, Severity};
+use crate::inspect::{Confidence, Finding, Severity};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -14,6 +14,24 @@ pub fn level(s: Severity) -> &'static str {
         Severity::Medium => "warning",
         Severity::Low | Severity::Info => "note",
     }
+}
+
+/// SARIF `rank` (0-100, higher first): the severity's weight scaled by the confidence, so
+/// a sure high finding outranks a critical-severity guess from entropy alone.
+pub fn rank(s: Severity, c: Confidence) -> f64 {
+    let weight = match s {
+        Severity::Critical => 100.0,
+        Severity::High => 80.0,
+        Severity::Medium => 50.0,
+        Severity::Low => 20.0,
+        Severity::Info => 5.0,
+    };
+    let scale = match c {
+        Confidence::High => 1.0,
+        Confidence::Medium => 0.7,
+        Confidence::Low => 0.4,
+    };
+    weight * scale
 }
 
 /// Percent-encode the characters a URI reference cannot hold as they are.
@@ -41,7 +59,11 @@ fn result(f: &Finding, index: usize) -> Value {
     if !region.is_empty() {
         phys["region"] = Value::Object(region);
     }
-    let mut props = json!({ "severity": f.severity.as_str(), "category": f.category.as_str() });
+    let mut props = json!({
+        "severity": f.severity.as_str(),
+        "confidence": f.confidence.as_str(),
+        "category": f.category.as_str(),
+    });
     if let Some(r) = &f.redacted {
         props["redacted"] = json!(r);
     }
@@ -49,6 +71,7 @@ fn result(f: &Finding, index: usize) -> Value {
         "ruleId": f.rule,
         "ruleIndex": index,
         "level": level(f.severity),
+        "rank": rank(f.severity, f.confidence),
         "message": { "text": f.message },
         "locations": [ { "physicalLocation": phys } ],
         "partialFingerprints": { "airgateFingerprint/v1": f.fingerprint },
@@ -117,14 +140,17 @@ mod tests {
             .at_offset(40)
             .with_redacted("ghp_…(40 bytes)"),
         );
-        r.findings.push(Finding::new(
-            "y",
-            "reachback.url",
-            Category::Reachback,
-            Severity::Medium,
-            "URL",
-            b"h",
-        ));
+        r.findings.push(
+            Finding::new(
+                "y",
+                "reachback.url",
+                Category::Reachback,
+                Severity::Medium,
+                "URL",
+                b"h",
+            )
+            .with_confidence(Confidence::Low),
+        );
         let v: Value = serde_json::from_str(&render(&r)).unwrap();
         assert_eq!(v["version"], "2.1.0");
         let run = &v["runs"][0];
@@ -147,5 +173,9 @@ mod tests {
             r.findings[0].fingerprint
         );
         assert_eq!(run["results"][1]["level"], "warning");
+        assert_eq!(res["properties"]["confidence"], "high");
+        assert_eq!(res["rank"], 100.0);
+        assert_eq!(run["results"][1]["properties"]["confidence"], "low");
+        assert_eq!(run["results"][1]["rank"], 20.0);
     }
 }
