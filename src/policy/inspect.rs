@@ -13,6 +13,10 @@ pub struct InspectPolicy {
     pub internal_domains: Vec<String>,
     /// Folders of `*.toml` rule files (relative to the policy file). Empty: the built-in rules.
     pub rules_dirs: Vec<PathBuf>,
+    /// Rule files beside the built-in rules (relative to the policy file): gitleaks
+    /// configurations (`[[rules]]`) or airgate rule files (`[[rule]]`). `--rules` adds more.
+    /// Their ids must be new: they add rules, never replace one.
+    pub rule_files: Vec<PathBuf>,
     /// Rule ids switched off.
     pub disabled_rules: Vec<String>,
     /// Findings waived by fingerprint.

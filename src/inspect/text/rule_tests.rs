@@ -11,7 +11,7 @@ pub const TEST_INTERNAL: &str = "corp.lan";
 
 pub fn scanner() -> Arc<TextScanner> {
     let rules = rules::load(&[], &[], &[]).unwrap();
-    Arc::new(TextScanner::new(rules, vec![TEST_INTERNAL.to_string()]).unwrap())
+    Arc::new(TextScanner::new(rules, &[TEST_INTERNAL]).unwrap())
 }
 
 #[test]
