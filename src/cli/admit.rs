@@ -17,6 +17,10 @@ pub struct Args {
     /// The gate folder.
     #[arg(long)]
     pub gate: PathBuf,
+    /// Extra rule file (gitleaks format `[[rules]]`, or airgate's `[[rule]]`), run beside
+    /// the built-in rules; repeatable. Adds to the policy's `[inspect] rule_files`.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
 }
@@ -43,7 +47,8 @@ pub fn is_inside(bundle: &Path, dir: &Path) -> bool {
 pub fn run(a: Args) -> anyhow::Result<i32> {
     check_format(a.format)?;
     let gate = open(&a.gate)?;
-    let policy = gate.load_policy().map_err(gate_err)?;
+    let mut policy = gate.load_policy().map_err(gate_err)?;
+    super::common::add_rule_files(&mut policy, &a.rules)?;
     let engine = super::common::engine_for(&policy).config()?;
     let verifier = BundleVerifier { engine };
     let inside = is_inside(&a.bundle, &gate.intake());

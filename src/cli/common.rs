@@ -73,6 +73,20 @@ pub enum Format {
     Sarif,
 }
 
+/// Add `--rules` files to the policy's rule files (made absolute: the policy resolves
+/// relative paths against its own folder, these are relative to the working directory).
+pub fn add_rule_files(
+    policy: &mut airgate::policy::Policy,
+    files: &[std::path::PathBuf],
+) -> anyhow::Result<()> {
+    for f in files {
+        let abs =
+            std::path::absolute(f).map_err(|e| usage(format!("--rules {}: {e}", f.display())))?;
+        policy.inspect.rule_files.push(abs);
+    }
+    Ok(())
+}
+
 /// The inspection engine for a policy: text rules, model inspectors, nested containers.
 pub fn engine_for(
     policy: &airgate::policy::Policy,

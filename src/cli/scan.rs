@@ -21,6 +21,10 @@ pub struct Args {
     /// Domain inside the enclave (and its subdomains; IPv4 CIDR allowed); repeatable.
     #[arg(long = "allow-host", value_name = "DOMAIN")]
     pub allow_host: Vec<String>,
+    /// Extra rule file (gitleaks format `[[rules]]`, or airgate's `[[rule]]`), run beside
+    /// the built-in rules; repeatable. Adds to the policy's `[inspect] rule_files`.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
@@ -37,6 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .inspect
         .internal_domains
         .extend(args.allow_host.iter().cloned());
+    super::common::add_rule_files(&mut policy, &args.rules)?;
     let (engine, text) = build_engine_parts(&policy).config()?;
     let opts = ScanOptions {
         bundle_limits: policy.limits.clone(),

@@ -25,6 +25,10 @@ pub struct Args {
     pub threshold: Option<usize>,
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
+    /// Extra rule file (gitleaks format `[[rules]]`, or airgate's `[[rule]]`), run beside
+    /// the built-in rules; repeatable. Adds to the policy's `[inspect] rule_files`.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
     /// Detached minisign or signify signature over PATH (format told from content).
     #[arg(long)]
     pub signature: Option<PathBuf>,
@@ -71,7 +75,8 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             Verdict::Reject => 1,
         });
     }
-    let policy = load_policy(a.policy.as_ref())?;
+    let mut policy = load_policy(a.policy.as_ref())?;
+    super::common::add_rule_files(&mut policy, &a.rules)?;
     let store = ad_hoc_store(&a.keys, a.threshold, &policy)?;
     let engine = super::common::engine_for(&policy).config()?;
     let bar = super::common::progress_bar(std::fs::metadata(&a.path).map(|m| m.len()).unwrap_or(0));
@@ -128,7 +133,8 @@ fn verify_external(a: &Args) -> anyhow::Result<Option<airgate::report::Report>> 
 /// The signature files themselves (e.g. a `model.sig` inside the model folder) are skipped.
 fn inspect_external(a: &Args, r: &mut airgate::report::Report) -> anyhow::Result<()> {
     use airgate::inspect::scan::{scan_path, ScanOptions};
-    let policy = load_policy(a.policy.as_ref())?;
+    let mut policy = load_policy(a.policy.as_ref())?;
+    super::common::add_rule_files(&mut policy, &a.rules)?;
     let (engine, text) = airgate::inspect::build_engine_parts(&policy).config()?;
     let opts = ScanOptions {
         bundle_limits: policy.limits.clone(),

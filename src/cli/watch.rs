@@ -23,6 +23,10 @@ pub struct Args {
     /// Admit what is waiting, then exit.
     #[arg(long)]
     pub once: bool,
+    /// Extra rule file (gitleaks format `[[rules]]`, or airgate's `[[rule]]`), run beside
+    /// the built-in rules; repeatable. Adds to the policy's `[inspect] rule_files`.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
     /// One line per bundle: human text or JSON.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
@@ -32,7 +36,8 @@ pub struct Args {
 pub fn run(a: Args) -> anyhow::Result<i32> {
     check_format(a.format)?;
     let gate = open(&a.gate)?;
-    let policy = gate.load_policy().map_err(gate_err)?;
+    let mut policy = gate.load_policy().map_err(gate_err)?;
+    super::common::add_rule_files(&mut policy, &a.rules)?;
     let engine = super::common::engine_for(&policy).config()?;
     let verifier = BundleVerifier { engine };
     let stop = Arc::new(AtomicBool::new(false));

@@ -257,6 +257,7 @@ impl FileScan {
             let mut seen = std::collections::HashSet::new();
             self.findings
                 .retain(|f| seen.insert((f.fingerprint.clone(), f.offset, f.line)));
+            super::supersede::one_fact_one_finding(&mut self.findings);
         }
         self.findings
     }

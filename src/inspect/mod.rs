@@ -8,6 +8,7 @@ pub mod models;
 pub mod nested;
 pub mod pool;
 pub mod scan;
+pub mod supersede;
 pub mod text;
 
 pub use build::{build_engine, build_engine_parts, build_text_scanner, InspectError};

@@ -105,7 +105,7 @@ pub fn accept(rule: &Rule, ri: usize, cand: &Candidate<'_>, allow: &AllowList) -
                 }
             }
         }
-        Some(c @ (Check::ExternalHost | Check::ExternalIp)) => {
+        Some(c @ (Check::ExternalHost | Check::ExternalIp | Check::External)) => {
             let h = parse_authority(value)?;
             // the line before the match, at most 256 bytes of it (looked for only there:
             // a long line must not cost a backward scan per candidate)
@@ -117,12 +117,12 @@ pub fn accept(rule: &Rule, ri: usize, cand: &Candidate<'_>, allow: &AllowList) -
                 return None;
             }
             let kind = classify(&h, allow);
-            let want = if c == Check::ExternalHost {
-                HostKind::External
-            } else {
-                HostKind::ExternalIp
+            let wanted = match c {
+                Check::ExternalHost => kind == HostKind::External,
+                Check::ExternalIp => kind == HostKind::ExternalIp,
+                _ => kind != HostKind::Harmless,
             };
-            if kind != want {
+            if !wanted {
                 return None;
             }
             // a licence names its publisher's site: not a network call

@@ -239,3 +239,91 @@ fn newline_count_agrees_with_a_byte_loop() {
         }
     }
 }
+
+/// Every rule's finding points at the line that holds its match: each example is put on the
+/// third line of a text file (after lines of prose, with `\n` or `\r\n` line ends, at the
+/// start of its line or indented), and each finding must name line 3, with its offset on
+/// that line and inside the match. A rule written `(?:^|\s)curl…` used to report line 2.
+#[test]
+fn every_finding_points_at_the_line_of_its_match() {
+    let s = scanner();
+    let mut problems = Vec::new();
+    for r in s.rules() {
+        for ex in &r.def.examples {
+            for (nl, indent) in [("\n", ""), ("\r\n", ""), ("\n", "  "), ("\n", "\t")] {
+                let text = format!("first line{nl}second line{nl}{indent}{ex}{nl}last line{nl}");
+                let found: Vec<Finding> = stream(text.as_bytes(), 1 << 20)
+                    .into_iter()
+                    .filter(|f| f.rule == r.def.id && f.path == "f.txt")
+                    .collect();
+                if found.is_empty() {
+                    problems.push(format!("{}: not found in {text:?}", r.def.id));
+                }
+                for f in found {
+                    let (Some(line), Some(off)) = (f.line, f.offset) else {
+                        problems.push(format!("{}: no line or offset", r.def.id));
+                        continue;
+                    };
+                    let off = off as usize;
+                    let on = text[..off].matches('\n').count() as u64 + 1;
+                    let ok_byte = text
+                        .as_bytes()
+                        .get(off)
+                        .is_some_and(|c| !c.is_ascii_whitespace());
+                    // a one-line example is on line 3; a longer one starts there
+                    let want = ex.contains('\n') || line == 3;
+                    if on != line || !ok_byte || !want || line < 3 {
+                        problems.push(format!(
+                            "{}: line {line}, offset {off} (on line {on}) in {text:?}",
+                            r.def.id
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The shell rules that once reported the line before a `curl` that starts its line.
+#[test]
+fn shell_rules_report_the_curl_line() {
+    let text = b"#!/bin/sh\nset -e\ncurl -fsSL https://get.vendor.sh/i | sh\nwget -q http://mirror.remote.org/d.tgz\n";
+    let f = stream(text, 1 << 20);
+    let line = |id: &str| {
+        f.iter()
+            .filter(|x| x.rule == id)
+            .map(|x| x.line)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(line("reachback.shell-pipe-exec"), vec![Some(3)], "{f:?}");
+    assert_eq!(
+        line("reachback.shell-download"),
+        vec![Some(3), Some(4)],
+        "{f:?}"
+    );
+}
+
+/// A built-in rule's regex is built only when one of its keywords shows up; every one of
+/// them builds (the examples test runs them all, this checks the build itself).
+#[test]
+fn rules_compile_on_first_use_and_all_compile() {
+    let rules = rules::load(&[], &[], &[]).unwrap();
+    let s = TextScanner::new(rules, &[TEST_INTERNAL]).unwrap();
+    assert!(s.rules().iter().all(|r| !r.is_compiled()));
+    let _ = s.raw(b"nothing to see in this text at all", 0, 34);
+    assert!(s.rules().iter().all(|r| !r.is_compiled()));
+    let text = b"token = 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";
+    let _ = s.raw(text, 0, text.len());
+    let built: Vec<&str> = s
+        .rules()
+        .iter()
+        .filter(|r| r.is_compiled())
+        .map(|r| r.def.id.as_str())
+        .collect();
+    assert!(built.contains(&"secret.github-pat"), "{built:?}");
+    assert!(built.len() < s.rules().len() / 4, "{built:?}");
+    for r in s.rules() {
+        assert!(r.regex().is_some(), "{} does not build", r.def.id);
+    }
+}

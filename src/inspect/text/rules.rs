@@ -73,6 +73,9 @@ pub enum Check {
     ExternalHost,
     /// The captured host must be an IP literal outside `internal_domains` and loopback.
     ExternalIp,
+    /// The captured host, a name or an IP address, must be outside (for settings that
+    /// name a destination, where no other rule reports the IP form).
+    External,
     /// `name = value`: the setting is on (a truthy value, or a falsy value for a name
     /// that negates, such as `DISABLE_TELEMETRY=0`).
     SettingOn,
@@ -354,7 +357,7 @@ pub fn derived_confidence(def: &RuleDef, anchored: bool) -> Confidence {
             }
         }
         RuleCategory::Reachback => match def.check {
-            Some(Check::ExternalHost | Check::ExternalIp) => Confidence::High,
+            Some(Check::ExternalHost | Check::ExternalIp | Check::External) => Confidence::High,
             _ => Confidence::Medium,
         },
     }
