@@ -342,6 +342,6 @@ fn oversized_files_are_refused() {
     let dir = tempfile::tempdir().expect("tmp");
     let p = dir.path().join("big.toml");
     std::fs::write(&p, vec![b'#'; MAX_FILE as usize + 10]).expect("write");
-    let e = load_file(&p).err().expect("refused").to_string();
+    let e = load_file(&p).expect_err("refused").to_string();
     assert!(e.contains("larger than"), "{e}");
 }
