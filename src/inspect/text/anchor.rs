@@ -71,14 +71,10 @@ pub fn required_literals(pattern: &str) -> Option<Vec<String>> {
         .build()
         .parse(pattern)
         .ok()?;
-    let mut top = &hir;
-    while let HirKind::Capture(c) = top.kind() {
-        top = &c.sub;
-    }
-    let parts: Vec<Hir> = match top.kind() {
-        HirKind::Concat(parts) => parts.clone(),
-        _ => vec![top.clone()],
-    };
+    // the top-level sequence, with groups and nested sequences opened up: `(a(b)c)d` is
+    // the sequence a, b, c, d (grouping does not change what matches)
+    let mut parts: Vec<Hir> = Vec::new();
+    flatten(&hir, &mut parts, 0);
     let mut offset = 0usize;
     let mut best: Option<(usize, Vec<Vec<u8>>)> = None;
     for (i, part) in parts.iter().enumerate() {
@@ -101,6 +97,19 @@ pub fn required_literals(pattern: &str) -> Option<Vec<String>> {
         .into_iter()
         .map(|s| String::from_utf8(s).ok())
         .collect()
+}
+
+/// Append the sequence `hir` is, opening groups and nested sequences.
+fn flatten(hir: &Hir, out: &mut Vec<Hir>, depth: u32) {
+    match hir.kind() {
+        HirKind::Capture(c) if depth < 64 => flatten(&c.sub, out, depth + 1),
+        HirKind::Concat(parts) if depth < 64 => {
+            for p in parts {
+                flatten(p, out, depth + 1);
+            }
+        }
+        _ => out.push(hir.clone()),
+    }
 }
 
 fn prefixes(hir: &Hir, depth: u32) -> Prefixes {
@@ -299,6 +308,11 @@ mod tests {
             Some(kw(&[".apps.googleusercontent.com"]))
         );
         assert_eq!(req(r#"token = "(.+)""#), Some(kw(&["token = \""])));
+        // inside a group, after a bounded prefix
+        assert_eq!(
+            req(r"(?:^|[\s>=])([a-z0-9]{3}\dQ~x[a-z0-9]{31,34})"),
+            Some(kw(&["q~x"]))
+        );
     }
 
     #[test]

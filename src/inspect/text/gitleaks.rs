@@ -17,6 +17,9 @@ pub const MAX_FILE: u64 = 4 << 20;
 const MAX_LIST: usize = 20_000;
 /// Longest allowlist or path regex, in bytes.
 const MAX_REGEX: usize = 4096;
+/// Shortest keyword a gitleaks rule may name itself (gitleaks' own configuration has `q~`);
+/// keywords derived from a regex are 3 bytes or more.
+const OWN_KEYWORD: usize = 2;
 /// How far the `line` an allowlist may target reaches on either side of a match.
 const MAX_LINE: usize = 4096;
 
@@ -435,13 +438,13 @@ fn rule(
         Some(k) => k,
         None => {
             let own: Vec<String> = keywords.iter().map(|k| k.to_ascii_lowercase()).collect();
-            if own.is_empty() || own.iter().any(|k| k.len() < 3) {
-                return Err(invalid(
+            if own.is_empty() || own.iter().any(|k| k.len() < OWN_KEYWORD) {
+                return Err(invalid(format!(
                     "no literal text of 3 bytes or more is required by the regex within 64 \
-                     bytes of a match's start, and its keywords are missing or shorter than 3 \
-                     bytes: add keywords = [...] naming text that each match contains"
-                        .into(),
-                ));
+                     bytes of a match's start, and its keywords are missing or shorter than \
+                     {OWN_KEYWORD} bytes: add keywords = [...] naming text that each match \
+                     contains"
+                )));
             }
             own
         }
@@ -464,7 +467,7 @@ fn rule(
         message: Some(description),
         confidence: None,
     };
-    let mut rule = Rule::compile(def, file)?;
+    let mut rule = Rule::compile_min(def, file, OWN_KEYWORD)?;
     if rule.def.secret_group.is_none() && rule.group == Some(1) {
         rule.group = None;
     }
@@ -476,6 +479,66 @@ fn rule(
     Ok(rule)
 }
 
+/// A Go (RE2) pattern in the syntax Rust's `regex` crate reads. Go takes a `{` that does
+/// not open a repetition (`{2}`, `{2,}`, `{2,5}`) as a literal brace (`^\$(?:\d+|{\d+})$`);
+/// Rust refuses it, so it is escaped. Everything else is the same syntax.
+pub fn go_compat(pattern: &str) -> String {
+    let b = pattern.as_bytes();
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut i = 0;
+    let mut class = false;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'\\' {
+            // an escape: copied whole (one character after the backslash)
+            let n = pattern[i + 1..].chars().next().map_or(0, char::len_utf8);
+            out.push_str(&pattern[i..i + 1 + n]);
+            i += 1 + n;
+            continue;
+        }
+        if class {
+            if c == b']' {
+                class = false;
+            }
+        } else if c == b'[' {
+            class = true;
+            // `[]` or `[^]` at the start of a class is a literal `]`
+            let mut j = i + 1;
+            if b.get(j) == Some(&b'^') {
+                j += 1;
+            }
+            if b.get(j) == Some(&b']') {
+                out.push_str(&pattern[i..=j]);
+                i = j + 1;
+                continue;
+            }
+        } else if c == b'{' && !opens_repetition(&b[i..]) {
+            out.push_str("\\{");
+            i += 1;
+            continue;
+        }
+        let n = pattern[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&pattern[i..i + n]);
+        i += n;
+    }
+    out
+}
+
+/// Whether `s` (starting at a `{`) is `{n}`, `{n,}` or `{n,m}`.
+fn opens_repetition(s: &[u8]) -> bool {
+    let digits = |t: &[u8]| t.iter().take_while(|c| c.is_ascii_digit()).count();
+    let n = digits(&s[1..]);
+    if n == 0 {
+        return false;
+    }
+    let mut k = 1 + n;
+    if s.get(k) == Some(&b',') {
+        k += 1;
+        k += digits(&s[k..]);
+    }
+    s.get(k) == Some(&b'}')
+}
+
 fn compile_small(pattern: &str, file: &str, id: &str) -> Result<BytesRegex, RuleError> {
     let invalid = |message: String| RuleError::Invalid {
         file: file.to_string(),
@@ -485,7 +548,7 @@ fn compile_small(pattern: &str, file: &str, id: &str) -> Result<BytesRegex, Rule
     if pattern.len() > MAX_REGEX {
         return Err(invalid(format!("a regex longer than {MAX_REGEX} bytes")));
     }
-    RegexBuilder::new(pattern)
+    RegexBuilder::new(&go_compat(pattern))
         .unicode(false)
         .size_limit(4 << 20)
         .build()

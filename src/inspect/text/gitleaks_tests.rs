@@ -290,7 +290,7 @@ fn clear_errors_name_the_rule() {
     assert!(e.contains("backref"), "{e}");
     let e = err("[[rules]]\nid = \"nokw\"\nregex = '''[0-9a-f]{40}'''\n");
     assert!(e.contains("nokw") && e.contains("keywords"), "{e}");
-    let e = err("[[rules]]\nid = \"shortkw\"\nregex = '''[0-9a-f]{40}'''\nkeywords = [\"ab\"]\n");
+    let e = err("[[rules]]\nid = \"shortkw\"\nregex = '''[0-9a-f]{40}'''\nkeywords = [\"a\"]\n");
     assert!(e.contains("shortkw"), "{e}");
     let e = err("[[rules]]\nid = \"grp\"\nregex = '''abc(d)'''\nsecretGroup = 2\n");
     assert!(e.contains("grp") && e.contains("secret_group"), "{e}");
@@ -344,4 +344,22 @@ fn oversized_files_are_refused() {
     std::fs::write(&p, vec![b'#'; MAX_FILE as usize + 10]).expect("write");
     let e = load_file(&p).expect_err("refused").to_string();
     assert!(e.contains("larger than"), "{e}");
+}
+
+#[test]
+fn go_braces_that_repeat_nothing_are_literal() {
+    assert_eq!(go_compat(r"^\$(?:\d+|{\d+})$"), r"^\$(?:\d+|\{\d+})$");
+    assert_eq!(go_compat(r"a{2}b{2,}c{2,5}"), r"a{2}b{2,}c{2,5}");
+    assert_eq!(go_compat(r"\{x{"), r"\{x\{");
+    assert_eq!(go_compat(r"[{}]{3}"), r"[{}]{3}");
+    assert_eq!(go_compat(r"[]{]x{,3}"), r"[]{]x\{,3}");
+    assert_eq!(go_compat("é{"), "é\\{");
+    // and the rule loads and matches as Go reads it
+    let loaded = parse(
+        "[[rules]]\nid = \"tpl\"\nregex = '''tplkey=\\$\\{([a-z]{8})}'''\n",
+        "t.toml",
+    )
+    .expect("loads");
+    let s = TextScanner::new(loaded.rules, &[] as &[&str]).expect("scanner");
+    assert_eq!(s.raw_at("f", b"x tplkey=${abcdefgh} y").len(), 1);
 }

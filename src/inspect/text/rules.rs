@@ -37,6 +37,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
+/// Shortest keyword of a rule, in bytes (a shorter one would hit everywhere).
+pub const MIN_KEYWORD: usize = 3;
 /// Longest regex source accepted, in bytes.
 const MAX_PATTERN: usize = 4096;
 /// Most rules in one rule set.
@@ -210,7 +212,13 @@ impl Rule {
     /// Validate one rule definition and compile its regex now: for rules an operator
     /// supplies, so that every problem is a configuration error at start-up.
     pub fn compile(def: RuleDef, source: &str) -> Result<Rule, RuleError> {
-        let rule = Rule::prepare(def, source)?;
+        Rule::compile_min(def, source, MIN_KEYWORD)
+    }
+
+    /// [`compile`](Self::compile) with keywords of at least `min_keyword` bytes (a gitleaks
+    /// rule may name 2-byte keywords of its own, such as `q~`).
+    pub fn compile_min(def: RuleDef, source: &str, min_keyword: usize) -> Result<Rule, RuleError> {
+        let rule = Rule::prepare_min(def, source, min_keyword)?;
         let built = build_regex(&rule.def.pattern).map_err(|e| RuleError::Invalid {
             file: source.to_string(),
             id: rule.def.id.clone(),
@@ -224,6 +232,10 @@ impl Rule {
     /// Validate one rule definition and parse its pattern; the regex itself is built at
     /// first use ([`Rule::regex`]).
     pub fn prepare(def: RuleDef, source: &str) -> Result<Rule, RuleError> {
+        Rule::prepare_min(def, source, MIN_KEYWORD)
+    }
+
+    fn prepare_min(def: RuleDef, source: &str, min_keyword: usize) -> Result<Rule, RuleError> {
         let bad = |message: String| RuleError::Invalid {
             file: source.to_string(),
             id: def.id.clone(),
@@ -243,8 +255,10 @@ impl Rule {
         if def.keywords.is_empty() {
             return Err(bad("at least one keyword is required".into()));
         }
-        if let Some(k) = def.keywords.iter().find(|k| k.len() < 3) {
-            return Err(bad(format!("keyword {k:?} is shorter than 3 bytes")));
+        if let Some(k) = def.keywords.iter().find(|k| k.len() < min_keyword) {
+            return Err(bad(format!(
+                "keyword {k:?} is shorter than {min_keyword} bytes"
+            )));
         }
         if def.pattern.len() > MAX_PATTERN {
             return Err(bad(format!("pattern longer than {MAX_PATTERN} bytes")));
