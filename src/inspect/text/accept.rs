@@ -11,8 +11,11 @@ use super::matcher::RawMatch;
 use super::rules::{Check, Rule, FAR_DOWNLOAD, MAX_LINE_LOOKBACK};
 use regex_automata::util::captures::Captures;
 
-/// How far after a match a call's first argument is looked for.
-const AFTER: usize = 512;
+/// How far after a match a call's first argument is looked for: a match starts at most
+/// [`MAX_MATCH`](super::matcher::MAX_MATCH) bytes before its end, and a streamed chunk keeps
+/// [`OVERLAP`](super::matcher::OVERLAP) bytes after its region, so these bytes are always
+/// there and a file scanned whole or in chunks gives the same answer.
+const AFTER: usize = super::matcher::OVERLAP - super::matcher::MAX_MATCH;
 
 /// Where a candidate lies: the file, the buffer, the match and the value.
 pub struct Candidate<'a> {

@@ -2,10 +2,9 @@
 //! licence is not a network call; a setting switched off is not reachback; the host a
 //! call or a download reaches is read from its first argument or its URL.
 
-/// How far before a match the licence context is looked for, in bytes.
-const LICENSE_LOOKBACK: usize = 400;
-/// How far after a call's `(` its first argument is looked for, in bytes.
-const ARG_LOOKAHEAD: usize = 512;
+/// How far before a match the licence context is looked for, in bytes (within the 256
+/// bytes a streamed chunk keeps before its region, so chunked and whole scans agree).
+const LICENSE_LOOKBACK: usize = 240;
 
 /// Whether the URL after `ctx` (the lower-cased text before it on its line) is the value of
 /// a name, not an address: the key or attribute right before it is `xmlns`/`xmlns:x`,
@@ -148,7 +147,7 @@ pub fn call_target<'a>(matched: &'a [u8], after: &'a [u8]) -> Option<&'a [u8]> {
     if !matched.ends_with(b"(") {
         return None;
     }
-    let lit = first_string_arg(&after[..after.len().min(ARG_LOOKAHEAD)])?;
+    let lit = first_string_arg(after)?;
     Some(match memchr::memmem::find(lit, b"://") {
         Some(p) => authority(&lit[p + 3..]),
         None => authority(lit),

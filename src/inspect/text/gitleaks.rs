@@ -20,8 +20,11 @@ const MAX_REGEX: usize = 4096;
 /// Shortest keyword a gitleaks rule may name itself (gitleaks' own configuration has `q~`);
 /// keywords derived from a regex are 3 bytes or more.
 const OWN_KEYWORD: usize = 2;
-/// How far the `line` an allowlist may target reaches on either side of a match.
-const MAX_LINE: usize = 4096;
+/// How far the `line` an allowlist may target reaches before and after a match: within
+/// what a streamed chunk keeps around its region, so chunked and whole scans agree (a
+/// longer line is cut, which can only keep a finding).
+const LINE_BEFORE: usize = 240;
+const LINE_AFTER: usize = super::matcher::OVERLAP - super::matcher::MAX_MATCH;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -196,9 +199,9 @@ impl Scope {
         if self.allowlists.is_empty() {
             return false;
         }
-        let ls = start.saturating_sub(MAX_LINE);
+        let ls = start.saturating_sub(LINE_BEFORE);
         let ls = memchr::memrchr(b'\n', &buf[ls..start]).map_or(ls, |p| ls + p + 1);
-        let le = (end + MAX_LINE).min(buf.len());
+        let le = (end + LINE_AFTER).min(buf.len());
         let le = memchr::memchr(b'\n', &buf[end..le]).map_or(le, |p| end + p);
         let line = &buf[ls..le];
         self.allowlists

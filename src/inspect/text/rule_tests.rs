@@ -327,3 +327,44 @@ fn rules_compile_on_first_use_and_all_compile() {
         assert!(r.regex().is_some(), "{} does not build", r.def.id);
     }
 }
+
+/// The context checks (a licence header above a URL, a call's first argument after it)
+/// give the same answer in a file scanned whole and in chunks, wherever the streaming step
+/// edge falls.
+#[test]
+fn context_checks_agree_across_step_edges() {
+    let s = scanner();
+    let e = Engine::new(
+        vec![Box::new(TextInspector::new(s.clone()))],
+        ScanContext { text: s },
+    );
+    let case = "# Licensed under the Apache License, Version 2.0.\n# You may obtain a copy of the License at\n#\n#     http://www.apache.org/licenses/LICENSE-2.0\nrequests.post(\"http://127.0.0.1:8000/upload\")\nrequests.post(\"http://8.8.8.8:8000/upload\")\n";
+    for k in (0..1200).step_by(37) {
+        let mut text = "x = 1\n".repeat(((1 << 20) - 600 + k) / 6);
+        text.push_str(case);
+        text.push_str(&"y = 2\n".repeat(200));
+        let b = text.as_bytes();
+        let whole = e.begin_file("f.py", Some(b.len() as u64), 0).whole(b);
+        let mut rules: Vec<(String, Option<u64>)> =
+            whole.iter().map(|f| (f.rule.clone(), f.line)).collect();
+        rules.sort();
+        assert_eq!(
+            rules.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+            vec!["reachback.ip-url", "reachback.python-http"],
+            "k {k}: {whole:?}"
+        );
+        for chunk in [4099, 65536] {
+            let mut f = e.begin_file("f.py", Some(b.len() as u64), 0);
+            for c in b.chunks(chunk) {
+                f.update(c);
+            }
+            let mut got: Vec<(String, Option<u64>)> = f
+                .finish()
+                .iter()
+                .map(|f| (f.rule.clone(), f.line))
+                .collect();
+            got.sort();
+            assert_eq!(got, rules, "k {k} chunk {chunk}");
+        }
+    }
+}
