@@ -47,11 +47,16 @@ pub fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
         .build()
         .parse(pattern);
     let Ok(hir) = parsed else { return false };
+    hir_starts_with_keyword(&hir, keywords)
+}
+
+/// [`starts_with_keyword`] on a pattern already parsed (Unicode off, bytes).
+pub fn hir_starts_with_keyword(hir: &Hir, keywords: &[String]) -> bool {
     let kws: Vec<Vec<u8>> = keywords
         .iter()
         .map(|k| k.as_bytes().to_ascii_lowercase())
         .collect();
-    let p = prefixes(&hir, 0);
+    let p = prefixes(hir, 0);
     p.strings
         .iter()
         .all(|s| kws.iter().any(|k| !k.is_empty() && s.starts_with(k)))

@@ -284,7 +284,7 @@ impl Rule {
                 return Err(bad(format!("entropy floor {e} is outside 0..8")));
             }
         }
-        let anchored = super::anchor::starts_with_keyword(&def.pattern, &def.keywords);
+        let anchored = super::anchor::hir_starts_with_keyword(&hir, &def.keywords);
         let confidence = def
             .confidence
             .unwrap_or_else(|| derived_confidence(&def, anchored));
