@@ -88,7 +88,7 @@ fn every_host_spelling_both_ways() {
     let t = tempfile::tempdir().unwrap();
     for (i, (body, _, _)) in cases.iter().enumerate() {
         write(
-            &t.path().join(format!("f{i:02}.py")),
+            &t.path().join(format!("f{i:02}.txt")),
             format!("import x\n{body}\n").as_bytes(),
         );
     }
@@ -97,7 +97,7 @@ fn every_host_spelling_both_ways() {
     assert_eq!(c, 1);
     let all = found(&v);
     for (i, (body, rule, _)) in cases.iter().enumerate() {
-        let want = (rule.to_string(), format!("f{i:02}.py"), Some(2));
+        let want = (rule.to_string(), format!("f{i:02}.txt"), Some(2));
         assert!(all.contains(&want), "{body}: {want:?} not in {all:?}");
     }
     let (_, v) = scan_json(&[
@@ -113,7 +113,7 @@ fn every_host_spelling_both_ways() {
     for (i, (body, rule, internal)) in cases.iter().enumerate() {
         let hit = all
             .iter()
-            .any(|(r, p, _)| r == rule && *p == format!("f{i:02}.py"));
+            .any(|(r, p, _)| r == rule && *p == format!("f{i:02}.txt"));
         assert_eq!(hit, !internal, "{body} with the allow-list: {all:?}");
     }
     // a bad allow-list entry is a usage error

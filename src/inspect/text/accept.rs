@@ -4,7 +4,7 @@
 
 use super::checks::{entropy, github_checksum_ok, is_placeholder};
 use super::context::{
-    call_target, in_license_text, is_license_file, names_a_namespace, setting_on,
+    call_target, in_license_text, is_license_file, is_source_code, names_a_namespace, setting_on,
 };
 use super::host::{classify, parse_authority, show, AllowList, HostKind};
 use super::matcher::RawMatch;
@@ -109,6 +109,16 @@ pub fn accept(rule: &Rule, ri: usize, cand: &Candidate<'_>, allow: &AllowList) -
             }
         }
         Some(c @ (Check::ExternalHost | Check::ExternalIp | Check::External)) => {
+            // a setting's bare value in program source is an expression (`host =
+            // self.proxy.host`); there a host is a quoted string or follows `://` / `@`
+            let lead = &buf[cand.vs.saturating_sub(3)..cand.vs];
+            let literal = lead.ends_with(b"://")
+                || lead.ends_with(b"@")
+                || lead.ends_with(b"\"")
+                || lead.ends_with(b"'");
+            if !literal && is_source_code(cand.path) {
+                return None;
+            }
             let h = parse_authority(value)?;
             // the line before the match, at most 256 bytes of it (looked for only there:
             // a long line must not cost a backward scan per candidate)

@@ -74,6 +74,21 @@ pub fn is_license_file(path: &str) -> bool {
     })
 }
 
+/// Extensions of program source (and compiled Python): there a host is a string literal,
+/// and an unquoted `host = self.host` is an expression.
+const SOURCE_EXTENSIONS: &[&str] = &[
+    "py", "pyi", "pyw", "pyx", "pxd", "pyc", "ipynb", "js", "mjs", "cjs", "jsx", "ts", "tsx",
+    "java", "kt", "scala", "go", "rs", "rb", "c", "h", "cc", "cpp", "hpp", "cs", "php", "lua", "r",
+    "swift", "pl",
+];
+
+/// Whether the file at `path` is program source by its extension.
+pub fn is_source_code(path: &str) -> bool {
+    let name = path.rsplit(['/', '!', '\\']).next().unwrap_or(path);
+    name.rsplit_once('.')
+        .is_some_and(|(_, e)| SOURCE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
 /// Words that mark licence text.
 fn mentions_license(t: &str) -> bool {
     ["licen", "spdx-", "copyright"]
@@ -261,6 +276,12 @@ mod tests {
         ] {
             assert!(!is_license_file(p), "{p}");
         }
+    }
+
+    #[test]
+    fn source_files_by_extension() {
+        assert!(is_source_code("a/b.py") && is_source_code("x.zip!m.TS"));
+        assert!(!is_source_code("config.yaml") && !is_source_code(".env") && !is_source_code("py"));
     }
 
     #[test]

@@ -151,7 +151,14 @@ pub fn parse_authority(raw: &[u8]) -> Option<Host<String>> {
 /// A host as shown in a message: the domain (punycode), the dotted IPv4 address, or the
 /// bracketed IPv6 address.
 pub fn show(host: &Host<String>) -> String {
-    host.to_string()
+    match host {
+        // `[::ffff:808:808]` is easier to read as the IPv4 address it maps
+        Host::Ipv6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("[::ffff:{v4}]"),
+            None => host.to_string(),
+        },
+        _ => host.to_string(),
+    }
 }
 
 /// Where a host lies.
@@ -338,6 +345,15 @@ mod tests {
         }
         // 010.34.56.78 is 8.34.56.78: outside 10/8
         assert_eq!(kind("010.34.56.78", &ten), Some(HostKind::ExternalIp));
+    }
+
+    #[test]
+    fn mapped_addresses_are_shown_as_ipv4() {
+        let h = parse_authority(b"[::ffff:808:808]").unwrap();
+        assert_eq!(show(&h), "[::ffff:8.8.8.8]");
+        let h = parse_authority(b"[2001:db8::1]").unwrap();
+        assert_eq!(show(&h), "[2001:db8::1]");
+        assert_eq!(show(&parse_authority(b"0x08080808").unwrap()), "8.8.8.8");
     }
 
     #[test]

@@ -368,3 +368,25 @@ fn context_checks_agree_across_step_edges() {
         }
     }
 }
+
+/// In program source a host is a string literal: `host = self.proxy.host` is an expression,
+/// `host = "metrics.vendor.io"` a host; in a config file the bare value is a host.
+#[test]
+fn bare_setting_values_in_source_are_expressions() {
+    let s = scanner();
+    let ids = |path: &str, text: &str| -> Vec<String> {
+        s.raw_at(path, text.as_bytes())
+            .iter()
+            .map(|m| s.rules()[m.rule].def.id.clone())
+            .collect()
+    };
+    let host = "reachback.host-setting".to_string();
+    assert!(!ids("a.py", "        proxy_host = self.proxy.host\n").contains(&host));
+    assert!(!ids("a.pyi", "    endpoint = rule.endpoint\n").contains(&host));
+    assert!(ids("a.py", "    proxy_host = \"metrics.vendor.io\"\n").contains(&host));
+    assert!(ids("a.yaml", "    proxy_host: metrics.vendor.io\n").contains(&host));
+    // URLs in source are found as ever
+    assert!(
+        ids("a.py", "u = 'https://telemetry.vendor.io/x'\n").contains(&"reachback.url".to_string())
+    );
+}
