@@ -89,11 +89,26 @@ pub fn is_source_code(path: &str) -> bool {
         .is_some_and(|(_, e)| SOURCE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// Words that mark licence text.
-fn mentions_license(t: &str) -> bool {
-    ["licen", "spdx-", "copyright"]
-        .iter()
-        .any(|w| t.contains(w))
+/// Whether `t` holds a word that marks licence text (`licen…`, `spdx-`, `copyright`), any
+/// case. Bytes, one automaton: this runs for every URL to an outside domain.
+fn mentions_license(t: &[u8]) -> bool {
+    static WORDS: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>> =
+        std::sync::OnceLock::new();
+    const LIST: [&str; 3] = ["licen", "spdx-", "copyright"];
+    let ac = WORDS.get_or_init(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(LIST)
+            .ok()
+    });
+    match ac {
+        Some(ac) => ac.is_match(t),
+        // (built from constants, so not reached; a plain search if it were)
+        None => LIST.iter().any(|w| {
+            t.windows(w.len())
+                .any(|x| x.eq_ignore_ascii_case(w.as_bytes()))
+        }),
+    }
 }
 
 /// Whether a URL starting at `buf[start]` sits in a licence header or notice: its line
@@ -102,21 +117,22 @@ fn mentions_license(t: &str) -> bool {
 /// License at` / `#     http://…`). Comment and prose only: such a line runs nothing.
 pub fn in_license_text(buf: &[u8], start: usize) -> bool {
     let near = start.saturating_sub(LICENSE_LOOKBACK);
-    let before = String::from_utf8_lossy(&buf[near..start]).to_ascii_lowercase();
-    let (above, line) = match before.rfind('\n') {
+    let before = &buf[near..start];
+    let (above, line) = match memchr::memrchr(b'\n', before) {
         Some(p) => (&before[..p], &before[p + 1..]),
-        None => ("", before.as_str()),
+        None => (&before[..0], before),
     };
     if mentions_license(line) {
         return true;
     }
-    let only_markers = line.trim_start().trim_start_matches(|c: char| {
-        matches!(
-            c,
-            '#' | '/' | '*' | ';' | '-' | '%' | '!' | '<' | '"' | '\'' | '.'
-        ) || c == ' '
+    let only_markers = line.iter().all(|c| {
+        c.is_ascii_whitespace()
+            || matches!(
+                c,
+                b'#' | b'/' | b'*' | b';' | b'-' | b'%' | b'!' | b'<' | b'"' | b'\'' | b'.'
+            )
     });
-    only_markers.trim().is_empty() && mentions_license(above)
+    only_markers && mentions_license(above)
 }
 
 /// For a `name = value` setting, or a block `name:` whose `enabled:` key follows: is it
