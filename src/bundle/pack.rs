@@ -144,7 +144,7 @@ pub fn pack(src: &Path, out: &Path, opts: &PackOptions) -> Result<Statement, Pac
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
-        .prefix(".airgate-pack-")
+        .prefix(&crate::util::tmp::prefix("pack"))
         .tempfile_in(dir)
         .map_err(io_at(dir))?;
     {

@@ -201,7 +201,7 @@ fn replace_prefix(path: &Path, old_len: u64, new_prefix: &[u8]) -> io::Result<()
         .unwrap_or(Path::new("."));
     let mode = std::fs::metadata(path)?.permissions().mode();
     let mut tmp = tempfile::Builder::new()
-        .prefix(".airgate-sign-")
+        .prefix(&crate::util::tmp::prefix("sign"))
         .tempfile_in(dir)?;
     {
         let mut src = File::open(path)?;

@@ -9,9 +9,10 @@ use std::path::PathBuf;
 /// Arguments of `airgate sign`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The bundle to sign (changed in place, atomically).
+    /// The bundle to sign (changed in place, atomically; its whole structure is checked
+    /// first, and a truncated or corrupt bundle is refused with exit 1).
     pub bundle: PathBuf,
-    /// PKCS#8 PEM Ed25519 private key.
+    /// PKCS#8 PEM Ed25519 private key to sign with.
     #[arg(
         long,
         required_unless_present = "sigstore_bundle",
@@ -26,18 +27,33 @@ pub struct Args {
 
 /// Run `airgate sign`.
 pub fn run(a: Args) -> anyhow::Result<i32> {
+    let input = super::common::Input::open(&a.bundle)?;
+    if input.is_stdin() {
+        return Err(super::common::usage(
+            "sign changes a bundle file in place; it cannot sign standard input",
+        ));
+    }
+    // the key first: a wrong key is a configuration error whatever the bundle holds
+    let key = match &a.key {
+        Some(k) => Some(PrivateKey::load(k).config()?),
+        None => None,
+    };
+    super::signals::clean_up_on_signal(vec![super::signals::dir_of(&a.bundle)]);
+    if !sound(&a.bundle)? {
+        return Ok(1);
+    }
     if let Some(sb) = &a.sigstore_bundle {
         return attach(&a.bundle, sb);
     }
-    let Some(key_path) = &a.key else {
-        anyhow::bail!("give --key or --sigstore-bundle");
+    let Some(key) = key else {
+        return Err(super::common::usage("give --key or --sigstore-bundle"));
     };
-    let key = PrivateKey::load(key_path).config()?;
     match sign(&a.bundle, &key) {
         Ok(SignOutcome::Added { key_id, total }) => {
             println!(
-                "signed {} with key {key_id} ({total} signature(s))",
-                a.bundle.display()
+                "signed {} with key {key_id} ({} in all)",
+                a.bundle.display(),
+                super::common::count(total as u64, "signature", "signatures")
             );
             Ok(0)
         }
@@ -56,6 +72,30 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     }
 }
 
+/// Check the whole bundle before writing anything: a truncated or corrupt bundle is
+/// refused here (exit 1, listing what is wrong) instead of being signed.
+fn sound(bundle: &std::path::Path) -> anyhow::Result<bool> {
+    let problems = airgate::verify::check_structure(bundle, &airgate::policy::Limits::default())
+        .map_err(|e| {
+            let class = e.class();
+            anyhow::Error::from(super::common::CliError {
+                class,
+                error: e.into(),
+            })
+        })?;
+    for p in &problems {
+        eprintln!(
+            "airgate: {} is not a sound bundle: {}",
+            bundle.display(),
+            p.message
+        );
+    }
+    if !problems.is_empty() {
+        eprintln!("airgate: nothing was signed");
+    }
+    Ok(problems.is_empty())
+}
+
 fn attach(bundle: &std::path::Path, sigstore: &std::path::Path) -> anyhow::Result<i32> {
     let limit = airgate::trust::sigstore::MAX_BUNDLE_BYTES;
     let json = {
@@ -70,9 +110,10 @@ fn attach(bundle: &std::path::Path, sigstore: &std::path::Path) -> anyhow::Resul
     match attach_sigstore(bundle, &json) {
         Ok(AttachOutcome::Attached { total }) => {
             println!(
-                "attached {} to {} ({total} Sigstore bundle(s))",
+                "attached {} to {} ({} in all)",
                 sigstore.display(),
-                bundle.display()
+                bundle.display(),
+                super::common::count(total as u64, "Sigstore bundle", "Sigstore bundles")
             );
             Ok(0)
         }

@@ -69,6 +69,9 @@ pub struct AdmitResult {
     pub sha256: String,
     /// True when this run finished work an interrupted run had already made durable.
     pub resumed: bool,
+    /// When this very file was already decided by an earlier run (its audit record exists):
+    /// the time of that decision. Nothing was done again.
+    pub decided_before: Option<String>,
 }
 
 /// Admit `bundle` into `gate`.
@@ -515,15 +518,18 @@ impl Ctx<'_> {
         undo: Undo,
     ) -> Result<AdmitResult, GateError> {
         let dest_rel = self.rel(&dest);
-        let already = resumed
-            && audit::read_records(&self.gate.audit_log())?
-                .iter()
-                .any(|r| {
+        let previous = if resumed {
+            audit::read_records(&self.gate.audit_log())?
+                .into_iter()
+                .find(|r| {
                     (r.event == "admit" || r.event == crate::trust::trust_state::ROOT_KIND)
                         && r.destination.as_deref() == Some(dest_rel.as_str())
                         && r.bundle.as_ref().is_some_and(|b| b.sha256 == self.sha)
-                });
-        if !already {
+                })
+        } else {
+            None
+        };
+        if previous.is_none() {
             let rec = self.record(disposition, &report, acc, &dest_rel);
             // signed before it is written (see checkpoint::append); a damaged log refuses
             if let Err(e) = checkpoint::append(&self.gate.audit_dir(), self.key, rec) {
@@ -541,7 +547,10 @@ impl Ctx<'_> {
             report,
             destination: dest,
             sha256: self.sha.to_string(),
-            resumed,
+            // an earlier run's decision stands; this run finished it only if something was
+            // left to do (its record, or removing the input from intake)
+            resumed: resumed && (previous.is_none() || self.opts.consume_input),
+            decided_before: previous.map(|r| r.time),
         })
     }
 

@@ -23,7 +23,7 @@ pub mod verifier;
 pub mod watch;
 
 pub use admit::{admit, admit_intake, AdmitOptions, AdmitResult, Disposition};
-pub use layout::{init, Gate, GateConfig};
+pub use layout::{init, init_with, Gate, GateConfig, InitOptions};
 
 use crate::ErrorClass;
 use std::path::PathBuf;

@@ -66,7 +66,7 @@ impl PublicKey {
         PublicKey::from_pem(&text).map_err(|message| KeyError::Parse {
             path: path.to_path_buf(),
             what: "public",
-            message,
+            message: super::key_format::describe(&text, false).unwrap_or(message),
         })
     }
 
@@ -117,7 +117,7 @@ impl PrivateKey {
             .map_err(|e| KeyError::Parse {
                 path: path.to_path_buf(),
                 what: "private",
-                message: e.to_string(),
+                message: super::key_format::describe(&text, true).unwrap_or_else(|| e.to_string()),
             })
     }
 
@@ -205,9 +205,14 @@ fn read_small(path: &Path) -> Result<String, KeyError> {
             path: path.to_path_buf(),
         });
     }
-    std::fs::read_to_string(path).map_err(|source| KeyError::Read {
+    let bytes = std::fs::read(path).map_err(|source| KeyError::Read {
         path: path.to_path_buf(),
         source,
+    })?;
+    String::from_utf8(bytes).map_err(|_| KeyError::Parse {
+        path: path.to_path_buf(),
+        what: "public or private",
+        message: "it is binary data (DER?); airgate reads PEM text".into(),
     })
 }
 

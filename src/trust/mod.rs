@@ -2,6 +2,8 @@
 pub mod attached;
 pub mod detached;
 pub mod dsse;
+pub mod enforced;
+pub mod key_format;
 pub mod keys;
 pub mod minisign;
 pub mod model_signing;
