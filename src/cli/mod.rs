@@ -169,3 +169,42 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Policy(a) => policy::run(a),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every option and positional argument of every command says what it is for in
+    /// `--help`, and the exit-code table is under every command.
+    #[test]
+    fn every_argument_is_described() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {} (no about)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "airgate", &mut missing);
+        assert!(missing.is_empty(), "undescribed: {missing:#?}");
+        let cmd = with_exit_codes(Cli::command());
+        for sub in cmd.get_subcommands() {
+            let help = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(help.contains("Exit codes"), "{}", sub.get_name());
+        }
+    }
+}
