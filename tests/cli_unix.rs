@@ -285,6 +285,28 @@ fn errors_name_the_path_and_cause_once_and_key_formats_by_name() {
         assert!(!err.contains("os error"), "{err}");
         assert!(err.contains("nope.tar.zst"), "{err}");
     }
+    // an output folder that does not exist: named, and no temporary path shows
+    let src = d.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("x"), b"x").unwrap();
+    let out = d.join("no-such-dir/x.tar");
+    let (code, _, err) = run(&[
+        "pack",
+        s(&src),
+        "--kind",
+        "weights",
+        "--name",
+        "m",
+        "--version",
+        "1",
+        "-o",
+        s(&out),
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("no-such-dir") && !err.contains(".airgate-"),
+        "{err}"
+    );
     // a key in the wrong format is named as what it is
     let f = d.join("f.bin");
     std::fs::write(&f, b"x").unwrap();

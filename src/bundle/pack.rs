@@ -146,7 +146,7 @@ pub fn pack(src: &Path, out: &Path, opts: &PackOptions) -> Result<Statement, Pac
     let mut tmp = tempfile::Builder::new()
         .prefix(&crate::util::tmp::prefix("pack"))
         .tempfile_in(dir)
-        .map_err(io_at(dir))?;
+        .map_err(|e| io_at(dir)(crate::util::tmp::plain(e)))?;
     {
         let file = tmp.as_file_mut();
         let mut w = io::BufWriter::with_capacity(1 << 20, file);

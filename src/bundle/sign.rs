@@ -202,7 +202,8 @@ fn replace_prefix(path: &Path, old_len: u64, new_prefix: &[u8]) -> io::Result<()
     let mode = std::fs::metadata(path)?.permissions().mode();
     let mut tmp = tempfile::Builder::new()
         .prefix(&crate::util::tmp::prefix("sign"))
-        .tempfile_in(dir)?;
+        .tempfile_in(dir)
+        .map_err(crate::util::tmp::plain)?;
     {
         let mut src = File::open(path)?;
         src.seek(SeekFrom::Start(old_len))?;

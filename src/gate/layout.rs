@@ -196,7 +196,7 @@ pub fn init_with(root: &Path, policy: &Path, opts: &InitOptions) -> Result<Gate,
     let tmp = tempfile::Builder::new()
         .prefix(&crate::util::tmp::prefix("init"))
         .tempdir_in(&parent)
-        .map_err(io("create a temporary folder in", &parent))?;
+        .map_err(|e| io("create a temporary folder in", &parent)(crate::util::tmp::plain(e)))?;
     build(tmp.path(), policy, &loaded, opts)?;
     // rename(2) replaces an empty folder atomically and refuses a non-empty one
     let built = tmp.keep();

@@ -9,6 +9,21 @@ pub fn prefix(op: &str) -> String {
     format!(".airgate-{op}-{}-", std::process::id())
 }
 
+/// An I/O error from making a temporary, without the temporary's own path (which the
+/// `tempfile` crate adds to its messages): reports name the output, never a temporary.
+pub fn plain(e: std::io::Error) -> std::io::Error {
+    // tempfile wraps the OS error in its own error, which names the path
+    let os = e.raw_os_error().or_else(|| {
+        let inner = e.get_ref()?;
+        let source = std::error::Error::source(inner)?;
+        source.downcast_ref::<std::io::Error>()?.raw_os_error()
+    });
+    match os {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => std::io::Error::from(e.kind()),
+    }
+}
+
 /// The process id a temporary's name carries, if it has the `.airgate-OP-PID-` form.
 fn owner(name: &str) -> Option<u32> {
     let rest = name.strip_prefix(".airgate-")?;
