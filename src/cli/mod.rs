@@ -3,17 +3,21 @@
 pub mod admit;
 pub mod audit;
 pub mod common;
+pub mod completions;
 pub mod init;
 pub mod inspect;
 pub mod keygen;
 pub mod pack;
 pub mod reverify;
 pub mod scan;
+pub mod self_install;
 pub mod sign;
+pub mod sign_file;
 pub mod status;
 pub mod verify;
 pub mod verify_ext;
 pub mod verify_sig;
+pub mod version;
 pub mod watch;
 
 pub use common::class_of;
@@ -22,7 +26,7 @@ use clap::{Parser, Subcommand};
 
 /// airgate: verify signed bundles at an air-gap transfer gate, offline.
 #[derive(Parser, Debug)]
-#[command(name = "airgate", version, about, long_about = None)]
+#[command(name = "airgate", version = version::short(), long_version = version::long(), about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -54,6 +58,16 @@ pub enum Command {
     Reverify(reverify::Args),
     /// Show a gate's counts, recent decisions and waiting bundles.
     Status(status::Args),
+    /// Replace the airgate executable with a release the gate staged (checked against its receipt).
+    SelfInstall(self_install::Args),
+    /// Write a minisign signature of a file with an airgate key (checked by `minisign -V`).
+    SignFile(sign_file::Args),
+    /// Print the version, git commit, build date and features.
+    Version(version::Args),
+    /// Print a shell completion script.
+    Completions(completions::Args),
+    /// Write man pages for airgate and every subcommand.
+    Man(completions::ManArgs),
 }
 
 /// Run one command; returns the exit code.
@@ -71,5 +85,10 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Watch(a) => watch::run(a),
         Command::Reverify(a) => reverify::run(a),
         Command::Status(a) => status::run(a),
+        Command::SelfInstall(a) => self_install::run(a),
+        Command::SignFile(a) => sign_file::run(a),
+        Command::Version(a) => version::run(a),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => completions::run_man(a),
     }
 }

@@ -4,6 +4,7 @@ pub mod detached;
 pub mod dsse;
 pub mod keys;
 pub mod minisign;
+pub mod minisign_sign;
 pub mod model_signing;
 pub mod pem;
 pub mod rotation;
