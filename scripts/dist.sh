@@ -14,9 +14,11 @@
 # without it a THROW-AWAY key is made under target/release-key/ (demo and tests only).
 #
 # Options (the test suite uses them to build the parts it can without a release build):
-#   --bin PATH        package this executable instead of building one (no static check)
+#   --bin PATH        package this executable instead of building one (debug info stripped;
+#                     no static check)
 #   --sbom-tool PATH  the built `sbom` example to run (default: built with the executable)
 #   --out DIR         output folder (default dist/)
+# DIST_ZSTD_LEVEL (default 19) is the bundle's compression level.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -83,6 +85,8 @@ if [ "$STATIC_CHECK" = 1 ]; then
 fi
 cp "$BIN" "$OUT/$NAME"
 chmod 0755 "$OUT/$NAME"
+# A given executable (a test's debug build) loses its debug info, as the dist profile's does.
+[ "$STATIC_CHECK" = 1 ] || strip --strip-debug "$OUT/$NAME"
 EXE="$OUT/$NAME"
 "$EXE" --version
 
@@ -115,7 +119,7 @@ mkdir -p "$STAGE/release"
 cp -r "$EXE" "$OUT/completions" "$OUT/man" "$OUT/airgate-$VERSION.cdx.json" "$STAGE/release/"
 BUNDLE="$OUT/$NAME.bundle.tar.zst"
 "$EXE" pack "$STAGE/release" --kind patch --name airgate --version "$VERSION" \
-  --publisher "airgate release" --level 9 -o "$BUNDLE" > /dev/null
+  --publisher "airgate release" --level "${DIST_ZSTD_LEVEL:-19}" -o "$BUNDLE" > /dev/null
 "$EXE" sign "$BUNDLE" --key "$KEY" > /dev/null
 
 (cd "$OUT" && find . -type f ! -name SHA256SUMS -printf '%P\n' | sort | xargs sha256sum > SHA256SUMS)
