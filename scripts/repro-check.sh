@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# make repro-check: clone the current commit into two checkouts at different paths, run
+# `make dist` in each (each with its own cold target/), the second with the first one's
+# throw-away release key, and compare: the executables must be byte-identical; every other
+# dist file is compared and reported too (all are deterministic given the same key).
+# Takes two cold release builds (tens of minutes on 2 cores). REPRO_DIR changes the place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+COMMIT=$(git rev-parse HEAD)
+git diff --quiet HEAD -- || echo "repro-check: note: uncommitted changes are not part of the check (commit $COMMIT)"
+W=${REPRO_DIR:-$ROOT/target/repro}
+A=$W/a/airgate
+B=$W/second-checkout/at/another/path/airgate-b
+rm -rf "$W"
+mkdir -p "$(dirname "$A")" "$(dirname "$B")"
+for d in "$A" "$B"; do
+  git clone -q --no-local "$ROOT" "$d"
+  git -C "$d" checkout -q --detach "$COMMIT"
+done
+unset CARGO_TARGET_DIR RELEASE_KEY
+
+t0=$(date +%s)
+(cd "$A" && make dist) > "$W/a.log" 2>&1 || { tail -30 "$W/a.log"; exit 1; }
+t1=$(date +%s)
+KEY=$A/target/release-key/airgate-release-throwaway.key
+(cd "$B" && RELEASE_KEY=$KEY make dist) > "$W/b.log" 2>&1 || { tail -30 "$W/b.log"; exit 1; }
+t2=$(date +%s)
+echo "repro-check: commit $COMMIT; builds took $((t1 - t0)) s and $((t2 - t1)) s"
+echo "  A: $A"
+echo "  B: $B"
+
+VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
+EXE=airgate-$VERSION-x86_64-linux
+status=0
+if cmp -s "$A/dist/$EXE" "$B/dist/$EXE"; then
+  echo "repro-check: executables IDENTICAL: $(stat -c %s "$A/dist/$EXE") bytes, sha256 $(sha256sum "$A/dist/$EXE" | cut -d' ' -f1)"
+else
+  echo "repro-check: executables DIFFER:"
+  cmp -l "$A/dist/$EXE" "$B/dist/$EXE" | wc -l | sed 's/^/  bytes differing: /'
+  status=1
+fi
+if diff -r "$A/dist" "$B/dist" > "$W/dist.diff"; then
+  echo "repro-check: every dist file identical ($(find "$A/dist" -type f | wc -l) files; SHA256SUMS $(sha256sum "$A/dist/SHA256SUMS" | cut -d' ' -f1))"
+else
+  echo "repro-check: dist files that differ (see $W/dist.diff):"
+  sed 's/^/  /' "$W/dist.diff" | head -20
+  status=1
+fi
+exit $status
