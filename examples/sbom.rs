@@ -39,15 +39,7 @@ fn cargo_tree(
     format: &str,
 ) -> Result<String, String> {
     let out = Command::new(cargo)
-        .args([
-            "tree",
-            "--locked",
-            "--offline",
-            "--target",
-            target,
-            "-e",
-            edges,
-        ])
+        .args(["tree", "--locked", "--target", target, "-e", edges])
         .args(["--prefix", prefix, "--format", format])
         .output()
         .map_err(|e| format!("cannot run cargo tree: {e}"))?;
@@ -71,7 +63,7 @@ fn run() -> Result<(), String> {
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(&cargo)
-        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .args(["metadata", "--format-version", "1", "--locked"])
         .args(["--filter-platform", &target])
         .output()
         .map_err(|e| format!("cannot run cargo metadata: {e}"))?;

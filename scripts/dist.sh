@@ -60,7 +60,7 @@ if [ -z "$BIN" ]; then
   export CXXFLAGS="$CFLAGS"
   export CARGO_INCREMENTAL=0
   echo "dist: building $NAME (static, profile dist: fat LTO, one codegen unit, stripped)"
-  cargo build --locked --offline --profile dist --target "$TRIPLE" --bin airgate --example sbom
+  cargo build --locked --profile dist --target "$TRIPLE" --bin airgate --example sbom
   BIN=target/$TRIPLE/dist/airgate
   SBOM_TOOL=target/$TRIPLE/dist/examples/sbom
   STATIC_CHECK=1

@@ -42,7 +42,6 @@ fn sbom_tool() -> PathBuf {
         ok(Command::new(env!("CARGO")).current_dir(root()).args([
             "build",
             "--locked",
-            "--offline",
             "--example",
             "sbom",
         ]));
@@ -304,7 +303,6 @@ fn check_sbom(path: &Path) {
     let tree = ok(Command::new(env!("CARGO")).current_dir(root()).args([
         "tree",
         "--locked",
-        "--offline",
         "-e",
         "normal,build",
         "--target",
