@@ -22,6 +22,9 @@ fn main() {
     }
 }
 
+/// License, description and source of a package, from `cargo metadata`.
+type Facts = (Option<String>, Option<String>, Option<String>);
+
 struct Pkg {
     name: String,
     version: String,
@@ -93,8 +96,7 @@ fn run() -> Result<(), String> {
     let str_of = |v: &Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
     // Package facts by name@version (cargo metadata's resolve graph unifies features with
     // dev-dependencies, so which crates are compiled comes from `cargo tree` below).
-    let mut info: BTreeMap<String, (Option<String>, Option<String>, Option<String>)> =
-        BTreeMap::new();
+    let mut info: BTreeMap<String, Facts> = BTreeMap::new();
     for p in meta["packages"].as_array().ok_or("no packages")? {
         let key = format!(
             "{}@{}",
