@@ -15,6 +15,11 @@ A=$W/a/airgate
 B=$W/second-checkout/at/another/path/airgate-b
 rm -rf "$W"
 mkdir -p "$(dirname "$A")" "$(dirname "$B")"
+free_kb=$(df -Pk "$W" | awk 'NR==2 {print $4}')
+if [ "${free_kb:-0}" -lt 3000000 ]; then
+  echo "repro-check: only $((free_kb / 1024)) MB free under $W; two cold dist builds need about 3 GB" >&2
+  exit 2
+fi
 for d in "$A" "$B"; do
   git clone -q --no-local "$ROOT" "$d"
   git -C "$d" checkout -q --detach "$COMMIT"
