@@ -3,6 +3,7 @@
 pub mod admit;
 pub mod audit;
 pub mod common;
+pub mod completions;
 pub mod init;
 pub mod inspect;
 pub mod keygen;
@@ -10,12 +11,15 @@ pub mod pack;
 pub mod policy;
 pub mod reverify;
 pub mod scan;
+pub mod self_install;
 pub mod sign;
+pub mod sign_file;
 pub mod signals;
 pub mod status;
 pub mod verify;
 pub mod verify_ext;
 pub mod verify_sig;
+pub mod version;
 pub mod watch;
 
 pub use common::class_of;
@@ -27,7 +31,7 @@ pub const EXIT_SIGPIPE: i32 = 141;
 
 /// airgate: verify signed bundles at an air-gap transfer gate, offline.
 #[derive(Parser, Debug)]
-#[command(name = "airgate", version, about, long_about = None)]
+#[command(name = "airgate", version = version::short(), long_version = version::long(), about, long_about = None)]
 pub struct Cli {
     /// Print nothing on standard output (errors still go to standard error; the exit code
     /// tells the outcome).
@@ -69,6 +73,16 @@ pub enum Command {
     Status(status::Args),
     /// Check a policy file and print what it enforces.
     Policy(policy::Args),
+    /// Replace the airgate executable with a release the gate staged (checked against its receipt).
+    SelfInstall(self_install::Args),
+    /// Write a minisign signature of a file with an airgate key (checked by `minisign -V`).
+    SignFile(sign_file::Args),
+    /// Print the version, git commit, build date and features.
+    Version(version::Args),
+    /// Print a shell completion script.
+    Completions(completions::Args),
+    /// Write man pages for airgate and every subcommand.
+    Man(completions::ManArgs),
 }
 
 impl Command {
@@ -88,7 +102,15 @@ impl Command {
             Command::Policy(policy::Args {
                 command: policy::Sub::Check { format, .. },
             }) => plain(*format),
-            Command::Keygen(_) | Command::Pack(_) | Command::Sign(_) | Command::Init(_) => false,
+            Command::Version(a) => a.json,
+            Command::Keygen(_)
+            | Command::Pack(_)
+            | Command::Sign(_)
+            | Command::Init(_)
+            | Command::SelfInstall(_)
+            | Command::SignFile(_)
+            | Command::Completions(_)
+            | Command::Man(_) => false,
         }
     }
 }
@@ -167,6 +189,11 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Reverify(a) => reverify::run(a),
         Command::Status(a) => status::run(a),
         Command::Policy(a) => policy::run(a),
+        Command::SelfInstall(a) => self_install::run(a),
+        Command::SignFile(a) => sign_file::run(a),
+        Command::Version(a) => version::run(a),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => completions::run_man(a),
     }
 }
 

@@ -9,6 +9,9 @@ pub mod audit;
 pub mod checkpoint;
 pub mod claim;
 pub mod fsutil;
+pub mod install;
+#[cfg(test)]
+mod install_tests;
 pub mod layout;
 pub mod model;
 pub mod model_check;

@@ -6,6 +6,7 @@ pub mod enforced;
 pub mod key_format;
 pub mod keys;
 pub mod minisign;
+pub mod minisign_sign;
 pub mod model_signing;
 pub mod pem;
 pub mod rotation;
