@@ -38,6 +38,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .internal_domains
         .extend(args.allow_host.iter().cloned());
     let (engine, text) = build_engine_parts(&policy).config()?;
+    let engine = engine.counting();
     let opts = ScanOptions {
         bundle_limits: policy.limits.clone(),
         ..ScanOptions::default()
@@ -65,6 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     report.waived = waived;
     report.policy_sha256 = policy.digest();
     report.timings = Timings::from(started.elapsed(), out.bytes, out.files);
+    report.coverage = Some(engine.coverage().report());
     report.sort();
     match args.format {
         Format::Human => println!("{}", human::render(&report).trim_end()),

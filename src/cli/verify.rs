@@ -130,6 +130,7 @@ fn inspect_external(a: &Args, r: &mut airgate::report::Report) -> anyhow::Result
     use airgate::inspect::scan::{scan_path, ScanOptions};
     let policy = load_policy(a.policy.as_ref())?;
     let (engine, text) = airgate::inspect::build_engine_parts(&policy).config()?;
+    let engine = engine.counting();
     let opts = ScanOptions {
         bundle_limits: policy.limits.clone(),
         ..ScanOptions::default()
@@ -151,6 +152,11 @@ fn inspect_external(a: &Args, r: &mut airgate::report::Report) -> anyhow::Result
         })
         .collect();
     let (kept, waived) = airgate::decide::apply_waivers(findings, &policy);
+    let covered = engine.coverage().report();
+    match r.coverage.as_mut() {
+        Some(c) => c.merge(&covered),
+        None => r.coverage = Some(covered),
+    }
     let signature_ok = r.verdict == Verdict::Accept;
     r.findings.extend(kept);
     r.waived.extend(waived);

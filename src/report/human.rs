@@ -71,6 +71,9 @@ pub fn render(r: &Report) -> String {
     if !r.waived.is_empty() {
         let _ = writeln!(s, "waived by policy: {} finding(s)", r.waived.len());
     }
+    if let Some(c) = &r.coverage {
+        coverage(&mut s, c);
+    }
     let t = &r.timings;
     let _ = writeln!(
         s,
@@ -78,4 +81,32 @@ pub fn render(r: &Report) -> String {
         t.files, t.bytes, t.total_ms, t.mb_per_s
     );
     s
+}
+
+/// The coverage section: what was read per format, and what was not.
+fn coverage(s: &mut String, c: &crate::inspect::CoverageReport) {
+    let _ = writeln!(
+        s,
+        "inspected: {} file(s), {} member(s), {} byte(s) decoded",
+        c.files, c.members, c.bytes_decoded
+    );
+    for (name, n) in &c.formats {
+        let _ = writeln!(
+            s,
+            "  {name:<16} {:>8} file(s) {:>9} member(s) {:>14} bytes",
+            n.files, n.members, n.bytes
+        );
+    }
+    if c.not_inspected_total == 0 {
+        let _ = writeln!(s, "not inspected: nothing");
+        return;
+    }
+    let _ = writeln!(s, "not inspected: {} place(s)", c.not_inspected_total);
+    for x in &c.not_inspected {
+        let _ = writeln!(s, "  {} ({}): {}", x.path, x.rule, x.reason);
+    }
+    let listed = c.not_inspected.len() as u64;
+    if c.not_inspected_total > listed {
+        let _ = writeln!(s, "  ... and {} more", c.not_inspected_total - listed);
+    }
 }

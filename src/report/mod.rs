@@ -119,6 +119,9 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub policy_sha256: String,
     pub timings: Timings,
+    /// What inspection read, per format, and what it did not read and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<crate::inspect::CoverageReport>,
 }
 
 impl Report {
@@ -135,6 +138,7 @@ impl Report {
             waived: Vec::new(),
             policy_sha256: String::new(),
             timings: Timings::default(),
+            coverage: None,
         }
     }
 

@@ -62,6 +62,10 @@ pub struct Budget {
 
 /// A decoder between a file's bytes and a child scan.
 pub trait Layer: Send {
+    /// The format's short name, as counted in the report's coverage (`gzip`, `tar`, `deb`).
+    fn format(&self) -> &'static str {
+        "container"
+    }
     /// The next encoded bytes.
     fn update(&mut self, data: &[u8], out: &mut Vec<Finding>);
     /// End of the encoded file: finish children and collect their findings.

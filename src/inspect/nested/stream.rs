@@ -309,6 +309,10 @@ impl Decode {
 }
 
 impl Layer for Decode {
+    fn format(&self) -> &'static str {
+        self.format
+    }
+
     fn failed(&self) -> bool {
         self.broke
     }
@@ -443,6 +447,10 @@ impl Utf16 {
 }
 
 impl Layer for Utf16 {
+    fn format(&self) -> &'static str {
+        "utf-16"
+    }
+
     fn raw_is_text(&self) -> bool {
         true
     }

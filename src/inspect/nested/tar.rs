@@ -279,6 +279,10 @@ impl TarLayer {
 }
 
 impl Layer for TarLayer {
+    fn format(&self) -> &'static str {
+        "tar"
+    }
+
     fn update(&mut self, mut data: &[u8], _out: &mut Vec<Finding>) {
         while !data.is_empty() {
             match &mut self.state {

@@ -163,6 +163,10 @@ impl ZipLayer {
 }
 
 impl Layer for ZipLayer {
+    fn format(&self) -> &'static str {
+        "zip"
+    }
+
     fn update(&mut self, data: &[u8], _out: &mut Vec<Finding>) {
         let max = self.nest.limits().max_spool_bytes;
         match &mut self.spool {
