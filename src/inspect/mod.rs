@@ -5,6 +5,7 @@ pub mod build;
 pub mod coverage;
 pub mod engine;
 pub mod finding;
+pub mod formats;
 pub mod models;
 pub mod nested;
 pub mod pool;
