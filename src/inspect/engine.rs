@@ -11,7 +11,7 @@ use super::{
 };
 
 /// Inspectors that open nearly every file: a file is not counted under their name.
-const GENERIC: &[&str] = &[TEXT_INSPECTOR, "opaque-container"];
+const GENERIC: &[&str] = &[TEXT_INSPECTOR, "opaque-container", "refused"];
 
 /// Raw bytes of a layered file held for the text rules in case its layer breaks.
 const RAW_HOLD: usize = 1 << 20;
@@ -27,6 +27,8 @@ pub struct Engine {
     nested: bool,
     /// What this run read (see [`Engine::counting`]).
     coverage: Arc<Coverage>,
+    /// Severity of `archive.uninspectable` per refused format, where the policy sets one.
+    refusals: Arc<std::collections::BTreeMap<String, Severity>>,
 }
 
 impl Engine {
@@ -38,7 +40,20 @@ impl Engine {
             limits: Arc::new(NestLimits::default()),
             nested: false,
             coverage: Arc::default(),
+            refusals: Arc::default(),
         }
+    }
+
+    /// The same engine, with the policy's severities for refused formats
+    /// (`[inspect.uninspectable]`).
+    pub fn with_refusals(mut self, levels: std::collections::BTreeMap<String, Severity>) -> Engine {
+        self.refusals = Arc::new(levels);
+        self
+    }
+
+    /// The severity of `archive.uninspectable` for the refused format `name`.
+    pub fn refusal_severity(&self, name: &str) -> Severity {
+        self.refusals.get(name).copied().unwrap_or(Severity::High)
     }
 
     /// The same engine with a fresh coverage counter: call once per run (a `scan`, a
@@ -383,6 +398,7 @@ impl FileScan {
                 path: self.path.clone(),
                 depth: self.depth,
                 budget: self.budget.clone(),
+                format: "",
             };
             self.layer = nested::open(nest, head);
             match &self.layer {
