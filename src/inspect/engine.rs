@@ -11,7 +11,12 @@ use super::{
 };
 
 /// Inspectors that open nearly every file: a file is not counted under their name.
-const GENERIC: &[&str] = &[TEXT_INSPECTOR, "opaque-container", "refused"];
+const GENERIC: &[&str] = &[
+    TEXT_INSPECTOR,
+    "opaque-container",
+    "refused",
+    "model-config",
+];
 
 /// Raw bytes of a layered file held for the text rules in case its layer breaks.
 const RAW_HOLD: usize = 1 << 20;
