@@ -44,6 +44,7 @@ pub fn build_engine_parts(policy: &Policy) -> Result<(Engine, Arc<TextScanner>),
     }
     let mut inspectors: Vec<Box<dyn Inspector>> = vec![Box::new(TextInspector::new(text.clone()))];
     inspectors.extend(models::inspectors());
+    inspectors.extend(super::packages::inspectors());
     inspectors.push(Box::new(super::nested::refused::RefusedInspector::new(
         levels.clone(),
     )));

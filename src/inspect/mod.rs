@@ -8,6 +8,7 @@ pub mod finding;
 pub mod formats;
 pub mod models;
 pub mod nested;
+pub mod packages;
 pub mod pool;
 pub mod scan;
 pub mod text;

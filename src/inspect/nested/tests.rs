@@ -177,7 +177,7 @@ fn too_deep_is_reported() {
     let f = scan(&engine(None), "x.gz", &d, 1 << 16);
     assert!(
         f.iter()
-            .any(|f| (f.rule == "archive.uninspectable" && f.message.contains("max_depth"))),
+            .any(|f| f.rule == "archive.uninspectable" && f.message.contains("max_depth")),
         "{f:?}"
     );
     assert!(!f.iter().any(|f| f.rule.starts_with("reachback")), "{f:?}");
@@ -206,13 +206,13 @@ fn decompression_bomb_is_stopped() {
     let f = scan(&engine(None), "bomb.gz", &bomb, 1 << 16);
     assert!(
         f.iter()
-            .any(|f| (f.rule == "archive.uninspectable" && f.message.contains("max_ratio"))),
+            .any(|f| f.rule == "archive.uninspectable" && f.message.contains("max_ratio")),
         "{f:?}"
     );
     let f = scan(&engine(None), "bomb.zip", &zip(&[("z", &zeros)]), 1 << 16);
     assert!(
         f.iter()
-            .any(|f| (f.rule == "archive.uninspectable" && f.message.contains("max_ratio"))),
+            .any(|f| f.rule == "archive.uninspectable" && f.message.contains("max_ratio")),
         "{f:?}"
     );
     // an ordinary compressible file is fine
@@ -234,13 +234,13 @@ fn member_count_and_size_limits_from_policy() {
     let f = scan(&engine(Some(p.clone())), "many.tar", &tar(&refs), 512);
     assert!(
         f.iter()
-            .any(|f| (f.rule == "archive.uninspectable" && f.message.contains("max_members"))),
+            .any(|f| f.rule == "archive.uninspectable" && f.message.contains("max_members")),
         "{f:?}"
     );
     let f = scan(&engine(Some(p)), "many.zip", &zip(&refs), 512);
     assert!(
         f.iter()
-            .any(|f| (f.rule == "archive.uninspectable" && f.message.contains("max_members"))),
+            .any(|f| f.rule == "archive.uninspectable" && f.message.contains("max_members")),
         "{f:?}"
     );
     let mut p = Policy::default();
@@ -518,10 +518,9 @@ fn a_zstd_window_over_the_cap_is_refused() {
     let big_window = enc.finish().unwrap();
     let f = scan(&e, "w.txt.zst", &big_window, 4096);
     assert!(
-        f.iter().any(
-            |x| (x.rule == "archive.uninspectable" && x.message.contains("window cap"))
-                && x.severity >= crate::inspect::Severity::High
-        ),
+        f.iter().any(|x| x.rule == "archive.uninspectable"
+            && x.message.contains("window cap")
+            && x.severity >= crate::inspect::Severity::High),
         "{f:?}"
     );
     let f = scan(&e, "n.txt.zst", &zst(text), 4096);
@@ -531,7 +530,7 @@ fn a_zstd_window_over_the_cap_is_refused() {
     );
     assert!(
         !f.iter()
-            .any(|x| (x.rule == "archive.uninspectable" && x.message.contains("window cap"))),
+            .any(|x| x.rule == "archive.uninspectable" && x.message.contains("window cap")),
         "{f:?}"
     );
 }
