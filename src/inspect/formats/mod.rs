@@ -126,7 +126,7 @@ pub(crate) struct Gather {
 impl Gather {
     /// Take from `data` until `want` bytes are held; `Some(held)` once they are (the
     /// buffer is then emptied for the next structure).
-    pub(crate) fn fill<'a>(&mut self, data: &mut &'a [u8], want: usize) -> Option<Vec<u8>> {
+    pub(crate) fn fill(&mut self, data: &mut &[u8], want: usize) -> Option<Vec<u8>> {
         let take = want.saturating_sub(self.buf.len()).min(data.len());
         self.buf.extend_from_slice(&data[..take]);
         *data = &data[take..];
