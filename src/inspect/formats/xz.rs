@@ -5,8 +5,9 @@
 //! lzma-alone format has none: a properties byte (lc + lp * 9 + pb * 45, with lc + lp <= 4
 //! and pb <= 4), a 4-byte dictionary size, an 8-byte uncompressed size (or all ones for
 //! "unknown"), then the range coder whose first byte is always 0. [`lzma_alone`] accepts
-//! only headers that liblzma's strict mode accepts: a dictionary of 2^n or 2^n + 2^(n-1)
-//! bytes, and a known size below 2^38.
+//! only headers that liblzma's strict mode accepts (a dictionary of 2^n or 2^n + 2^(n-1)
+//! bytes, a known size below 2^38), and further only dictionaries of 64 KiB or more and
+//! known sizes above zero, so zero-filled binary headers do not pass for lzma.
 
 use std::io::Write;
 
@@ -45,7 +46,9 @@ pub fn lzma_alone(head: &[u8]) -> Option<LzmaHeader> {
         return None;
     }
     let dict = u32::from_le_bytes([head[1], head[2], head[3], head[4]]);
-    if dict == u32::MAX || dict < 4096 {
+    // (liblzma takes 4 KiB; every encoder preset uses 64 KiB or more, and the tighter floor
+    // keeps zero-filled binary headers from passing for lzma)
+    if dict == u32::MAX || dict < 64 << 10 {
         return None;
     }
     let n = 31 - dict.leading_zeros();
@@ -57,7 +60,7 @@ pub fn lzma_alone(head: &[u8]) -> Option<LzmaHeader> {
     let size = u64::from_le_bytes(s);
     let size = if size == u64::MAX {
         None
-    } else if size >= 1 << 38 {
+    } else if size == 0 || size >= 1 << 38 {
         return None;
     } else {
         Some(size)
@@ -117,6 +120,10 @@ mod tests {
         let mut nz = enc.clone();
         nz[13] = 1;
         assert_eq!(lzma_alone(&nz), None);
+        // a zero-filled binary header (props 0, 4 KiB, size 0) is not lzma
+        let mut zeros = vec![0u8; 64];
+        zeros[2] = 0x10;
+        assert_eq!(lzma_alone(&zeros), None);
     }
 
     #[test]
