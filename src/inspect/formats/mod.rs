@@ -9,6 +9,7 @@
 
 pub mod ar;
 pub mod cpio;
+pub mod fuzz;
 pub mod lz4;
 pub mod refuse;
 pub mod rpm;
