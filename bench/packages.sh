@@ -98,7 +98,7 @@ for i in $(seq "$RUNS"); do
   s=$(now)
   /usr/bin/time -f %M -o "$P/rss" "$BIN" scan "$P/out" --format json > "$P/scan.json" || true
   e=$(now); ag_t+=("$(awk -v s="$s" -v e="$e" 'BEGIN{print e-s}')")
-  rss+=("$(cat "$P/rss")")
+  rss+=("$(tail -1 "$P/rss")")
 done
 decoded=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["coverage"]["bytes_decoded"])' "$P/scan.json")
 python3 - "$P/scan.json" <<'PY'
