@@ -48,6 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .internal_domains
         .extend(args.allow_host.iter().cloned());
     let (engine, text) = build_engine_parts(&policy).config()?;
+    let engine = engine.counting();
     let opts = ScanOptions {
         bundle_limits: policy.limits.clone(),
         ..ScanOptions::default()
@@ -75,6 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     report.waived = waived;
     report.policy_sha256 = policy.digest();
     report.timings = Timings::from(started.elapsed(), out.bytes, out.files);
+    report.coverage = Some(engine.coverage().report());
     report.sort();
     input.rename_in(&mut report);
     report.base_uri = input.base_uri(false);

@@ -297,6 +297,7 @@ fn inspect_external(
 ) -> anyhow::Result<()> {
     use airgate::inspect::scan::{scan_path, ScanOptions};
     let (engine, text) = airgate::inspect::build_engine_parts(policy).config()?;
+    let engine = engine.counting();
     let opts = ScanOptions {
         bundle_limits: policy.limits.clone(),
         ..ScanOptions::default()
@@ -318,6 +319,11 @@ fn inspect_external(
         })
         .collect();
     let (kept, waived) = airgate::decide::apply_waivers(findings, policy);
+    let covered = engine.coverage().report();
+    match r.coverage.as_mut() {
+        Some(c) => c.merge(&covered),
+        None => r.coverage = Some(covered),
+    }
     let signature_ok = r.verdict == Verdict::Accept;
     r.findings.extend(kept);
     r.waived.extend(waived);

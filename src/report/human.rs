@@ -100,6 +100,9 @@ fn render_with(r: &Report, verbose: bool) -> String {
             plural(r.waived.len() as u64, "finding", "findings")
         );
     }
+    if let Some(c) = &r.coverage {
+        coverage(&mut s, c);
+    }
     let t = &r.timings;
     let _ = writeln!(
         s,
@@ -115,4 +118,38 @@ fn render_with(r: &Report, verbose: bool) -> String {
 /// `N thing` / `N things`.
 pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The coverage section: what was read per format, and what was not.
+fn coverage(s: &mut String, c: &crate::inspect::CoverageReport) {
+    let _ = writeln!(
+        s,
+        "inspected: {}, {}, {} decoded",
+        plural(c.files, "file", "files"),
+        plural(c.members, "member", "members"),
+        plural(c.bytes_decoded, "byte", "bytes")
+    );
+    for (name, n) in &c.formats {
+        let _ = writeln!(
+            s,
+            "  {name:<16} {:>8} file(s) {:>9} member(s) {:>14} bytes",
+            n.files, n.members, n.bytes
+        );
+    }
+    if c.not_inspected_total == 0 {
+        let _ = writeln!(s, "not inspected: nothing");
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "not inspected: {}",
+        plural(c.not_inspected_total, "place", "places")
+    );
+    for x in &c.not_inspected {
+        let _ = writeln!(s, "  {} ({}): {}", x.path, x.rule, x.reason);
+    }
+    let listed = c.not_inspected.len() as u64;
+    if c.not_inspected_total > listed {
+        let _ = writeln!(s, "  ... and {} more", c.not_inspected_total - listed);
+    }
 }

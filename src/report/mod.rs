@@ -140,6 +140,9 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_uri: Option<String>,
     pub timings: Timings,
+    /// What inspection read, per format, and what it did not read and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<crate::inspect::CoverageReport>,
 }
 
 impl Report {
@@ -157,6 +160,7 @@ impl Report {
             policy_sha256: String::new(),
             base_uri: None,
             timings: Timings::default(),
+            coverage: None,
         }
     }
 

@@ -63,6 +63,15 @@ fn result(f: &Finding, index: usize) -> Value {
     })
 }
 
+/// The run's properties: verdict, command and, where inspection ran, its coverage.
+fn run_properties(r: &Report) -> Value {
+    let mut p = json!({ "verdict": r.verdict, "command": r.command });
+    if let Some(c) = &r.coverage {
+        p["coverage"] = json!(c);
+    }
+    p
+}
+
 /// Render a report as SARIF 2.1.0 JSON.
 pub fn render(r: &Report) -> String {
     let mut rules: BTreeMap<&str, &Finding> = BTreeMap::new();
@@ -103,7 +112,7 @@ pub fn render(r: &Report) -> String {
             } },
             "originalUriBaseIds": { BASE_ID: base },
             "results": results,
-            "properties": { "verdict": r.verdict, "command": r.command },
+            "properties": run_properties(r),
         } ],
     });
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))

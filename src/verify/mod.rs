@@ -141,6 +141,12 @@ fn reject(rule: &str, category: Category, message: String) -> Finding {
 /// file itself, extraction writes, trust configuration).
 pub fn verify_bundle(path: &Path, opts: &VerifyOptions<'_>) -> Result<Outcome, VerifyError> {
     let start = Instant::now();
+    // this run's own coverage count, whoever else shares the engine
+    let engine = opts.engine.counting();
+    let opts = &VerifyOptions {
+        engine: &engine,
+        ..*opts
+    };
     let owned_store;
     let store = match opts.trust {
         Some(s) => s,
@@ -213,6 +219,9 @@ pub fn verify_bundle(path: &Path, opts: &VerifyOptions<'_>) -> Result<Outcome, V
         });
     }
     report.timings = Timings::from(start.elapsed(), bytes, files);
+    if engine.nests() {
+        report.coverage = Some(engine.coverage().report());
+    }
     let verified = verified_parts.map(|(statement, version, signers)| VerifiedBundle {
         statement,
         version,
