@@ -1,7 +1,7 @@
 # airgate: `make demo` runs the main job on a built-in example; `make test` runs all checks.
 CARGO ?= cargo
 
-.PHONY: build demo test fmt-check clippy bench fuzz-smoke clean
+.PHONY: build demo test fmt-check clippy bench fuzz-smoke fuzz-long clean
 
 build:
 	$(CARGO) build --release --locked
@@ -23,6 +23,10 @@ bench: build
 
 fuzz-smoke:
 	scripts/fuzz-smoke.sh
+
+# minutes per target (FUZZ_MINUTES, default 4); corpus kept in fuzz/corpus/, seeds in fuzz/seeds/
+fuzz-long:
+	scripts/fuzz-long.sh
 
 clean:
 	$(CARGO) clean
