@@ -5,6 +5,7 @@ pub mod audit;
 pub mod common;
 pub mod init;
 pub mod inspect;
+pub mod key;
 pub mod keygen;
 pub mod pack;
 pub mod reverify;
@@ -32,6 +33,8 @@ pub struct Cli {
 pub enum Command {
     /// Make an Ed25519 key pair (PKCS#8 PEM private key, SPKI PEM public key).
     Keygen(keygen::Args),
+    /// Show what a key file holds (`key show FILE`): key id, algorithm, public key.
+    Key(key::Args),
     /// Pack a folder into a deterministic bundle (.tar.zst or .tar).
     Pack(pack::Args),
     /// Add one signature to a bundle (run again with other keys for k-of-n).
@@ -60,6 +63,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Keygen(a) => keygen::run(a),
+        Command::Key(a) => key::run(a),
         Command::Pack(a) => pack::run(a),
         Command::Sign(a) => sign::run(a),
         Command::Inspect(a) => inspect::run(a),

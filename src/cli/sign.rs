@@ -2,8 +2,10 @@
 //! statement.
 
 use super::common::ResultExt;
-use airgate::bundle::sign::{attach_sigstore, sign, AttachOutcome, SignError, SignOutcome};
-use airgate::trust::keys::PrivateKey;
+use airgate::bundle::sign::{
+    attach_signature, attach_sigstore, sign, AttachOutcome, SignError, SignOutcome,
+};
+use airgate::trust::keys::{PrivateKey, PublicKey};
 use std::path::PathBuf;
 
 /// Arguments of `airgate sign`.
@@ -14,10 +16,18 @@ pub struct Args {
     /// PKCS#8 PEM Ed25519 private key.
     #[arg(
         long,
-        required_unless_present = "sigstore_bundle",
-        conflicts_with = "sigstore_bundle"
+        required_unless_present_any = ["sigstore_bundle", "signature_file"],
+        conflicts_with_all = ["sigstore_bundle", "signature_file"]
     )]
     pub key: Option<PathBuf>,
+    /// Attach a signature made elsewhere instead: 64 raw bytes (what `openssl pkeyutl -sign
+    /// -rawin` writes) or their base64, over exactly the bytes `airgate inspect BUNDLE
+    /// --signed-bytes` prints. Checked against --public-key before it is attached.
+    #[arg(long, requires = "public_key", conflicts_with = "sigstore_bundle")]
+    pub signature_file: Option<PathBuf>,
+    /// The SPKI PEM public key of the --signature-file signer.
+    #[arg(long, requires = "signature_file")]
+    pub public_key: Option<PathBuf>,
     /// Attach this Sigstore bundle instead: a message signature over the statement bytes that
     /// `airgate inspect BUNDLE --statement` prints (e.g. `cosign sign-blob --bundle`).
     #[arg(long)]
@@ -29,11 +39,20 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     if let Some(sb) = &a.sigstore_bundle {
         return attach(&a.bundle, sb);
     }
-    let Some(key_path) = &a.key else {
-        anyhow::bail!("give --key or --sigstore-bundle");
+    let outcome = match (&a.key, &a.signature_file, &a.public_key) {
+        (Some(key_path), _, _) => sign(&a.bundle, &PrivateKey::load(key_path).config()?),
+        (None, Some(sig_path), Some(pub_path)) => {
+            let public = PublicKey::load(pub_path).config()?;
+            let sig = read_signature(sig_path)?;
+            attach_signature(&a.bundle, &public, &sig)
+        }
+        _ => {
+            return Err(super::common::usage(
+                "give --key, --signature-file with --public-key, or --sigstore-bundle",
+            ))
+        }
     };
-    let key = PrivateKey::load(key_path).config()?;
-    match sign(&a.bundle, &key) {
+    match outcome {
         Ok(SignOutcome::Added { key_id, total }) => {
             println!(
                 "signed {} with key {key_id} ({total} signature(s))",
@@ -48,11 +67,32 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
-        Err(e @ SignError::Invalid(..)) => {
+        Err(e @ (SignError::Invalid(..) | SignError::Signature(_))) => {
             eprintln!("airgate: {e}");
             Ok(1)
         }
         Err(e) => Err(e).operational(),
+    }
+}
+
+/// A detached Ed25519 signature file: 64 raw bytes, or their standard base64.
+fn read_signature(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_end(&mut bytes))
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+        .config()?;
+    if bytes.len() == 64 {
+        return Ok(bytes);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    match airgate::trust::dsse::decode_sig(text.trim()) {
+        Some(sig) if sig.len() == 64 => Ok(sig),
+        _ => Err(super::common::usage(format!(
+            "{} is neither a 64-byte Ed25519 signature nor its base64",
+            path.display()
+        ))),
     }
 }
 

@@ -2,6 +2,7 @@
 pub mod attached;
 pub mod detached;
 pub mod dsse;
+pub mod key_info;
 pub mod keys;
 pub mod minisign;
 pub mod model_signing;
