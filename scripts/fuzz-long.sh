@@ -14,6 +14,11 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     cargo +nightly install cargo-fuzz --locked
 fi
 targets="${FUZZ_TARGETS:-$(cargo +nightly fuzz list --fuzz-dir fuzz)}"
+# Build every target once, then run the binaries: edits made while the run goes on do not
+# rebuild (and so do not change) what is being fuzzed.
+cargo +nightly fuzz build --fuzz-dir fuzz
+triple=$(rustc +nightly -vV | sed -n 's/^host: //p')
+bindir="fuzz/target/$triple/release"
 mkdir -p fuzz/corpus
 summary=fuzz/corpus/SUMMARY.tsv
 printf 'target\tseconds\texecutions\texec_per_s\tcorpus_files\tnew_findings\tcommit\n' >"$summary"
@@ -29,7 +34,7 @@ for t in $targets; do
     echo "== fuzz target $t (${secs}s)" >&2
     start=$(date +%s)
     # -timeout: an input that runs 30 s is a finding (a hang); -rss_limit_mb: so is 2 GiB
-    if ! cargo +nightly fuzz run --fuzz-dir fuzz "$t" "$corpus" "${seeds[@]}" -- \
+    if ! "$bindir/$t" -artifact_prefix="fuzz/artifacts/$t/" "$corpus" "${seeds[@]}" \
         -max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 -max_len=65536 \
         -print_final_stats=1 >"$log" 2>&1; then
         echo "fuzz target $t FAILED (see $log and fuzz/artifacts/$t)" >&2

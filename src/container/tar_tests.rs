@@ -509,7 +509,7 @@ fn names_colliding_by_case_or_normalisation_are_refused_unless_allowed() {
         l.refuse_name_collisions = false;
         let mut r = TarReader::new(&t[..], l);
         let mut n = 0;
-        while let Some(_) = r.next_entry().unwrap() {
+        while r.next_entry().unwrap().is_some() {
             n += 1;
         }
         assert_eq!(n, 2, "allowed by the policy setting");
