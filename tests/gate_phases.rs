@@ -339,7 +339,7 @@ fn a_bundle_admitted_from_outside_is_quarantined_once_after_kills() {
     let o = env.admit(&b);
     assert_eq!(code(&o), 1);
     assert!(
-        text(&o).contains("already decided by an earlier run"),
+        text(&o).contains("repeated run: decided once"),
         "{}",
         text(&o)
     );

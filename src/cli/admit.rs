@@ -101,7 +101,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
                 "{}{}: {}",
                 r.disposition.as_str(),
                 if r.resumed {
-                    " (already decided by an earlier run: finished, not repeated)"
+                    " (finished an interrupted or repeated run: decided once)"
                 } else {
                     ""
                 },
