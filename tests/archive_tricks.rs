@@ -158,6 +158,7 @@ fn tar_cases() -> Vec<Case> {
         let listed = match name {
             "case-collision" => vec!["Model.bin", "model.bin"],
             "nfc-nfd-collision" => vec!["caf\u{e9}", "cafe\u{301}"],
+            "file-over-folder" | "folder-under-file" => vec!["x", "x/y"],
             _ => vec!["f"],
         };
         cases.push((name, t, listed, needle));
@@ -344,6 +345,23 @@ fn tar_cases() -> Vec<Case> {
             file(t, b"l41");
         },
         "type symbolic link is not allowed",
+    );
+    // one name as a file and as a folder: verify would pass it, extraction cannot
+    add(
+        "file-over-folder",
+        &|t| {
+            file(t, b"x/y");
+            file(t, b"x");
+        },
+        "is both a file and a folder",
+    );
+    add(
+        "folder-under-file",
+        &|t| {
+            file(t, b"x");
+            file(t, b"x/y");
+        },
+        "is both a file and a folder",
     );
     add(
         "file-with-trailing-slash",

@@ -5,8 +5,7 @@
 //! readers disagree on) is refused with a reason. `docs/archive-safety.md` lists every check.
 
 use super::tar_fields::{self, Pax};
-use super::tar_names::Collisions;
-use std::collections::BTreeSet;
+use super::tar_names::{Collisions, Tree};
 use std::io::{self, Read};
 
 pub use super::tar_fields::parse_number;
@@ -69,6 +68,10 @@ pub enum TarError {
     #[error("entry {0:?} appears more than once")]
     Duplicate(String),
     #[error(
+        "{0:?} is both a file and a folder in this archive (it cannot be extracted as listed)"
+    )]
+    FileAndFolder(String),
+    #[error(
         "entry {path:?} collides with {other:?} by case or Unicode normalisation (one file on \
          macOS and Windows; `[limits] allow_name_collisions = true` admits such bundles)"
     )]
@@ -112,7 +115,7 @@ pub struct TarReader<R: Read> {
     /// Data bytes left in the current entry, and padding after them.
     remaining: u64,
     padding: u64,
-    seen: BTreeSet<String>,
+    tree: Tree,
     collisions: Collisions,
     done: bool,
 }
@@ -127,7 +130,7 @@ impl<R: Read> TarReader<R> {
             total: 0,
             remaining: 0,
             padding: 0,
-            seen: BTreeSet::new(),
+            tree: Tree::default(),
             collisions: Collisions::default(),
             done: false,
         }
@@ -253,9 +256,7 @@ impl<R: Read> TarReader<R> {
                     self.limits.max_total_bytes
                 )));
             }
-            if !self.seen.insert(path.clone()) {
-                return Err(TarError::Duplicate(path));
-            }
+            self.tree.add(&path, kind)?;
             if self.limits.refuse_name_collisions {
                 self.collisions.check(&path)?;
             }

@@ -1,8 +1,9 @@
-//! Entry names: the clean-path check every archive name passes, and the key under which two
-//! names collide once copied to a file system that ignores case or Unicode normalisation
-//! (macOS, Windows shares).
+//! Entry names: the clean-path check every archive name passes, the tree of names seen (no
+//! duplicates, no name that is both a file and a folder), and the key under which two names
+//! collide once copied to a file system that ignores case or Unicode normalisation (macOS,
+//! Windows shares).
 
-use super::tar::{TarError, TarLimits};
+use super::tar::{EntryKind, TarError, TarLimits};
 use std::collections::HashMap;
 use unicode_normalization::UnicodeNormalization;
 
@@ -54,39 +55,50 @@ pub fn clean_path(raw: &str, limits: &TarLimits) -> Result<String, TarError> {
     Ok(p.to_string())
 }
 
-/// The collision key of a name: NFC, lower case, NFC again. Two names with one key are one
-/// file on a case-insensitive or normalisation-insensitive file system.
-pub fn fold(name: &str) -> String {
-    let lowered: String = name.nfc().collect::<String>().to_lowercase();
-    lowered.nfc().collect()
+/// What a name is in the archive so far.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    File,
+    Dir,
+    /// A folder only because a later name lies inside it.
+    Implied,
 }
 
-/// The names seen so far, by collision key, with every folder a name implies.
+/// The names of an archive as a tree: every entry, and every folder an entry implies.
 #[derive(Default)]
-pub struct Collisions {
-    seen: HashMap<String, String>,
+pub struct Tree {
+    names: HashMap<String, Seen>,
 }
 
-impl Collisions {
-    /// Record `path` (a clean path) and the folders above it; refuse it when it, or a folder
-    /// it implies, folds to the key of a differently spelled name already seen.
-    pub fn check(&mut self, path: &str) -> Result<(), TarError> {
-        let ends = path
-            .match_indices('/')
-            .map(|(i, _)| i)
-            .chain(std::iter::once(path.len()));
-        for end in ends {
-            let spelled = &path[..end];
-            match self.seen.get(&fold(spelled)) {
-                Some(other) if other != spelled => {
-                    return Err(TarError::NameCollision {
-                        path: path.to_string(),
-                        other: other.clone(),
-                    })
-                }
-                Some(_) => {}
+impl Tree {
+    /// Record entry `path` of `kind`. Refused: a name given twice (RUSTSEC-2018-0002), a file
+    /// where a folder is (given or implied by an earlier name), and a name inside a file. Such
+    /// an archive cannot be extracted as listed: which entry wins depends on the extractor.
+    pub fn add(&mut self, path: &str, kind: EntryKind) -> Result<(), TarError> {
+        match (self.names.get(path), kind) {
+            (None, _) | (Some(Seen::Implied), EntryKind::Dir) => {}
+            (Some(Seen::Implied), EntryKind::File) => {
+                return Err(TarError::FileAndFolder(path.to_string()))
+            }
+            (Some(_), _) => return Err(TarError::Duplicate(path.to_string())),
+        }
+        self.names.insert(
+            path.to_string(),
+            match kind {
+                EntryKind::File => Seen::File,
+                EntryKind::Dir => Seen::Dir,
+            },
+        );
+        // the folders above it, from the deepest up, until one already known as a folder
+        let mut end = path.len();
+        while let Some(i) = path[..end].rfind('/') {
+            end = i;
+            let folder = &path[..end];
+            match self.names.get(folder) {
+                Some(Seen::File) => return Err(TarError::FileAndFolder(folder.to_string())),
+                Some(_) => break,
                 None => {
-                    self.seen.insert(fold(spelled), spelled.to_string());
+                    self.names.insert(folder.to_string(), Seen::Implied);
                 }
             }
         }
@@ -94,9 +106,91 @@ impl Collisions {
     }
 }
 
+/// The collision key of a name: NFC, lower case, NFC again. Two names with one key are one
+/// file on a case-insensitive or normalisation-insensitive file system. (ASCII is its own
+/// NFC: only its case is folded.)
+pub fn fold(name: &str) -> String {
+    if name.is_ascii() {
+        return name.to_ascii_lowercase();
+    }
+    let lowered: String = name.nfc().collect::<String>().to_lowercase();
+    lowered.nfc().collect()
+}
+
+/// The names seen so far (and every folder a name implies), by collision key.
+#[derive(Default)]
+pub struct Collisions {
+    /// collision key -> the spelling seen first
+    keys: HashMap<String, String>,
+}
+
+impl Collisions {
+    /// Record `path` (a clean path) and the folders above it; refuse it when it, or a folder
+    /// it implies, folds to the key of a differently spelled name already seen. Folders are
+    /// walked from the deepest up and the walk stops at the first one already recorded under
+    /// this very spelling (its parents were recorded with it), so each name costs about one
+    /// key, however many files share its folders.
+    pub fn check(&mut self, path: &str) -> Result<(), TarError> {
+        let mut end = path.len();
+        loop {
+            let spelled = &path[..end];
+            let key = fold(spelled);
+            match self.keys.get(&key) {
+                Some(other) if other == spelled => return Ok(()),
+                Some(other) => {
+                    return Err(TarError::NameCollision {
+                        path: path.to_string(),
+                        other: other.clone(),
+                    })
+                }
+                None => {
+                    self.keys.insert(key, spelled.to_string());
+                }
+            }
+            match spelled.rfind('/') {
+                Some(i) => end = i,
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_is_a_file_or_a_folder_never_both() {
+        let mut t = Tree::default();
+        t.add("x/y", EntryKind::File).unwrap();
+        assert!(matches!(
+            t.add("x", EntryKind::File),
+            Err(TarError::FileAndFolder(p)) if p == "x"
+        ));
+        let mut t = Tree::default();
+        t.add("x", EntryKind::File).unwrap();
+        assert!(matches!(
+            t.add("x/y/z", EntryKind::File),
+            Err(TarError::FileAndFolder(p)) if p == "x"
+        ));
+        let mut t = Tree::default();
+        t.add("d", EntryKind::Dir).unwrap();
+        assert!(matches!(
+            t.add("d", EntryKind::Dir),
+            Err(TarError::Duplicate(_))
+        ));
+        assert!(matches!(
+            t.add("d", EntryKind::File),
+            Err(TarError::Duplicate(_))
+        ));
+        // near misses: a folder entry after names inside it, files beside each other
+        let mut t = Tree::default();
+        t.add("d/a", EntryKind::File).unwrap();
+        t.add("d", EntryKind::Dir).unwrap();
+        t.add("d/b", EntryKind::File).unwrap();
+        t.add("d/e/f", EntryKind::File).unwrap();
+        t.add("d/e", EntryKind::Dir).unwrap();
+    }
 
     #[test]
     fn folds_case_and_normalisation() {
@@ -124,5 +218,12 @@ mod tests {
         let mut c = Collisions::default();
         c.check("d").unwrap();
         c.check("d/e").unwrap();
+        // a collision in a folder recorded long before is still found
+        let mut c = Collisions::default();
+        c.check("A/b/c").unwrap();
+        c.check("A/b/d").unwrap();
+        c.check("A/x").unwrap();
+        assert!(c.check("a/y").is_err());
+        assert!(c.check("A/B/z").is_err());
     }
 }
