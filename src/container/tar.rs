@@ -256,9 +256,9 @@ impl<R: Read> TarReader<R> {
                     self.limits.max_total_bytes
                 )));
             }
-            self.tree.add(&path, kind)?;
+            let new = self.tree.add(&path, kind)?;
             if self.limits.refuse_name_collisions {
-                self.collisions.check(&path)?;
+                self.collisions.check(&path, new)?;
             }
             self.remaining = size;
             self.padding = pad(size);

@@ -74,14 +74,17 @@ impl Tree {
     /// Record entry `path` of `kind`. Refused: a name given twice (RUSTSEC-2018-0002), a file
     /// where a folder is (given or implied by an earlier name), and a name inside a file. Such
     /// an archive cannot be extracted as listed: which entry wins depends on the extractor.
-    pub fn add(&mut self, path: &str, kind: EntryKind) -> Result<(), TarError> {
-        match (self.names.get(path), kind) {
-            (None, _) | (Some(Seen::Implied), EntryKind::Dir) => {}
+    /// Returns how many names are new: `path` itself (unless it was a folder implied before)
+    /// and the folders above it recorded now, nearest first.
+    pub fn add(&mut self, path: &str, kind: EntryKind) -> Result<usize, TarError> {
+        let mut new = match (self.names.get(path), kind) {
+            (None, _) => 1,
+            (Some(Seen::Implied), EntryKind::Dir) => 0,
             (Some(Seen::Implied), EntryKind::File) => {
                 return Err(TarError::FileAndFolder(path.to_string()))
             }
             (Some(_), _) => return Err(TarError::Duplicate(path.to_string())),
-        }
+        };
         self.names.insert(
             path.to_string(),
             match kind {
@@ -99,10 +102,11 @@ impl Tree {
                 Some(_) => break,
                 None => {
                     self.names.insert(folder.to_string(), Seen::Implied);
+                    new += 1;
                 }
             }
         }
-        Ok(())
+        Ok(new)
     }
 }
 
@@ -125,18 +129,17 @@ pub struct Collisions {
 }
 
 impl Collisions {
-    /// Record `path` (a clean path) and the folders above it; refuse it when it, or a folder
-    /// it implies, folds to the key of a differently spelled name already seen. Folders are
-    /// walked from the deepest up and the walk stops at the first one already recorded under
-    /// this very spelling (its parents were recorded with it), so each name costs about one
-    /// key, however many files share its folders.
-    pub fn check(&mut self, path: &str) -> Result<(), TarError> {
+    /// Check the `new` names [`Tree::add`] just recorded for `path` (it, then the folders
+    /// above it, nearest first): refused when one folds to the key of a differently spelled
+    /// name seen before. Names seen before were checked then, so each name costs one key,
+    /// however many files share its folders.
+    pub fn check(&mut self, path: &str, new: usize) -> Result<(), TarError> {
         let mut end = path.len();
-        loop {
+        for _ in 0..new {
             let spelled = &path[..end];
             let key = fold(spelled);
             match self.keys.get(&key) {
-                Some(other) if other == spelled => return Ok(()),
+                Some(other) if other == spelled => {}
                 Some(other) => {
                     return Err(TarError::NameCollision {
                         path: path.to_string(),
@@ -149,9 +152,10 @@ impl Collisions {
             }
             match spelled.rfind('/') {
                 Some(i) => end = i,
-                None => return Ok(()),
+                None => break,
             }
         }
+        Ok(())
     }
 }
 
@@ -202,28 +206,28 @@ mod tests {
         assert_ne!(fold("\u{fb01}le"), fold("file"));
     }
 
+    /// Names through the tree and the collision check, as the reader does.
+    fn names(paths: &[&str]) -> Result<(), TarError> {
+        let (mut t, mut c) = (Tree::default(), Collisions::default());
+        for p in paths {
+            let new = t.add(p, EntryKind::File)?;
+            c.check(p, new)?;
+        }
+        Ok(())
+    }
+
     #[test]
     fn collisions_through_implied_folders() {
-        let mut c = Collisions::default();
-        c.check("Model/a.bin").unwrap();
-        c.check("Model/b.bin").unwrap();
+        assert!(names(&["Model/a.bin", "Model/b.bin"]).is_ok());
         assert!(matches!(
-            c.check("model/c.bin"),
+            names(&["Model/a.bin", "Model/b.bin", "model/c.bin"]),
             Err(TarError::NameCollision { .. })
         ));
-        let mut c = Collisions::default();
-        c.check("x").unwrap();
-        assert!(c.check("X/y").is_err());
-        // the same spelling twice is the duplicate check's business, not a collision
-        let mut c = Collisions::default();
-        c.check("d").unwrap();
-        c.check("d/e").unwrap();
+        assert!(names(&["x", "X/y"]).is_err());
+        assert!(names(&["d/e", "d/f/g"]).is_ok());
         // a collision in a folder recorded long before is still found
-        let mut c = Collisions::default();
-        c.check("A/b/c").unwrap();
-        c.check("A/b/d").unwrap();
-        c.check("A/x").unwrap();
-        assert!(c.check("a/y").is_err());
-        assert!(c.check("A/B/z").is_err());
+        assert!(names(&["A/b/c", "A/b/d", "A/x"]).is_ok());
+        assert!(names(&["A/b/c", "A/b/d", "A/x", "a/y"]).is_err());
+        assert!(names(&["A/b/c", "A/b/d", "A/x", "A/B/z"]).is_err());
     }
 }
