@@ -18,6 +18,11 @@ pub struct Args {
     /// `airgate sign --sigstore-bundle` must sign, e.g. `cosign sign-blob`), nothing else.
     #[arg(long, conflicts_with = "format")]
     pub statement: bool,
+    /// Print the exact bytes a bundle signature covers (the DSSE pre-authentication encoding
+    /// of the statement), nothing else: sign them with any Ed25519 tool (e.g. `openssl
+    /// pkeyutl -sign -rawin`) and attach the result with `airgate sign --signature-file`.
+    #[arg(long, conflicts_with_all = ["format", "statement"])]
+    pub signed_bytes: bool,
 }
 
 /// Run `airgate inspect`.
@@ -31,9 +36,14 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    if a.statement {
+    if a.statement || a.signed_bytes {
         use std::io::Write;
-        let Ok(bytes) = opened.envelope.payload_bytes() else {
+        let bytes = if a.signed_bytes {
+            opened.envelope.signed_bytes()
+        } else {
+            opened.envelope.payload_bytes()
+        };
+        let Ok(bytes) = bytes else {
             eprintln!(
                 "airgate: {}: the envelope payload is not valid base64",
                 a.bundle.display()
@@ -79,6 +89,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
                 "path": s.name, "sha256": s.sha256(), "size": p.sizes.get(&s.name),
             })).collect::<Vec<_>>(),
             "signer_key_ids": signers,
+            "signatures": opened.envelope.signatures,
             "sigstore_bundles": sigstore_bundles,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);

@@ -6,6 +6,7 @@ pub mod common;
 pub mod completions;
 pub mod init;
 pub mod inspect;
+pub mod key;
 pub mod keygen;
 pub mod pack;
 pub mod policy;
@@ -49,6 +50,8 @@ pub struct Cli {
 pub enum Command {
     /// Make an Ed25519 key pair (PKCS#8 PEM private key, SPKI PEM public key).
     Keygen(keygen::Args),
+    /// Show what a key file holds (`key show FILE`): key id, algorithm, public key.
+    Key(key::Args),
     /// Pack a folder into a deterministic bundle (.tar.zst or .tar).
     Pack(pack::Args),
     /// Add one signature to a bundle (run again with other keys for k-of-n).
@@ -103,6 +106,9 @@ impl Command {
                 command: policy::Sub::Check { format, .. },
             }) => plain(*format),
             Command::Version(a) => a.json,
+            Command::Key(key::Args {
+                command: key::KeyCommand::Show(s),
+            }) => plain(s.format),
             Command::Keygen(_)
             | Command::Pack(_)
             | Command::Sign(_)
@@ -177,6 +183,7 @@ pub fn report_error(e: &anyhow::Error, json: bool) -> i32 {
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Keygen(a) => keygen::run(a),
+        Command::Key(a) => key::run(a),
         Command::Pack(a) => pack::run(a),
         Command::Sign(a) => sign::run(a),
         Command::Inspect(a) => inspect::run(a),

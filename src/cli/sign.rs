@@ -2,8 +2,10 @@
 //! statement.
 
 use super::common::ResultExt;
-use airgate::bundle::sign::{attach_sigstore, sign, AttachOutcome, SignError, SignOutcome};
-use airgate::trust::keys::PrivateKey;
+use airgate::bundle::sign::{
+    attach_signature, attach_sigstore, sign, AttachOutcome, SignError, SignOutcome,
+};
+use airgate::trust::keys::{PrivateKey, PublicKey};
 use std::path::PathBuf;
 
 /// Arguments of `airgate sign`.
@@ -15,10 +17,18 @@ pub struct Args {
     /// PKCS#8 PEM Ed25519 private key to sign with.
     #[arg(
         long,
-        required_unless_present = "sigstore_bundle",
-        conflicts_with = "sigstore_bundle"
+        required_unless_present_any = ["sigstore_bundle", "signature_file"],
+        conflicts_with_all = ["sigstore_bundle", "signature_file"]
     )]
     pub key: Option<PathBuf>,
+    /// Attach a signature made elsewhere instead: 64 raw bytes (what `openssl pkeyutl -sign
+    /// -rawin` writes) or their base64, over exactly the bytes `airgate inspect BUNDLE
+    /// --signed-bytes` prints. Checked against --public-key before it is attached.
+    #[arg(long, requires = "public_key", conflicts_with = "sigstore_bundle")]
+    pub signature_file: Option<PathBuf>,
+    /// The SPKI PEM public key of the --signature-file signer.
+    #[arg(long, requires = "signature_file")]
+    pub public_key: Option<PathBuf>,
     /// Attach this Sigstore bundle instead: a message signature over the statement bytes that
     /// `airgate inspect BUNDLE --statement` prints (e.g. `cosign sign-blob --bundle`).
     #[arg(long)]
@@ -45,10 +55,20 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     if let Some(sb) = &a.sigstore_bundle {
         return attach(&a.bundle, sb);
     }
-    let Some(key) = key else {
-        return Err(super::common::usage("give --key or --sigstore-bundle"));
+    let outcome = match (key, &a.signature_file, &a.public_key) {
+        (Some(key), _, _) => sign(&a.bundle, &key),
+        (None, Some(sig_path), Some(pub_path)) => {
+            let public = PublicKey::load(pub_path).config()?;
+            let sig = read_signature(sig_path)?;
+            attach_signature(&a.bundle, &public, &sig)
+        }
+        _ => {
+            return Err(super::common::usage(
+                "give --key, --signature-file with --public-key, or --sigstore-bundle",
+            ))
+        }
     };
-    match sign(&a.bundle, &key) {
+    match outcome {
         Ok(SignOutcome::Added { key_id, total }) => {
             println!(
                 "signed {} with key {key_id} ({} in all)",
@@ -64,7 +84,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
-        Err(e @ SignError::Invalid(..)) => {
+        Err(e @ (SignError::Invalid(..) | SignError::Signature(_))) => {
             eprintln!("airgate: {e}");
             Ok(1)
         }
@@ -94,6 +114,27 @@ fn sound(bundle: &std::path::Path) -> anyhow::Result<bool> {
         eprintln!("airgate: nothing was signed");
     }
     Ok(problems.is_empty())
+}
+
+/// A detached Ed25519 signature file: 64 raw bytes, or their standard base64.
+fn read_signature(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_end(&mut bytes))
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+        .config()?;
+    if bytes.len() == 64 {
+        return Ok(bytes);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    match airgate::trust::dsse::decode_sig(text.trim()) {
+        Some(sig) if sig.len() == 64 => Ok(sig),
+        _ => Err(super::common::usage(format!(
+            "{} is neither a 64-byte Ed25519 signature nor its base64",
+            path.display()
+        ))),
+    }
 }
 
 fn attach(bundle: &std::path::Path, sigstore: &std::path::Path) -> anyhow::Result<i32> {

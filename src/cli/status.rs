@@ -42,6 +42,12 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             for w in &s.waiting {
                 println!("  waiting: {w}");
             }
+            for n in &s.not_taken {
+                println!("  not taken: {} ({})", n.name, n.reason);
+            }
+            for q in &s.unrecorded_quarantine {
+                println!("  quarantined without an audit record: {q} (admit the bundle again)");
+            }
             if !s.recent.is_empty() {
                 println!("  last decisions:");
             }

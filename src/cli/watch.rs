@@ -49,6 +49,12 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         rescan: Duration::from_secs(a.rescan_secs.max(1)),
         once: a.once,
         stop,
+        on_not_taken: &|n| {
+            eprintln!(
+                "airgate watch: not taking intake/{}: {} (`airgate status` lists it too)",
+                n.name, n.reason
+            )
+        },
     };
     let json = a.format == PlainFormat::Json;
     let mut print =

@@ -194,6 +194,7 @@ fn admit_in(
         opts.now,
         opts.cancel,
     )?;
+    fsutil::pause_point("verified");
     if cand.bundle_sha256.is_empty() {
         cand.bundle_sha256 = receipt::hash_file(bundle)
             .map_err(fsutil::io("read", bundle))?
@@ -402,6 +403,7 @@ impl Ctx<'_> {
         publish::seal(tree, &r)?;
         let dest = publish::destination(&self.gate.staging(), &acc.kind, &acc.name, &p.version)?;
         publish::publish(tree, &dest)?;
+        fsutil::pause_point("published");
         let before = state.clone();
         state.record(&acc.kind, &acc.name, &acc.version, self.sha, &now_s);
         let undo = Undo::Staged {
@@ -413,6 +415,7 @@ impl Ctx<'_> {
             self.undo(undo);
             return Err(e);
         }
+        fsutil::pause_point("state-saved");
         self.finish(
             Disposition::Staged,
             cand.report,
@@ -488,6 +491,19 @@ impl Ctx<'_> {
         if report.policy_sha256.is_empty() {
             report.policy_sha256 = self.policy.digest();
         }
+        // A copy of this very input with this content, quarantined by an earlier run (killed
+        // before it recorded it, or re-run): finish that one instead of making a second.
+        let source_id = quarantine::file_id(self.bundle)?;
+        if let Some(q) = quarantine::find_copy(&self.gate.quarantine(), self.sha, &source_id)? {
+            return self.finish(
+                Disposition::Quarantined,
+                report,
+                acc,
+                q,
+                true,
+                Undo::Nothing,
+            );
+        }
         let tmp = work.join("quarantine");
         let dest = quarantine::quarantine(
             &self.gate.quarantine(),
@@ -499,6 +515,7 @@ impl Ctx<'_> {
             self.opts.now,
             self.opts.consume_input,
         )?;
+        fsutil::pause_point("published");
         let undo = Undo::Quarantined {
             dest: dest.clone(),
             tmp,
@@ -537,10 +554,12 @@ impl Ctx<'_> {
                 return Err(e);
             }
         }
+        fsutil::pause_point("recorded");
         if self.opts.consume_input {
             fsutil::fault("remove-input")?;
             std::fs::remove_file(self.bundle).map_err(fsutil::io("remove", self.bundle))?;
             fsutil::sync_parent(self.bundle)?;
+            fsutil::pause_point("input-removed");
         }
         Ok(AdmitResult {
             disposition,

@@ -74,6 +74,9 @@ pub struct Limits {
     pub max_path_bytes: usize,
     /// Deepest directory nesting in a path.
     pub max_path_depth: usize,
+    /// Admit bundles whose names differ only by case or Unicode normalisation (NFC/NFD),
+    /// which become one file on macOS and Windows file systems. Refused by default.
+    pub allow_name_collisions: bool,
 }
 
 impl Default for Limits {
@@ -86,6 +89,7 @@ impl Default for Limits {
             max_envelope_bytes: 32 << 20,
             max_path_bytes: 1024,
             max_path_depth: 32,
+            allow_name_collisions: false,
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod detached;
 pub mod dsse;
 pub mod enforced;
 pub mod key_format;
+pub mod key_info;
 pub mod keys;
 pub mod minisign;
 pub mod minisign_sign;
