@@ -47,6 +47,6 @@ awk -v p="$payload" -v ft="$ft" -v at="$at" -v rk="$rk" -v n="$RUNS" 'BEGIN{
   printf "ratio airgate/floor               : %6.2fx (target >= 0.90x)\n", ft/at;
   printf "airgate peak RSS                  : %6.1f MB (target < 128 MB)\n", rk/1024;
 }'
-for extra in scripts/bench-scan.sh bench/scan.sh scripts/bench-models.sh scripts/bench-startup.sh; do
+for extra in scripts/bench-scan.sh bench/scan.sh bench/packages.sh scripts/bench-models.sh scripts/bench-startup.sh; do
   if [ -x "$extra" ]; then echo; echo "== $extra"; "$extra"; fi
 done

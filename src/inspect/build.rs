@@ -16,6 +16,10 @@ pub enum InspectError {
     Rules(#[from] rules::RuleError),
     #[error("cannot build the text scanner: {0}")]
     Scanner(#[from] ScannerError),
+    #[error("cannot build the keyword matcher: {0}")]
+    Matcher(#[from] super::text::keywords::KeywordError),
+    #[error("[inspect.uninspectable] names {0:?}, which is not a refused format; known: {1}")]
+    UnknownFormat(String, String),
 }
 
 /// The text scanner for `policy` (also what model inspectors get as `ScanContext::text`).
@@ -98,9 +102,20 @@ pub fn add_rule_files(
 pub fn build_engine_parts(policy: &Policy) -> Result<(Engine, Arc<TextScanner>), InspectError> {
     let text = build_text_scanner(policy)?;
     let ctx = ScanContext { text: text.clone() };
+    let levels = policy.inspect.uninspectable.clone();
+    let known = super::formats::refuse::names();
+    if let Some(bad) = levels.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(InspectError::UnknownFormat(bad.clone(), known.join(", ")));
+    }
     let mut inspectors: Vec<Box<dyn Inspector>> = vec![Box::new(TextInspector::new(text.clone()))];
     inspectors.extend(models::inspectors());
-    let engine = Engine::new(inspectors, ctx).with_nesting(policy.inspect.limits.clone());
+    inspectors.extend(super::packages::inspectors());
+    inspectors.push(Box::new(super::nested::refused::RefusedInspector::new(
+        levels.clone(),
+    )));
+    let engine = Engine::new(inspectors, ctx)
+        .with_nesting(policy.inspect.limits.clone())
+        .with_refusals(levels);
     Ok((engine, text))
 }
 

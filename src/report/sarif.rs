@@ -7,6 +7,13 @@ use crate::inspect::{Confidence, Finding, Severity};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
+/// The `uriBaseId` every result location is relative to (see [`Report::base_uri`]).
+pub const BASE_ID: &str = "INPUT";
+
+/// Where to read about the tool: its manual page, which ships with it (an enclave has no
+/// web to look things up on).
+pub const INFORMATION_URI: &str = "man:airgate(1)";
+
 /// SARIF level for a severity.
 pub fn level(s: Severity) -> &'static str {
     match s {
@@ -55,7 +62,7 @@ fn result(f: &Finding, index: usize) -> Value {
     if let Some(o) = f.offset {
         region.insert("byteOffset".into(), json!(o));
     }
-    let mut phys = json!({ "artifactLocation": { "uri": uri(&f.path) } });
+    let mut phys = json!({ "artifactLocation": { "uri": uri(&f.path), "uriBaseId": BASE_ID } });
     if !region.is_empty() {
         phys["region"] = Value::Object(region);
     }
@@ -77,6 +84,15 @@ fn result(f: &Finding, index: usize) -> Value {
         "partialFingerprints": { "airgateFingerprint/v1": f.fingerprint },
         "properties": props,
     })
+}
+
+/// The run's properties: verdict, command and, where inspection ran, its coverage.
+fn run_properties(r: &Report) -> Value {
+    let mut p = json!({ "verdict": r.verdict, "command": r.command });
+    if let Some(c) = &r.coverage {
+        p["coverage"] = json!(c);
+    }
+    p
 }
 
 /// Render a report as SARIF 2.1.0 JSON.
@@ -102,6 +118,11 @@ pub fn render(r: &Report) -> String {
         .iter()
         .map(|f| result(f, index.get(f.rule.as_str()).copied().unwrap_or(0)))
         .collect();
+    let mut base = json!({ "description": { "text":
+        "the file, folder or bundle that was inspected, as named on the command line" } });
+    if let Some(u) = &r.base_uri {
+        base["uri"] = json!(u);
+    }
     let doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -109,11 +130,12 @@ pub fn render(r: &Report) -> String {
             "tool": { "driver": {
                 "name": r.tool.name,
                 "version": r.tool.version,
-                "informationUri": "https://example.invalid/airgate",
+                "informationUri": INFORMATION_URI,
                 "rules": rule_list,
             } },
+            "originalUriBaseIds": { BASE_ID: base },
             "results": results,
-            "properties": { "verdict": r.verdict, "command": r.command },
+            "properties": run_properties(r),
         } ],
     });
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
@@ -177,5 +199,20 @@ mod tests {
         assert_eq!(res["rank"], 100.0);
         assert_eq!(run["results"][1]["properties"]["confidence"], "low");
         assert_eq!(run["results"][1]["rank"], 20.0);
+        assert_eq!(
+            res["locations"][0]["physicalLocation"]["artifactLocation"]["uriBaseId"],
+            BASE_ID
+        );
+        assert_eq!(run["tool"]["driver"]["informationUri"], "man:airgate(1)");
+        assert!(
+            run["originalUriBaseIds"][BASE_ID]["uri"].is_null(),
+            "unknown base"
+        );
+        r.base_uri = Some("file:///srv/in/".into());
+        let v: Value = serde_json::from_str(&render(&r)).unwrap();
+        assert_eq!(
+            v["runs"][0]["originalUriBaseIds"][BASE_ID]["uri"],
+            "file:///srv/in/"
+        );
     }
 }

@@ -9,32 +9,44 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+/// One built-in rule file: `original` (as written in `policies/rules/`) or `stripped`
+/// (the copy `build.rs` writes without comments and examples).
+macro_rules! builtin {
+    ($name:literal, original) => {
+        (
+            $name,
+            include_str!(concat!("../../../policies/rules/", $name)),
+        )
+    };
+    ($name:literal, stripped) => {
+        (
+            $name,
+            include_str!(concat!(env!("OUT_DIR"), "/rules/", $name)),
+        )
+    };
+}
 /// The built-in rule files, embedded so the tool works without the `policies/rules` folder.
+/// The executable embeds copies without comments and `examples` / `negative_examples`
+/// (`build.rs` strips them): those are sample secrets and reachback lines, and a release
+/// must not trip its own gate. Unit tests embed the files as written, examples included.
+#[cfg(not(test))]
 pub const BUILTIN: &[(&str, &str)] = &[
-    (
-        "secrets-cloud.toml",
-        include_str!("../../../policies/rules/secrets-cloud.toml"),
-    ),
-    (
-        "secrets-ai.toml",
-        include_str!("../../../policies/rules/secrets-ai.toml"),
-    ),
-    (
-        "secrets-dev.toml",
-        include_str!("../../../policies/rules/secrets-dev.toml"),
-    ),
-    (
-        "secrets-saas.toml",
-        include_str!("../../../policies/rules/secrets-saas.toml"),
-    ),
-    (
-        "secrets-keys.toml",
-        include_str!("../../../policies/rules/secrets-keys.toml"),
-    ),
-    (
-        "reachback.toml",
-        include_str!("../../../policies/rules/reachback.toml"),
-    ),
+    builtin!("secrets-cloud.toml", stripped),
+    builtin!("secrets-ai.toml", stripped),
+    builtin!("secrets-dev.toml", stripped),
+    builtin!("secrets-saas.toml", stripped),
+    builtin!("secrets-keys.toml", stripped),
+    builtin!("reachback.toml", stripped),
+];
+/// See above: the files as written, for the tests of every rule's examples.
+#[cfg(test)]
+pub const BUILTIN: &[(&str, &str)] = &[
+    builtin!("secrets-cloud.toml", original),
+    builtin!("secrets-ai.toml", original),
+    builtin!("secrets-dev.toml", original),
+    builtin!("secrets-saas.toml", original),
+    builtin!("secrets-keys.toml", original),
+    builtin!("reachback.toml", original),
 ];
 
 /// Shortest keyword of a rule, in bytes (a shorter one would hit everywhere).
@@ -520,5 +532,39 @@ mod tests {
         let r = again.iter().find(|r| r.def.id == first).unwrap();
         assert_eq!(r.def.keywords, vec!["zzzq".to_string()]);
         assert!(!again.iter().any(|r| r.def.id == "secret.jwt"));
+    }
+
+    #[test]
+    fn embedded_copies_lose_only_comments_and_examples() {
+        let stripped = [
+            builtin!("secrets-cloud.toml", stripped),
+            builtin!("secrets-ai.toml", stripped),
+            builtin!("secrets-dev.toml", stripped),
+            builtin!("secrets-saas.toml", stripped),
+            builtin!("secrets-keys.toml", stripped),
+            builtin!("reachback.toml", stripped),
+        ];
+        let without_examples = |text: &str, name: &str| -> Vec<serde_json::Value> {
+            parse_file(text, name)
+                .unwrap()
+                .into_iter()
+                .map(|mut d| {
+                    d.examples.clear();
+                    d.negative_examples.clear();
+                    serde_json::to_value(d).unwrap()
+                })
+                .collect()
+        };
+        assert_eq!(BUILTIN.len(), stripped.len());
+        for ((name, original), (name2, copy)) in BUILTIN.iter().zip(stripped) {
+            assert_eq!(*name, name2);
+            assert!(!copy.contains("examples"), "{name}");
+            assert!(!copy.lines().any(|l| l.trim_start().starts_with('#')));
+            let a = without_examples(original, name);
+            assert!(!a.is_empty());
+            assert_eq!(a, without_examples(copy, name), "{name}");
+            let orig = parse_file(original, name).unwrap();
+            assert!(orig.iter().all(|d| !d.examples.is_empty()), "{name}");
+        }
     }
 }
