@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: airgate verify throughput on a >= 1 GB synthetic bundle, next to the floor
 # `zstd -d | openssl dgst -sha256` measured on the same bundle in the same run; peak RSS.
-# Medians of RUNS runs. Extra benches (scan, model inspectors) run if their scripts exist.
+# Medians of RUNS runs. Extra benches (scan, model inspectors, start-up) run if their scripts
+# exist.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=target/release/airgate
@@ -46,6 +47,6 @@ awk -v p="$payload" -v ft="$ft" -v at="$at" -v rk="$rk" -v n="$RUNS" 'BEGIN{
   printf "ratio airgate/floor               : %6.2fx (target >= 0.90x)\n", ft/at;
   printf "airgate peak RSS                  : %6.1f MB (target < 128 MB)\n", rk/1024;
 }'
-for extra in scripts/bench-scan.sh bench/scan.sh scripts/bench-models.sh bench/datasets.sh; do
+for extra in scripts/bench-scan.sh bench/scan.sh bench/packages.sh bench/datasets.sh scripts/bench-models.sh scripts/bench-startup.sh; do
   if [ -x "$extra" ]; then echo; echo "== $extra"; "$extra"; fi
 done

@@ -8,7 +8,9 @@ D=target/demo
 rm -rf "$D"
 mkdir -p "$D/keys"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Bold headings only on a terminal, and never when NO_COLOR is set (https://no-color.org).
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then BOLD=$'\033[1m' PLAIN=$'\033[0m'; else BOLD='' PLAIN=''; fi
+step() { printf '\n%s== %s%s\n' "$BOLD" "$*" "$PLAIN"; }
 expect() { # expect CODE cmd...: run, show output, check the exit code
   local want=$1; shift
   set +e; "$@"; local got=$?; set -e

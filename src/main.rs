@@ -4,17 +4,27 @@
 
 mod cli;
 
-use clap::Parser;
-
 fn main() {
-    let args = cli::Cli::parse();
+    // Rust ignores SIGPIPE, so a closed stdout surfaces as an EPIPE write error: a `print!`
+    // that meets it panics. End quietly instead, as a Unix tool killed by SIGPIPE would.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("Broken pipe") {
+            std::process::exit(cli::EXIT_SIGPIPE);
+        }
+        default_hook(info);
+    }));
+    let (args, json_errors) = cli::parse();
     let code = match cli::run(args) {
         Ok(code) => code,
-        Err(e) => {
-            let class = cli::class_of(&e);
-            eprintln!("airgate: error: {e:#}");
-            class.exit_code()
-        }
+        Err(e) if cli::is_broken_pipe(&e) => cli::EXIT_SIGPIPE,
+        Err(e) => cli::report_error(&e, json_errors),
     };
     std::process::exit(code);
 }

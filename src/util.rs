@@ -1,4 +1,6 @@
-//! Small shared helpers: time parsing and formatting.
+//! Small shared helpers: time parsing and formatting, temporaries beside outputs.
+
+pub mod tmp;
 
 /// Parse an RFC 3339 timestamp into seconds since the Unix epoch.
 pub fn parse_time(s: &str) -> Result<i64, String> {

@@ -258,12 +258,22 @@ fn threshold_edge_cases_via_policy() {
         (1, vec!["counted".into(), "duplicate".into()])
     );
     assert_eq!(check(&make(&[&a, &b]), "", 2).0, 0);
-    // revoked
+    // revoked: never counts (1-of-2 still met by a)
     let revoked = format!("revoked = [\"{}\"]\n", b.public().id());
     assert_eq!(
-        check(&make(&[&a, &b]), &revoked, 2),
-        (1, vec!["counted".into(), "revoked".into()])
+        check(&make(&[&a, &b]), &revoked, 1),
+        (0, vec!["counted".into(), "revoked".into()])
     );
+    // and a 2-of-2 that needs the revoked key can never be met: a configuration error
+    let pol = policy(d, "weights", &[&pa, &pb], 2, &revoked);
+    let (code, _, err) = run(&[
+        "verify",
+        make(&[&a, &b]).to_str().unwrap(),
+        "--policy",
+        pol.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("can never be met"), "{err}");
     // unknown key
     assert_eq!(
         check(&make(&[&stranger]), "", 1),

@@ -10,6 +10,7 @@ fuzz_target!(|data: &[u8]| {
         max_total_bytes: 1 << 22,
         max_path_bytes: 256,
         max_path_depth: 16,
+        refuse_name_collisions: data.first().is_some_and(|b| b & 1 == 0),
     };
     let mut r = TarReader::new(data, limits);
     let mut buf = [0u8; 4096];

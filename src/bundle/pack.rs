@@ -144,9 +144,9 @@ pub fn pack(src: &Path, out: &Path, opts: &PackOptions) -> Result<Statement, Pac
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
-        .prefix(".airgate-pack-")
+        .prefix(&crate::util::tmp::prefix("pack"))
         .tempfile_in(dir)
-        .map_err(io_at(dir))?;
+        .map_err(|e| io_at(dir)(crate::util::tmp::plain(e)))?;
     {
         let file = tmp.as_file_mut();
         let mut w = io::BufWriter::with_capacity(1 << 20, file);

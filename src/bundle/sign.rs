@@ -9,7 +9,7 @@ use crate::policy::Limits;
 use crate::trust::dsse::{
     encode_sig, Envelope, EnvelopeSignature, MAX_SIGNATURES, MAX_SIGSTORE_BUNDLES,
 };
-use crate::trust::keys::PrivateKey;
+use crate::trust::keys::{PrivateKey, PublicKey};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -32,6 +32,8 @@ pub enum SignError {
     Invalid(PathBuf, String),
     #[error("the Sigstore bundle cannot be attached: {0}")]
     Sigstore(String),
+    #[error("the signature cannot be attached: {0}")]
+    Signature(String),
 }
 
 /// A bundle's envelope, as read for rewriting: where its region ends and how it is stored.
@@ -127,11 +129,39 @@ fn write_envelope(path: &Path, held: &Held) -> Result<(), SignError> {
 
 /// Add a signature by `key` to the bundle at `path`, in place (atomically replaced).
 pub fn sign(path: &Path, key: &PrivateKey) -> Result<SignOutcome, SignError> {
+    add_signature(path, &key.public(), |pae| Ok(key.sign(pae).to_vec()))
+}
+
+/// Attach a signature made elsewhere (e.g. by `openssl pkeyutl -sign -rawin` over the bytes
+/// `airgate inspect --signed-bytes` prints) by the key `public`. It is checked first: a
+/// signature that does not verify over the bundle's signed bytes is refused.
+pub fn attach_signature(
+    path: &Path,
+    public: &PublicKey,
+    signature: &[u8],
+) -> Result<SignOutcome, SignError> {
+    add_signature(path, public, |pae| {
+        if public.verify(pae, signature) {
+            Ok(signature.to_vec())
+        } else {
+            Err(SignError::Signature(format!(
+                "it is not a valid Ed25519 signature by key {} over the bundle's signed bytes \
+                 (sign exactly what `airgate inspect --signed-bytes` prints)",
+                public.id()
+            )))
+        }
+    })
+}
+
+fn add_signature(
+    path: &Path,
+    public: &PublicKey,
+    make: impl FnOnce(&[u8]) -> Result<Vec<u8>, SignError>,
+) -> Result<SignOutcome, SignError> {
     let invalid = |m: String| SignError::Invalid(path.to_path_buf(), m);
     let mut held = read_envelope(path)?;
     let env = &mut held.env;
     let pae = env.signed_bytes().map_err(|e| invalid(e.to_string()))?;
-    let public = key.public();
     let key_id = public.id().to_string();
     if env.signatures.iter().any(|s| {
         s.keyid == key_id
@@ -142,9 +172,10 @@ pub fn sign(path: &Path, key: &PrivateKey) -> Result<SignOutcome, SignError> {
     if env.signatures.len() >= MAX_SIGNATURES {
         return Err(invalid(format!("already {MAX_SIGNATURES} signatures")));
     }
+    let sig = make(&pae)?;
     env.signatures.push(EnvelopeSignature {
         keyid: key_id.clone(),
-        sig: encode_sig(&key.sign(&pae)),
+        sig: encode_sig(&sig),
     });
     let total = env.signatures.len();
     write_envelope(path, &held)?;
@@ -201,8 +232,9 @@ fn replace_prefix(path: &Path, old_len: u64, new_prefix: &[u8]) -> io::Result<()
         .unwrap_or(Path::new("."));
     let mode = std::fs::metadata(path)?.permissions().mode();
     let mut tmp = tempfile::Builder::new()
-        .prefix(".airgate-sign-")
-        .tempfile_in(dir)?;
+        .prefix(&crate::util::tmp::prefix("sign"))
+        .tempfile_in(dir)
+        .map_err(crate::util::tmp::plain)?;
     {
         let mut src = File::open(path)?;
         src.seek(SeekFrom::Start(old_len))?;

@@ -1,7 +1,7 @@
 //! `airgate admit`: verify and inspect one bundle, then stage or quarantine it in a gate.
 
-use super::common::{print_report, Format, ResultExt};
-use super::init::{check_format, gate_err, open};
+use super::common::{print_report, Format, PlainFormat, ResultExt};
+use super::init::{gate_err, open};
 use airgate::gate::verifier::BundleVerifier;
 use airgate::gate::{admit, admit_intake, AdmitOptions};
 use std::path::{Path, PathBuf};
@@ -13,12 +13,18 @@ pub struct Args {
     /// folder with its OpenSSF `model.sig` at the root). Inside the gate's intake/ it is
     /// removed once its outcome is durable; elsewhere it is left in place (and copied or
     /// linked into quarantine).
+    /// `-` reads the bundle from standard input.
     pub bundle: PathBuf,
     /// The gate folder.
     #[arg(long)]
     pub gate: PathBuf,
+    /// Extra rule file (gitleaks format `[[rules]]`, or airgate's `[[rule]]`), run beside
+    /// the built-in rules; repeatable. Adds to the policy's `[inspect] rule_files`.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// Output format.
     #[arg(long, value_enum, default_value = "human")]
-    pub format: Format,
+    pub format: PlainFormat,
 }
 
 /// Whether `bundle` sits directly in `dir`.
@@ -41,30 +47,33 @@ pub fn is_inside(bundle: &Path, dir: &Path) -> bool {
 
 /// Run `airgate admit`.
 pub fn run(a: Args) -> anyhow::Result<i32> {
-    check_format(a.format)?;
     let gate = open(&a.gate)?;
-    let policy = gate.load_policy().map_err(gate_err)?;
+    let mut policy = gate.load_policy().map_err(gate_err)?;
+    super::policy::check(&policy)?;
+    super::common::add_rule_files(&mut policy, &a.rules)?;
     let engine = super::common::engine_for(&policy).config()?;
     let verifier = BundleVerifier { engine };
-    let inside = is_inside(&a.bundle, &gate.intake());
+    let inside = a.bundle.as_os_str() != "-" && is_inside(&a.bundle, &gate.intake());
     if inside {
         // an earlier run killed mid-way may still hold this bundle as a claim: return it first
         airgate::gate::claim::clean_dead_work(&gate).map_err(gate_err)?;
     }
-    if !a.bundle.is_file() {
-        return Err(super::common::usage(format!(
-            "{} is not a file",
+    let input = super::common::Input::open(&a.bundle)?;
+    if !input.path().is_file() {
+        return Err(anyhow::anyhow!(
+            "cannot admit {}: it is not a file",
             a.bundle.display()
-        )));
+        ))
+        .operational();
     }
     let opts = AdmitOptions {
         verifier: &verifier,
         now: airgate::util::now_secs(),
         consume_input: inside,
-        file_name: None,
+        file_name: input.is_stdin().then(|| "stdin".to_string()),
         cancel: None,
     };
-    let r = if inside {
+    let mut r = if inside {
         let name = a
             .bundle
             .file_name()
@@ -82,32 +91,46 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
                 })
             })?
     } else {
-        admit(&gate, &policy, &a.bundle, &opts).map_err(gate_err)?
+        admit(&gate, &policy, input.path(), &opts).map_err(gate_err)?
     };
+    input.rename_in(&mut r.report);
     match a.format {
-        Format::Json => {
+        PlainFormat::Json => {
             let v = serde_json::json!({
                 "disposition": r.disposition.as_str(),
                 "destination": r.destination,
                 "sha256": r.sha256,
                 "resumed": r.resumed,
+                "decided_before": r.decided_before,
                 "report": r.report,
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
-        _ => {
-            print_report(&r.report, Format::Human)?;
-            println!(
-                "{}{}: {}",
+        PlainFormat::Human => match &r.decided_before {
+            Some(when) => println!(
+                "already {} at {}, decided at {when}; {}",
                 r.disposition.as_str(),
+                r.destination.display(),
                 if r.resumed {
-                    " (finished an interrupted run)"
+                    "this run finished the interrupted one (removed the bundle from intake)"
                 } else {
-                    ""
-                },
-                r.destination.display()
-            );
-        }
+                    "nothing done again"
+                }
+            ),
+            None => {
+                print_report(&r.report, Format::Human)?;
+                println!(
+                    "{}{}: {}",
+                    r.disposition.as_str(),
+                    if r.resumed {
+                        " (finished an interrupted run)"
+                    } else {
+                        ""
+                    },
+                    r.destination.display()
+                );
+            }
+        },
     }
     Ok(r.disposition.exit_code())
 }

@@ -1,8 +1,8 @@
 //! `airgate audit`: verify the gate's hash-chained audit log against its checkpoints, and
 //! sign a checkpoint to export to another medium.
 
-use super::common::{Format, ResultExt};
-use super::init::{check_format, gate_err, open};
+use super::common::{PlainFormat, ResultExt};
+use super::init::{gate_err, open};
 use airgate::gate::audit::{verify_chain, Record};
 use airgate::gate::checkpoint::{self, Checkpoint};
 use airgate::trust::keys::PublicKey;
@@ -20,6 +20,7 @@ pub struct Args {
 pub enum Sub {
     /// Check the chain of records and every checkpoint; exit 1 when tampering is found.
     Verify {
+        /// The gate folder.
         #[arg(long)]
         gate: PathBuf,
         /// An exported checkpoint to check as well (repeatable).
@@ -28,16 +29,22 @@ pub enum Sub {
         /// The gate's audit public key from a trusted copy (default: the gate's own).
         #[arg(long)]
         key: Option<PathBuf>,
+        /// Output format.
         #[arg(long, value_enum, default_value = "human")]
-        format: Format,
+        format: PlainFormat,
     },
     /// Sign the log's current size and head hash with the gate key.
     Checkpoint {
+        /// The gate folder.
         #[arg(long)]
         gate: PathBuf,
-        /// Also write the checkpoint here (for another medium).
+        /// Also write the checkpoint here (for another medium); an existing file is kept
+        /// unless --force is given.
         #[arg(short = 'o', long)]
         out: Option<PathBuf>,
+        /// With -o: replace an existing file.
+        #[arg(long, requires = "out")]
+        force: bool,
         /// Also sign records that follow the last signed checkpoint (the gate refuses to
         /// record anything while they are there: it signs every record before writing it).
         /// Review them first with `audit verify`; the acceptance is itself recorded.
@@ -58,8 +65,17 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         Sub::Checkpoint {
             gate,
             out,
+            force,
             accept_unsigned_records,
         } => {
+            if let Some(o) = &out {
+                if !force && std::fs::symlink_metadata(o).is_ok() {
+                    return Err(super::common::usage(format!(
+                        "refusing to overwrite existing {} (give --force to replace it)",
+                        o.display()
+                    )));
+                }
+            }
             let gate = open(&gate)?;
             let key = gate.load_audit_key().map_err(gate_err)?;
             let _lock =
@@ -70,11 +86,72 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
                 checkpoint::refresh(&gate.audit_dir(), &key, false).map_err(gate_err)?
             };
             if let Some(out) = out {
-                std::fs::write(&out, c.to_json()).operational()?;
+                write_out(&out, c.to_json().as_bytes(), force)?;
             }
             print!("{}", c.to_json());
             Ok(0)
         }
+    }
+}
+
+/// Write `bytes` to `out` atomically (a temporary beside it, then a rename); without
+/// `force`, never over an existing file.
+fn write_out(out: &std::path::Path, bytes: &[u8], force: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let dir = super::signals::dir_of(out);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&airgate::util::tmp::prefix("checkpoint"))
+        .tempfile_in(&dir)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write in {}: {}",
+                dir.display(),
+                super::common::io_cause(&e)
+            )
+        })
+        .operational()?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write {}: {}",
+                out.display(),
+                super::common::io_cause(&e)
+            )
+        })
+        .operational()?;
+    let persisted = if force {
+        tmp.persist(out).map(|_| ())
+    } else {
+        tmp.persist_noclobber(out).map(|_| ())
+    };
+    match persisted {
+        Ok(()) => Ok(()),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(super::common::usage(format!(
+                "refusing to overwrite existing {} (give --force to replace it)",
+                out.display()
+            )))
+        }
+        Err(e) => Err(anyhow::anyhow!(
+            "cannot write {}: {}",
+            out.display(),
+            super::common::io_cause(&e.error)
+        ))
+        .operational(),
+    }
+}
+
+impl Args {
+    /// Whether JSON output was asked for.
+    pub fn wants_json(&self) -> bool {
+        matches!(
+            self.command,
+            Sub::Verify {
+                format: PlainFormat::Json,
+                ..
+            }
+        )
     }
 }
 
@@ -106,9 +183,8 @@ fn verify(
     gate: PathBuf,
     extra: Vec<PathBuf>,
     key: Option<PathBuf>,
-    format: Format,
+    format: PlainFormat,
 ) -> anyhow::Result<i32> {
-    check_format(format)?;
     let gate = open(&gate)?;
     let key = match key {
         Some(k) => PublicKey::load(&k).config()?,
@@ -157,7 +233,7 @@ fn verify(
     }
     let ok = problems.is_empty();
     match format {
-        Format::Json => {
+        PlainFormat::Json => {
             let v = serde_json::json!({
                 "ok": ok,
                 "records": chain.records,

@@ -1,15 +1,17 @@
 //! `airgate init`: create a gate directory (folders, policy copy, audit key, airgate.toml).
 
-use super::common::{CliError, Format};
+use super::common::CliError;
 use airgate::gate::{Gate, GateError};
 use std::path::PathBuf;
 
 /// Arguments of `airgate init`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The gate folder to create (must not exist, or be empty).
+    /// The gate folder to create (must not exist, or be empty). It is built beside, in a
+    /// temporary folder, and renamed into place only when complete.
     pub gate: PathBuf,
-    /// The policy to copy into the gate (files it names by relative path are copied too).
+    /// The policy to copy into the gate (files it names by relative path are copied too); it
+    /// is checked first, as `airgate policy check` does.
     #[arg(long)]
     pub policy: PathBuf,
     /// Admit a bundle in `intake/` only once a `NAME.ready` marker sits beside it.
@@ -31,29 +33,13 @@ pub fn open(gate: &std::path::Path) -> anyhow::Result<Gate> {
     Gate::open(gate).map_err(gate_err)
 }
 
-/// Human or JSON only (SARIF is for findings reports).
-pub fn check_format(f: Format) -> anyhow::Result<()> {
-    if f == Format::Sarif {
-        return Err(super::common::usage(
-            "--format sarif is not available for this command",
-        ));
-    }
-    Ok(())
-}
-
 /// Run `airgate init`.
 pub fn run(a: Args) -> anyhow::Result<i32> {
-    let mut gate = airgate::gate::init(&a.gate, &a.policy).map_err(gate_err)?;
-    if a.require_ready {
-        gate.config.require_ready = true;
-        let text =
-            toml::to_string(&gate.config).map_err(|e| super::common::usage(e.to_string()))?;
-        airgate::gate::fsutil::replace_atomic(
-            &gate.root.join(airgate::gate::layout::CONFIG_FILE),
-            format!("# airgate gate configuration (written by `airgate init`)\n{text}").as_bytes(),
-        )
-        .map_err(gate_err)?;
-    }
+    super::signals::clean_up_on_signal(vec![super::signals::dir_of(&a.gate)]);
+    let opts = airgate::gate::InitOptions {
+        require_ready: a.require_ready,
+    };
+    let gate = airgate::gate::init_with(&a.gate, &a.policy, &opts).map_err(gate_err)?;
     println!("gate created at {}", gate.root.display());
     println!("  policy:    {}", gate.policy_path().display());
     println!(
@@ -61,9 +47,16 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         gate.root.join(&gate.config.audit_pub).display(),
         gate.config.audit_key_id
     );
-    println!(
-        "  drop bundles into {} (write as NAME.part, then rename)",
-        gate.intake().display()
-    );
+    if gate.config.require_ready {
+        println!(
+            "  drop bundles into {} and then a NAME.ready marker beside each",
+            gate.intake().display()
+        );
+    } else {
+        println!(
+            "  drop bundles into {} (write as NAME.part, then rename)",
+            gate.intake().display()
+        );
+    }
     Ok(0)
 }

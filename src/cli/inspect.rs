@@ -1,6 +1,6 @@
 //! `airgate inspect`: what a bundle claims, without verifying anything.
 
-use super::common::{Format, ResultExt};
+use super::common::{PlainFormat, ResultExt};
 use airgate::bundle::open::{open, OpenError};
 use airgate::bundle::Statement;
 use airgate::policy::Limits;
@@ -9,18 +9,26 @@ use std::path::PathBuf;
 /// Arguments of `airgate inspect`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// The bundle; `-` reads it from standard input.
     pub bundle: PathBuf,
+    /// Output format.
     #[arg(long, value_enum, default_value = "human")]
-    pub format: Format,
+    pub format: PlainFormat,
     /// Print the signed statement's exact bytes (what a Sigstore bundle attached with
     /// `airgate sign --sigstore-bundle` must sign, e.g. `cosign sign-blob`), nothing else.
     #[arg(long, conflicts_with = "format")]
     pub statement: bool,
+    /// Print the exact bytes a bundle signature covers (the DSSE pre-authentication encoding
+    /// of the statement), nothing else: sign them with any Ed25519 tool (e.g. `openssl
+    /// pkeyutl -sign -rawin`) and attach the result with `airgate sign --signature-file`.
+    #[arg(long, conflicts_with_all = ["format", "statement"])]
+    pub signed_bytes: bool,
 }
 
 /// Run `airgate inspect`.
 pub fn run(a: Args) -> anyhow::Result<i32> {
-    let opened = match open(&a.bundle, &Limits::default()) {
+    let input = super::common::Input::open(&a.bundle)?;
+    let opened = match open(input.path(), &Limits::default()) {
         Ok(o) => o,
         Err(e @ OpenError::Io { .. }) => return Err(e).operational(),
         Err(e) => {
@@ -28,9 +36,14 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    if a.statement {
+    if a.statement || a.signed_bytes {
         use std::io::Write;
-        let Ok(bytes) = opened.envelope.payload_bytes() else {
+        let bytes = if a.signed_bytes {
+            opened.envelope.signed_bytes()
+        } else {
+            opened.envelope.payload_bytes()
+        };
+        let Ok(bytes) = bytes else {
             eprintln!(
                 "airgate: {}: the envelope payload is not valid base64",
                 a.bundle.display()
@@ -66,15 +79,17 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         .collect();
     let sigstore_bundles = opened.envelope.sigstore_bundles.len();
     let p = &st.predicate;
-    if a.format == Format::Json {
+    if a.format == PlainFormat::Json {
         let v = serde_json::json!({
             "verified": false,
-            "kind": p.kind, "name": p.name, "version": p.version,
-            "created": p.created, "publisher": p.publisher,
+            "kind": null_if_empty(&p.kind), "name": null_if_empty(&p.name),
+            "version": null_if_empty(&p.version), "created": null_if_empty(&p.created),
+            "publisher": null_if_empty(&p.publisher),
             "files": st.subject.iter().map(|s| serde_json::json!({
                 "path": s.name, "sha256": s.sha256(), "size": p.sizes.get(&s.name),
             })).collect::<Vec<_>>(),
             "signer_key_ids": signers,
+            "signatures": opened.envelope.signatures,
             "sigstore_bundles": sigstore_bundles,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -84,11 +99,18 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         "UNVERIFIED claims of {} (nothing here has been checked)",
         a.bundle.display()
     );
-    println!("  kind:      {}", p.kind);
-    println!("  name:      {}", p.name);
-    println!("  version:   {}", p.version);
-    println!("  created:   {}", p.created);
-    println!("  publisher: {}", p.publisher);
+    let or_none = |s: &str| {
+        if s.is_empty() {
+            "(none)".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    println!("  kind:      {}", or_none(&p.kind));
+    println!("  name:      {}", or_none(&p.name));
+    println!("  version:   {}", or_none(&p.version));
+    println!("  created:   {}", or_none(&p.created));
+    println!("  publisher: {}", or_none(&p.publisher));
     println!("  signatures claimed by key ids:");
     for s in &signers {
         println!("    {s}");
@@ -106,4 +128,13 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// A JSON string, or null for an empty one.
+fn null_if_empty(s: &str) -> serde_json::Value {
+    if s.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::Value::String(s.to_string())
+    }
 }

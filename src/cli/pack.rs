@@ -1,15 +1,20 @@
 //! `airgate pack`: pack a folder into a deterministic, unsigned bundle.
 
 use super::common::{usage, ResultExt};
-use airgate::bundle::pack::{pack, PackOptions};
+use airgate::bundle::pack::{pack, PackError, PackOptions};
+use airgate::container::dir::WalkError;
 use std::path::PathBuf;
 
 /// Artifact kinds a payload bundle may declare.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Kind {
+    /// Model weights and their configuration.
     Weights,
+    /// Offline patch packages.
     Patch,
+    /// Fine-tune and evaluation datasets.
     Dataset,
+    /// A trust-root rotation (see docs/trust-rotation.md).
     Trust,
 }
 
@@ -29,6 +34,7 @@ impl Kind {
 pub struct Args {
     /// Folder to pack (regular files only; links and special files are refused).
     pub src: PathBuf,
+    /// Artifact kind: which of the policy's [trust.<kind>] rules will apply.
     #[arg(long, value_enum)]
     pub kind: Kind,
     /// Bundle name: letters, digits, '-', '_', '.'.
@@ -53,6 +59,12 @@ pub struct Args {
 
 /// Run `airgate pack`.
 pub fn run(a: Args) -> anyhow::Result<i32> {
+    let src = super::common::Input::open(&a.src)?;
+    if src.is_stdin() {
+        return Err(usage(
+            "pack reads a folder, which cannot come from standard input",
+        ));
+    }
     let out_name = a.out.to_string_lossy();
     let zstd_level = if out_name.ends_with(".tar.zst") || out_name.ends_with(".zst") {
         Some(a.level)
@@ -80,12 +92,18 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         created,
         zstd_level,
     };
-    let st = pack(&a.src, &a.out, &opts).config()?;
+    super::signals::clean_up_on_signal(vec![super::signals::dir_of(&a.out)]);
+    let st = match pack(src.path(), &a.out, &opts) {
+        Ok(st) => st,
+        Err(e @ (PackError::Io { .. } | PackError::Changed(_))) => return Err(e).operational(),
+        Err(e @ PackError::Walk(WalkError::Io { .. })) => return Err(e).operational(),
+        Err(e) => return Err(e).config(),
+    };
     let total: u64 = st.predicate.sizes.values().sum();
     println!(
-        "packed {} files ({} bytes) into {} (unsigned: run `airgate sign`)",
-        st.subject.len(),
-        total,
+        "packed {} into {} (unsigned: run `airgate sign`)",
+        super::common::count(st.subject.len() as u64, "file", "files")
+            + &format!(" ({})", super::common::count(total, "byte", "bytes")),
         a.out.display()
     );
     Ok(0)

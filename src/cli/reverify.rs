@@ -1,7 +1,7 @@
 //! `airgate reverify`: re-hash a staged tree against its receipt (for incident responders).
 
-use super::common::{Format, ResultExt};
-use super::init::{check_format, gate_err};
+use super::common::{PlainFormat, ResultExt};
+use super::init::gate_err;
 use airgate::gate::layout::Gate;
 use airgate::gate::receipt::{gate_of, reverify};
 use airgate::trust::keys::PublicKey;
@@ -15,13 +15,24 @@ pub struct Args {
     /// The gate audit public key that signed the receipt (default: the gate it sits in).
     #[arg(long)]
     pub key: Option<PathBuf>,
+    /// Output format.
     #[arg(long, value_enum, default_value = "human")]
-    pub format: Format,
+    pub format: PlainFormat,
 }
 
 /// Run `airgate reverify`. Exit 0 when the tree matches its receipt, 1 otherwise.
 pub fn run(a: Args) -> anyhow::Result<i32> {
-    check_format(a.format)?;
+    if !a.staged_dir.is_dir() {
+        return Err(anyhow::anyhow!(
+            "cannot read {}: {}",
+            a.staged_dir.display(),
+            match std::fs::metadata(&a.staged_dir) {
+                Ok(_) => "not a folder".to_string(),
+                Err(e) => super::common::io_cause(&e),
+            }
+        ))
+        .operational();
+    }
     let key = match &a.key {
         Some(k) => Some(PublicKey::load(k).config()?),
         None => match gate_of(&a.staged_dir) {
@@ -34,7 +45,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     };
     let r = reverify(&a.staged_dir, key.as_ref()).map_err(gate_err)?;
     match a.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+        PlainFormat::Json => println!("{}", serde_json::to_string_pretty(&r)?),
         _ => {
             println!(
                 "{}: {} ({} files, {} bytes re-hashed; receipt signature {})",

@@ -2,25 +2,32 @@
 //! trust checks) for secrets, reachback and unsafe model files; same report, formats and
 //! exit codes as `verify`.
 
-use super::common::{Format, ResultExt};
+use super::common::{print_report, usage, Format, Input, ResultExt};
 use airgate::decide::{apply_waivers, verdict, Verdict};
 use airgate::inspect::build_engine_parts;
 use airgate::inspect::scan::{scan_path, ScanOptions};
 use airgate::policy::Policy;
-use airgate::report::{human, sarif, Report, Timings};
+use airgate::report::{Report, Timings};
 use std::path::PathBuf;
 
 /// Arguments of `airgate scan`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// File, folder, or bundle (.tar / .tar.zst) to inspect.
+    /// File, folder, or bundle (.tar / .tar.zst) to inspect; `-` reads a file from standard
+    /// input.
     pub path: PathBuf,
     /// Policy file (default: built-in rules, no internal domains, block at high).
     #[arg(long)]
     pub policy: Option<PathBuf>,
-    /// Domain inside the enclave (and its subdomains; IPv4 CIDR allowed); repeatable.
+    /// Without --policy: a domain inside the enclave (and its subdomains; IPv4 CIDR allowed)
+    /// whose URLs are not reachback; repeatable. With a policy, list them in its
+    /// [inspect] internal_domains instead.
     #[arg(long = "allow-host", value_name = "DOMAIN")]
     pub allow_host: Vec<String>,
+    /// Extra rule file (gitleaks format `[[rules]]`, or airgate's `[[rule]]`), run beside
+    /// the built-in rules; repeatable. Adds to the policy's `[inspect] rule_files`.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
@@ -29,20 +36,29 @@ pub struct Args {
 /// Run `airgate scan`.
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let started = std::time::Instant::now();
+    if args.policy.is_some() && !args.allow_host.is_empty() {
+        return Err(usage(
+            "--allow-host would widen the internal domains that --policy sets (fewer URLs \
+             reported as reachback); add them to the policy's [inspect] internal_domains instead",
+        ));
+    }
     let mut policy = match &args.policy {
-        Some(p) => Policy::load(p).config()?,
+        Some(p) => super::policy::load_checked(p)?,
         None => Policy::default(),
     };
+    let input = Input::open(&args.path)?;
     policy
         .inspect
         .internal_domains
         .extend(args.allow_host.iter().cloned());
+    super::common::add_rule_files(&mut policy, &args.rules)?;
     let (engine, text) = build_engine_parts(&policy).config()?;
+    let engine = engine.counting();
     let opts = ScanOptions {
         bundle_limits: policy.limits.clone(),
         ..ScanOptions::default()
     };
-    let out = scan_path(&engine, &text, &args.path, &opts).operational()?;
+    let out = scan_path(&engine, &text, input.path(), &opts).operational()?;
     let findings: Vec<_> = out
         .findings
         .into_iter()
@@ -65,12 +81,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     report.waived = waived;
     report.policy_sha256 = policy.digest();
     report.timings = Timings::from(started.elapsed(), out.bytes, out.files);
+    report.coverage = Some(engine.coverage().report());
     report.sort();
-    match args.format {
-        Format::Human => println!("{}", human::render(&report).trim_end()),
-        Format::Json => report.write_json(std::io::stdout().lock())?,
-        Format::Sarif => println!("{}", sarif::render(&report).trim_end()),
-    }
+    input.rename_in(&mut report);
+    report.base_uri = input.base_uri(false);
+    print_report(&report, args.format)?;
     Ok(match report.verdict {
         Verdict::Accept => 0,
         Verdict::Reject => 1,

@@ -2,22 +2,33 @@
 //! statement.
 
 use super::common::ResultExt;
-use airgate::bundle::sign::{attach_sigstore, sign, AttachOutcome, SignError, SignOutcome};
-use airgate::trust::keys::PrivateKey;
+use airgate::bundle::sign::{
+    attach_signature, attach_sigstore, sign, AttachOutcome, SignError, SignOutcome,
+};
+use airgate::trust::keys::{PrivateKey, PublicKey};
 use std::path::PathBuf;
 
 /// Arguments of `airgate sign`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The bundle to sign (changed in place, atomically).
+    /// The bundle to sign (changed in place, atomically; its whole structure is checked
+    /// first, and a truncated or corrupt bundle is refused with exit 1).
     pub bundle: PathBuf,
-    /// PKCS#8 PEM Ed25519 private key.
+    /// PKCS#8 PEM Ed25519 private key to sign with.
     #[arg(
         long,
-        required_unless_present = "sigstore_bundle",
-        conflicts_with = "sigstore_bundle"
+        required_unless_present_any = ["sigstore_bundle", "signature_file"],
+        conflicts_with_all = ["sigstore_bundle", "signature_file"]
     )]
     pub key: Option<PathBuf>,
+    /// Attach a signature made elsewhere instead: 64 raw bytes (what `openssl pkeyutl -sign
+    /// -rawin` writes) or their base64, over exactly the bytes `airgate inspect BUNDLE
+    /// --signed-bytes` prints. Checked against --public-key before it is attached.
+    #[arg(long, requires = "public_key", conflicts_with = "sigstore_bundle")]
+    pub signature_file: Option<PathBuf>,
+    /// The SPKI PEM public key of the --signature-file signer.
+    #[arg(long, requires = "signature_file")]
+    pub public_key: Option<PathBuf>,
     /// Attach this Sigstore bundle instead: a message signature over the statement bytes that
     /// `airgate inspect BUNDLE --statement` prints (e.g. `cosign sign-blob --bundle`).
     #[arg(long)]
@@ -26,18 +37,43 @@ pub struct Args {
 
 /// Run `airgate sign`.
 pub fn run(a: Args) -> anyhow::Result<i32> {
+    let input = super::common::Input::open(&a.bundle)?;
+    if input.is_stdin() {
+        return Err(super::common::usage(
+            "sign changes a bundle file in place; it cannot sign standard input",
+        ));
+    }
+    // the key first: a wrong key is a configuration error whatever the bundle holds
+    let key = match &a.key {
+        Some(k) => Some(PrivateKey::load(k).config()?),
+        None => None,
+    };
+    super::signals::clean_up_on_signal(vec![super::signals::dir_of(&a.bundle)]);
+    if !sound(&a.bundle)? {
+        return Ok(1);
+    }
     if let Some(sb) = &a.sigstore_bundle {
         return attach(&a.bundle, sb);
     }
-    let Some(key_path) = &a.key else {
-        anyhow::bail!("give --key or --sigstore-bundle");
+    let outcome = match (key, &a.signature_file, &a.public_key) {
+        (Some(key), _, _) => sign(&a.bundle, &key),
+        (None, Some(sig_path), Some(pub_path)) => {
+            let public = PublicKey::load(pub_path).config()?;
+            let sig = read_signature(sig_path)?;
+            attach_signature(&a.bundle, &public, &sig)
+        }
+        _ => {
+            return Err(super::common::usage(
+                "give --key, --signature-file with --public-key, or --sigstore-bundle",
+            ))
+        }
     };
-    let key = PrivateKey::load(key_path).config()?;
-    match sign(&a.bundle, &key) {
+    match outcome {
         Ok(SignOutcome::Added { key_id, total }) => {
             println!(
-                "signed {} with key {key_id} ({total} signature(s))",
-                a.bundle.display()
+                "signed {} with key {key_id} ({} in all)",
+                a.bundle.display(),
+                super::common::count(total as u64, "signature", "signatures")
             );
             Ok(0)
         }
@@ -48,11 +84,56 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
-        Err(e @ SignError::Invalid(..)) => {
+        Err(e @ (SignError::Invalid(..) | SignError::Signature(_))) => {
             eprintln!("airgate: {e}");
             Ok(1)
         }
         Err(e) => Err(e).operational(),
+    }
+}
+
+/// Check the whole bundle before writing anything: a truncated or corrupt bundle is
+/// refused here (exit 1, listing what is wrong) instead of being signed.
+fn sound(bundle: &std::path::Path) -> anyhow::Result<bool> {
+    let problems = airgate::verify::check_structure(bundle, &airgate::policy::Limits::default())
+        .map_err(|e| {
+            let class = e.class();
+            anyhow::Error::from(super::common::CliError {
+                class,
+                error: e.into(),
+            })
+        })?;
+    for p in &problems {
+        eprintln!(
+            "airgate: {} is not a sound bundle: {}",
+            bundle.display(),
+            p.message
+        );
+    }
+    if !problems.is_empty() {
+        eprintln!("airgate: nothing was signed");
+    }
+    Ok(problems.is_empty())
+}
+
+/// A detached Ed25519 signature file: 64 raw bytes, or their standard base64.
+fn read_signature(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_end(&mut bytes))
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+        .config()?;
+    if bytes.len() == 64 {
+        return Ok(bytes);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    match airgate::trust::dsse::decode_sig(text.trim()) {
+        Some(sig) if sig.len() == 64 => Ok(sig),
+        _ => Err(super::common::usage(format!(
+            "{} is neither a 64-byte Ed25519 signature nor its base64",
+            path.display()
+        ))),
     }
 }
 
@@ -70,9 +151,10 @@ fn attach(bundle: &std::path::Path, sigstore: &std::path::Path) -> anyhow::Resul
     match attach_sigstore(bundle, &json) {
         Ok(AttachOutcome::Attached { total }) => {
             println!(
-                "attached {} to {} ({total} Sigstore bundle(s))",
+                "attached {} to {} ({} in all)",
                 sigstore.display(),
-                bundle.display()
+                bundle.display(),
+                super::common::count(total as u64, "Sigstore bundle", "Sigstore bundles")
             );
             Ok(0)
         }

@@ -1,28 +1,29 @@
 //! `airgate status`: a gate's counts, its last decisions and the bundles waiting.
 
-use super::common::Format;
-use super::init::{check_format, gate_err, open};
+use super::common::PlainFormat;
+use super::init::{gate_err, open};
 use std::path::PathBuf;
 
 /// Arguments of `airgate status`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// The gate folder.
     #[arg(long)]
     pub gate: PathBuf,
     /// How many recent decisions to show.
     #[arg(long, default_value_t = 10)]
     pub last: usize,
+    /// Output format.
     #[arg(long, value_enum, default_value = "human")]
-    pub format: Format,
+    pub format: PlainFormat,
 }
 
 /// Run `airgate status`.
 pub fn run(a: Args) -> anyhow::Result<i32> {
-    check_format(a.format)?;
     let gate = open(&a.gate)?;
     let s = airgate::gate::status::status(&gate, a.last).map_err(gate_err)?;
     match a.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&s)?),
+        PlainFormat::Json => println!("{}", serde_json::to_string_pretty(&s)?),
         _ => {
             println!("gate {}", s.gate);
             println!(
@@ -40,6 +41,12 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             }
             for w in &s.waiting {
                 println!("  waiting: {w}");
+            }
+            for n in &s.not_taken {
+                println!("  not taken: {} ({})", n.name, n.reason);
+            }
+            for q in &s.unrecorded_quarantine {
+                println!("  quarantined without an audit record: {q} (admit the bundle again)");
             }
             if !s.recent.is_empty() {
                 println!("  last decisions:");

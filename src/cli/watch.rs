@@ -3,8 +3,8 @@
 //! undecided, one already decided is finished first. A second signal exits at once (the
 //! next start recovers the claim, as after a crash).
 
-use super::common::{Format, ResultExt};
-use super::init::{check_format, gate_err, open};
+use super::common::{PlainFormat, ResultExt};
+use super::init::{gate_err, open};
 use airgate::gate::verifier::BundleVerifier;
 use airgate::gate::watch::{watch, WatchOptions};
 use std::path::PathBuf;
@@ -15,6 +15,7 @@ use std::time::Duration;
 /// Arguments of `airgate watch`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// The gate folder.
     #[arg(long)]
     pub gate: PathBuf,
     /// Seconds between full rescans of intake/ (fallback for missed file events).
@@ -23,18 +24,18 @@ pub struct Args {
     /// Admit what is waiting, then exit.
     #[arg(long)]
     pub once: bool,
+    /// Extra rule file (gitleaks format `[[rules]]`, or airgate's `[[rule]]`), run beside
+    /// the built-in rules; repeatable. Adds to the policy's `[inspect] rule_files`.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
     /// One line per bundle: human text or JSON.
     #[arg(long, value_enum, default_value = "human")]
-    pub format: Format,
+    pub format: PlainFormat,
 }
 
 /// Run `airgate watch`.
 pub fn run(a: Args) -> anyhow::Result<i32> {
-    check_format(a.format)?;
-    let gate = open(&a.gate)?;
-    let policy = gate.load_policy().map_err(gate_err)?;
-    let engine = super::common::engine_for(&policy).config()?;
-    let verifier = BundleVerifier { engine };
+    // first, so that a stop request during start-up (policy check, rule compilation) is seen
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         // the first signal sets `stop`; a second one, with `stop` already set, exits
@@ -42,13 +43,25 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             .operational()?;
         signal_hook::flag::register(sig, Arc::clone(&stop)).operational()?;
     }
+    let gate = open(&a.gate)?;
+    let mut policy = gate.load_policy().map_err(gate_err)?;
+    super::policy::check(&policy)?;
+    super::common::add_rule_files(&mut policy, &a.rules)?;
+    let engine = super::common::engine_for(&policy).config()?;
+    let verifier = BundleVerifier { engine };
     let opts = WatchOptions {
         verifier: &verifier,
         rescan: Duration::from_secs(a.rescan_secs.max(1)),
         once: a.once,
         stop,
+        on_not_taken: &|n| {
+            eprintln!(
+                "airgate watch: not taking intake/{}: {} (`airgate status` lists it too)",
+                n.name, n.reason
+            )
+        },
     };
-    let json = a.format == Format::Json;
+    let json = a.format == PlainFormat::Json;
     let mut print =
         |name: &str, res: &Result<airgate::gate::AdmitResult, airgate::gate::GateError>| {
             let line = match (res, json) {

@@ -4,4 +4,6 @@
 pub mod dir;
 pub mod stream;
 pub mod tar;
+mod tar_fields;
+mod tar_names;
 pub mod zstd;

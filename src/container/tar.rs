@@ -1,10 +1,15 @@
 //! A strict, streaming tar reader. It reads headers itself (never `tar::Archive::unpack`) and
 //! accepts only regular files and directories with clean relative UTF-8 paths; everything
-//! else (links, devices, sparse files, PAX globals, size disagreements, duplicates, setuid
-//! bits, trailing data) is refused with a reason.
+//! else (links, devices, sparse files, PAX globals, size disagreements, duplicates, names
+//! that collide by case or normalisation, setuid bits, trailing data, headers that tar
+//! readers disagree on) is refused with a reason. `docs/archive-safety.md` lists every check.
 
-use std::collections::BTreeSet;
+use super::tar_fields::{self, Pax};
+use super::tar_names::{Collisions, Tree};
 use std::io::{self, Read};
+
+pub use super::tar_fields::parse_number;
+pub use super::tar_names::clean_path;
 
 /// Tar block size.
 pub const BLOCK: usize = 512;
@@ -21,6 +26,9 @@ pub struct TarLimits {
     pub max_total_bytes: u64,
     pub max_path_bytes: usize,
     pub max_path_depth: usize,
+    /// Refuse names that differ only by case or Unicode normalisation (they become one file
+    /// on macOS and Windows file systems); `[limits] allow_name_collisions` turns this off.
+    pub refuse_name_collisions: bool,
 }
 
 impl From<&crate::policy::Limits> for TarLimits {
@@ -31,6 +39,7 @@ impl From<&crate::policy::Limits> for TarLimits {
             max_total_bytes: l.max_total_bytes,
             max_path_bytes: l.max_path_bytes,
             max_path_depth: l.max_path_depth,
+            refuse_name_collisions: !l.allow_name_collisions,
         }
     }
 }
@@ -45,6 +54,11 @@ pub enum TarError {
     Truncated(&'static str),
     #[error("tar header checksum does not match at entry {0}")]
     Checksum(u64),
+    #[error(
+        "tar header checksum at entry {0} is right only as a signed sum (an old writer's bug \
+         that tar readers treat differently)"
+    )]
+    SignedChecksum(u64),
     #[error("entry {path:?}: {reason}")]
     BadPath { path: String, reason: &'static str },
     #[error("entry {path:?}: type {kind} is not allowed (only regular files and directories)")]
@@ -53,6 +67,15 @@ pub enum TarError {
     SpecialMode { path: String, mode: u32 },
     #[error("entry {0:?} appears more than once")]
     Duplicate(String),
+    #[error(
+        "{0:?} is both a file and a folder in this archive (it cannot be extracted as listed)"
+    )]
+    FileAndFolder(String),
+    #[error(
+        "entry {path:?} collides with {other:?} by case or Unicode normalisation (one file on \
+         macOS and Windows; `[limits] allow_name_collisions = true` admits such bundles)"
+    )]
+    NameCollision { path: String, other: String },
     #[error("entry {path:?}: PAX size {pax} disagrees with header size {ustar}")]
     SizeDisagreement { path: String, pax: u64, ustar: u64 },
     #[error("PAX global headers are not allowed")]
@@ -92,7 +115,8 @@ pub struct TarReader<R: Read> {
     /// Data bytes left in the current entry, and padding after them.
     remaining: u64,
     padding: u64,
-    seen: BTreeSet<String>,
+    tree: Tree,
+    collisions: Collisions,
     done: bool,
 }
 
@@ -106,7 +130,8 @@ impl<R: Read> TarReader<R> {
             total: 0,
             remaining: 0,
             padding: 0,
-            seen: BTreeSet::new(),
+            tree: Tree::default(),
+            collisions: Collisions::default(),
             done: false,
         }
     }
@@ -117,16 +142,14 @@ impl<R: Read> TarReader<R> {
             return Ok(None);
         }
         self.skip_data()?;
-        let mut long_name: Option<String> = None;
-        let mut pax_path: Option<String> = None;
-        let mut pax_size: Option<u64> = None;
+        let mut ext = Ext::default();
         loop {
             let mut hdr = [0u8; BLOCK];
             if !read_block(&mut self.inner, &mut hdr)? {
                 return Err(TarError::Truncated("the end-of-archive marker"));
             }
             if hdr.iter().all(|&b| b == 0) {
-                if long_name.is_some() || pax_path.is_some() || pax_size.is_some() {
+                if ext.any() {
                     return Err(TarError::Malformed {
                         what: "archive",
                         detail: "extended header not followed by an entry".into(),
@@ -153,39 +176,28 @@ impl<R: Read> TarReader<R> {
                     self.limits.max_entries
                 )));
             }
-            check_checksum(&hdr, self.entries)?;
+            tar_fields::check_checksum(&hdr, self.entries)?;
             let typeflag = hdr[156];
             let size = parse_number(&hdr[124..136], "size")?;
             match typeflag {
                 b'x' => {
                     let body = self.read_ext(size, "PAX header")?;
-                    let (p, s) = parse_pax(&body)?;
-                    if p.is_some() {
-                        pax_path = p;
-                    }
-                    if s.is_some() {
-                        pax_size = s;
-                    }
+                    ext.add_pax(tar_fields::parse_pax(&body)?)?;
                     continue;
                 }
                 b'L' => {
                     let body = self.read_ext(size, "GNU long name")?;
-                    let end = body.iter().position(|&b| b == 0).unwrap_or(body.len());
-                    let name =
-                        String::from_utf8(body[..end].to_vec()).map_err(|_| TarError::BadPath {
-                            path: String::from_utf8_lossy(&body[..end]).into_owned(),
-                            reason: "name is not UTF-8",
-                        })?;
-                    long_name = Some(name);
+                    ext.add_long_name(tar_fields::long_name(&body)?)?;
                     continue;
                 }
                 b'g' => return Err(TarError::PaxGlobal),
                 _ => {}
             }
-            let raw_name = match (pax_path.take(), long_name.take()) {
+            tar_fields::check_prefix_field(&hdr)?;
+            let raw_name = match (ext.pax.path.take(), ext.long_name.take()) {
                 (Some(p), _) => p,
                 (None, Some(l)) => l,
-                (None, None) => header_name(&hdr)?,
+                (None, None) => tar_fields::header_name(&hdr)?,
             };
             let kind = match typeflag {
                 b'0' | 0 => EntryKind::File,
@@ -197,7 +209,13 @@ impl<R: Read> TarReader<R> {
                     })
                 }
             };
-            let size = match pax_size.take() {
+            if kind == EntryKind::File && raw_name.ends_with('/') {
+                return Err(TarError::BadPath {
+                    path: raw_name,
+                    reason: "a regular file whose name ends in '/' (old readers make it a folder)",
+                });
+            }
+            let size = match ext.pax.size.take() {
                 Some(p) if p != size => {
                     return Err(TarError::SizeDisagreement {
                         path: raw_name,
@@ -208,7 +226,14 @@ impl<R: Read> TarReader<R> {
                 _ => size,
             };
             let path = clean_path(&raw_name, &self.limits)?;
-            let mode = parse_number(&hdr[100..108], "mode")? as u32;
+            let mode = parse_number(&hdr[100..108], "mode")?;
+            if mode > tar_fields::MAX_MODE {
+                return Err(TarError::Malformed {
+                    what: "mode",
+                    detail: format!("{path:?} has mode {mode:#o}, beyond a ustar mode field"),
+                });
+            }
+            let mode = mode as u32;
             if mode & 0o7000 != 0 {
                 return Err(TarError::SpecialMode { path, mode });
             }
@@ -231,8 +256,9 @@ impl<R: Read> TarReader<R> {
                     self.limits.max_total_bytes
                 )));
             }
-            if !self.seen.insert(path.clone()) {
-                return Err(TarError::Duplicate(path));
+            let new = self.tree.add(&path, kind)?;
+            if self.limits.refuse_name_collisions {
+                self.collisions.check(&path, new)?;
             }
             self.remaining = size;
             self.padding = pad(size);
@@ -325,6 +351,57 @@ impl<R: Read> TarReader<R> {
     }
 }
 
+/// The extension headers (GNU long name, PAX) read for the entry that follows them. One of
+/// each at most, and never a GNU long name beside a PAX `path` or `size`: tar readers
+/// disagree on which applies (and on whether a PAX size applies to the long-name header
+/// itself), so such an archive extracts differently elsewhere.
+#[derive(Default)]
+struct Ext {
+    long_name: Option<String>,
+    pax: Pax,
+    had_pax: bool,
+}
+
+impl Ext {
+    fn any(&self) -> bool {
+        self.long_name.is_some() || self.had_pax
+    }
+
+    fn add_pax(&mut self, pax: Pax) -> Result<(), TarError> {
+        if self.had_pax {
+            return Err(ext_conflict("two PAX headers for one entry"));
+        }
+        if self.long_name.is_some() && (pax.path.is_some() || pax.size.is_some()) {
+            return Err(ext_conflict(
+                "a PAX path or size after a GNU long name for one entry",
+            ));
+        }
+        self.had_pax = true;
+        self.pax = pax;
+        Ok(())
+    }
+
+    fn add_long_name(&mut self, name: String) -> Result<(), TarError> {
+        if self.long_name.is_some() {
+            return Err(ext_conflict("two GNU long names for one entry"));
+        }
+        if self.pax.path.is_some() || self.pax.size.is_some() {
+            return Err(ext_conflict(
+                "a GNU long name after a PAX path or size for one entry",
+            ));
+        }
+        self.long_name = Some(name);
+        Ok(())
+    }
+}
+
+fn ext_conflict(detail: &str) -> TarError {
+    TarError::Malformed {
+        what: "extension headers",
+        detail: format!("{detail} (tar readers disagree on which applies)"),
+    }
+}
+
 /// Say what an I/O error while reading an archive means for the archive.
 fn describe_io(e: &io::Error) -> String {
     match crate::container::zstd::bomb_reason(e) {
@@ -355,204 +432,6 @@ fn read_block<R: Read>(r: &mut R, buf: &mut [u8; BLOCK]) -> Result<bool, TarErro
 
 fn pad(size: u64) -> u64 {
     (BLOCK as u64 - size % BLOCK as u64) % BLOCK as u64
-}
-
-fn check_checksum(hdr: &[u8; BLOCK], n: u64) -> Result<(), TarError> {
-    let stored = parse_number(&hdr[148..156], "checksum").map_err(|_| TarError::Checksum(n))?;
-    let sum: u64 = hdr
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                b as u64
-            }
-        })
-        .sum();
-    if stored != sum {
-        return Err(TarError::Checksum(n));
-    }
-    Ok(())
-}
-
-/// Parse an octal (NUL/space terminated) or GNU base-256 numeric field.
-pub fn parse_number(field: &[u8], what: &'static str) -> Result<u64, TarError> {
-    if let Some(&first) = field.first() {
-        if first & 0x80 != 0 {
-            if first & 0x40 != 0 {
-                return Err(TarError::Malformed {
-                    what,
-                    detail: "negative base-256 number".into(),
-                });
-            }
-            let mut v: u64 = (first & 0x3f) as u64;
-            for &b in &field[1..] {
-                v = v
-                    .checked_mul(256)
-                    .and_then(|v| v.checked_add(b as u64))
-                    .ok_or_else(|| TarError::Malformed {
-                        what,
-                        detail: "base-256 number overflows".into(),
-                    })?;
-            }
-            return Ok(v);
-        }
-    }
-    let s: Vec<u8> = field
-        .iter()
-        .copied()
-        .skip_while(|&b| b == b' ')
-        .take_while(|&b| b != 0 && b != b' ')
-        .collect();
-    if s.is_empty() {
-        return Ok(0);
-    }
-    let mut v: u64 = 0;
-    for b in s {
-        if !(b'0'..=b'7').contains(&b) {
-            return Err(TarError::Malformed {
-                what,
-                detail: format!("byte {b:#x} in an octal field"),
-            });
-        }
-        v = v
-            .checked_mul(8)
-            .and_then(|v| v.checked_add((b - b'0') as u64))
-            .ok_or_else(|| TarError::Malformed {
-                what,
-                detail: "octal number overflows".into(),
-            })?;
-    }
-    Ok(v)
-}
-
-fn cstr(field: &[u8]) -> &[u8] {
-    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
-    &field[..end]
-}
-
-fn header_name(hdr: &[u8; BLOCK]) -> Result<String, TarError> {
-    let name = cstr(&hdr[0..100]);
-    let is_ustar = &hdr[257..262] == b"ustar";
-    let prefix = if is_ustar {
-        cstr(&hdr[345..500])
-    } else {
-        &[][..]
-    };
-    let mut full = Vec::with_capacity(prefix.len() + name.len() + 1);
-    if !prefix.is_empty() {
-        full.extend_from_slice(prefix);
-        full.push(b'/');
-    }
-    full.extend_from_slice(name);
-    String::from_utf8(full).map_err(|e| TarError::BadPath {
-        path: String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        reason: "name is not UTF-8",
-    })
-}
-
-/// Parse PAX records `"<len> <key>=<value>\n"`; returns (path, size).
-fn parse_pax(body: &[u8]) -> Result<(Option<String>, Option<u64>), TarError> {
-    let bad = |d: &str| TarError::Malformed {
-        what: "PAX header",
-        detail: d.to_string(),
-    };
-    let mut path = None;
-    let mut size = None;
-    let mut rest = body;
-    while !rest.is_empty() {
-        if rest.iter().all(|&b| b == 0) {
-            break;
-        }
-        let sp = rest
-            .iter()
-            .position(|&b| b == b' ')
-            .ok_or_else(|| bad("record without length"))?;
-        let len: usize = std::str::from_utf8(&rest[..sp])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| bad("record length is not a number"))?;
-        if len <= sp + 1 || len > rest.len() {
-            return Err(bad("record length out of range"));
-        }
-        let rec = &rest[sp + 1..len];
-        let rec = rec
-            .strip_suffix(b"\n")
-            .ok_or_else(|| bad("record does not end in a newline"))?;
-        let eq = rec
-            .iter()
-            .position(|&b| b == b'=')
-            .ok_or_else(|| bad("record without '='"))?;
-        let (key, value) = (&rec[..eq], &rec[eq + 1..]);
-        match key {
-            b"path" => {
-                let v = String::from_utf8(value.to_vec()).map_err(|_| TarError::BadPath {
-                    path: String::from_utf8_lossy(value).into_owned(),
-                    reason: "name is not UTF-8",
-                })?;
-                if path.replace(v).is_some() {
-                    return Err(bad("path given twice"));
-                }
-            }
-            b"size" => {
-                let v: u64 = std::str::from_utf8(value)
-                    .ok()
-                    .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                    .and_then(|s| s.parse().ok())
-                    .ok_or_else(|| bad("size is not a number"))?;
-                if size.replace(v).is_some() {
-                    return Err(bad("size given twice"));
-                }
-            }
-            b"linkpath" => return Err(bad("linkpath records are not allowed")),
-            k if k.starts_with(b"GNU.sparse") => return Err(bad("sparse records are not allowed")),
-            _ => {}
-        }
-        rest = &rest[len..];
-    }
-    Ok((path, size))
-}
-
-/// Check and normalise an entry path: relative, UTF-8, no NUL, no `..`, `.` or empty
-/// components, no backslashes or control characters, within the length and depth limits.
-pub fn clean_path(raw: &str, limits: &TarLimits) -> Result<String, TarError> {
-    let bad = |reason| TarError::BadPath {
-        path: raw.to_string(),
-        reason,
-    };
-    let p = raw.strip_suffix('/').unwrap_or(raw);
-    if p.is_empty() {
-        return Err(bad("empty name"));
-    }
-    if p.len() > limits.max_path_bytes {
-        return Err(bad("name is too long"));
-    }
-    if p.starts_with('/') {
-        return Err(bad("absolute path"));
-    }
-    if p.contains('\0') {
-        return Err(bad("name contains NUL"));
-    }
-    if p.contains('\\') {
-        return Err(bad("name contains a backslash"));
-    }
-    if p.chars().any(char::is_control) {
-        return Err(bad("name contains a control character"));
-    }
-    let mut depth = 0;
-    for comp in p.split('/') {
-        match comp {
-            "" => return Err(bad("empty path component (//)")),
-            "." => return Err(bad("'.' path component")),
-            ".." => return Err(bad("'..' path component")),
-            _ => depth += 1,
-        }
-    }
-    if depth > limits.max_path_depth {
-        return Err(bad("path is nested too deeply"));
-    }
-    Ok(p.to_string())
 }
 
 fn type_name(t: u8) -> String {

@@ -284,3 +284,234 @@ fn base256_numbers() {
     assert!(parse_number(b"12x4\0", "size").is_err());
     assert_eq!(parse_number(b"  0017 \0", "size").unwrap(), 15);
 }
+
+/// A PAX header whose records are given raw (possibly malformed).
+fn pax_raw(out: &mut Vec<u8>, body: &[u8]) {
+    entry(out, b"pax", b'x', body, 0o644);
+}
+
+fn one(build: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut t = Vec::new();
+    build(&mut t);
+    entry(&mut t, b"f", b'0', b"x", 0o644);
+    end(&mut t);
+    t
+}
+
+fn reason(t: &[u8]) -> String {
+    rejects(t).to_string()
+}
+
+#[test]
+fn pax_records_are_plain_decimal_and_bounded() {
+    let big = vec![b'a'; MAX_EXT_HEADER as usize + 1];
+    assert!(reason(&one(|t| pax_raw(t, &big))).contains("PAX header of 65537 bytes"));
+    for (body, want) in [
+        (&b"30 path=x\n"[..], "record length out of range"),
+        (b"-9 path=x\n", "record length is not a decimal number"),
+        (b"+11 path=ab\n", "record length is not a decimal number"),
+        (b"7 path\n", "record without '='"),
+        (b"11 size=-1\n", "size is not a decimal number"),
+        (b"11 size=+1\n", "size is not a decimal number"),
+        (b"18 hdrcharset=BIN\n", "hdrcharset"),
+    ] {
+        let r = reason(&one(|t| pax_raw(t, body)));
+        assert!(r.contains(want), "{:?}: {r}", String::from_utf8_lossy(body));
+    }
+    // the near miss: well-formed records of other keys pass
+    let t = one(|t| pax(t, &[("mtime", "1700000000.5"), ("comment", "ok")], b'x'));
+    assert_eq!(read_all(&t).unwrap()[0].0.path, "f");
+}
+
+#[test]
+fn a_long_name_and_a_pax_path_or_size_for_one_entry_are_refused() {
+    let long = |t: &mut Vec<u8>, name: &[u8]| {
+        let mut body = name.to_vec();
+        body.push(0);
+        entry(t, b"././@LongLink", b'L', &body, 0o644);
+    };
+    for (build, want) in [
+        (
+            Box::new(|t: &mut Vec<u8>| {
+                long(t, b"a");
+                pax(t, &[("path", "b")], b'x');
+            }) as Box<dyn Fn(&mut Vec<u8>)>,
+            "PAX path or size after a GNU long name",
+        ),
+        (
+            Box::new(|t: &mut Vec<u8>| {
+                long(t, b"a");
+                pax(t, &[("size", "1")], b'x');
+            }),
+            "PAX path or size after a GNU long name",
+        ),
+        (
+            // GHSA-3cv2-h65g-fgmm shape: a PAX size before a long-name header
+            Box::new(|t: &mut Vec<u8>| {
+                pax(t, &[("size", "1")], b'x');
+                long(t, b"a");
+            }),
+            "GNU long name after a PAX path or size",
+        ),
+        (
+            Box::new(|t: &mut Vec<u8>| {
+                long(t, b"a");
+                long(t, b"b");
+            }),
+            "two GNU long names",
+        ),
+        (
+            Box::new(|t: &mut Vec<u8>| {
+                pax(t, &[("path", "a")], b'x');
+                pax(t, &[("path", "b")], b'x');
+            }),
+            "two PAX headers",
+        ),
+    ] {
+        let r = reason(&one(build));
+        assert!(r.contains(want), "{r}");
+    }
+    // near misses: a long name alone, and a long name with a PAX header of other records
+    let t = one(|t| long(t, b"dir/long"));
+    assert_eq!(read_all(&t).unwrap()[0].0.path, "dir/long");
+    let t = one(|t| {
+        long(t, b"dir/long");
+        pax(t, &[("mtime", "1")], b'x');
+    });
+    assert_eq!(read_all(&t).unwrap()[0].0.path, "dir/long");
+}
+
+#[test]
+fn checksums_count_only_as_the_unsigned_sum() {
+    let mut h = header("caf\u{e9}".as_bytes(), b'0', 1, 0o644);
+    let signed: i64 = h
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                i64::from(b as i8)
+            }
+        })
+        .sum();
+    h[148..155].copy_from_slice(format!("{signed:06o}\0").as_bytes());
+    let mut t = h.to_vec();
+    t.extend_from_slice(&[b'x'; 512][..]);
+    end(&mut t);
+    assert!(matches!(rejects(&t), TarError::SignedChecksum(1)));
+    // a base-256 checksum field is not a checksum
+    let mut h = header(b"a", b'0', 0, 0o644);
+    h[148] = 0x80;
+    let mut t = h.to_vec();
+    end(&mut t);
+    assert!(matches!(rejects(&t), TarError::Checksum(1)));
+    // the near miss: the same non-ASCII name with the right (unsigned) sum reads
+    let mut t = Vec::new();
+    entry(&mut t, "caf\u{e9}".as_bytes(), b'0', b"x", 0o644);
+    end(&mut t);
+    assert_eq!(read_all(&t).unwrap()[0].0.path, "caf\u{e9}");
+}
+
+#[test]
+fn negative_and_oversized_base256_fields_are_refused() {
+    for (at, what) in [(124..136, "size"), (100..108, "mode")] {
+        let mut h = header(b"a", b'0', 0, 0o644);
+        h[at.clone()].fill(0xff);
+        fix_checksum(&mut h);
+        let mut t = h.to_vec();
+        end(&mut t);
+        let r = reason(&t);
+        assert!(r.contains(what) && r.contains("negative base-256"), "{r}");
+    }
+    // a positive base-256 mode beyond seven octal digits (would be cut to 0o644 as a u32)
+    let mut h = header(b"a", b'0', 0, 0o644);
+    h[100..108].copy_from_slice(&[0x80, 0, 0, 1, 0, 0, 0x01, 0xa4]);
+    fix_checksum(&mut h);
+    let mut t = h.to_vec();
+    end(&mut t);
+    assert!(reason(&t).contains("beyond a ustar mode field"));
+}
+
+#[test]
+fn prefix_fields_count_only_in_posix_ustar_headers() {
+    // GNU magic with a name in the prefix field: GNU tar reads times there, others a prefix
+    let mut h = header(b"x", b'0', 0, 0o644);
+    h[257..265].copy_from_slice(b"ustar  \0");
+    h[345..348].copy_from_slice(b"etc");
+    fix_checksum(&mut h);
+    let mut t = h.to_vec();
+    end(&mut t);
+    assert!(reason(&t).contains("GNU header with a ustar prefix field"));
+    // the near misses: a POSIX ustar prefix is part of the name; a GNU header without one reads
+    let mut h = header(b"x", b'0', 0, 0o644);
+    h[345..348].copy_from_slice(b"dir");
+    fix_checksum(&mut h);
+    let mut t = h.to_vec();
+    end(&mut t);
+    assert_eq!(read_all(&t).unwrap()[0].0.path, "dir/x");
+    let mut h = header(b"x", b'0', 0, 0o644);
+    h[257..265].copy_from_slice(b"ustar  \0");
+    fix_checksum(&mut h);
+    let mut t = h.to_vec();
+    end(&mut t);
+    assert_eq!(read_all(&t).unwrap()[0].0.path, "x");
+}
+
+#[test]
+fn path_spellings_are_refused_with_their_reason() {
+    for (name, want) in [
+        (&b"////etc/x"[..], "absolute path"),
+        (b"./../x", "'..' path component"),
+        (b"C:..\\x", "backslash"),
+        (b"C:x", "Windows drive prefix"),
+        (b"x\\..\\..\\y", "'..' path component"),
+        (b"a\rb", "control character"),
+        (b"a\nb", "control character"),
+        (b"a\0b", "bytes after its NUL"),
+        (b"d/", "ends in '/'"),
+    ] {
+        let mut t = Vec::new();
+        entry(&mut t, name, b'0', b"", 0o644);
+        end(&mut t);
+        let r = reason(&t);
+        assert!(r.contains(want), "{:?}: {r}", String::from_utf8_lossy(name));
+    }
+    // NUL through the other two name sources
+    let t = one(|t| pax(t, &[("path", "a\0b")], b'x'));
+    assert!(reason(&t).contains("NUL"));
+    let t = one(|t| entry(t, b"././@LongLink", b'L', b"a\0b\0", 0o644));
+    assert!(reason(&t).contains("GNU long name holds bytes after its NUL"));
+    // near misses: a colon later in a name, a folder entry with its slash
+    let mut t = Vec::new();
+    entry(&mut t, b"d/", b'5', b"", 0o755);
+    entry(&mut t, b"d/a:b", b'0', b"", 0o644);
+    end(&mut t);
+    assert_eq!(read_all(&t).unwrap().len(), 2);
+}
+
+#[test]
+fn names_colliding_by_case_or_normalisation_are_refused_unless_allowed() {
+    for (a, b) in [
+        ("README", "readme"),
+        ("caf\u{e9}.txt", "cafe\u{301}.txt"),
+        ("Dir/a", "dir/b"),
+    ] {
+        let mut t = Vec::new();
+        entry(&mut t, a.as_bytes(), b'0', b"1", 0o644);
+        entry(&mut t, b.as_bytes(), b'0', b"2", 0o644);
+        end(&mut t);
+        assert!(
+            matches!(rejects(&t), TarError::NameCollision { .. }),
+            "{a} / {b}"
+        );
+        let mut l = limits();
+        l.refuse_name_collisions = false;
+        let mut r = TarReader::new(&t[..], l);
+        let mut n = 0;
+        while r.next_entry().unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 2, "allowed by the policy setting");
+    }
+}

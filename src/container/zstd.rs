@@ -20,13 +20,19 @@ pub enum Compression {
 
 /// Tell zstd from a plain tar by content.
 pub fn sniff(head: &[u8]) -> Option<Compression> {
-    if head.starts_with(&MAGIC) {
+    // a skippable frame first is zstd too: the frame reader then refuses it by name
+    if head.starts_with(&MAGIC) || is_skippable(head) {
         return Some(Compression::Zstd);
     }
     if head.len() >= 263 && &head[257..262] == b"ustar" {
         return Some(Compression::None);
     }
     None
+}
+
+/// Does `head` start with a skippable frame's magic (0x184D2A50 to 0x184D2A5F)?
+pub fn is_skippable(head: &[u8]) -> bool {
+    head.len() >= 4 && head[1..4] == [0x2A, 0x4D, 0x18] && head[0] & 0xF0 == 0x50
 }
 
 /// Errors walking frames.
@@ -120,13 +126,11 @@ pub fn read_frame_into<R: Read>(r: &mut R, limit: usize, frame: &mut Vec<u8>) ->
         }
     }
     if magic != MAGIC {
-        return Err(bad(
-            if magic[1..] == [0x2A, 0x4D, 0x18] && magic[0] & 0xF0 == 0x50 {
-                "skippable zstd frames are not allowed in a bundle".into()
-            } else {
-                "data after the last zstd frame is not a zstd frame".into()
-            },
-        ));
+        return Err(bad(if is_skippable(&magic) {
+            "skippable zstd frames are not allowed in a bundle".into()
+        } else {
+            "data after the last zstd frame is not a zstd frame".into()
+        }));
     }
     frame.extend_from_slice(&magic);
     let take = |r: &mut R, frame: &mut Vec<u8>, n: usize| -> io::Result<()> {
@@ -344,5 +348,10 @@ mod tests {
         t[257..262].copy_from_slice(b"ustar");
         assert_eq!(sniff(&t), Some(Compression::None));
         assert_eq!(sniff(b"PK\x03\x04"), None);
+        assert_eq!(
+            sniff(&[0x5F, 0x2A, 0x4D, 0x18, 0, 0, 0, 0]),
+            Some(Compression::Zstd)
+        );
+        assert_eq!(sniff(&[0x60, 0x2A, 0x4D, 0x18]), None);
     }
 }

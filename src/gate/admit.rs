@@ -69,6 +69,9 @@ pub struct AdmitResult {
     pub sha256: String,
     /// True when this run finished work an interrupted run had already made durable.
     pub resumed: bool,
+    /// When this very file was already decided by an earlier run (its audit record exists):
+    /// the time of that decision. Nothing was done again.
+    pub decided_before: Option<String>,
 }
 
 /// Admit `bundle` into `gate`.
@@ -191,6 +194,7 @@ fn admit_in(
         opts.now,
         opts.cancel,
     )?;
+    fsutil::pause_point("verified");
     if cand.bundle_sha256.is_empty() {
         cand.bundle_sha256 = receipt::hash_file(bundle)
             .map_err(fsutil::io("read", bundle))?
@@ -399,6 +403,7 @@ impl Ctx<'_> {
         publish::seal(tree, &r)?;
         let dest = publish::destination(&self.gate.staging(), &acc.kind, &acc.name, &p.version)?;
         publish::publish(tree, &dest)?;
+        fsutil::pause_point("published");
         let before = state.clone();
         state.record(&acc.kind, &acc.name, &acc.version, self.sha, &now_s);
         let undo = Undo::Staged {
@@ -410,6 +415,7 @@ impl Ctx<'_> {
             self.undo(undo);
             return Err(e);
         }
+        fsutil::pause_point("state-saved");
         self.finish(
             Disposition::Staged,
             cand.report,
@@ -485,6 +491,19 @@ impl Ctx<'_> {
         if report.policy_sha256.is_empty() {
             report.policy_sha256 = self.policy.digest();
         }
+        // A copy of this very input with this content, quarantined by an earlier run (killed
+        // before it recorded it, or re-run): finish that one instead of making a second.
+        let source_id = quarantine::file_id(self.bundle)?;
+        if let Some(q) = quarantine::find_copy(&self.gate.quarantine(), self.sha, &source_id)? {
+            return self.finish(
+                Disposition::Quarantined,
+                report,
+                acc,
+                q,
+                true,
+                Undo::Nothing,
+            );
+        }
         let tmp = work.join("quarantine");
         let dest = quarantine::quarantine(
             &self.gate.quarantine(),
@@ -496,6 +515,7 @@ impl Ctx<'_> {
             self.opts.now,
             self.opts.consume_input,
         )?;
+        fsutil::pause_point("published");
         let undo = Undo::Quarantined {
             dest: dest.clone(),
             tmp,
@@ -515,15 +535,18 @@ impl Ctx<'_> {
         undo: Undo,
     ) -> Result<AdmitResult, GateError> {
         let dest_rel = self.rel(&dest);
-        let already = resumed
-            && audit::read_records(&self.gate.audit_log())?
-                .iter()
-                .any(|r| {
+        let previous = if resumed {
+            audit::read_records(&self.gate.audit_log())?
+                .into_iter()
+                .find(|r| {
                     (r.event == "admit" || r.event == crate::trust::trust_state::ROOT_KIND)
                         && r.destination.as_deref() == Some(dest_rel.as_str())
                         && r.bundle.as_ref().is_some_and(|b| b.sha256 == self.sha)
-                });
-        if !already {
+                })
+        } else {
+            None
+        };
+        if previous.is_none() {
             let rec = self.record(disposition, &report, acc, &dest_rel);
             // signed before it is written (see checkpoint::append); a damaged log refuses
             if let Err(e) = checkpoint::append(&self.gate.audit_dir(), self.key, rec) {
@@ -531,17 +554,22 @@ impl Ctx<'_> {
                 return Err(e);
             }
         }
+        fsutil::pause_point("recorded");
         if self.opts.consume_input {
             fsutil::fault("remove-input")?;
             std::fs::remove_file(self.bundle).map_err(fsutil::io("remove", self.bundle))?;
             fsutil::sync_parent(self.bundle)?;
+            fsutil::pause_point("input-removed");
         }
         Ok(AdmitResult {
             disposition,
             report,
             destination: dest,
             sha256: self.sha.to_string(),
-            resumed,
+            // an earlier run's decision stands; this run finished it only if something was
+            // left to do (its record, or removing the input from intake)
+            resumed: resumed && (previous.is_none() || self.opts.consume_input),
+            decided_before: previous.map(|r| r.time),
         })
     }
 

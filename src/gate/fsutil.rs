@@ -28,6 +28,30 @@ pub fn fault(point: &str) -> Result<(), GateError> {
     Ok(())
 }
 
+/// Name of the environment variable of the pause hook (honoured only in debug builds).
+pub const PAUSE_ENV: &str = "AIRGATE_TEST_PAUSE";
+/// File the pause hook creates (holding the process id) once it has paused.
+pub const PAUSE_FILE_ENV: &str = "AIRGATE_TEST_PAUSE_FILE";
+
+/// A named phase at which a crash test can stop the process: in debug builds, when
+/// `AIRGATE_TEST_PAUSE` names this phase, write our pid to `AIRGATE_TEST_PAUSE_FILE` and wait
+/// there until killed, so a test can SIGKILL the process at exactly this point. In release
+/// builds this does nothing.
+pub fn pause_point(point: &str) {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    if std::env::var(PAUSE_ENV).ok().as_deref() != Some(point) {
+        return;
+    }
+    if let Ok(f) = std::env::var(PAUSE_FILE_ENV) {
+        let _ = std::fs::write(f, std::process::id().to_string());
+    }
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 /// Wrap an I/O error with what was being done and where.
 pub fn io<'a>(what: &str, path: &'a Path) -> impl FnOnce(std::io::Error) -> GateError + 'a {
     let what = what.to_string();

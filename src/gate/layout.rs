@@ -142,12 +142,34 @@ impl Gate {
     }
 }
 
+/// How `airgate init` sets up a gate.
+#[derive(Clone, Debug, Default)]
+pub struct InitOptions {
+    /// Admit a bundle in `intake/` only once a `NAME.ready` marker sits beside it.
+    pub require_ready: bool,
+}
+
 /// Create a gate at `root` (which must not exist or be empty) using the policy at `policy`.
 /// The policy and the files it names by relative path (keys, trusted root, rule folders) are
 /// copied in; absolute paths are kept as they are.
+///
+/// All or nothing: the policy is checked against the files it names first, the gate is
+/// built in a temporary folder beside `root` (`.airgate-init-PID-…`) and renamed into place
+/// once complete, so a failure (or a kill: the next `init` sweeps the leftover) never
+/// leaves a half-built gate.
 pub fn init(root: &Path, policy: &Path) -> Result<Gate, GateError> {
+    init_with(root, policy, &InitOptions::default())
+}
+
+/// [`init`] with options.
+pub fn init_with(root: &Path, policy: &Path, opts: &InitOptions) -> Result<Gate, GateError> {
     let loaded = Policy::load(policy).map_err(|e| GateError::Config {
         message: e.to_string(),
+    })?;
+    crate::trust::enforced::check(&loaded, crate::util::now_secs()).map_err(|e| {
+        GateError::Config {
+            message: format!("policy {}: {e}", policy.display()),
+        }
     })?;
     if root.exists() {
         let mut entries = std::fs::read_dir(root).map_err(io("read", root))?;
@@ -157,7 +179,39 @@ pub fn init(root: &Path, policy: &Path) -> Result<Gate, GateError> {
             });
         }
     }
-    fsutil::create_dirs_durable(root)?;
+    let parent = match root.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !parent.is_dir() {
+        return Err(GateError::Config {
+            message: format!(
+                "cannot create the gate {}: its parent folder {} does not exist",
+                root.display(),
+                parent.display()
+            ),
+        });
+    }
+    crate::util::tmp::sweep_stale(&parent);
+    let tmp = tempfile::Builder::new()
+        .prefix(&crate::util::tmp::prefix("init"))
+        .tempdir_in(&parent)
+        .map_err(|e| io("create a temporary folder in", &parent)(crate::util::tmp::plain(e)))?;
+    build(tmp.path(), policy, &loaded, opts)?;
+    // rename(2) replaces an empty folder atomically and refuses a non-empty one
+    let built = tmp.keep();
+    if let Err(e) = std::fs::rename(&built, root) {
+        let _ = fsutil::remove_tree(&built);
+        return Err(GateError::Config {
+            message: format!("cannot put the gate in place at {}: {e}", root.display()),
+        });
+    }
+    fsutil::sync_parent(root)?;
+    Gate::open(root)
+}
+
+/// Build a complete gate in the empty folder `root`.
+fn build(root: &Path, policy: &Path, loaded: &Policy, opts: &InitOptions) -> Result<(), GateError> {
     for d in DIRS {
         fsutil::create_dirs_durable(&root.join(d))?;
     }
@@ -198,7 +252,7 @@ pub fn init(root: &Path, policy: &Path) -> Result<Gate, GateError> {
         audit_key: PathBuf::from("keys/gate-audit.key"),
         audit_pub: PathBuf::from("keys/gate-audit.pub"),
         audit_key_id: pk.id().to_string(),
-        require_ready: false,
+        require_ready: opts.require_ready,
     };
     let text = toml::to_string(&config).map_err(|e| GateError::Config {
         message: format!("cannot write {CONFIG_FILE}: {e}"),
@@ -209,7 +263,6 @@ pub fn init(root: &Path, policy: &Path) -> Result<Gate, GateError> {
         format!("{header}{text}").as_bytes(),
         0o644,
     )?;
-    fsutil::sync_path(root)?;
     let gate = Gate::open(root)?;
     // The policy must load from its new place (relative key paths now point into the gate).
     let policy = gate.load_policy()?;
@@ -217,7 +270,8 @@ pub fn init(root: &Path, policy: &Path) -> Result<Gate, GateError> {
     if let Some(first) = super::trust::initial(&policy)? {
         super::trust::save_state(&gate, &first)?;
     }
-    Ok(gate)
+    fsutil::sync_path(root)?;
+    Ok(())
 }
 
 fn copy_in(from: &Path, to: &Path, copied: &mut usize) -> Result<(), GateError> {

@@ -9,6 +9,9 @@ pub mod audit;
 pub mod checkpoint;
 pub mod claim;
 pub mod fsutil;
+pub mod install;
+#[cfg(test)]
+mod install_tests;
 pub mod layout;
 pub mod model;
 pub mod model_check;
@@ -23,7 +26,7 @@ pub mod verifier;
 pub mod watch;
 
 pub use admit::{admit, admit_intake, AdmitOptions, AdmitResult, Disposition};
-pub use layout::{init, Gate, GateConfig};
+pub use layout::{init, init_with, Gate, GateConfig, InitOptions};
 
 use crate::ErrorClass;
 use std::path::PathBuf;

@@ -115,7 +115,7 @@ pub(super) fn admit_model(
     let engine = opts
         .verifier
         .engine()
-        .cloned()
+        .map(crate::inspect::Engine::counting)
         .unwrap_or_else(crate::inspect::Engine::none);
     let mut report = Report::new("admit");
     report.policy_sha256 = policy.digest();
@@ -171,6 +171,9 @@ pub(super) fn admit_model(
                 }
             }
         }
+    }
+    if engine.nests() {
+        report.coverage = Some(engine.coverage().report());
     }
     report.bundle = Some(info);
     let (kept, waived) = apply_waivers(std::mem::take(&mut report.findings), policy);

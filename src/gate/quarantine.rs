@@ -1,6 +1,9 @@
 //! Quarantine: the original bundle, unchanged (a hard link to the same file, or a fsynced copy
-//! across file systems), plus `report.json`, published atomically as
-//! `quarantine/<timestamp>-<sha256 prefix>/`.
+//! across file systems), plus `report.json` and `arrival.json` (the bundle's sha256 and the
+//! identity of the file it came from), published atomically as
+//! `quarantine/<timestamp>-<sha256 prefix>/`. `arrival.json` lets a re-run after a crash
+//! recognise a copy it already made, so a bundle admitted from outside the gate is
+//! quarantined once.
 
 use super::fsutil::{self, io};
 use super::GateError;
@@ -9,6 +12,24 @@ use std::path::{Path, PathBuf};
 
 /// File name of the report inside a quarantine folder.
 pub const REPORT_FILE: &str = "report.json";
+/// File name of the arrival record inside a quarantine folder.
+pub const ARRIVAL_FILE: &str = "arrival.json";
+
+/// Where a quarantined bundle came from: written into its folder before it is published.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ArrivalRecord {
+    /// sha256 of the bundle (and so of the kept file).
+    pub sha256: String,
+    /// [`file_id`] of the input file the kept file was made from.
+    pub source_id: String,
+    /// The kept file's name inside the folder.
+    pub kept: String,
+    /// Whether the kept file is a hard link to the input (else a copy).
+    pub linked: bool,
+}
+
+/// Largest arrival record read.
+const MAX_ARRIVAL_BYTES: u64 = 64 * 1024;
 /// Hex digits of the bundle sha256 in a quarantine folder's name.
 pub const PREFIX_LEN: usize = 16;
 
@@ -62,7 +83,7 @@ pub fn find_same_file(
             continue;
         };
         for f in inner.flatten() {
-            if f.file_name() == REPORT_FILE {
+            if f.file_name() == REPORT_FILE || f.file_name() == ARRIVAL_FILE {
                 continue;
             }
             if let Ok(m) = std::fs::symlink_metadata(f.path()) {
@@ -73,6 +94,51 @@ pub fn find_same_file(
         }
     }
     Ok(None)
+}
+
+/// A quarantine folder holding a copy this gate made of the file `source_id` with content
+/// `sha256` (left by an earlier run of the same admit, maybe killed before it recorded it):
+/// its `arrival.json` names both, and the kept copy still hashes to `sha256`.
+pub fn find_copy(
+    quarantine: &Path,
+    sha256: &str,
+    source_id: &str,
+) -> Result<Option<PathBuf>, GateError> {
+    let prefix: String = sha256.chars().take(PREFIX_LEN).collect();
+    let suffix = format!("-{prefix}");
+    let entries = std::fs::read_dir(quarantine).map_err(io("read", quarantine))?;
+    let mut found = Vec::new();
+    for e in entries {
+        let e = e.map_err(io("read", quarantine))?;
+        if !e.file_name().to_string_lossy().contains(&suffix) {
+            continue;
+        }
+        let Some(rec) = read_arrival(&e.path()) else {
+            continue;
+        };
+        if rec.sha256 != sha256 || rec.source_id != source_id || rec.kept.contains('/') {
+            continue;
+        }
+        let kept = e.path().join(&rec.kept);
+        let same = super::receipt::hash_file(&kept).is_ok_and(|(h, _)| h == sha256);
+        if same {
+            found.push(e.path());
+        }
+    }
+    // the earliest, should several exist (from before this check)
+    found.sort();
+    Ok(found.into_iter().next())
+}
+
+fn read_arrival(folder: &Path) -> Option<ArrivalRecord> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(folder.join(ARRIVAL_FILE))
+        .ok()?
+        .take(MAX_ARRIVAL_BYTES)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// Build the quarantine folder in `tmp` (inside `work/`) and publish it under `quarantine`.
@@ -100,6 +166,7 @@ pub fn quarantine(
     } else {
         file_name.to_string()
     };
+    let source_id = file_id(bundle)?;
     let kept = tmp.join(&safe_name);
     let linked = if link {
         match std::fs::hard_link(bundle, &kept) {
@@ -116,7 +183,19 @@ pub fn quarantine(
     }
     fsutil::sync_path(&kept)?;
     fsutil::write_new(&tmp.join(REPORT_FILE), report_json, 0o444)?;
+    let arrival = ArrivalRecord {
+        sha256: sha256.to_string(),
+        source_id,
+        kept: safe_name,
+        linked,
+    };
+    let arrival_json = serde_json::to_vec_pretty(&arrival).map_err(|e| GateError::Damaged {
+        path: tmp.join(ARRIVAL_FILE),
+        message: e.to_string(),
+    })?;
+    fsutil::write_new(&tmp.join(ARRIVAL_FILE), &arrival_json, 0o444)?;
     fsutil::sync_path(tmp)?;
+    fsutil::pause_point("quarantine-copied");
     let base = folder_name(now, sha256);
     let mut n = 0u32;
     loop {
@@ -185,5 +264,45 @@ mod tests {
         // same second, same sha: a second folder, not a clash
         let dest2 = quarantine(&q, &d.path().join("w2"), &c, "c", b"{}", &sha, 0, false).unwrap();
         assert_ne!(dest, dest2);
+    }
+
+    #[test]
+    fn a_copy_is_found_again_by_its_source_and_content() {
+        let d = tempfile::tempdir().unwrap();
+        let q = d.path().join("quarantine");
+        std::fs::create_dir(&q).unwrap();
+        let b = d.path().join("outside.tar.zst");
+        std::fs::write(&b, b"hostile bundle").unwrap();
+        let sha = super::super::receipt::hash_file(&b).unwrap().0;
+        let id = file_id(&b).unwrap();
+        assert_eq!(find_copy(&q, &sha, &id).unwrap(), None);
+        let dest = quarantine(
+            &q,
+            &d.path().join("w"),
+            &b,
+            "outside.tar.zst",
+            b"{}",
+            &sha,
+            0,
+            false,
+        )
+        .unwrap();
+        assert_eq!(find_copy(&q, &sha, &id).unwrap(), Some(dest.clone()));
+        // near misses: another file with the same bytes, or the same file changed since
+        let other = d.path().join("other");
+        std::fs::copy(&b, &other).unwrap();
+        assert_eq!(
+            find_copy(&q, &sha, &file_id(&other).unwrap()).unwrap(),
+            None
+        );
+        assert_eq!(find_copy(&q, &"0".repeat(64), &id).unwrap(), None);
+        // a kept copy that no longer hashes to the recorded sha256 is not taken for one
+        let kept = dest.join("outside.tar.zst");
+        let mut perms = std::fs::metadata(&kept).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(&kept, perms).unwrap();
+        std::fs::write(&kept, b"changed").unwrap();
+        assert_eq!(find_copy(&q, &sha, &id).unwrap(), None);
     }
 }

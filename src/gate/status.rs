@@ -31,6 +31,11 @@ pub struct Status {
     pub waiting: Vec<String>,
     /// Files in intake still being written (`*.part`, or waiting for a marker).
     pub incomplete: u64,
+    /// Everything in intake that no watcher will take as it is, with the reason.
+    pub not_taken: Vec<claim::NotTaken>,
+    /// Quarantine folders that no audit record names (a run killed between publishing the
+    /// folder and recording it; re-running the same admit records it).
+    pub unrecorded_quarantine: Vec<String>,
     /// Bundles claimed by a watcher right now.
     pub in_flight: u64,
     pub audit_records: u64,
@@ -68,7 +73,8 @@ pub fn status(gate: &Gate, recent: usize) -> Result<Status, GateError> {
             }
         }
     }
-    let quarantined = count_dirs(&gate.quarantine())?.len() as u64;
+    let quarantine_dirs = count_dirs(&gate.quarantine())?;
+    let quarantined = quarantine_dirs.len() as u64;
     let waiting = claim::ready(gate)?;
     let all = std::fs::read_dir(gate.intake())
         .map_err(io("read", &gate.intake()))?
@@ -83,6 +89,17 @@ pub fn status(gate: &Gate, recent: usize) -> Result<Status, GateError> {
         .count() as u64;
     let records = audit::read_records(&gate.audit_log())?;
     let audit_records = records.len() as u64;
+    let recorded: std::collections::HashSet<&str> = records
+        .iter()
+        .filter_map(|r| r.destination.as_deref())
+        .collect();
+    let mut unrecorded_quarantine: Vec<String> = quarantine_dirs
+        .iter()
+        .filter_map(|q| q.strip_prefix(&gate.root).ok())
+        .map(|q| q.display().to_string())
+        .filter(|q| !recorded.contains(q.as_str()))
+        .collect();
+    unrecorded_quarantine.sort();
     let recent = records
         .iter()
         .rev()
@@ -112,6 +129,8 @@ pub fn status(gate: &Gate, recent: usize) -> Result<Status, GateError> {
         staged,
         quarantined,
         incomplete: all.saturating_sub(waiting.len() as u64),
+        not_taken: claim::not_taken(gate)?,
+        unrecorded_quarantine,
         waiting,
         in_flight,
         audit_records,

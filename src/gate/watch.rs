@@ -30,6 +30,9 @@ pub struct WatchOptions<'a> {
     /// Set (by a SIGTERM handler) to stop: the bundle in flight is abandoned or finished
     /// (see the module docs), then the loop returns.
     pub stop: Arc<AtomicBool>,
+    /// Told, once at start-up (after dead claims are returned), of every file in `intake/`
+    /// that will not be taken as it is and why ([`claim::not_taken`]), for the log.
+    pub on_not_taken: &'a dyn Fn(&claim::NotTaken),
 }
 
 /// What a watch run did.
@@ -58,6 +61,9 @@ pub fn watch(
         recovered: claim::clean_dead_work(gate)? as u64,
         ..WatchStats::default()
     };
+    for n in claim::not_taken(gate)? {
+        (opts.on_not_taken)(&n);
+    }
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     // Keep the watcher alive for the loop; without it the rescan still finds everything.
     let _watcher = start_notify(gate, tx);

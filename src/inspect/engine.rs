@@ -3,11 +3,20 @@
 //! zip, UTF-16) are opened as nested layers whose decoded members are scanned by the same
 //! engine, one level deeper, within [`NestLimits`].
 
+use super::coverage::Coverage;
 use super::nested::{self, Budget, Layer, Nest, NestLimits};
 use super::text::TEXT_INSPECTOR;
 use super::{
     Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity, SNIFF_LEN,
 };
+
+/// Inspectors that open nearly every file: a file is not counted under their name.
+const GENERIC: &[&str] = &[
+    TEXT_INSPECTOR,
+    "opaque-container",
+    "refused",
+    "model-config",
+];
 
 /// Raw bytes of a layered file held for the text rules in case its layer breaks.
 const RAW_HOLD: usize = 1 << 20;
@@ -21,6 +30,10 @@ pub struct Engine {
     limits: Arc<NestLimits>,
     /// Whether containers and encodings are opened.
     nested: bool,
+    /// What this run read (see [`Engine::counting`]).
+    coverage: Arc<Coverage>,
+    /// Severity of `archive.uninspectable` per refused format, where the policy sets one.
+    refusals: Arc<std::collections::BTreeMap<String, Severity>>,
 }
 
 impl Engine {
@@ -31,7 +44,35 @@ impl Engine {
             ctx,
             limits: Arc::new(NestLimits::default()),
             nested: false,
+            coverage: Arc::default(),
+            refusals: Arc::default(),
         }
+    }
+
+    /// The same engine, with the policy's severities for refused formats
+    /// (`[inspect.uninspectable]`).
+    pub fn with_refusals(mut self, levels: std::collections::BTreeMap<String, Severity>) -> Engine {
+        self.refusals = Arc::new(levels);
+        self
+    }
+
+    /// The severity of `archive.uninspectable` for the refused format `name`.
+    pub fn refusal_severity(&self, name: &str) -> Severity {
+        self.refusals.get(name).copied().unwrap_or(Severity::High)
+    }
+
+    /// The same engine with a fresh coverage counter: call once per run (a `scan`, a
+    /// `verify`), then read [`coverage`](Self::coverage) for the report.
+    pub fn counting(&self) -> Engine {
+        Engine {
+            coverage: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    /// What this engine's runs have read so far.
+    pub fn coverage(&self) -> &Arc<Coverage> {
+        &self.coverage
     }
 
     /// The same engine, also opening containers and encodings within `limits`.
@@ -68,7 +109,9 @@ impl Engine {
 
     /// Start inspecting one file; feed it with [`FileScan::update`], end with [`FileScan::finish`].
     pub fn begin_file(&self, path: &str, size: Option<u64>, depth: u32) -> FileScan {
-        self.begin_nested(path, size, depth, Arc::new(Budget::default()))
+        let mut scan = self.begin_nested(path, size, depth, Arc::new(Budget::default()));
+        scan.root = true;
+        scan
     }
 
     /// Start inspecting a file nested in another, sharing the outer file's `budget`.
@@ -96,6 +139,8 @@ impl Engine {
             raw_text_on: false,
             seen: 0,
             findings: Vec::new(),
+            root: false,
+            format: "",
         }
     }
 }
@@ -128,6 +173,11 @@ pub struct FileScan {
     raw_text_on: bool,
     seen: u64,
     findings: Vec<Finding>,
+    /// Started by [`Engine::begin_file`]: owns its budget, so it reports the decoded bytes
+    /// and what went unread to the coverage counter.
+    root: bool,
+    /// The format the file sniffed as, for the coverage counter.
+    format: &'static str,
 }
 
 impl FileScan {
@@ -250,6 +300,16 @@ impl FileScan {
         if let Some(layer) = self.layer.take() {
             layer.finish(&mut self.findings);
         }
+        let coverage = &self.engine.coverage;
+        coverage.file(self.format, self.depth, total);
+        if self.root {
+            coverage.decoded(
+                self.budget
+                    .expanded
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            );
+            coverage.note_unread(&self.findings);
+        }
         // A container model inspector and the engine's own recursion into the same member
         // report the same finding: keep one.
         // (Keyed by location too, so one secret repeated in a file is listed at each place.)
@@ -257,6 +317,7 @@ impl FileScan {
             let mut seen = std::collections::HashSet::new();
             self.findings
                 .retain(|f| seen.insert((f.fingerprint.clone(), f.offset, f.line)));
+            super::supersede::one_fact_one_finding(&mut self.findings);
         }
         self.findings
     }
@@ -343,6 +404,7 @@ impl FileScan {
                 path: self.path.clone(),
                 depth: self.depth,
                 budget: self.budget.clone(),
+                format: "",
             };
             self.layer = nested::open(nest, head);
             match &self.layer {
@@ -368,6 +430,21 @@ impl FileScan {
             })
             .collect::<Vec<_>>();
         self.tails = vec![None; open.len()];
+        self.format = match &self.layer {
+            Some(l) => l.format(),
+            None => self
+                .engine
+                .inspectors
+                .iter()
+                .zip(&open)
+                .find(|(i, o)| o.is_some() && !GENERIC.contains(&i.name()))
+                .map(|(i, _)| i.name())
+                .unwrap_or(if super::text::looks_text(head) {
+                    "text"
+                } else {
+                    "binary"
+                }),
+        };
         self.open = Some(open);
     }
 

@@ -33,6 +33,43 @@ impl std::fmt::Display for Severity {
     }
 }
 
+/// How sure a finding is that it saw what it names, beside how bad that would be
+/// ([`Severity`]). Ordered: `Low < Medium < High`.
+///
+/// - `high`: the structure proves it: a token's prefix plus its checksum or exact shape, a
+///   parsed file (a pickle's imports, a config's `auto_map`), a URL whose host parses and
+///   lies outside the enclave.
+/// - `medium`: a provider's keyword nearby and a value of the right shape.
+/// - `low`: randomness alone (a high-entropy value under a generic name such as `token`).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Low,
+    Medium,
+    /// The default: what a parser finds in a file's structure is a fact.
+    #[default]
+    High,
+}
+
+impl Confidence {
+    /// Lower-case name as used in rule files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+impl std::fmt::Display for Confidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What kind of problem a finding describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -77,6 +114,9 @@ pub struct Finding {
     pub rule: String,
     pub category: Category,
     pub severity: Severity,
+    /// How sure the finding is (see [`Confidence`]); `high` unless a rule says otherwise.
+    #[serde(default)]
+    pub confidence: Confidence,
     /// What an operator should know, in one sentence.
     pub message: String,
     /// 1-based line number, where the input is text.
@@ -127,6 +167,7 @@ impl Finding {
             rule,
             category,
             severity,
+            confidence: Confidence::High,
             message: message.into(),
             line: None,
             offset: None,
@@ -139,6 +180,12 @@ impl Finding {
     /// Set the byte offset.
     pub fn at_offset(mut self, offset: u64) -> Finding {
         self.offset = Some(offset);
+        self
+    }
+
+    /// Set the confidence.
+    pub fn with_confidence(mut self, confidence: Confidence) -> Finding {
+        self.confidence = confidence;
         self
     }
 
@@ -195,6 +242,21 @@ mod tests {
     fn severity_orders() {
         assert!(Severity::Critical > Severity::High);
         assert!(Severity::Info < Severity::Low);
+    }
+
+    #[test]
+    fn confidence_defaults_high_and_reads_old_reports() {
+        let f = Finding::new("p", "r", Category::Code, Severity::High, "m", b"k");
+        assert_eq!(f.confidence, Confidence::High);
+        let low = f.clone().with_confidence(Confidence::Low);
+        let v = serde_json::to_value(&low).unwrap();
+        assert_eq!(v["confidence"], "low");
+        // a report written before the field existed still reads, as high
+        let mut old = serde_json::to_value(&f).unwrap();
+        old.as_object_mut().unwrap().remove("confidence");
+        let back: Finding = serde_json::from_value(old).unwrap();
+        assert_eq!(back.confidence, Confidence::High);
+        assert!(Confidence::Low < Confidence::Medium && Confidence::Medium < Confidence::High);
     }
 
     #[test]

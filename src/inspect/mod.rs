@@ -2,18 +2,23 @@
 //! fed the same chunks that `verify` hashes, in one streaming pass.
 
 pub mod build;
+pub mod coverage;
 pub mod datasets;
 pub mod engine;
 pub mod finding;
+pub mod formats;
 pub mod models;
 pub mod nested;
+pub mod packages;
 pub mod pool;
 pub mod scan;
+pub mod supersede;
 pub mod text;
 
 pub use build::{build_engine, build_engine_parts, build_text_scanner, InspectError};
+pub use coverage::{Coverage, CoverageReport};
 pub use engine::{Engine, FileScan};
-pub use finding::{fingerprint, redact, Category, DataRef, Finding, Severity};
+pub use finding::{fingerprint, redact, Category, Confidence, DataRef, Finding, Severity};
 
 use std::sync::Arc;
 

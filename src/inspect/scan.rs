@@ -580,5 +580,9 @@ fn scan_large(
         }
         lines_before += inside;
     }
+    // the text rules ran outside the engine here: name-only rules and the sorting out of
+    // facts two inspectors report are done as the engine does them
+    text.path_findings(&it.shown, &mut findings);
+    super::supersede::one_fact_one_finding(&mut findings);
     Ok(findings)
 }

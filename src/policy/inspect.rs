@@ -2,7 +2,9 @@
 
 use crate::inspect::nested::NestLimits;
 use crate::inspect::text::rules::RuleDef;
+use crate::inspect::Severity;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Content inspection settings.
@@ -13,6 +15,10 @@ pub struct InspectPolicy {
     pub internal_domains: Vec<String>,
     /// Folders of `*.toml` rule files (relative to the policy file). Empty: the built-in rules.
     pub rules_dirs: Vec<PathBuf>,
+    /// Rule files beside the built-in rules (relative to the policy file): gitleaks
+    /// configurations (`[[rules]]`) or airgate rule files (`[[rule]]`). `--rules` adds more.
+    /// Their ids must be new: they add rules, never replace one.
+    pub rule_files: Vec<PathBuf>,
     /// Rule ids switched off.
     pub disabled_rules: Vec<String>,
     /// Findings waived by fingerprint.
@@ -22,6 +28,10 @@ pub struct InspectPolicy {
     pub rules: Vec<RuleDef>,
     /// Limits on nested archives and encodings (`[inspect.limits]`); defaults are safe.
     pub limits: NestLimits,
+    /// Severity of `archive.uninspectable` per refused format (`[inspect.uninspectable]`,
+    /// e.g. `iso9660 = "medium"`); formats not named stay high. Names: those in
+    /// `inspect::formats::refuse::names()`. Budget cuts are never lowered.
+    pub uninspectable: BTreeMap<String, Severity>,
 }
 
 /// A recorded decision to accept one finding.

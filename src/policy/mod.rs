@@ -74,6 +74,9 @@ pub struct Limits {
     pub max_path_bytes: usize,
     /// Deepest directory nesting in a path.
     pub max_path_depth: usize,
+    /// Admit bundles whose names differ only by case or Unicode normalisation (NFC/NFD),
+    /// which become one file on macOS and Windows file systems. Refused by default.
+    pub allow_name_collisions: bool,
 }
 
 impl Default for Limits {
@@ -86,6 +89,7 @@ impl Default for Limits {
             max_envelope_bytes: 32 << 20,
             max_path_bytes: 1024,
             max_path_depth: 32,
+            allow_name_collisions: false,
         }
     }
 }
@@ -174,8 +178,20 @@ impl Policy {
         Ok(p)
     }
 
-    /// Consistency checks that do not need the key files.
+    /// Consistency checks that do not need the key files: every entry must mean what it
+    /// says (known artifact kinds, full key ids in `revoked`, no key listed twice, thresholds
+    /// that the listed keys can meet). The checks that need the key files (two names for one
+    /// key, revoked keys a threshold depends on) are made when the trust store is built.
     pub fn check(&self) -> Result<(), PolicyError> {
+        for (i, r) in self.revoked.iter().enumerate() {
+            if !is_key_id(r) {
+                return Err(PolicyError::Invalid(format!(
+                    "revoked[{i}] = {r:?} is not a key id: give the full 64-hex-digit id \
+                     (`airgate policy check` or `airgate keygen` prints it); a prefix or a \
+                     name revokes nothing"
+                )));
+            }
+        }
         let mut names = std::collections::BTreeSet::new();
         for k in &self.keys {
             if !names.insert(k.name.as_str()) {
@@ -194,6 +210,21 @@ impl Policy {
             s.check().map_err(PolicyError::Invalid)?;
         }
         for (kind, t) in &self.trust {
+            if !crate::bundle::statement::KINDS.contains(&kind.as_str()) {
+                return Err(PolicyError::Invalid(format!(
+                    "[trust.{kind}]: unknown artifact kind {kind:?}; the kinds are {}",
+                    crate::bundle::statement::KINDS.join(", ")
+                )));
+            }
+            let mut listed = std::collections::BTreeSet::new();
+            for k in &t.keys {
+                if !listed.insert(k.to_ascii_lowercase()) {
+                    return Err(PolicyError::Invalid(format!(
+                        "trust.{kind}.keys lists {k:?} twice: a key counts once towards a \
+                         threshold, so a repeated entry only hides a smaller key set"
+                    )));
+                }
+            }
             if t.threshold == 0 {
                 return Err(PolicyError::Invalid(format!(
                     "trust.{kind}.threshold is 0: a threshold must be at least 1"
@@ -246,6 +277,11 @@ impl Policy {
         let text = serde_json::to_vec(self).unwrap_or_default();
         hex::encode(Sha256::digest(&text))
     }
+}
+
+/// Whether `s` is a full key id: 64 hex digits (SHA-256 of the DER public key).
+pub fn is_key_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[cfg(test)]

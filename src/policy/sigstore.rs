@@ -85,6 +85,7 @@ impl SigstorePolicy {
                     "{at}: kinds is empty; name the artifact kinds it may sign"
                 ));
             }
+            known_kinds(&at, &r.kinds)?;
             match (&r.san, &r.san_regex) {
                 (Some(_), None) => {}
                 (None, Some(p)) => {
@@ -105,6 +106,7 @@ impl SigstorePolicy {
                 if k.kinds.is_empty() {
                     return Err(format!("sigstore.{what}[{i}]: kinds is empty"));
                 }
+                known_kinds(&format!("sigstore.{what}[{i}]"), &k.kinds)?;
             }
         }
         Ok(())
@@ -131,6 +133,21 @@ impl SigstorePolicy {
             .iter()
             .filter(move |k| applies(&k.kinds, kind))
             .map(|k| &k.path)
+    }
+}
+
+/// Every entry of `kinds` is an artifact kind or `*`.
+fn known_kinds(at: &str, kinds: &[String]) -> Result<(), String> {
+    let known = crate::bundle::statement::KINDS;
+    match kinds
+        .iter()
+        .find(|k| *k != "*" && !known.contains(&k.as_str()))
+    {
+        Some(k) => Err(format!(
+            "{at}: unknown artifact kind {k:?}; the kinds are {} (or \"*\" for all)",
+            known.join(", ")
+        )),
+        None => Ok(()),
     }
 }
 
@@ -182,13 +199,19 @@ path = "ca.pem"
         assert!(Policy::from_toml(both).is_err());
         let no_issuer = "[[sigstore.identities]]\nkinds=[\"weights\"]\nsan=\"a\"\n";
         assert!(Policy::from_toml(no_issuer).is_err());
-        let bad_re = "[[sigstore.identities]]\nkinds=[\"w\"]\nsan_regex=\"(\"\nissuer=\"i\"\n";
+        let bad_re =
+            "[[sigstore.identities]]\nkinds=[\"weights\"]\nsan_regex=\"(\"\nissuer=\"i\"\n";
         assert!(Policy::from_toml(bad_re).is_err());
         let no_kinds = "[[sigstore.identities]]\nkinds=[]\nsan=\"a\"\nissuer=\"i\"\n";
         assert!(Policy::from_toml(no_kinds).is_err());
         assert!(Policy::from_toml("[sigstore]\nbogus = 1\n").is_err());
-        let ok = "[[sigstore.identities]]\nkinds=[\"w\"]\nsan=\"a\"\nissuer=\"i\"\n";
+        let ok = "[[sigstore.identities]]\nkinds=[\"weights\"]\nsan=\"a\"\nissuer=\"i\"\n";
         assert!(Policy::from_toml(ok).is_ok());
+        // a misspelled kind would trust the identity for nothing: refused
+        let typo = ok.replace("weights", "weigths");
+        let e = Policy::from_toml(&typo).unwrap_err().to_string();
+        assert!(e.contains("unknown artifact kind \"weigths\""), "{e}");
+        assert!(Policy::from_toml(&ok.replace("\"weights\"", "\"*\"")).is_ok());
     }
 
     #[test]

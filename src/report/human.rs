@@ -6,6 +6,16 @@ use std::fmt::Write;
 
 /// Render a report for a terminal.
 pub fn render(r: &Report) -> String {
+    render_with(r, false)
+}
+
+/// Render a report for a terminal with the details `-v` asks for: the policy in force and
+/// every waived finding.
+pub fn render_verbose(r: &Report) -> String {
+    render_with(r, true)
+}
+
+fn render_with(r: &Report, verbose: bool) -> String {
     let mut s = String::new();
     let verdict = match r.verdict {
         Verdict::Accept => "ACCEPTED",
@@ -13,19 +23,24 @@ pub fn render(r: &Report) -> String {
     };
     match &r.bundle {
         Some(b) => {
-            let _ = writeln!(
-                s,
-                "{verdict}: {} {} {} ({})",
-                b.kind,
-                b.name,
-                b.version,
-                if b.path.is_empty() {
-                    &b.sha256
-                } else {
-                    &b.path
-                }
-            );
-            let _ = writeln!(s, "  bundle sha256 {}", b.sha256);
+            let what: Vec<&str> = [&b.kind, &b.name, &b.version]
+                .into_iter()
+                .filter(|x| !x.is_empty())
+                .map(String::as_str)
+                .collect();
+            let place = if b.path.is_empty() {
+                &b.sha256
+            } else {
+                &b.path
+            };
+            if what.is_empty() {
+                let _ = writeln!(s, "{verdict}: {place}");
+            } else {
+                let _ = writeln!(s, "{verdict}: {} ({place})", what.join(" "));
+            }
+            if !b.sha256.is_empty() {
+                let _ = writeln!(s, "  bundle sha256 {}", b.sha256);
+            }
         }
         None => {
             let _ = writeln!(s, "{verdict}");
@@ -48,34 +63,96 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
-    if !r.findings.is_empty() {
-        let _ = writeln!(s, "findings:");
-        for f in &r.findings {
-            let mut loc = f.path.clone();
-            if let Some(l) = f.line {
-                let _ = write!(loc, ":{l}");
-            } else if let Some(o) = f.offset {
-                let _ = write!(loc, "@{o}");
-            }
-            if loc.is_empty() {
-                let _ = write!(s, "  [{}] {}: {}", f.severity, f.rule, f.message);
-            } else {
-                let _ = write!(s, "  [{}] {} {}: {}", f.severity, f.rule, loc, f.message);
-            }
-            if let Some(red) = &f.redacted {
-                let _ = write!(s, " ({red})");
-            }
-            let _ = writeln!(s);
-        }
+    if verbose && !r.policy_sha256.is_empty() {
+        let _ = writeln!(s, "  policy sha256 {}", r.policy_sha256);
     }
-    if !r.waived.is_empty() {
-        let _ = writeln!(s, "waived by policy: {} finding(s)", r.waived.len());
+    let mut listed: Vec<(&str, &crate::inspect::Finding)> =
+        r.findings.iter().map(|f| ("findings:", f)).collect();
+    if verbose {
+        listed.extend(r.waived.iter().map(|f| ("waived by policy:", f)));
+    }
+    let mut heading = "";
+    for (h, f) in listed {
+        if h != heading {
+            let _ = writeln!(s, "{h}");
+            heading = h;
+        }
+        let mut loc = f.path.clone();
+        if let Some(l) = f.line {
+            let _ = write!(loc, ":{l}");
+        } else if let Some(o) = f.offset {
+            let _ = write!(loc, "@{o}");
+        }
+        if loc.is_empty() {
+            let _ = write!(s, "  [{}] {}: {}", f.severity, f.rule, f.message);
+        } else {
+            let _ = write!(s, "  [{}] {} {}: {}", f.severity, f.rule, loc, f.message);
+        }
+        if let Some(red) = &f.redacted {
+            let _ = write!(s, " ({red})");
+        }
+        if f.confidence != crate::inspect::Confidence::High {
+            let _ = write!(s, " [{} confidence]", f.confidence);
+        }
+        let _ = writeln!(s);
+    }
+    if !verbose && !r.waived.is_empty() {
+        let _ = writeln!(
+            s,
+            "waived by policy: {} (-v lists them)",
+            plural(r.waived.len() as u64, "finding", "findings")
+        );
+    }
+    if let Some(c) = &r.coverage {
+        coverage(&mut s, c);
     }
     let t = &r.timings;
     let _ = writeln!(
         s,
-        "{} files, {} bytes in {} ms ({:.0} MB/s)",
-        t.files, t.bytes, t.total_ms, t.mb_per_s
+        "{}, {} in {} ms ({:.0} MB/s)",
+        plural(t.files, "file", "files"),
+        plural(t.bytes, "byte", "bytes"),
+        t.total_ms,
+        t.mb_per_s
     );
     s
+}
+
+/// `N thing` / `N things`.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The coverage section: what was read per format, and what was not.
+fn coverage(s: &mut String, c: &crate::inspect::CoverageReport) {
+    let _ = writeln!(
+        s,
+        "inspected: {}, {}, {} decoded",
+        plural(c.files, "file", "files"),
+        plural(c.members, "member", "members"),
+        plural(c.bytes_decoded, "byte", "bytes")
+    );
+    for (name, n) in &c.formats {
+        let _ = writeln!(
+            s,
+            "  {name:<16} {:>8} file(s) {:>9} member(s) {:>14} bytes",
+            n.files, n.members, n.bytes
+        );
+    }
+    if c.not_inspected_total == 0 {
+        let _ = writeln!(s, "not inspected: nothing");
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "not inspected: {}",
+        plural(c.not_inspected_total, "place", "places")
+    );
+    for x in &c.not_inspected {
+        let _ = writeln!(s, "  {} ({}): {}", x.path, x.rule, x.reason);
+    }
+    let listed = c.not_inspected.len() as u64;
+    if c.not_inspected_total > listed {
+        let _ = writeln!(s, "  ... and {} more", c.not_inspected_total - listed);
+    }
 }

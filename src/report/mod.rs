@@ -24,17 +24,33 @@ impl Default for ToolInfo {
     }
 }
 
-/// What the bundle claims to be, and the hash of the file as received.
+/// What the bundle claims to be, and the hash of the file as received. A claim the bundle
+/// does not make (no readable statement) is `null` in JSON, never `""`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct BundleInfo {
+    #[serde(serialize_with = "empty_as_null", deserialize_with = "null_as_empty")]
     pub name: String,
+    #[serde(serialize_with = "empty_as_null", deserialize_with = "null_as_empty")]
     pub kind: String,
+    #[serde(serialize_with = "empty_as_null", deserialize_with = "null_as_empty")]
     pub version: String,
     /// Hex SHA-256 of the bundle file exactly as received.
     pub sha256: String,
     /// The path as given on the command line.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub path: String,
+}
+
+fn empty_as_null<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+    if v.is_empty() {
+        s.serialize_none()
+    } else {
+        s.serialize_str(v)
+    }
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Whether a signature counted towards the threshold, and why.
@@ -118,7 +134,15 @@ pub struct Report {
     /// Hex SHA-256 of the policy in force.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub policy_sha256: String,
+    /// Absolute `file:` URI (ending in `/`) that finding paths are relative to: the scanned
+    /// folder, the working folder for a file named by a relative path, or the bundle for
+    /// paths inside it. Unknown for standard input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_uri: Option<String>,
     pub timings: Timings,
+    /// What inspection read, per format, and what it did not read and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<crate::inspect::CoverageReport>,
 }
 
 impl Report {
@@ -134,7 +158,9 @@ impl Report {
             findings: Vec::new(),
             waived: Vec::new(),
             policy_sha256: String::new(),
+            base_uri: None,
             timings: Timings::default(),
+            coverage: None,
         }
     }
 

@@ -3,9 +3,16 @@
 //! the finding fingerprint as a partial fingerprint so baselines survive re-runs.
 
 use super::Report;
-use crate::inspect::{Finding, Severity};
+use crate::inspect::{Confidence, Finding, Severity};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+
+/// The `uriBaseId` every result location is relative to (see [`Report::base_uri`]).
+pub const BASE_ID: &str = "INPUT";
+
+/// Where to read about the tool: its manual page, which ships with it (an enclave has no
+/// web to look things up on).
+pub const INFORMATION_URI: &str = "man:airgate(1)";
 
 /// SARIF level for a severity.
 pub fn level(s: Severity) -> &'static str {
@@ -14,6 +21,24 @@ pub fn level(s: Severity) -> &'static str {
         Severity::Medium => "warning",
         Severity::Low | Severity::Info => "note",
     }
+}
+
+/// SARIF `rank` (0-100, higher first): the severity's weight scaled by the confidence, so
+/// a sure high finding outranks a critical-severity guess from entropy alone.
+pub fn rank(s: Severity, c: Confidence) -> f64 {
+    let weight = match s {
+        Severity::Critical => 100.0,
+        Severity::High => 80.0,
+        Severity::Medium => 50.0,
+        Severity::Low => 20.0,
+        Severity::Info => 5.0,
+    };
+    let scale = match c {
+        Confidence::High => 1.0,
+        Confidence::Medium => 0.7,
+        Confidence::Low => 0.4,
+    };
+    weight * scale
 }
 
 /// Percent-encode the characters a URI reference cannot hold as they are.
@@ -37,11 +62,15 @@ fn result(f: &Finding, index: usize) -> Value {
     if let Some(o) = f.offset {
         region.insert("byteOffset".into(), json!(o));
     }
-    let mut phys = json!({ "artifactLocation": { "uri": uri(&f.path) } });
+    let mut phys = json!({ "artifactLocation": { "uri": uri(&f.path), "uriBaseId": BASE_ID } });
     if !region.is_empty() {
         phys["region"] = Value::Object(region);
     }
-    let mut props = json!({ "severity": f.severity.as_str(), "category": f.category.as_str() });
+    let mut props = json!({
+        "severity": f.severity.as_str(),
+        "confidence": f.confidence.as_str(),
+        "category": f.category.as_str(),
+    });
     if let Some(r) = &f.redacted {
         props["redacted"] = json!(r);
     }
@@ -49,11 +78,21 @@ fn result(f: &Finding, index: usize) -> Value {
         "ruleId": f.rule,
         "ruleIndex": index,
         "level": level(f.severity),
+        "rank": rank(f.severity, f.confidence),
         "message": { "text": f.message },
         "locations": [ { "physicalLocation": phys } ],
         "partialFingerprints": { "airgateFingerprint/v1": f.fingerprint },
         "properties": props,
     })
+}
+
+/// The run's properties: verdict, command and, where inspection ran, its coverage.
+fn run_properties(r: &Report) -> Value {
+    let mut p = json!({ "verdict": r.verdict, "command": r.command });
+    if let Some(c) = &r.coverage {
+        p["coverage"] = json!(c);
+    }
+    p
 }
 
 /// Render a report as SARIF 2.1.0 JSON.
@@ -79,6 +118,11 @@ pub fn render(r: &Report) -> String {
         .iter()
         .map(|f| result(f, index.get(f.rule.as_str()).copied().unwrap_or(0)))
         .collect();
+    let mut base = json!({ "description": { "text":
+        "the file, folder or bundle that was inspected, as named on the command line" } });
+    if let Some(u) = &r.base_uri {
+        base["uri"] = json!(u);
+    }
     let doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -86,11 +130,12 @@ pub fn render(r: &Report) -> String {
             "tool": { "driver": {
                 "name": r.tool.name,
                 "version": r.tool.version,
-                "informationUri": "https://example.invalid/airgate",
+                "informationUri": INFORMATION_URI,
                 "rules": rule_list,
             } },
+            "originalUriBaseIds": { BASE_ID: base },
             "results": results,
-            "properties": { "verdict": r.verdict, "command": r.command },
+            "properties": run_properties(r),
         } ],
     });
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
@@ -117,14 +162,17 @@ mod tests {
             .at_offset(40)
             .with_redacted("ghp_…(40 bytes)"),
         );
-        r.findings.push(Finding::new(
-            "y",
-            "reachback.url",
-            Category::Reachback,
-            Severity::Medium,
-            "URL",
-            b"h",
-        ));
+        r.findings.push(
+            Finding::new(
+                "y",
+                "reachback.url",
+                Category::Reachback,
+                Severity::Medium,
+                "URL",
+                b"h",
+            )
+            .with_confidence(Confidence::Low),
+        );
         let v: Value = serde_json::from_str(&render(&r)).unwrap();
         assert_eq!(v["version"], "2.1.0");
         let run = &v["runs"][0];
@@ -147,5 +195,24 @@ mod tests {
             r.findings[0].fingerprint
         );
         assert_eq!(run["results"][1]["level"], "warning");
+        assert_eq!(res["properties"]["confidence"], "high");
+        assert_eq!(res["rank"], 100.0);
+        assert_eq!(run["results"][1]["properties"]["confidence"], "low");
+        assert_eq!(run["results"][1]["rank"], 20.0);
+        assert_eq!(
+            res["locations"][0]["physicalLocation"]["artifactLocation"]["uriBaseId"],
+            BASE_ID
+        );
+        assert_eq!(run["tool"]["driver"]["informationUri"], "man:airgate(1)");
+        assert!(
+            run["originalUriBaseIds"][BASE_ID]["uri"].is_null(),
+            "unknown base"
+        );
+        r.base_uri = Some("file:///srv/in/".into());
+        let v: Value = serde_json::from_str(&render(&r)).unwrap();
+        assert_eq!(
+            v["runs"][0]["originalUriBaseIds"][BASE_ID]["uri"],
+            "file:///srv/in/"
+        );
     }
 }

@@ -1,6 +1,11 @@
 //! Public and private keys: Ed25519 in standard PEM (PKCS#8 / SPKI), key ids, key files.
+//! Private keys are written as PKCS#8 version 1 (RFC 8410 section 7: the private key only),
+//! which OpenSSL 1.1.1 and later read; version 1 and version 2 (RFC 5958, with the public
+//! key) are both read.
 
-use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, KeypairBytes,
+};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -66,7 +71,7 @@ impl PublicKey {
         PublicKey::from_pem(&text).map_err(|message| KeyError::Parse {
             path: path.to_path_buf(),
             what: "public",
-            message,
+            message: super::key_format::describe(&text, false).unwrap_or(message),
         })
     }
 
@@ -117,7 +122,7 @@ impl PrivateKey {
             .map_err(|e| KeyError::Parse {
                 path: path.to_path_buf(),
                 what: "private",
-                message: e.to_string(),
+                message: super::key_format::describe(&text, true).unwrap_or_else(|| e.to_string()),
             })
     }
 
@@ -131,12 +136,15 @@ impl PrivateKey {
         self.key.sign(msg).to_bytes()
     }
 
-    /// PKCS#8 PEM text.
+    /// PKCS#8 version 1 PEM text (RFC 8410 section 7: no public key inside).
     pub fn to_pem(&self) -> Result<String, String> {
-        self.key
-            .to_pkcs8_pem(Default::default())
-            .map(|z| z.to_string())
-            .map_err(|e| e.to_string())
+        KeypairBytes {
+            secret_key: self.key.to_bytes(),
+            public_key: None,
+        }
+        .to_pkcs8_pem(Default::default())
+        .map(|z| z.to_string())
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -195,7 +203,7 @@ pub fn write_keypair(dir: &Path, name: &str) -> Result<(PublicKey, PathBuf, Path
     Ok((pk, priv_path, pub_path))
 }
 
-fn read_small(path: &Path) -> Result<String, KeyError> {
+pub(crate) fn read_small(path: &Path) -> Result<String, KeyError> {
     let meta = std::fs::metadata(path).map_err(|source| KeyError::Read {
         path: path.to_path_buf(),
         source,
@@ -205,9 +213,14 @@ fn read_small(path: &Path) -> Result<String, KeyError> {
             path: path.to_path_buf(),
         });
     }
-    std::fs::read_to_string(path).map_err(|source| KeyError::Read {
+    let bytes = std::fs::read(path).map_err(|source| KeyError::Read {
         path: path.to_path_buf(),
         source,
+    })?;
+    String::from_utf8(bytes).map_err(|_| KeyError::Parse {
+        path: path.to_path_buf(),
+        what: "public or private",
+        message: "it is binary data (DER?); airgate reads PEM text".into(),
     })
 }
 
@@ -241,6 +254,24 @@ mod tests {
             write_keypair(dir.path(), "a"),
             Err(KeyError::Exists(_))
         ));
+    }
+
+    #[test]
+    fn writes_pkcs8_version_1_and_reads_version_2() {
+        let sk = PrivateKey::generate();
+        let pem = sk.to_pem().unwrap();
+        // RFC 8410 section 7: version 0 (v1), the algorithm, the key; 48 bytes, no public key
+        let der = crate::trust::pem::first(&pem, "PRIVATE KEY").unwrap();
+        assert_eq!(der.len(), 48);
+        assert_eq!(&der[..5], &[0x30, 0x2e, 0x02, 0x01, 0x00]);
+        // an older airgate wrote version 2 (RFC 5958, public key inside): still read
+        let v2 = sk.key.to_pkcs8_pem(Default::default()).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("v2.key");
+        std::fs::write(&p, v2.as_bytes()).unwrap();
+        let loaded = PrivateKey::load(&p).unwrap();
+        assert_eq!(loaded.public(), sk.public());
+        assert_eq!(loaded.sign(b"m"), sk.sign(b"m"));
     }
 
     #[test]

@@ -2,8 +2,12 @@
 pub mod attached;
 pub mod detached;
 pub mod dsse;
+pub mod enforced;
+pub mod key_format;
+pub mod key_info;
 pub mod keys;
 pub mod minisign;
+pub mod minisign_sign;
 pub mod model_signing;
 pub mod pem;
 pub mod rotation;

@@ -265,12 +265,16 @@ impl Signers {
         self.identities.is_empty() && self.keys.is_empty()
     }
 
-    fn describe_identities(&self) -> String {
-        let v: Vec<String> = self
-            .identities
+    /// Each allowed identity as `SAN from ISSUER`.
+    pub fn describe(&self) -> Vec<String> {
+        self.identities
             .iter()
             .map(|i| format!("{} from {}", i.san, i.issuer))
-            .collect();
+            .collect()
+    }
+
+    fn describe_identities(&self) -> String {
+        let v = self.describe();
         if v.is_empty() {
             "none".into()
         } else {

@@ -97,6 +97,16 @@ impl TrustStore {
                 })?),
                 None => None,
             };
+            if let Some(other) = store.keys.get(key.id()) {
+                return Err(PolicyError::Invalid(format!(
+                    "keys {:?} and {:?} are the same key (id {}): one key counts once, so \
+                     listing it under two names only hides a smaller key set",
+                    other.name,
+                    k.name,
+                    key.id()
+                ))
+                .into());
+            }
             by_name.insert(k.name.clone(), key.id().to_string());
             store.keys.insert(
                 key.id().to_string(),
@@ -126,6 +136,16 @@ impl TrustStore {
                 return Err(PolicyError::Invalid(format!(
                     "trust.{kind}: threshold {} is more than its {} distinct keys",
                     t.threshold,
+                    ids.len()
+                ))
+                .into());
+            }
+            let usable = ids.iter().filter(|id| !store.revoked.contains(*id)).count();
+            if !t.sigstore && t.threshold > usable {
+                return Err(PolicyError::Invalid(format!(
+                    "trust.{kind}: threshold {} can never be met: {} of its {} keys are revoked",
+                    t.threshold,
+                    ids.len() - usable,
                     ids.len()
                 ))
                 .into());
@@ -201,6 +221,32 @@ impl TrustStore {
             sigstore: false,
         });
         store
+    }
+
+    /// `--add-key`: trust `keys` as well for every kind the policy configures, counted under
+    /// that kind's own threshold (which does not change). A revoked key still never counts.
+    pub fn add_keys(&mut self, keys: Vec<PublicKey>) {
+        for (i, key) in keys.into_iter().enumerate() {
+            let id = key.id().to_string();
+            for rule in self.kinds.values_mut() {
+                rule.key_ids.insert(id.clone());
+            }
+            self.keys.entry(id).or_insert(TrustedKey {
+                name: format!("--add-key #{}", i + 1),
+                key,
+                expires: None,
+            });
+        }
+    }
+
+    /// Artifact kinds the store has a rule for, with that rule.
+    pub fn kinds(&self) -> impl Iterator<Item = (&str, &KindRule)> {
+        self.kinds.iter().map(|(k, r)| (k.as_str(), r))
+    }
+
+    /// Every key the store knows, by id.
+    pub fn keys(&self) -> impl Iterator<Item = &TrustedKey> {
+        self.keys.values()
     }
 
     /// The rule for `kind`.

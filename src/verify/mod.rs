@@ -141,6 +141,12 @@ fn reject(rule: &str, category: Category, message: String) -> Finding {
 /// file itself, extraction writes, trust configuration).
 pub fn verify_bundle(path: &Path, opts: &VerifyOptions<'_>) -> Result<Outcome, VerifyError> {
     let start = Instant::now();
+    // this run's own coverage count, whoever else shares the engine
+    let engine = opts.engine.counting();
+    let opts = &VerifyOptions {
+        engine: &engine,
+        ..*opts
+    };
     let owned_store;
     let store = match opts.trust {
         Some(s) => s,
@@ -213,6 +219,9 @@ pub fn verify_bundle(path: &Path, opts: &VerifyOptions<'_>) -> Result<Outcome, V
         });
     }
     report.timings = Timings::from(start.elapsed(), bytes, files);
+    if engine.nests() {
+        report.coverage = Some(engine.coverage().report());
+    }
     let verified = verified_parts.map(|(statement, version, signers)| VerifiedBundle {
         statement,
         version,
@@ -222,6 +231,80 @@ pub fn verify_bundle(path: &Path, opts: &VerifyOptions<'_>) -> Result<Outcome, V
     });
     let outcome = crate::decide::finalize(report, verified, opts.policy);
     Ok(outcome)
+}
+
+/// Check a bundle's structure without trusting any signature: the envelope and its
+/// statement parse, every zstd frame decodes, the archive is clean and every file matches
+/// the statement (file set, sizes, hashes), to the last byte. Returns the problems found
+/// (none: the structure is sound). `sign` runs it before it writes, so a truncated or
+/// corrupt bundle is refused at the signer's desk rather than at the gate.
+pub fn check_structure(
+    path: &Path,
+    limits: &crate::policy::Limits,
+) -> Result<Vec<Finding>, VerifyError> {
+    let policy = Policy {
+        limits: limits.clone(),
+        ..Policy::default()
+    };
+    let engine = Engine::none();
+    let opts = VerifyOptions::new(&policy, &engine);
+    let mut opened = match open(path, limits) {
+        Err(OpenError::Io { source, .. }) => {
+            return Err(VerifyError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+        Err(e) => {
+            return Ok(vec![reject(
+                "bundle.structure",
+                Category::Archive,
+                e.to_string(),
+            )])
+        }
+        Ok(o) => o,
+    };
+    let statement = opened
+        .envelope
+        .payload_bytes()
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice::<Statement>(&b).map_err(|e| e.to_string()))
+        .and_then(|s| s.check().map(|_| s).map_err(|e| e.to_string()));
+    let statement = match statement {
+        Ok(s) => s,
+        Err(e) => {
+            return Ok(vec![reject(
+                "bundle.statement",
+                Category::Trust,
+                format!("the statement is not valid: {e}"),
+            )])
+        }
+    };
+    let pass = pipeline::run(&mut opened.tar, &statement, &opts)?;
+    let mut findings: Vec<Finding> = pass
+        .findings
+        .into_iter()
+        .filter(|f| f.severity >= Severity::High)
+        .collect();
+    let crate::bundle::open::Opened { tar, digest, .. } = opened;
+    drop(tar);
+    if digest.finish().is_none() && findings.is_empty() {
+        findings.push(reject(
+            "bundle.structure",
+            Category::Archive,
+            "the bundle was not read to its end: it is truncated or carries data after the \
+             archive"
+                .into(),
+        ));
+    }
+    if !pass.structural_ok && findings.is_empty() {
+        findings.push(reject(
+            "bundle.structure",
+            Category::Archive,
+            "the payload does not match the statement".into(),
+        ));
+    }
+    Ok(findings)
 }
 
 /// Check the envelope: payload type, statement, signatures (Ed25519, and carried Sigstore

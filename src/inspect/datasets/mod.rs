@@ -76,6 +76,7 @@ pub fn scan_file(
         path: shown.to_string(),
         depth: 0,
         budget: std::sync::Arc::new(Budget::default()),
+        format: "parquet",
     };
     let src = source::FileSource { file, len: size };
     let mut out = Vec::new();
@@ -83,6 +84,11 @@ pub fn scan_file(
     // as the engine does for a file's findings: one per value and place
     let mut seen = std::collections::HashSet::new();
     out.retain(|f| seen.insert((f.fingerprint.clone(), f.offset, f.line)));
+    // read in place, so the engine did not count it: the file, its pages, what went unread
+    let run = engine.coverage();
+    run.file("parquet", 0, size);
+    cov.record(run);
+    run.note_unread(&out);
     Ok(Some((out, cov)))
 }
 
@@ -132,6 +138,20 @@ impl Coverage {
         .into_iter()
         .map(|(k, v)| (format!("{}.{k}", self.format), v))
         .collect()
+    }
+
+    /// Add this reader's pages (Parquet) or messages (Arrow) and their decoded bytes to the
+    /// run's coverage, as members of `parquet-page` / `arrow-message`.
+    pub fn record(&self, run: &crate::inspect::coverage::Coverage) {
+        let unit = if self.format == "parquet" {
+            "parquet-page"
+        } else {
+            "arrow-message"
+        };
+        if self.pages > 0 {
+            run.add(unit, 0, self.pages, self.bytes_decoded);
+        }
+        run.decoded(self.bytes_decoded);
     }
 
     /// Record something that was not inspected, with the finding that says so.

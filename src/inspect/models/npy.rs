@@ -86,7 +86,10 @@ pub fn parse_header(text: &str) -> Result<NpyHeader, String> {
 fn simple_itemsize(d: &str) -> Option<u64> {
     let d = d.trim_start_matches(['<', '>', '|', '=']);
     let kind = d.chars().next()?;
-    let digits: String = d[1..].chars().take_while(char::is_ascii_digit).collect();
+    let digits: String = d[kind.len_utf8()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     let n: u64 = digits.parse().ok()?;
     match kind {
         'U' => n.checked_mul(4),
@@ -284,6 +287,25 @@ impl FileInspector for NpyFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `make fuzz-long` (npy target, 2026-11-27): a dtype starting with a
+    /// multi-byte character made the item size parser slice inside that character (a panic).
+    #[test]
+    fn a_non_ascii_dtype_is_no_panic_and_has_no_known_item_size() {
+        let h = parse_header("{'descr': '<\u{2cb}8', 'fortran_order': False, 'shape': (2, 2), }")
+            .unwrap();
+        assert_eq!(h.itemsize, None);
+        // the near miss: an ASCII kind with the same digits is sized
+        let h =
+            parse_header("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }").unwrap();
+        assert_eq!(h.itemsize, Some(8));
+        // and the fuzzer's input itself, through the streaming scan
+        let input = b"\x93NUMPY\x01\x00v\x00{'descr': '<\x9d\xcb', 'fortran_orer'd: Fahsl'e s,ape': (2, 2), }";
+        let mut s = NpyScan::new("f.npy", ScanContext::default());
+        s.feed(input);
+        let mut out = Vec::new();
+        s.finish(input.len() as u64, &mut out);
+    }
 
     #[test]
     fn headers() {

@@ -1,12 +1,11 @@
-//! Containers the gate cannot look inside (7z, RAR) and zip archives hidden behind other
-//! content (a central directory at the end of a file that does not start as a zip).
+//! Zip archives hidden behind other content (a central directory at the end of a file that
+//! does not start as a zip). Formats airgate does not open at all (7z, RAR, ...) are
+//! refused by `inspect::nested::refused`.
 
 use crate::inspect::{
     Category, FileInspector, FileMeta, Finding, Flow, Inspector, ScanContext, Severity,
 };
 
-const SEVEN_Z: &[u8] = b"7z\xbc\xaf\x27\x1c";
-const RAR: &[u8] = b"Rar!\x1a\x07";
 /// Bytes of the file's end kept to look for a zip end record.
 const TAIL: usize = 22 + 65535;
 
@@ -54,13 +53,6 @@ impl Inspector for OpaqueInspector {
         head: &[u8],
         _ctx: &ScanContext,
     ) -> Option<Box<dyn FileInspector>> {
-        if head.starts_with(SEVEN_Z) || head.starts_with(RAR) {
-            let kind = if head.starts_with(RAR) { "RAR" } else { "7z" };
-            return Some(Box::new(Flag {
-                path: meta.path.into(),
-                kind,
-            }));
-        }
         if head.starts_with(super::zip::LOCAL) || head.starts_with(super::zip::EOCD) {
             return None;
         }
@@ -70,31 +62,6 @@ impl Inspector for OpaqueInspector {
             carry: Vec::new(),
             next: 0,
         }))
-    }
-}
-
-struct Flag {
-    path: String,
-    kind: &'static str,
-}
-
-impl FileInspector for Flag {
-    fn update(&mut self, _: u64, _: &[u8], _: &mut Vec<Finding>) -> Flow {
-        Flow::Done
-    }
-
-    fn finish(self: Box<Self>, _: u64, out: &mut Vec<Finding>) {
-        out.push(Finding::new(
-            &self.path,
-            "archive.uninspectable",
-            Category::Archive,
-            Severity::High,
-            format!(
-                "{} archive: its members cannot be inspected, so it cannot be passed",
-                self.kind
-            ),
-            self.kind.as_bytes(),
-        ));
     }
 }
 

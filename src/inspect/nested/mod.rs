@@ -1,13 +1,18 @@
-//! Seeing through encodings: gzip/zstd/bz2 single files, tar and zip members, UTF-16 text.
+//! Seeing through encodings: gzip/zstd/bz2/xz/lzma/lz4 single files, tar, zip, ar (deb),
+//! cpio and RPM members, UTF-16 text. The format readers themselves live in
+//! `inspect::formats`; `members` puts them behind this module's [`Layer`] trait.
 //! Each is a [`Layer`] that decodes a file's bytes as they stream past and feeds the result
 //! to a child [`FileScan`] (path `outer!inner`), within the policy's nesting limits.
 //! Nothing is ever written to a path taken from a member name.
 
+pub mod members;
+pub mod refused;
 pub mod stream;
 pub mod tar;
 pub mod zip;
 
 use super::engine::{Engine, FileScan};
+use super::formats;
 use super::{Category, Finding, Severity};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,6 +67,10 @@ pub struct Budget {
 
 /// A decoder between a file's bytes and a child scan.
 pub trait Layer: Send {
+    /// The format's short name, as counted in the report's coverage (`gzip`, `tar`, `deb`).
+    fn format(&self) -> &'static str {
+        "container"
+    }
     /// The next encoded bytes.
     fn update(&mut self, data: &[u8], out: &mut Vec<Finding>);
     /// End of the encoded file: finish children and collect their findings.
@@ -93,6 +102,8 @@ pub struct Nest {
     pub path: String,
     pub depth: u32,
     pub budget: Arc<Budget>,
+    /// The layer's format name (set by [`open`]), named in the findings of a cut layer.
+    pub format: &'static str,
 }
 
 impl Nest {
@@ -118,16 +129,34 @@ impl Nest {
         )
     }
 
+    /// `archive.uninspectable` (high, never lowered by policy): this layer was cut short by
+    /// the budget `limit` (an `inspect.limits` field, or a decoder's own cap).
+    pub fn cut(&self, limit: &str, reason: String) -> Finding {
+        Finding::new(
+            &self.path,
+            UNINSPECTABLE,
+            Category::Archive,
+            Severity::High,
+            format!("{} layer cut short by {limit}: {reason}", self.format),
+            format!("{}\0{limit}", self.format).as_bytes(),
+        )
+    }
+
+    /// `archive.uninspectable` for a format or variant airgate does not open (`name` as in
+    /// `[inspect.uninspectable]`): high unless the policy sets another severity for it.
+    pub fn refuse(&self, name: &str, reason: String) -> Finding {
+        refusal(&self.path, name, self.engine.refusal_severity(name), reason)
+    }
+
     /// Start a child scan for `inner` (already sanitised), or explain why not.
     pub fn child(&self, inner: &str, size: Option<u64>) -> Result<FileScan, Box<Finding>> {
         let limits = self.limits();
         if self.depth + 1 > limits.max_depth {
-            return Err(Box::new(self.finding(
-                "archive.too-deep",
-                Category::Archive,
-                Severity::High,
+            return Err(Box::new(self.cut(
+                "max_depth",
                 format!(
-                    "nested deeper than {} levels ({inner}): contents not inspected; raise inspect.limits.max_depth only if this is expected",
+                    "nested deeper than {} levels ({inner}): contents not inspected; raise \
+                     inspect.limits.max_depth only if this is expected",
                     limits.max_depth
                 ),
             )));
@@ -166,10 +195,8 @@ impl Nest {
     pub fn count_member(&self) -> Result<(), Box<Finding>> {
         let n = self.budget.members.fetch_add(1, Ordering::Relaxed) + 1;
         if n > self.limits().max_members {
-            return Err(Box::new(self.finding(
-                "archive.too-many-members",
-                Category::Archive,
-                Severity::High,
+            return Err(Box::new(self.cut(
+                "max_members",
                 format!(
                     "more than {} archive members in one payload file: the rest is not inspected",
                     self.limits().max_members
@@ -184,21 +211,18 @@ impl Nest {
         let limits = self.limits();
         let total = self.budget.expanded.fetch_add(n, Ordering::Relaxed) + n;
         if total > limits.max_expanded_bytes {
-            return Err(Box::new(self.finding(
-                "archive.too-large",
-                Category::Archive,
-                Severity::High,
+            return Err(Box::new(self.cut(
+                "max_expanded_bytes",
                 format!(
-                    "decodes to more than {} bytes: the rest is not inspected (possible decompression bomb)",
+                    "decodes to more than {} bytes: the rest is not inspected (possible \
+                     decompression bomb)",
                     limits.max_expanded_bytes
                 ),
             )));
         }
         if decoded > RATIO_GRACE && decoded / encoded.max(1) > limits.max_ratio {
-            return Err(Box::new(self.finding(
-                "archive.ratio",
-                Category::Archive,
-                Severity::High,
+            return Err(Box::new(self.cut(
+                "max_ratio",
                 format!(
                     "decoded/encoded ratio above {}: decompression bomb, the rest is not inspected",
                     limits.max_ratio
@@ -207,6 +231,22 @@ impl Nest {
         }
         Ok(())
     }
+}
+
+/// The rule of every finding that says content was not opened or was cut short.
+pub const UNINSPECTABLE: &str = "archive.uninspectable";
+
+/// `archive.uninspectable` for the refused format `name` at `path`, at `severity` (the
+/// policy's for that format, high by default).
+pub fn refusal(path: &str, name: &str, severity: Severity, reason: String) -> Finding {
+    Finding::new(
+        path,
+        UNINSPECTABLE,
+        Category::Archive,
+        severity,
+        format!("{name}: {reason}"),
+        name.as_bytes(),
+    )
 }
 
 /// A member or stream name made safe to print in a path: no control characters, no `!`.
@@ -234,8 +274,17 @@ pub enum Kind {
     Gzip,
     Zstd,
     Bzip2,
+    Xz,
+    Lzma,
+    Lz4,
     Zip,
     Tar,
+    /// An ar archive; `deb`: a Debian package.
+    Ar {
+        deb: bool,
+    },
+    Cpio,
+    Rpm,
     Utf16 {
         le: bool,
     },
@@ -261,23 +310,67 @@ pub fn sniff(head: &[u8]) -> Option<Kind> {
     {
         return Some(Kind::Bzip2);
     }
+    if formats::xz::is_xz(head) {
+        return Some(Kind::Xz);
+    }
+    if formats::lz4::sniff(head) {
+        return Some(Kind::Lz4);
+    }
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return Some(Kind::Zip);
     }
     if tar::is_tar(head) {
         return Some(Kind::Tar);
     }
+    if let Some(deb) = formats::ar::sniff(head) {
+        return Some(Kind::Ar { deb });
+    }
+    if formats::rpm::sniff(head) {
+        return Some(Kind::Rpm);
+    }
+    if formats::cpio::sniff(head) {
+        return Some(Kind::Cpio);
+    }
+    if formats::xz::lzma_alone(head).is_some() {
+        return Some(Kind::Lzma);
+    }
     stream::utf16_kind(head).map(|le| Kind::Utf16 { le })
 }
 
 /// Choose a layer for a file by its first bytes (at most `SNIFF_LEN`).
-pub fn open(nest: Nest, head: &[u8]) -> Option<Box<dyn Layer>> {
-    Some(match sniff(head)? {
+pub fn open(mut nest: Nest, head: &[u8]) -> Option<Box<dyn Layer>> {
+    use formats::{ar::ArReader, cpio::CpioReader, rpm::RpmReader};
+    let kind = sniff(head)?;
+    nest.format = match kind {
+        Kind::Gzip => "gzip",
+        Kind::Zstd => "zstd",
+        Kind::Bzip2 => "bzip2",
+        Kind::Xz => "xz",
+        Kind::Lzma => "lzma",
+        Kind::Lz4 => "lz4",
+        Kind::Zip => "zip",
+        Kind::Tar => "tar",
+        Kind::Ar { deb: true } => "deb",
+        Kind::Ar { deb: false } => "ar",
+        Kind::Cpio => "cpio",
+        Kind::Rpm => "rpm",
+        Kind::Utf16 { .. } => "utf-16",
+    };
+    Some(match kind {
         Kind::Gzip => stream::Decode::gzip(nest),
         Kind::Zstd => stream::Decode::zstd(nest)?,
         Kind::Bzip2 => stream::Decode::bzip2(nest),
+        Kind::Xz => stream::Decode::xz(nest)?,
+        Kind::Lzma => stream::Decode::lzma(nest)?,
+        Kind::Lz4 => stream::Decode::lz4(nest),
         Kind::Zip => Box::new(zip::ZipLayer::new(nest)),
         Kind::Tar => Box::new(tar::TarLayer::new(nest)),
+        Kind::Ar { deb } => Box::new(members::ReaderLayer::new(
+            nest,
+            Box::new(ArReader::new(deb)),
+        )),
+        Kind::Cpio => Box::new(members::ReaderLayer::new(nest, Box::new(CpioReader::new()))),
+        Kind::Rpm => Box::new(members::ReaderLayer::new(nest, Box::new(RpmReader::new()))),
         Kind::Utf16 { le } => Box::new(stream::Utf16::new(nest, le, head)),
         Kind::Dataset(k) => crate::inspect::datasets::open(nest, k),
     })

@@ -1,10 +1,11 @@
-//! Single-stream decoders (gzip, zstd, bzip2) and UTF-16 text, as push layers: encoded
+//! Single-stream decoders (gzip, zstd, bzip2, xz, lzma, lz4) and UTF-16 text, as push layers: encoded
 //! bytes go in, decoded bytes go into a child scan. A decoded stream is held until it passes
 //! [`HOLD`] bytes, so a small one (most are) is scanned whole where it lies; a larger one is
 //! streamed from then on.
 
 use super::{clean_name, Layer, Nest};
 use crate::inspect::engine::FileScan;
+use crate::inspect::formats;
 use crate::inspect::{Category, Finding, Severity};
 use std::io::Write;
 
@@ -113,6 +114,9 @@ enum Dec {
     Gz(Box<flate2::write::MultiGzDecoder<Sink>>),
     Zst(Box<zstd::stream::write::Decoder<'static, Sink>>),
     Bz(Box<bzip2::write::BzDecoder<Sink>>),
+    /// xz and lzma-alone (liblzma).
+    Xz(Box<liblzma::write::XzDecoder<Sink>>),
+    Lz4(Box<formats::lz4::Lz4Decoder<Sink>>),
 }
 
 impl Dec {
@@ -121,6 +125,8 @@ impl Dec {
             Dec::Gz(d) => d.get_mut(),
             Dec::Zst(d) => d.get_mut(),
             Dec::Bz(d) => d.get_mut(),
+            Dec::Xz(d) => d.get_mut(),
+            Dec::Lz4(d) => d.get_mut(),
         }
     }
     fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
@@ -128,6 +134,8 @@ impl Dec {
             Dec::Gz(d) => d.write_all(data),
             Dec::Zst(d) => d.write_all(data),
             Dec::Bz(d) => d.write_all(data),
+            Dec::Xz(d) => d.write_all(data),
+            Dec::Lz4(d) => d.write_all(data),
         }
     }
     /// Flush the decoder: whether the stream ended cleanly. The sink stays in place either
@@ -138,6 +146,8 @@ impl Dec {
             // (flush alone does not say whether the last frame was whole)
             Dec::Zst(d) => d.do_finish(),
             Dec::Bz(d) => d.try_finish(),
+            Dec::Xz(d) => d.try_finish(),
+            Dec::Lz4(d) => d.finish(),
         }
     }
 }
@@ -258,6 +268,34 @@ impl Decode {
         ))
     }
 
+    /// An xz layer (concatenated streams); the dictionary is capped by liblzma's memory
+    /// limit ([`formats::xz::MEMLIMIT`]).
+    pub fn xz(nest: Nest) -> Option<Box<dyn Layer>> {
+        Some(Decode::make(
+            "xz",
+            nest,
+            &[(".txz", ".tar"), (".xz", "")],
+            |s| Some(Dec::Xz(Box::new(formats::xz::xz_decoder(s).ok()?))),
+        ))
+    }
+
+    /// An lzma-alone layer, dictionary capped as for xz.
+    pub fn lzma(nest: Nest) -> Option<Box<dyn Layer>> {
+        Some(Decode::make(
+            "lzma",
+            nest,
+            &[(".tlz", ".tar"), (".lzma", "")],
+            |s| Some(Dec::Xz(Box::new(formats::xz::lzma_decoder(s).ok()?))),
+        ))
+    }
+
+    /// An lz4 layer (frames, legacy format).
+    pub fn lz4(nest: Nest) -> Box<dyn Layer> {
+        Decode::make("lz4", nest, &[(".tlz4", ".tar"), (".lz4", "")], |s| {
+            Some(Dec::Lz4(Box::new(formats::lz4::Lz4Decoder::new(s))))
+        })
+    }
+
     /// A bzip2 layer.
     pub fn bzip2(nest: Nest) -> Box<dyn Layer> {
         Decode::make(
@@ -283,14 +321,22 @@ impl Decode {
             let window = self.format == "zstd" && refused_for_window(&e.to_string(), &self.head);
             if window {
                 // `zstd -d --long=31` decodes it: a valid stream, refused only by our cap
-                self.failed.push(self.nest.finding(
-                    "archive.too-large-window",
-                    Category::Format,
-                    Severity::High,
+                self.failed.push(self.nest.cut(
+                    "the zstd window cap",
                     format!(
                         "zstd frame needs a window over {} MiB ({e}): not decoded, so not \
                          inspected; recompress it with a smaller window",
                         (1u64 << ZSTD_WINDOW_LOG) >> 20
+                    ),
+                ));
+            } else if formats::xz::is_memlimit(&e) {
+                self.failed.push(self.nest.cut(
+                    "the xz/lzma dictionary cap",
+                    format!(
+                        "{} stream needs a dictionary over {} MiB: not decoded, so not \
+                         inspected; recompress it with a smaller dictionary",
+                        self.format,
+                        formats::xz::MAX_DICT >> 20
                     ),
                 ));
             } else if !tripped {
@@ -309,6 +355,10 @@ impl Decode {
 }
 
 impl Layer for Decode {
+    fn format(&self) -> &'static str {
+        self.format
+    }
+
     fn failed(&self) -> bool {
         self.broke
     }
@@ -443,6 +493,10 @@ impl Utf16 {
 }
 
 impl Layer for Utf16 {
+    fn format(&self) -> &'static str {
+        "utf-16"
+    }
+
     fn raw_is_text(&self) -> bool {
         true
     }

@@ -196,20 +196,17 @@ impl TarLayer {
                 };
                 let name = clean_name(&name);
                 self.members.insert(name.clone(), size);
-                match self
-                    .nest
-                    .count_member()
-                    .and_then(|()| self.nest.child(&name, Some(size)))
-                {
+                if let Err(f) = self.nest.count_member() {
+                    // past the member limit: the rest of the archive is not read
+                    self.found.push(*f);
+                    self.listed_all = false;
+                    self.state = State::Done;
+                    return;
+                }
+                match self.nest.child(&name, Some(size)) {
                     Ok(c) => Sink::File(Box::new(c)),
                     Err(f) => {
-                        let fatal = f.rule == "archive.too-many-members";
                         self.found.push(*f);
-                        if fatal {
-                            self.listed_all = false;
-                            self.state = State::Done;
-                            return;
-                        }
                         Sink::Skip
                     }
                 }
@@ -279,6 +276,10 @@ impl TarLayer {
 }
 
 impl Layer for TarLayer {
+    fn format(&self) -> &'static str {
+        "tar"
+    }
+
     fn update(&mut self, mut data: &[u8], _out: &mut Vec<Finding>) {
         while !data.is_empty() {
             match &mut self.state {

@@ -59,6 +59,11 @@ impl ZipLayer {
         let mut members = BTreeMap::new();
         let mut listed_all = true;
         for i in 0..ar.len() {
+            if let Some(f) = self.refused_member(&mut ar, i) {
+                listed_all = false;
+                out.push(f);
+                continue;
+            }
             let mut m = match ar.by_index(i) {
                 Ok(m) => m,
                 Err(e) => {
@@ -66,8 +71,10 @@ impl ZipLayer {
                     out.push(self.nest.finding(
                         "archive.member-unreadable",
                         Category::Format,
-                        Severity::Medium,
-                        format!("zip member #{i} cannot be read ({e}): not inspected"),
+                        Severity::High,
+                        format!(
+                            "zip member #{i} cannot be read ({e}): not inspected, so not passed"
+                        ),
                     ));
                     continue;
                 }
@@ -99,7 +106,7 @@ impl ZipLayer {
                         out.push(self.nest.finding(
                             "archive.member-unreadable",
                             Category::Format,
-                            Severity::Medium,
+                            Severity::High,
                             format!("zip member {name} does not decode ({e}): the rest is not inspected"),
                         ));
                         break;
@@ -127,6 +134,53 @@ impl ZipLayer {
 }
 
 impl ZipLayer {
+    /// `archive.uninspectable` for member `i` if it is encrypted or compressed in a method
+    /// airgate does not decode (read from its header alone, without decoding it).
+    fn refused_member<R: Read + Seek>(
+        &self,
+        ar: &mut zip::ZipArchive<R>,
+        i: usize,
+    ) -> Option<Finding> {
+        use zip::CompressionMethod as M;
+        let m = ar.by_index_raw(i).ok()?;
+        if m.is_dir() {
+            return None;
+        }
+        let name = clean_name(m.name_raw());
+        let method = m.compression();
+        let path = format!("{}!{name}", self.nest.path);
+        let refuse = |format: &str, why: String| {
+            super::refusal(
+                &path,
+                format,
+                self.nest.engine.refusal_severity(format),
+                why,
+            )
+        };
+        // method 99 is WinZip AES: encrypted whatever the flag says
+        #[allow(deprecated)] // to_u16 is the only stable way to name method 99 without aes-crypto
+        let code = method.to_u16();
+        if m.encrypted() || code == 99 {
+            return Some(refuse(
+                "zip-encrypted",
+                "encrypted zip member: its contents cannot be inspected without the \
+                 password, so it is not passed"
+                    .into(),
+            ));
+        }
+        match method {
+            M::Stored | M::Deflated | M::Deflate64 | M::Bzip2 | M::Zstd | M::Lzma => None,
+            other => Some(refuse(
+                "zip-method",
+                format!(
+                    "zip member compressed with {other:?}, a method airgate does not decode \
+                     (it decodes stored, deflate, deflate64, bzip2, zstd and LZMA): not \
+                     inspected, so not passed"
+                ),
+            )),
+        }
+    }
+
     /// Not a zip after all: run the text rules over the held bytes, so a file that merely
     /// starts with `PK` hides nothing.
     fn scan_raw<R: Read + Seek>(&self, mut reader: R, out: &mut Vec<Finding>) {
@@ -163,6 +217,10 @@ impl ZipLayer {
 }
 
 impl Layer for ZipLayer {
+    fn format(&self) -> &'static str {
+        "zip"
+    }
+
     fn update(&mut self, data: &[u8], _out: &mut Vec<Finding>) {
         let max = self.nest.limits().max_spool_bytes;
         match &mut self.spool {

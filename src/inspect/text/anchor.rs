@@ -47,14 +47,74 @@ pub fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
         .build()
         .parse(pattern);
     let Ok(hir) = parsed else { return false };
+    hir_starts_with_keyword(&hir, keywords)
+}
+
+/// [`starts_with_keyword`] on a pattern already parsed (Unicode off, bytes).
+pub fn hir_starts_with_keyword(hir: &Hir, keywords: &[String]) -> bool {
     let kws: Vec<Vec<u8>> = keywords
         .iter()
         .map(|k| k.as_bytes().to_ascii_lowercase())
         .collect();
-    let p = prefixes(&hir, 0);
+    let p = prefixes(hir, 0);
     p.strings
         .iter()
         .all(|s| kws.iter().any(|k| !k.is_empty() && s.starts_with(k)))
+}
+
+/// Literal text every match of `pattern` contains, for a rule that names no keywords of
+/// its own (gitleaks runs such rules over every file; airgate keeps its keyword pass): the
+/// lower-case strings, each 3 bytes or more, one of which begins at most
+/// [`WINDOW_BACK`](super::matcher::WINDOW_BACK) bytes after the start of every match. Of
+/// the parts of the pattern's top-level sequence that begin that close to the start, the
+/// one whose shortest string is longest. `None` if no part qualifies.
+pub fn required_literals(pattern: &str) -> Option<Vec<String>> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .nest_limit(64)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    // the top-level sequence, with groups and nested sequences opened up: `(a(b)c)d` is
+    // the sequence a, b, c, d (grouping does not change what matches)
+    let mut parts: Vec<Hir> = Vec::new();
+    flatten(&hir, &mut parts, 0);
+    let mut offset = 0usize;
+    let mut best: Option<(usize, Vec<Vec<u8>>)> = None;
+    for (i, part) in parts.iter().enumerate() {
+        if offset > super::matcher::WINDOW_BACK {
+            break;
+        }
+        // what every match of the rest of the sequence, from this part on, starts with
+        let p = prefixes(&Hir::concat(parts[i..].to_vec()), 0);
+        let shortest = p.strings.iter().map(Vec::len).min().unwrap_or(0);
+        if shortest >= 3 && best.as_ref().is_none_or(|(b, _)| shortest > *b) {
+            best = Some((shortest, p.strings));
+        }
+        match part.properties().maximum_len() {
+            Some(m) => offset = offset.saturating_add(m),
+            None => break,
+        }
+    }
+    let (_, strings) = best?;
+    strings
+        .into_iter()
+        .map(|s| String::from_utf8(s).ok())
+        .collect()
+}
+
+/// Append the sequence `hir` is, opening groups and nested sequences.
+fn flatten(hir: &Hir, out: &mut Vec<Hir>, depth: u32) {
+    match hir.kind() {
+        HirKind::Capture(c) if depth < 64 => flatten(&c.sub, out, depth + 1),
+        HirKind::Concat(parts) if depth < 64 => {
+            for p in parts {
+                flatten(p, out, depth + 1);
+            }
+        }
+        _ => out.push(hir.clone()),
+    }
 }
 
 fn prefixes(hir: &Hir, depth: u32) -> Prefixes {
@@ -224,5 +284,51 @@ mod tests {
         // a keyword longer than what the pattern guarantees
         assert!(!starts_with_keyword(r"ho\w+", &kw(&["host"])));
         assert!(!starts_with_keyword(r"(", &kw(&["host"])));
+    }
+
+    fn req(p: &str) -> Option<Vec<String>> {
+        required_literals(p)
+    }
+
+    #[test]
+    fn literals_every_match_contains() {
+        assert_eq!(req(r"ghp_[0-9a-zA-Z]{36}"), Some(kw(&["ghp_"])));
+        assert_eq!(req(r"(?:sk|pk)_[a-z0-9]{32}"), Some(kw(&["pk_", "sk_"])));
+        assert_eq!(
+            req(r"(?:ghu|ghs)_[0-9a-zA-Z]{36}"),
+            Some(kw(&["ghs_", "ghu_"]))
+        );
+        // case-folded: one lower-case string
+        assert_eq!(
+            req(r"(?i)\b(adafruit)[\w.-]{0,20}=\s*(\w{32})"),
+            Some(kw(&["adafruit"]))
+        );
+        // after a bounded prefix of at most 64 bytes: the longest such part wins
+        assert_eq!(
+            req(r"(?i)[\w.-]{0,50}?(?:access|auth|token)[ \t\w.-]{0,20}=\s*(\w{10,})"),
+            Some(kw(&["access", "auth", "token"]))
+        );
+        assert_eq!(
+            req(r"[a-z0-9]{1,20}\.apps\.googleusercontent\.com"),
+            Some(kw(&[".apps.googleusercontent.com"]))
+        );
+        assert_eq!(req(r#"token = "(.+)""#), Some(kw(&["token = \""])));
+        // inside a group, after a bounded prefix
+        assert_eq!(
+            req(r"(?:^|[\s>=])([a-z0-9]{3}\dQ~x[a-z0-9]{31,34})"),
+            Some(kw(&["q~x"]))
+        );
+    }
+
+    #[test]
+    fn no_literal_near_enough_or_long_enough() {
+        // a literal that may lie more than 64 bytes into the match
+        assert_eq!(req(r"[a-z]{1,100}\.example\.com"), None);
+        assert_eq!(req(r"\w+@corp\.lan"), None);
+        // only short or optional literals
+        assert_eq!(req(r"(?:s|p)k[a-z0-9]{32}"), None);
+        assert_eq!(req(r"(?:abc)?[0-9]{8}"), None);
+        assert_eq!(req(r"[0-9a-f]{40}"), None);
+        assert_eq!(req(r"(?=x)"), None);
     }
 }

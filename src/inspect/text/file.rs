@@ -194,6 +194,7 @@ impl TextFile {
 
     fn close(mut self, out: &mut Vec<Finding>) {
         out.append(&mut self.found);
+        self.scanner.path_findings(&self.path, out);
         let Some(over) = self.over.take().filter(|o| !o.dropped.is_empty()) else {
             return;
         };

@@ -2,11 +2,10 @@
 //! over all rules' keywords on the printable spans, then run only the hit rules' regexes in
 //! a window around each hit. Never one big RegexSet.
 
-use super::checks::{
-    classify_host, entropy, github_checksum_ok, host_of, is_placeholder, setting_on, HostKind,
-};
+use super::accept::{accept, value_span, Candidate};
+use super::host::AllowList;
 use super::keywords::{Hit, KeywordError, Keywords};
-use super::rules::{Check, Rule};
+use super::rules::Rule;
 use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input};
 
@@ -41,7 +40,7 @@ pub struct Matcher {
     ac: Option<Keywords>,
     /// Keyword pattern index → rules using it.
     kw_rules: Vec<Vec<u32>>,
-    internal: Vec<String>,
+    allow: AllowList,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -248,8 +247,8 @@ fn hits_packed(ac: &Keywords, buf: &[u8], spans: &[(usize, usize)]) -> Vec<Hit> 
 }
 
 impl Matcher {
-    /// Build the keyword automaton over `rules`; `internal` lists the enclave's domains.
-    pub fn new(rules: Vec<Rule>, internal: Vec<String>) -> Result<Matcher, KeywordError> {
+    /// Build the keyword automaton over `rules`; `allow` holds the enclave's hosts.
+    pub fn new(rules: Vec<Rule>, allow: AllowList) -> Result<Matcher, KeywordError> {
         let mut kws: Vec<String> = Vec::new();
         let mut kw_rules: Vec<Vec<u32>> = Vec::new();
         for (ri, r) in rules.iter().enumerate() {
@@ -273,21 +272,17 @@ impl Matcher {
         } else {
             Some(Keywords::new(&kws)?)
         };
-        let internal = internal
-            .into_iter()
-            .map(|d| d.to_ascii_lowercase())
-            .collect();
         Ok(Matcher {
             rules,
             ac,
             kw_rules,
-            internal,
+            allow,
         })
     }
 
-    /// The enclave's domains this matcher treats as internal.
-    pub fn internal(&self) -> &[String] {
-        &self.internal
+    /// The enclave's hosts this matcher treats as internal.
+    pub fn allow(&self) -> &AllowList {
+        &self.allow
     }
 
     /// Find the matches that start in `buf[from..to]`. Bytes before `from` are context only;
@@ -297,13 +292,22 @@ impl Matcher {
     /// A match is found through a keyword hit at most [`WINDOW_BACK`] bytes after its start;
     /// matches are at most [`MAX_MATCH`] bytes long. With `is_text` the input is taken to be
     /// text and the binary-skipping pass is left out.
-    pub fn scan(&self, buf: &[u8], from: usize, to: usize, is_text: bool) -> Vec<RawMatch> {
-        self.scan_spans(buf, from, to, &spans(buf, from, is_text))
+    /// `path` names the file (rules may depend on it).
+    pub fn scan(
+        &self,
+        path: &str,
+        buf: &[u8],
+        from: usize,
+        to: usize,
+        is_text: bool,
+    ) -> Vec<RawMatch> {
+        self.scan_spans(path, buf, from, to, &spans(buf, from, is_text))
     }
 
     /// [`scan`](Self::scan) with the spans of `buf[from..]` to search already known.
     pub fn scan_spans(
         &self,
+        path: &str,
         buf: &[u8],
         from: usize,
         to: usize,
@@ -350,9 +354,13 @@ impl Matcher {
                 let we = (hit_end + WINDOW_FWD).min(n);
                 let safe = if we == n { n } else { we - MAX_MATCH };
                 scanned_upto[ri] = safe;
-                let c = caps[ri].get_or_insert_with(|| self.rules[ri].regex.create_captures());
+                let Some(re) = self.rules[ri].regex() else {
+                    continue;
+                };
+                let c = caps[ri].get_or_insert_with(|| re.create_captures());
                 self.run_rule(
                     ri,
+                    path,
                     buf,
                     ws,
                     we,
@@ -372,13 +380,22 @@ impl Matcher {
             }
             let we = (kw_end + WINDOW_FWD).min(n);
             let rule = &self.rules[ri];
-            let c = caps[ri].get_or_insert_with(|| rule.regex.create_captures());
+            let Some(re) = rule.regex() else { continue };
+            let c = caps[ri].get_or_insert_with(|| re.create_captures());
             let input = Input::new(&buf[..we]).range(st..we).anchored(Anchored::Yes);
-            rule.regex.search_captures(&input, c);
-            let (Some(m), Some(v)) = (c.get_match(), c.get_group(rule.group)) else {
+            re.search_captures(&input, c);
+            let (Some(m), Some((vs, ve))) = (c.get_match(), value_span(rule, c)) else {
                 continue;
             };
-            if let Some(rm) = self.accept(ri, buf, m.start(), m.end(), v.start, v.end) {
+            let cand = Candidate {
+                path,
+                buf,
+                start: m.start(),
+                end: m.end(),
+                vs,
+                ve,
+            };
+            if let Some(rm) = accept(rule, ri, &cand, &self.allow) {
                 last_end[ri] = m.end();
                 out.push(rm);
             }
@@ -404,6 +421,7 @@ impl Matcher {
     fn run_rule(
         &self,
         ri: usize,
+        path: &str,
         buf: &[u8],
         ws: usize,
         we: usize,
@@ -413,11 +431,11 @@ impl Matcher {
         out: &mut Vec<RawMatch>,
     ) {
         let rule = &self.rules[ri];
+        let Some(re) = rule.regex() else { return };
         let hay = &buf[..we];
         let mut at = ws;
         while at < accept_below {
-            rule.regex
-                .search_captures(&Input::new(hay).range(at..we), caps);
+            re.search_captures(&Input::new(hay).range(at..we), caps);
             let Some(m) = caps.get_match() else {
                 break;
             };
@@ -432,103 +450,23 @@ impl Matcher {
             if m.start() < *last_end {
                 continue;
             }
-            let Some(v) = caps.get_group(rule.group) else {
+            let Some((vs, ve)) = value_span(rule, caps) else {
                 continue;
             };
-            if let Some(rm) = self.accept(ri, buf, m.start(), m.end(), v.start, v.end) {
+            let cand = Candidate {
+                path,
+                buf,
+                start: m.start(),
+                end: m.end(),
+                vs,
+                ve,
+            };
+            if let Some(rm) = accept(rule, ri, &cand, &self.allow) {
                 *last_end = m.end();
                 out.push(rm);
             }
         }
     }
-
-    /// Apply placeholders, the entropy floor and the rule's check to a candidate.
-    fn accept(
-        &self,
-        ri: usize,
-        buf: &[u8],
-        start: usize,
-        end: usize,
-        vs: usize,
-        ve: usize,
-    ) -> Option<RawMatch> {
-        let rule = &self.rules[ri];
-        let value = &buf[vs..ve];
-        if !rule.def.keep_placeholders && is_placeholder(value) {
-            return None;
-        }
-        if let Some(floor) = rule.def.entropy {
-            if entropy(value) < floor {
-                return None;
-            }
-        }
-        let mut host = None;
-        match rule.def.check {
-            None => {}
-            Some(Check::GithubCrc32) if !github_checksum_ok(value) => return None,
-            Some(Check::GithubCrc32) => {}
-            Some(Check::SettingOn) if !setting_on(&buf[start..end]) => return None,
-            Some(Check::SettingOn) => {}
-            Some(Check::DownloadFarBefore) => {
-                let from = start.saturating_sub(super::rules::MAX_LINE_LOOKBACK);
-                let line = &buf[from..start];
-                let line = match memchr::memrchr(b'\n', line) {
-                    Some(p) => &line[p + 1..],
-                    None => line,
-                };
-                let far = line.len().saturating_sub(super::rules::FAR_DOWNLOAD);
-                if !has_download_word(&line[..far]) {
-                    return None;
-                }
-            }
-            Some(Check::NotOffline) => {
-                let t = String::from_utf8_lossy(&buf[start..end]).to_ascii_lowercase();
-                if ["offline", "disabled", "dryrun"]
-                    .iter()
-                    .any(|w| t.contains(w))
-                {
-                    return None;
-                }
-            }
-            Some(c @ (Check::ExternalHost | Check::ExternalIp)) => {
-                let h = host_of(value);
-                // the line before the match, at most 256 bytes of it (looked for only
-                // there: a long line must not cost a backward scan per candidate)
-                let near = start.saturating_sub(256);
-                let line_start =
-                    memchr::memrchr(b'\n', &buf[near..start]).map_or(near, |p| near + p + 1);
-                let before = &buf[line_start..start];
-                let kind = classify_host(&h, before, &self.internal);
-                let want = if c == Check::ExternalHost {
-                    HostKind::External
-                } else {
-                    HostKind::ExternalIp
-                };
-                if kind != want {
-                    return None;
-                }
-                host = Some(h);
-            }
-        }
-        Some(RawMatch {
-            rule: ri,
-            start,
-            end,
-            vstart: vs,
-            vend: ve,
-            host,
-        })
-    }
-}
-
-/// Whether `b` holds `curl` or `wget` as a word (ASCII case-insensitive).
-fn has_download_word(b: &[u8]) -> bool {
-    let word = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
-    b.windows(4).enumerate().any(|(i, w)| {
-        (w.eq_ignore_ascii_case(b"curl") || w.eq_ignore_ascii_case(b"wget"))
-            && !word(i.checked_sub(1).and_then(|j| b.get(j)))
-            && !word(b.get(i + 4))
-    })
 }
 
 #[cfg(test)]

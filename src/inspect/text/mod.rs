@@ -2,10 +2,14 @@
 //! and the [`TextInspector`] that streams every file through it, chunk by chunk with an
 //! overlap so nothing is missed at chunk edges. Base64 blocks are decoded and rescanned.
 
+mod accept;
 pub mod anchor;
 mod b64;
 pub mod checks;
+pub mod context;
 mod file;
+pub mod gitleaks;
+pub mod host;
 pub mod keywords;
 pub mod matcher;
 pub mod rules;
@@ -13,7 +17,7 @@ pub mod rules;
 pub use b64::{b64_byte, run_too_long, MAX_RUN};
 pub use file::{TextInspector, MAX_FINDINGS_PER_FILE, TEXT_INSPECTOR};
 
-use super::{Category, Finding, TextScan};
+use super::{Category, Confidence, Finding, TextScan};
 use b64::MAX_B64_DEPTH;
 use matcher::{le_word, Matcher, RawMatch};
 use rules::{Rule, RuleCategory};
@@ -22,17 +26,37 @@ use rules::{Rule, RuleCategory};
 #[derive(Debug)]
 pub struct TextScanner {
     matcher: Matcher,
+    /// Rules that match a file's name alone (gitleaks rules with a `path` and no `regex`).
+    path_rules: Vec<gitleaks::PathRule>,
+}
+
+/// Why a text scanner could not be built: a configuration error.
+#[derive(Debug, thiserror::Error)]
+pub enum ScannerError {
+    #[error(transparent)]
+    Keywords(#[from] keywords::KeywordError),
+    #[error(transparent)]
+    AllowHost(#[from] host::AllowError),
 }
 
 impl TextScanner {
-    /// A scanner over `rules`; URLs and hosts under `internal_domains` are not reachback.
-    pub fn new(
+    /// A scanner over `rules`; URLs and hosts under `internal_domains` (domains, IP
+    /// addresses, CIDR blocks) are not reachback.
+    pub fn new<S: AsRef<str>>(
         rules: Vec<Rule>,
-        internal_domains: Vec<String>,
-    ) -> Result<TextScanner, keywords::KeywordError> {
+        internal_domains: &[S],
+    ) -> Result<TextScanner, ScannerError> {
+        let allow = host::AllowList::new(internal_domains)?;
         Ok(TextScanner {
-            matcher: Matcher::new(rules, internal_domains)?,
+            matcher: Matcher::new(rules, allow)?,
+            path_rules: Vec::new(),
         })
+    }
+
+    /// The same scanner, also reporting files whose names `path_rules` match.
+    pub fn with_path_rules(mut self, path_rules: Vec<gitleaks::PathRule>) -> TextScanner {
+        self.path_rules = path_rules;
+        self
     }
 
     /// The rules in force.
@@ -40,9 +64,19 @@ impl TextScanner {
         &self.matcher.rules
     }
 
+    /// Findings for the file at `path` from the rules that look at names only.
+    pub fn path_findings(&self, path: &str, out: &mut Vec<Finding>) {
+        out.extend(self.path_rules.iter().filter_map(|r| r.finding(path)));
+    }
+
     /// Raw matches (for tests and tools): matches starting in `buf[from..to]`.
     pub fn raw(&self, buf: &[u8], from: usize, to: usize) -> Vec<RawMatch> {
-        self.matcher.scan(buf, from, to, false)
+        self.matcher.scan("", buf, from, to, false)
+    }
+
+    /// [`raw`](Self::raw) for a file at `path`.
+    pub fn raw_at(&self, path: &str, buf: &[u8]) -> Vec<RawMatch> {
+        self.matcher.scan(path, buf, 0, buf.len(), false)
     }
 
     /// Report the matches that start in `buf[from..to]`. `base` is the file offset of
@@ -85,15 +119,19 @@ impl TextScanner {
         out: &mut Vec<Finding>,
     ) {
         let spans = matcher::spans(buf, from, line0.is_some());
-        let matches = self.matcher.scan_spans(buf, from, to, &spans);
+        let matches = self.matcher.scan_spans(path, buf, from, to, &spans);
         let mut line = line0;
         let mut cursor = 0usize;
         for m in matches {
+            // A match may begin with the line break or blanks before its text (a rule
+            // written `(?:^|\s)curl…`): its line and offset are those of its first other
+            // byte.
+            let at = first_text_byte(buf, m.start, m.end);
             if let Some(l) = line.as_mut() {
-                *l += count_newlines(&buf[cursor..m.start]) as u64;
-                cursor = m.start;
+                *l += count_newlines(&buf[cursor..at]) as u64;
+                cursor = at;
             }
-            out.push(self.finding(path, buf, &m, base, line));
+            out.push(self.finding(path, buf, &m, at, base, line));
         }
         if depth <= MAX_B64_DEPTH {
             // A base64 run is printable, so it lies inside a span: binary data between spans
@@ -112,6 +150,7 @@ impl TextScanner {
         path: &str,
         buf: &[u8],
         m: &RawMatch,
+        at: usize,
         base: u64,
         line: Option<u64>,
     ) -> Finding {
@@ -129,6 +168,11 @@ impl TextScanner {
             }
             (None, RuleCategory::Reachback) => what,
         };
+        // a call whose target host is named, and found outside, is sure
+        let confidence = match m.host {
+            Some(_) => Confidence::High,
+            None => rule.confidence,
+        };
         let mut f = Finding::new(
             path,
             rule.def.id.clone(),
@@ -137,7 +181,8 @@ impl TextScanner {
             message,
             value,
         )
-        .at_offset(base + m.start as u64);
+        .with_confidence(confidence)
+        .at_offset(base + at as u64);
         if rule.def.category == RuleCategory::Secret {
             f = f.with_redacted(super::redact(value));
         }
@@ -146,6 +191,15 @@ impl TextScanner {
         }
         f
     }
+}
+
+/// The first byte of `buf[start..end]` that is not a blank or a line break (`start` if
+/// there is none).
+fn first_text_byte(buf: &[u8], start: usize, end: usize) -> usize {
+    buf[start..end]
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c))
+        .map_or(start, |k| start + k)
 }
 
 /// Number of `\n` bytes in `b`, eight bytes at a time: an exact zero-byte test on

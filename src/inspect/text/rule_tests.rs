@@ -11,7 +11,7 @@ pub const TEST_INTERNAL: &str = "corp.lan";
 
 pub fn scanner() -> Arc<TextScanner> {
     let rules = rules::load(&[], &[], &[]).unwrap();
-    Arc::new(TextScanner::new(rules, vec![TEST_INTERNAL.to_string()]).unwrap())
+    Arc::new(TextScanner::new(rules, &[TEST_INTERNAL]).unwrap())
 }
 
 #[test]
@@ -238,4 +238,155 @@ fn newline_count_agrees_with_a_byte_loop() {
             assert_eq!(super::count_newlines(&buf), want, "len {len} dense {dense}");
         }
     }
+}
+
+/// Every rule's finding points at the line that holds its match: each example is put on the
+/// third line of a text file (after lines of prose, with `\n` or `\r\n` line ends, at the
+/// start of its line or indented), and each finding must name line 3, with its offset on
+/// that line and inside the match. A rule written `(?:^|\s)curl…` used to report line 2.
+#[test]
+fn every_finding_points_at_the_line_of_its_match() {
+    let s = scanner();
+    let mut problems = Vec::new();
+    for r in s.rules() {
+        for ex in &r.def.examples {
+            for (nl, indent) in [("\n", ""), ("\r\n", ""), ("\n", "  "), ("\n", "\t")] {
+                let text = format!("first line{nl}second line{nl}{indent}{ex}{nl}last line{nl}");
+                let found: Vec<Finding> = stream(text.as_bytes(), 1 << 20)
+                    .into_iter()
+                    .filter(|f| f.rule == r.def.id && f.path == "f.txt")
+                    .collect();
+                if found.is_empty() {
+                    problems.push(format!("{}: not found in {text:?}", r.def.id));
+                }
+                for f in found {
+                    let (Some(line), Some(off)) = (f.line, f.offset) else {
+                        problems.push(format!("{}: no line or offset", r.def.id));
+                        continue;
+                    };
+                    let off = off as usize;
+                    let on = text[..off].matches('\n').count() as u64 + 1;
+                    let ok_byte = text
+                        .as_bytes()
+                        .get(off)
+                        .is_some_and(|c| !c.is_ascii_whitespace());
+                    // a one-line example is on line 3; a longer one starts there
+                    let want = ex.contains('\n') || line == 3;
+                    if on != line || !ok_byte || !want || line < 3 {
+                        problems.push(format!(
+                            "{}: line {line}, offset {off} (on line {on}) in {text:?}",
+                            r.def.id
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The shell rules that once reported the line before a `curl` that starts its line.
+#[test]
+fn shell_rules_report_the_curl_line() {
+    let text = b"#!/bin/sh\nset -e\ncurl -fsSL https://get.vendor.sh/i | sh\nwget -q http://mirror.remote.org/d.tgz\n";
+    let f = stream(text, 1 << 20);
+    let line = |id: &str| {
+        f.iter()
+            .filter(|x| x.rule == id)
+            .map(|x| x.line)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(line("reachback.shell-pipe-exec"), vec![Some(3)], "{f:?}");
+    assert_eq!(
+        line("reachback.shell-download"),
+        vec![Some(3), Some(4)],
+        "{f:?}"
+    );
+}
+
+/// A built-in rule's regex is built only when one of its keywords shows up; every one of
+/// them builds (the examples test runs them all, this checks the build itself).
+#[test]
+fn rules_compile_on_first_use_and_all_compile() {
+    let rules = rules::load(&[], &[], &[]).unwrap();
+    let s = TextScanner::new(rules, &[TEST_INTERNAL]).unwrap();
+    assert!(s.rules().iter().all(|r| !r.is_compiled()));
+    let _ = s.raw(b"nothing to see in this text at all", 0, 34);
+    assert!(s.rules().iter().all(|r| !r.is_compiled()));
+    let text = b"token = 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";
+    let _ = s.raw(text, 0, text.len());
+    let built: Vec<&str> = s
+        .rules()
+        .iter()
+        .filter(|r| r.is_compiled())
+        .map(|r| r.def.id.as_str())
+        .collect();
+    assert!(built.contains(&"secret.github-pat"), "{built:?}");
+    assert!(built.len() < s.rules().len() / 4, "{built:?}");
+    for r in s.rules() {
+        assert!(r.regex().is_some(), "{} does not build", r.def.id);
+    }
+}
+
+/// The context checks (a licence header above a URL, a call's first argument after it)
+/// give the same answer in a file scanned whole and in chunks, wherever the streaming step
+/// edge falls.
+#[test]
+fn context_checks_agree_across_step_edges() {
+    let s = scanner();
+    let e = Engine::new(
+        vec![Box::new(TextInspector::new(s.clone()))],
+        ScanContext { text: s },
+    );
+    let case = "# Licensed under the Apache License, Version 2.0.\n# You may obtain a copy of the License at\n#\n#     http://www.apache.org/licenses/LICENSE-2.0\nrequests.post(\"http://127.0.0.1:8000/upload\")\nrequests.post(\"http://8.8.8.8:8000/upload\")\n";
+    for k in (0..1200).step_by(37) {
+        let mut text = "x = 1\n".repeat(((1 << 20) - 600 + k) / 6);
+        text.push_str(case);
+        text.push_str(&"y = 2\n".repeat(200));
+        let b = text.as_bytes();
+        let whole = e.begin_file("f.py", Some(b.len() as u64), 0).whole(b);
+        let mut rules: Vec<(String, Option<u64>)> =
+            whole.iter().map(|f| (f.rule.clone(), f.line)).collect();
+        rules.sort();
+        assert_eq!(
+            rules.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+            vec!["reachback.ip-url", "reachback.python-http"],
+            "k {k}: {whole:?}"
+        );
+        for chunk in [4099, 65536] {
+            let mut f = e.begin_file("f.py", Some(b.len() as u64), 0);
+            for c in b.chunks(chunk) {
+                f.update(c);
+            }
+            let mut got: Vec<(String, Option<u64>)> = f
+                .finish()
+                .iter()
+                .map(|f| (f.rule.clone(), f.line))
+                .collect();
+            got.sort();
+            assert_eq!(got, rules, "k {k} chunk {chunk}");
+        }
+    }
+}
+
+/// In program source a host is a string literal: `host = self.proxy.host` is an expression,
+/// `host = "metrics.vendor.io"` a host; in a config file the bare value is a host.
+#[test]
+fn bare_setting_values_in_source_are_expressions() {
+    let s = scanner();
+    let ids = |path: &str, text: &str| -> Vec<String> {
+        s.raw_at(path, text.as_bytes())
+            .iter()
+            .map(|m| s.rules()[m.rule].def.id.clone())
+            .collect()
+    };
+    let host = "reachback.host-setting".to_string();
+    assert!(!ids("a.py", "        proxy_host = self.proxy.host\n").contains(&host));
+    assert!(!ids("a.pyi", "    endpoint = rule.endpoint\n").contains(&host));
+    assert!(ids("a.py", "    proxy_host = \"metrics.vendor.io\"\n").contains(&host));
+    assert!(ids("a.yaml", "    proxy_host: metrics.vendor.io\n").contains(&host));
+    // URLs in source are found as ever
+    assert!(
+        ids("a.py", "u = 'https://telemetry.vendor.io/x'\n").contains(&"reachback.url".to_string())
+    );
 }

@@ -1,45 +1,60 @@
 //! Secret and reachback rules as data: the TOML schema, validation, compilation, and the
 //! built-in rule files embedded in the binary.
 
-use crate::inspect::{Category, Severity};
+use crate::inspect::{Category, Confidence, Severity};
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
+/// One built-in rule file: `original` (as written in `policies/rules/`) or `stripped`
+/// (the copy `build.rs` writes without comments and examples).
+macro_rules! builtin {
+    ($name:literal, original) => {
+        (
+            $name,
+            include_str!(concat!("../../../policies/rules/", $name)),
+        )
+    };
+    ($name:literal, stripped) => {
+        (
+            $name,
+            include_str!(concat!(env!("OUT_DIR"), "/rules/", $name)),
+        )
+    };
+}
 /// The built-in rule files, embedded so the tool works without the `policies/rules` folder.
+/// The executable embeds copies without comments and `examples` / `negative_examples`
+/// (`build.rs` strips them): those are sample secrets and reachback lines, and a release
+/// must not trip its own gate. Unit tests embed the files as written, examples included.
+#[cfg(not(test))]
 pub const BUILTIN: &[(&str, &str)] = &[
-    (
-        "secrets-cloud.toml",
-        include_str!("../../../policies/rules/secrets-cloud.toml"),
-    ),
-    (
-        "secrets-ai.toml",
-        include_str!("../../../policies/rules/secrets-ai.toml"),
-    ),
-    (
-        "secrets-dev.toml",
-        include_str!("../../../policies/rules/secrets-dev.toml"),
-    ),
-    (
-        "secrets-saas.toml",
-        include_str!("../../../policies/rules/secrets-saas.toml"),
-    ),
-    (
-        "secrets-keys.toml",
-        include_str!("../../../policies/rules/secrets-keys.toml"),
-    ),
-    (
-        "reachback.toml",
-        include_str!("../../../policies/rules/reachback.toml"),
-    ),
+    builtin!("secrets-cloud.toml", stripped),
+    builtin!("secrets-ai.toml", stripped),
+    builtin!("secrets-dev.toml", stripped),
+    builtin!("secrets-saas.toml", stripped),
+    builtin!("secrets-keys.toml", stripped),
+    builtin!("reachback.toml", stripped),
+];
+/// See above: the files as written, for the tests of every rule's examples.
+#[cfg(test)]
+pub const BUILTIN: &[(&str, &str)] = &[
+    builtin!("secrets-cloud.toml", original),
+    builtin!("secrets-ai.toml", original),
+    builtin!("secrets-dev.toml", original),
+    builtin!("secrets-saas.toml", original),
+    builtin!("secrets-keys.toml", original),
+    builtin!("reachback.toml", original),
 ];
 
+/// Shortest keyword of a rule, in bytes (a shorter one would hit everywhere).
+pub const MIN_KEYWORD: usize = 3;
 /// Longest regex source accepted, in bytes.
 const MAX_PATTERN: usize = 4096;
 /// Most rules in one rule set.
-const MAX_RULES: usize = 2000;
+pub const MAX_RULES: usize = 2000;
 
 /// Errors loading rules: all are configuration errors an operator fixes in the rule file.
 #[derive(Debug, thiserror::Error)]
@@ -72,11 +87,18 @@ pub enum Check {
     ExternalHost,
     /// The captured host must be an IP literal outside `internal_domains` and loopback.
     ExternalIp,
+    /// The captured host, a name or an IP address, must be outside (for settings that
+    /// name a destination, where no other rule reports the IP form).
+    External,
     /// `name = value`: the setting is on (a truthy value, or a falsy value for a name
     /// that negates, such as `DISABLE_TELEMETRY=0`).
     SettingOn,
     /// The match does not mention `offline`, `disabled` or `dryrun`.
     NotOffline,
+    /// A call or download (`requests.get(`, `curl … | sh`, `/dev/tcp/…`) whose target the
+    /// code names literally (its URL, or its first string argument) is not reachback when
+    /// that host is loopback, link-local or inside the enclave.
+    CallTarget,
     /// `curl` or `wget` appears earlier on the match's line, too far before it for a rule
     /// anchored at the download command (more than [`FAR_DOWNLOAD`] bytes).
     DownloadFarBefore,
@@ -123,6 +145,10 @@ pub struct RuleDef {
     /// Operator-facing explanation; defaults to the name.
     #[serde(default)]
     pub message: Option<String>,
+    /// How sure a match is: `high`, `medium` or `low`. Default: derived (see
+    /// [`derived_confidence`]).
+    #[serde(default)]
+    pub confidence: Option<Confidence>,
 }
 
 /// Rule categories: a subset of [`Category`].
@@ -149,28 +175,86 @@ struct RuleFile {
     rule: Vec<RuleDef>,
 }
 
-/// A compiled rule.
+/// A rule ready to run. Its regex is compiled the first time one of its keywords is seen
+/// ([`Rule::regex`]): a scan of a few small files compiles only the rules their text
+/// calls for. The pattern is parsed when the rule is loaded, so a pattern that cannot
+/// work is refused then.
 #[derive(Debug)]
 pub struct Rule {
     pub def: RuleDef,
-    pub regex: Regex,
-    pub group: usize,
+    /// `None` inside: the regex failed to build (only possible for a rule loaded without
+    /// [`Rule::compile`]; every built-in rule is built by a test).
+    regex: OnceLock<Option<Regex>>,
+    /// Which group holds the value; `None`: the first group that took part in the match.
+    pub group: Option<usize>,
     /// Every match begins with one of the keywords (see [`super::anchor`]): the regex runs
     /// anchored at each keyword hit instead of over a window around it.
     pub anchored: bool,
+    /// How sure a match of this rule is (the rule's `confidence`, else derived).
+    pub confidence: Confidence,
     /// Where it came from (file name), for messages.
     pub source: String,
+    /// What a gitleaks-format rule adds: path filter and allowlists.
+    pub scope: Option<Box<super::gitleaks::Scope>>,
+}
+
+/// The syntax every rule pattern is read with: bytes semantics, as `regex::bytes` with
+/// Unicode off (`.` and classes match any byte, `\w`, `\d`, `\b` are ASCII).
+fn syntax_config() -> syntax::Config {
+    syntax::Config::new()
+        .unicode(false)
+        .utf8(false)
+        .nest_limit(64)
+}
+
+/// Build the regex of a pattern already parsed by [`Rule::prepare`].
+fn build_regex(pattern: &str) -> Result<Regex, String> {
+    Regex::builder()
+        .syntax(syntax_config())
+        .configure(
+            Regex::config()
+                .utf8_empty(false)
+                .nfa_size_limit(Some(4 << 20)),
+        )
+        .build(pattern)
+        .map_err(|e| e.to_string())
 }
 
 impl Rule {
-    /// Validate and compile one rule definition.
+    /// Validate one rule definition and compile its regex now: for rules an operator
+    /// supplies, so that every problem is a configuration error at start-up.
     pub fn compile(def: RuleDef, source: &str) -> Result<Rule, RuleError> {
+        Rule::compile_min(def, source, MIN_KEYWORD)
+    }
+
+    /// [`compile`](Self::compile) with keywords of at least `min_keyword` bytes (a gitleaks
+    /// rule may name 2-byte keywords of its own, such as `q~`).
+    pub fn compile_min(def: RuleDef, source: &str, min_keyword: usize) -> Result<Rule, RuleError> {
+        let rule = Rule::prepare_min(def, source, min_keyword)?;
+        let built = build_regex(&rule.def.pattern).map_err(|e| RuleError::Invalid {
+            file: source.to_string(),
+            id: rule.def.id.clone(),
+            message: format!("pattern does not compile: {e}"),
+        })?;
+        // a fresh lock: cannot already be set
+        let _ = rule.regex.set(Some(built));
+        Ok(rule)
+    }
+
+    /// Validate one rule definition and parse its pattern; the regex itself is built at
+    /// first use ([`Rule::regex`]).
+    pub fn prepare(def: RuleDef, source: &str) -> Result<Rule, RuleError> {
+        Rule::prepare_min(def, source, MIN_KEYWORD)
+    }
+
+    fn prepare_min(def: RuleDef, source: &str, min_keyword: usize) -> Result<Rule, RuleError> {
         let bad = |message: String| RuleError::Invalid {
             file: source.to_string(),
             id: def.id.clone(),
             message,
         };
         if def.id.is_empty()
+            || def.id.len() > 200
             || !def
                 .id
                 .bytes()
@@ -183,49 +267,125 @@ impl Rule {
         if def.keywords.is_empty() {
             return Err(bad("at least one keyword is required".into()));
         }
-        if let Some(k) = def.keywords.iter().find(|k| k.len() < 3) {
-            return Err(bad(format!("keyword {k:?} is shorter than 3 bytes")));
+        if let Some(k) = def.keywords.iter().find(|k| k.len() < min_keyword) {
+            return Err(bad(format!(
+                "keyword {k:?} is shorter than {min_keyword} bytes"
+            )));
         }
         if def.pattern.len() > MAX_PATTERN {
             return Err(bad(format!("pattern longer than {MAX_PATTERN} bytes")));
         }
-        // bytes semantics, as `regex::bytes` with unicode off: `.` and classes match any
-        // byte, empty matches may split a UTF-8 sequence
-        let regex = Regex::builder()
-            .syntax(syntax::Config::new().unicode(false).utf8(false))
-            .configure(
-                Regex::config()
-                    .utf8_empty(false)
-                    .nfa_size_limit(Some(4 << 20)),
-            )
-            .build(&def.pattern)
-            .map_err(|e| bad(format!("pattern does not compile: {e}")))?;
-        let groups = regex
-            .group_info()
-            .group_len(regex_automata::PatternID::ZERO)
-            .saturating_sub(1);
+        let hir = syntax::parse_with(&def.pattern, &syntax_config()).map_err(|e| {
+            bad(format!(
+                "pattern does not compile with Rust's regex crate (it has no look-around \
+                 and no backreferences): {e}"
+            ))
+        })?;
+        let groups = hir.properties().explicit_captures_len();
         let group = match def.secret_group {
             Some(g) if g > groups => {
                 return Err(bad(format!(
                     "secret_group {g} but the pattern has {groups} groups"
                 )))
             }
-            Some(g) => g,
-            None => usize::from(groups >= 1),
+            Some(g) => Some(g),
+            None => Some(usize::from(groups >= 1)),
         };
         if let Some(e) = def.entropy {
             if !(0.0..=8.0).contains(&e) {
                 return Err(bad(format!("entropy floor {e} is outside 0..8")));
             }
         }
-        let anchored = super::anchor::starts_with_keyword(&def.pattern, &def.keywords);
+        let anchored = super::anchor::hir_starts_with_keyword(&hir, &def.keywords);
+        let confidence = def
+            .confidence
+            .unwrap_or_else(|| derived_confidence(&def, anchored));
         Ok(Rule {
             def,
-            regex,
+            regex: OnceLock::new(),
             group,
             anchored,
+            confidence,
             source: source.to_string(),
+            scope: None,
         })
+    }
+
+    /// The compiled regex, built on first use (thread-safe: one thread builds, the
+    /// others wait for it). `None` only if it failed to build.
+    pub fn regex(&self) -> Option<&Regex> {
+        self.regex
+            .get_or_init(|| build_regex(&self.def.pattern).ok())
+            .as_ref()
+    }
+
+    /// Whether the regex has been built (for tests of the lazy build).
+    pub fn is_compiled(&self) -> bool {
+        self.regex.get().is_some()
+    }
+}
+
+/// Credential words that name no provider: a rule whose every keyword is one of them
+/// finds values by their randomness alone.
+const GENERIC_WORDS: &[&str] = &[
+    "secret",
+    "secrets",
+    "token",
+    "tokens",
+    "password",
+    "passwd",
+    "pwd",
+    "pass",
+    "credential",
+    "credentials",
+    "creds",
+    "key",
+    "keys",
+    "api",
+    "apikey",
+    "access",
+    "accesskey",
+    "auth",
+    "authkey",
+    "authtoken",
+    "accesstoken",
+    "privatekey",
+    "secretkey",
+    "clientsecret",
+    "bearer",
+];
+
+/// Whether `keyword` is a generic credential word (case, `_`, `-` and `.` ignored).
+pub fn is_generic_keyword(keyword: &str) -> bool {
+    let k: String = keyword
+        .chars()
+        .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
+        .collect::<String>()
+        .to_ascii_lowercase();
+    GENERIC_WORDS.contains(&k.as_str())
+}
+
+/// A rule's confidence when it does not say: a secret found by its checksum or by a
+/// pattern that begins with a provider prefix is `high`, one found near a provider keyword
+/// `medium`, one found under generic names only (entropy alone) `low`. A reachback rule
+/// that parses the host and finds it outside is `high`, else `medium`.
+pub fn derived_confidence(def: &RuleDef, anchored: bool) -> Confidence {
+    match def.category {
+        RuleCategory::Secret => {
+            if def.check == Some(Check::GithubCrc32) {
+                Confidence::High
+            } else if def.keywords.iter().all(|k| is_generic_keyword(k)) {
+                Confidence::Low
+            } else if anchored {
+                Confidence::High
+            } else {
+                Confidence::Medium
+            }
+        }
+        RuleCategory::Reachback => match def.check {
+            Some(Check::ExternalHost | Check::ExternalIp | Check::External) => Confidence::High,
+            _ => Confidence::Medium,
+        },
     }
 }
 
@@ -245,13 +405,15 @@ pub fn load(
     extra: &[RuleDef],
     disabled: &[String],
 ) -> Result<Vec<Rule>, RuleError> {
-    let mut defs: BTreeMap<String, (RuleDef, String)> = BTreeMap::new();
+    // (definition, where from, built in): built-in rules compile lazily (a test builds
+    // every one), an operator's rules at load, so their problems surface as errors now
+    let mut defs: BTreeMap<String, (RuleDef, String, bool)> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
-    let mut add = |def: RuleDef, src: &str| {
+    let mut add = |def: RuleDef, src: &str, builtin: bool| {
         if !defs.contains_key(&def.id) {
             order.push(def.id.clone());
         }
-        defs.insert(def.id.clone(), (def, src.to_string()));
+        defs.insert(def.id.clone(), (def, src.to_string(), builtin));
     };
     for (name, text) in BUILTIN {
         let mut seen = std::collections::BTreeSet::new();
@@ -263,7 +425,7 @@ pub fn load(
                     message: "duplicate id in one file".into(),
                 });
             }
-            add(d, name);
+            add(d, name, true);
         }
     }
     for dir in dirs {
@@ -274,12 +436,12 @@ pub fn load(
             })?;
             let name = path.display().to_string();
             for d in parse_file(&text, &name)? {
-                add(d, &name);
+                add(d, &name, false);
             }
         }
     }
     for d in extra {
-        add(d.clone(), "policy [[inspect.rules]]");
+        add(d.clone(), "policy [[inspect.rules]]", false);
     }
     if order.len() > MAX_RULES {
         return Err(RuleError::TooMany);
@@ -289,8 +451,12 @@ pub fn load(
         if disabled.iter().any(|d| d == &id) {
             continue;
         }
-        if let Some((def, src)) = defs.remove(&id) {
-            out.push(Rule::compile(def, &src)?);
+        if let Some((def, src, builtin)) = defs.remove(&id) {
+            out.push(if builtin {
+                Rule::prepare(def, &src)?
+            } else {
+                Rule::compile(def, &src)?
+            });
         }
     }
     Ok(out)
@@ -335,6 +501,7 @@ mod tests {
             examples: vec![],
             negative_examples: vec![],
             message: None,
+            confidence: None,
         }
     }
 
@@ -365,5 +532,39 @@ mod tests {
         let r = again.iter().find(|r| r.def.id == first).unwrap();
         assert_eq!(r.def.keywords, vec!["zzzq".to_string()]);
         assert!(!again.iter().any(|r| r.def.id == "secret.jwt"));
+    }
+
+    #[test]
+    fn embedded_copies_lose_only_comments_and_examples() {
+        let stripped = [
+            builtin!("secrets-cloud.toml", stripped),
+            builtin!("secrets-ai.toml", stripped),
+            builtin!("secrets-dev.toml", stripped),
+            builtin!("secrets-saas.toml", stripped),
+            builtin!("secrets-keys.toml", stripped),
+            builtin!("reachback.toml", stripped),
+        ];
+        let without_examples = |text: &str, name: &str| -> Vec<serde_json::Value> {
+            parse_file(text, name)
+                .unwrap()
+                .into_iter()
+                .map(|mut d| {
+                    d.examples.clear();
+                    d.negative_examples.clear();
+                    serde_json::to_value(d).unwrap()
+                })
+                .collect()
+        };
+        assert_eq!(BUILTIN.len(), stripped.len());
+        for ((name, original), (name2, copy)) in BUILTIN.iter().zip(stripped) {
+            assert_eq!(*name, name2);
+            assert!(!copy.contains("examples"), "{name}");
+            assert!(!copy.lines().any(|l| l.trim_start().starts_with('#')));
+            let a = without_examples(original, name);
+            assert!(!a.is_empty());
+            assert_eq!(a, without_examples(copy, name), "{name}");
+            let orig = parse_file(original, name).unwrap();
+            assert!(orig.iter().all(|d| !d.examples.is_empty()), "{name}");
+        }
     }
 }

@@ -501,6 +501,10 @@ impl ArrowLayer {
 }
 
 impl Layer for ArrowLayer {
+    fn format(&self) -> &'static str {
+        "arrow"
+    }
+
     fn update(&mut self, data: &[u8], _out: &mut Vec<Finding>) {
         let mut d = data;
         while !d.is_empty() {
@@ -567,6 +571,7 @@ impl Layer for ArrowLayer {
 
     fn finish(mut self: Box<Self>, out: &mut Vec<Finding>) {
         self.end();
+        self.coverage.record(self.nest.engine.coverage());
         let found = std::mem::take(&mut self.found);
         self.nest.keep(found, out);
     }

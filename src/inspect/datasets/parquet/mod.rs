@@ -61,6 +61,10 @@ impl ParquetLayer {
 }
 
 impl Layer for ParquetLayer {
+    fn format(&self) -> &'static str {
+        FORMAT
+    }
+
     fn update(&mut self, data: &[u8], _out: &mut Vec<Finding>) {
         let max = self.nest.limits().max_spool_bytes;
         let why = match self.spool.push(data, max) {
@@ -82,6 +86,7 @@ impl Layer for ParquetLayer {
         if let Some(c) = spool.with_source(|src| inspect(&self.nest, src, &mut found)) {
             self.coverage = c;
         }
+        self.coverage.record(self.nest.engine.coverage());
         out.append(&mut self.found);
         self.nest.keep(found, out);
     }

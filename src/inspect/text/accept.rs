@@ -1,0 +1,168 @@
+//! The last word on a candidate match: the rule's value group, placeholders, the entropy
+//! floor, the rule's check (checksum, host, setting, call target, ...), and a gitleaks
+//! rule's path filter and allowlists.
+
+use super::checks::{entropy, github_checksum_ok, is_placeholder};
+use super::context::{
+    call_target, in_license_text, is_license_file, is_source_code, names_a_namespace, setting_on,
+};
+use super::host::{classify, parse_authority, show, AllowList, HostKind};
+use super::matcher::RawMatch;
+use super::rules::{Check, Rule, FAR_DOWNLOAD, MAX_LINE_LOOKBACK};
+use regex_automata::util::captures::Captures;
+
+/// How far after a match a call's first argument is looked for: a match starts at most
+/// [`MAX_MATCH`](super::matcher::MAX_MATCH) bytes before its end, and a streamed chunk keeps
+/// [`OVERLAP`](super::matcher::OVERLAP) bytes after its region, so these bytes are always
+/// there and a file scanned whole or in chunks gives the same answer.
+const AFTER: usize = super::matcher::OVERLAP - super::matcher::MAX_MATCH;
+
+/// Where a candidate lies: the file, the buffer, the match and the value.
+pub struct Candidate<'a> {
+    pub path: &'a str,
+    pub buf: &'a [u8],
+    pub start: usize,
+    pub end: usize,
+    pub vs: usize,
+    pub ve: usize,
+}
+
+/// The value's span in a match: the rule's group, or (gitleaks) the first group that took
+/// part in the match and is not empty, else the whole match.
+pub fn value_span(rule: &Rule, caps: &Captures) -> Option<(usize, usize)> {
+    match rule.group {
+        Some(g) => caps.get_group(g).map(|s| (s.start, s.end)),
+        None => {
+            let n = caps.group_len();
+            (1..n)
+                .filter_map(|g| caps.get_group(g))
+                .find(|s| s.end > s.start)
+                .or_else(|| caps.get_group(0))
+                .map(|s| (s.start, s.end))
+        }
+    }
+}
+
+/// Apply the rule's filters to a candidate; the accepted match, or `None`.
+pub fn accept(rule: &Rule, ri: usize, cand: &Candidate<'_>, allow: &AllowList) -> Option<RawMatch> {
+    let (buf, start, end) = (cand.buf, cand.start, cand.end);
+    let value = &buf[cand.vs..cand.ve];
+    let host_check = matches!(
+        rule.def.check,
+        Some(Check::ExternalHost | Check::ExternalIp)
+    );
+    // a host is judged by where it leads, never by looking like a placeholder
+    if !rule.def.keep_placeholders && !host_check && is_placeholder(value) {
+        return None;
+    }
+    if let Some(floor) = rule.def.entropy {
+        let e = entropy(value);
+        // gitleaks keeps values strictly above its floor
+        if e < floor || (rule.scope.is_some() && e <= floor) {
+            return None;
+        }
+    }
+    if let Some(scope) = &rule.scope {
+        if !scope.applies_to(cand.path)
+            || scope.allows(cand.path, buf, (start, end), (cand.vs, cand.ve))
+        {
+            return None;
+        }
+    }
+    let mut host = None;
+    match rule.def.check {
+        None => {}
+        Some(Check::GithubCrc32) if !github_checksum_ok(value) => return None,
+        Some(Check::GithubCrc32) => {}
+        Some(Check::SettingOn) if !setting_on(&buf[start..end]) => return None,
+        Some(Check::SettingOn) => {}
+        Some(Check::DownloadFarBefore) => {
+            let from = start.saturating_sub(MAX_LINE_LOOKBACK);
+            let line = &buf[from..start];
+            let line = match memchr::memrchr(b'\n', line) {
+                Some(p) => &line[p + 1..],
+                None => line,
+            };
+            let far = line.len().saturating_sub(FAR_DOWNLOAD);
+            if !has_download_word(&line[..far]) {
+                return None;
+            }
+        }
+        Some(Check::NotOffline) => {
+            let t = String::from_utf8_lossy(&buf[start..end]).to_ascii_lowercase();
+            if ["offline", "disabled", "dryrun"]
+                .iter()
+                .any(|w| t.contains(w))
+            {
+                return None;
+            }
+        }
+        Some(Check::CallTarget) => {
+            let after = &buf[end..(end + AFTER).min(buf.len())];
+            if let Some(target) = call_target(&buf[start..end], after) {
+                if let Some(h) = parse_authority(target) {
+                    if classify(&h, allow) == HostKind::Harmless {
+                        return None;
+                    }
+                    host = Some(show(&h));
+                }
+            }
+        }
+        Some(c @ (Check::ExternalHost | Check::ExternalIp | Check::External)) => {
+            // a setting's bare value in program source is an expression (`host =
+            // self.proxy.host`); there a host is a quoted string or follows `://` / `@`
+            let lead = &buf[cand.vs.saturating_sub(3)..cand.vs];
+            let literal = lead.ends_with(b"://")
+                || lead.ends_with(b"@")
+                || lead.ends_with(b"\"")
+                || lead.ends_with(b"'");
+            if !literal && is_source_code(cand.path) {
+                return None;
+            }
+            let h = parse_authority(value)?;
+            // the line before the match, at most 256 bytes of it (looked for only there:
+            // a long line must not cost a backward scan per candidate)
+            let near = start.saturating_sub(256);
+            let line_start =
+                memchr::memrchr(b'\n', &buf[near..start]).map_or(near, |p| near + p + 1);
+            let before = String::from_utf8_lossy(&buf[line_start..start]).to_ascii_lowercase();
+            if names_a_namespace(&before) {
+                return None;
+            }
+            let kind = classify(&h, allow);
+            let wanted = match c {
+                Check::ExternalHost => kind == HostKind::External,
+                Check::ExternalIp => kind == HostKind::ExternalIp,
+                _ => kind != HostKind::Harmless,
+            };
+            if !wanted {
+                return None;
+            }
+            // a licence names its publisher's site: not a network call
+            if kind == HostKind::External
+                && (is_license_file(cand.path) || in_license_text(buf, start))
+            {
+                return None;
+            }
+            host = Some(show(&h));
+        }
+    }
+    Some(RawMatch {
+        rule: ri,
+        start,
+        end,
+        vstart: cand.vs,
+        vend: cand.ve,
+        host,
+    })
+}
+
+/// Whether `b` holds `curl` or `wget` as a word (ASCII case-insensitive).
+fn has_download_word(b: &[u8]) -> bool {
+    let word = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    b.windows(4).enumerate().any(|(i, w)| {
+        (w.eq_ignore_ascii_case(b"curl") || w.eq_ignore_ascii_case(b"wget"))
+            && !word(i.checked_sub(1).and_then(|j| b.get(j)))
+            && !word(b.get(i + 4))
+    })
+}
