@@ -29,6 +29,11 @@ fn uri(path: &str) -> String {
     s
 }
 
+/// Every category of a finding (its own first), as SARIF property-bag tags.
+fn categories(f: &Finding) -> Vec<&'static str> {
+    f.categories().map(|c| c.as_str()).collect()
+}
+
 fn result(f: &Finding, index: usize) -> Value {
     let mut region = serde_json::Map::new();
     if let Some(l) = f.line {
@@ -41,7 +46,11 @@ fn result(f: &Finding, index: usize) -> Value {
     if !region.is_empty() {
         phys["region"] = Value::Object(region);
     }
-    let mut props = json!({ "severity": f.severity.as_str(), "category": f.category.as_str() });
+    let mut props = json!({
+        "severity": f.severity.as_str(),
+        "category": f.category.as_str(),
+        "tags": categories(f),
+    });
     if let Some(r) = &f.redacted {
         props["redacted"] = json!(r);
     }
@@ -70,7 +79,7 @@ pub fn render(r: &Report) -> String {
                 "id": id,
                 "shortDescription": { "text": f.message.split(':').next().unwrap_or(&f.message) },
                 "defaultConfiguration": { "level": level(f.severity) },
-                "properties": { "category": f.category.as_str() },
+                "properties": { "category": f.category.as_str(), "tags": categories(f) },
             })
         })
         .collect();
@@ -147,5 +156,37 @@ mod tests {
             r.findings[0].fingerprint
         );
         assert_eq!(run["results"][1]["level"], "warning");
+        assert_eq!(res["properties"]["tags"], json!(["secret"]));
+    }
+
+    #[test]
+    fn a_finding_of_two_categories_is_one_result_with_both_tags() {
+        let mut r = Report::new("scan");
+        r.findings.push(
+            Finding::new(
+                "n.yaml",
+                "secret.slack-webhook",
+                Category::Secret,
+                Severity::High,
+                "Slack webhook",
+                b"k",
+            )
+            .also_in(Category::Reachback),
+        );
+        let v: Value = serde_json::from_str(&render(&r)).unwrap();
+        let run = &v["runs"][0];
+        assert_eq!(run["results"].as_array().map(Vec::len), Some(1));
+        let res = &run["results"][0];
+        assert_eq!(res["properties"]["category"], "secret");
+        assert_eq!(res["properties"]["tags"], json!(["secret", "reachback"]));
+        assert_eq!(
+            run["tool"]["driver"]["rules"][0]["properties"]["tags"],
+            json!(["secret", "reachback"])
+        );
+        let text = crate::report::human::render(&r);
+        assert!(
+            text.contains("secret.slack-webhook n.yaml (also reachback): "),
+            "{text}"
+        );
     }
 }
