@@ -6,7 +6,9 @@ use super::checks::{
     classify_host, entropy, github_checksum_ok, host_of, is_placeholder, setting_on, HostKind,
 };
 use super::keywords::{Hit, KeywordError, Keywords};
-use super::rules::{Check, Rule};
+use super::rules::{Check, Rule, MAX_LONG_MATCH, NEAR};
+use super::shape;
+use crate::inspect::Severity;
 use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input};
 
@@ -18,8 +20,9 @@ pub const MAX_MATCH: usize = 384;
 /// bytes after the hit's end are accepted from this window (they end inside it); a later
 /// hit of the same rule beyond that opens a new window.
 pub const WINDOW_FWD: usize = MAX_MATCH + 64;
-/// Bytes a chunked caller must keep after a region so every match starting in it is whole.
-pub const OVERLAP: usize = WINDOW_BACK + WINDOW_FWD + 64;
+/// Bytes a chunked caller must keep after a region so every match starting in it is whole
+/// (long matches, up to [`MAX_LONG_MATCH`], only come from rules anchored at their keyword).
+pub const OVERLAP: usize = WINDOW_BACK + MAX_LONG_MATCH + 128;
 /// Shortest printable span worth looking at: every printable run at least this long is
 /// scanned whole (shorter ones may be skipped).
 const MIN_SPAN: usize = 16;
@@ -33,6 +36,11 @@ pub struct RawMatch {
     pub vend: usize,
     /// For host checks: the host that was judged external.
     pub host: Option<String>,
+    /// The severity when it is not the rule's: a published example value (info), or a
+    /// rule's `lower_near` context.
+    pub severity: Option<Severity>,
+    /// Why the severity was lowered, for the message.
+    pub lowered: Option<&'static str>,
 }
 
 /// Compiled rules plus the keyword automaton.
@@ -370,8 +378,8 @@ impl Matcher {
             if st < last_end[ri] {
                 continue;
             }
-            let we = (kw_end + WINDOW_FWD).min(n);
             let rule = &self.rules[ri];
+            let we = (kw_end + rule.reach).min(n);
             let c = caps[ri].get_or_insert_with(|| rule.regex.create_captures());
             let input = Input::new(&buf[..we]).range(st..we).anchored(Anchored::Yes);
             rule.regex.search_captures(&input, c);
@@ -454,17 +462,33 @@ impl Matcher {
     ) -> Option<RawMatch> {
         let rule = &self.rules[ri];
         let value = &buf[vs..ve];
-        if !rule.def.keep_placeholders && is_placeholder(value) {
-            return None;
-        }
-        if let Some(floor) = rule.def.entropy {
-            if entropy(value) < floor {
+        let secret = rule.def.category == super::rules::RuleCategory::Secret;
+        // a published example (AWS documentation keys, the storage emulator's key) or a
+        // vendor's filler value: listed for information, never as a live credential
+        let example = secret && shape::published_example(value, &rule.def.keywords);
+        if !example {
+            if !rule.def.keep_placeholders
+                && (is_placeholder(value) || (secret && shape::masked(value)))
+            {
                 return None;
+            }
+            if let Some(floor) = rule.def.entropy {
+                if entropy(value) < floor {
+                    return None;
+                }
             }
         }
         let mut host = None;
         match rule.def.check {
             None => {}
+            Some(Check::Jwt) if !shape::jwt_ok(value) => return None,
+            Some(Check::Jwt) => {}
+            Some(Check::SecretName) if !shape::secret_name_ok(buf, start, end, value) => {
+                return None
+            }
+            Some(Check::SecretName) => {}
+            Some(Check::BasicAuthB64) if !shape::basic_auth_b64(value) => return None,
+            Some(Check::BasicAuthB64) => {}
             Some(Check::GithubCrc32) if !github_checksum_ok(value) => return None,
             Some(Check::GithubCrc32) => {}
             Some(Check::SettingOn) if !setting_on(&buf[start..end]) => return None,
@@ -510,6 +534,19 @@ impl Matcher {
                 host = Some(h);
             }
         }
+        let (severity, lowered) = if example {
+            (Some(Severity::Info), Some(shape::EXAMPLE_NOTE))
+        } else if rule.near.as_ref().is_some_and(|ac| {
+            let (a, b) = (start.saturating_sub(NEAR), (end + NEAR).min(buf.len()));
+            ac.is_match(&buf[a..b])
+        }) {
+            (
+                Some(rule.def.lower_to.unwrap_or(Severity::Low)),
+                Some(shape::PUBLIC_NOTE),
+            )
+        } else {
+            (None, None)
+        };
         Some(RawMatch {
             rule: ri,
             start,
@@ -517,6 +554,8 @@ impl Matcher {
             vstart: vs,
             vend: ve,
             host,
+            severity,
+            lowered,
         })
     }
 }

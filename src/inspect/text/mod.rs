@@ -9,6 +9,7 @@ mod file;
 pub mod keywords;
 pub mod matcher;
 pub mod rules;
+pub mod shape;
 
 pub use b64::{b64_byte, run_too_long, MAX_RUN};
 pub use file::{TextInspector, MAX_FINDINGS_PER_FILE, TEXT_INSPECTOR};
@@ -85,7 +86,8 @@ impl TextScanner {
         out: &mut Vec<Finding>,
     ) {
         let spans = matcher::spans(buf, from, line0.is_some());
-        let matches = self.matcher.scan_spans(buf, from, to, &spans);
+        let mut matches = self.matcher.scan_spans(buf, from, to, &spans);
+        self.one_fact_one_finding(&mut matches);
         let mut line = line0;
         let mut cursor = 0usize;
         for m in matches {
@@ -107,6 +109,31 @@ impl TextScanner {
         }
     }
 
+    /// A match that carries the reachback category itself (a webhook URL reported as a
+    /// secret and as reachback) stands for the reachback matches inside it: they are the
+    /// same fact, so they are dropped.
+    fn one_fact_one_finding(&self, matches: &mut Vec<RawMatch>) {
+        let rules = &self.matcher.rules;
+        let covers = |m: &RawMatch| {
+            rules[m.rule]
+                .def
+                .also_categories
+                .contains(&RuleCategory::Reachback)
+        };
+        let spans: Vec<(usize, usize)> = matches
+            .iter()
+            .filter(|m| covers(m))
+            .map(|m| (m.start, m.end))
+            .collect();
+        if spans.is_empty() {
+            return;
+        }
+        matches.retain(|m| {
+            rules[m.rule].def.category != RuleCategory::Reachback
+                || !spans.iter().any(|&(s, e)| overlaps(s, e, m.start, m.end))
+        });
+    }
+
     fn finding(
         &self,
         path: &str,
@@ -122,22 +149,26 @@ impl TextScanner {
             .message
             .clone()
             .unwrap_or_else(|| rule.def.name.clone());
-        let message = match (&m.host, rule.def.category) {
-            (Some(h), _) => format!("{what}: {h} is outside the enclave's internal domains"),
-            (None, RuleCategory::Secret) => {
+        let message = match (&m.host, rule.def.category, m.lowered) {
+            (Some(h), _, _) => format!("{what}: {h} is outside the enclave's internal domains"),
+            (None, RuleCategory::Secret, Some(note)) => format!("{what}: {note}"),
+            (None, RuleCategory::Secret, None) => {
                 format!("{what}: remove it from the bundle and rotate it")
             }
-            (None, RuleCategory::Reachback) => what,
+            (None, RuleCategory::Reachback, _) => what,
         };
         let mut f = Finding::new(
             path,
             rule.def.id.clone(),
             Category::from(rule.def.category),
-            rule.def.severity,
+            m.severity.unwrap_or(rule.def.severity),
             message,
             value,
         )
         .at_offset(base + m.start as u64);
+        for &c in &rule.def.also_categories {
+            f = f.also_in(Category::from(c));
+        }
         if rule.def.category == RuleCategory::Secret {
             f = f.with_redacted(super::redact(value));
         }
@@ -146,6 +177,12 @@ impl TextScanner {
         }
         f
     }
+}
+
+/// Whether `[a, b)` and `[c, d)` share a byte, or one is the empty range at the other's
+/// start (a reachback URL match may begin a few bytes before the webhook's own match).
+fn overlaps(a: usize, b: usize, c: usize, d: usize) -> bool {
+    a < d && c < b
 }
 
 /// Number of `\n` bytes in `b`, eight bytes at a time: an exact zero-byte test on

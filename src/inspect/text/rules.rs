@@ -80,6 +80,16 @@ pub enum Check {
     /// `curl` or `wget` appears earlier on the match's line, too far before it for a rule
     /// anchored at the download command (more than [`FAR_DOWNLOAD`] bytes).
     DownloadFarBefore,
+    /// A JSON Web Token: the value's first segment decodes (base64url) to a JSON object
+    /// with an `alg` member.
+    Jwt,
+    /// A generic `name = value` assignment: the whole name around the match's keyword does
+    /// not name something public or an identifier (`credentialId`, `publicToken`,
+    /// `max_tokens`, `secret_name`), and the value does not look like a word, a path or a
+    /// reference rather than a random string.
+    SecretName,
+    /// A Docker `config.json` `auth` value: base64 of `user:password`.
+    BasicAuthB64,
 }
 
 /// How far before a pipe into a shell the `curl`/`wget` of a `download-far-before` rule
@@ -87,6 +97,10 @@ pub enum Check {
 pub const FAR_DOWNLOAD: usize = 300;
 /// How far back on a line a `download-far-before` check looks.
 pub const MAX_LINE_LOOKBACK: usize = 64 << 10;
+
+/// Longest match a rule with `max_len` may produce (see [`RuleDef::max_len`]); a streaming
+/// caller keeps [`super::matcher::OVERLAP`] bytes, which covers it.
+pub const MAX_LONG_MATCH: usize = 4096;
 
 /// One rule as written in a rule file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -123,7 +137,27 @@ pub struct RuleDef {
     /// Operator-facing explanation; defaults to the name.
     #[serde(default)]
     pub message: Option<String>,
+    /// Further categories of every match, reported on the same finding (a webhook URL is a
+    /// secret and reachback). A reachback match inside such a match is not reported again.
+    #[serde(default)]
+    pub also_categories: Vec<RuleCategory>,
+    /// Longest match, for tokens longer than the default 384 bytes (JWTs, long OpenAI and
+    /// Slack tokens); up to [`MAX_LONG_MATCH`], and only for a rule whose pattern starts
+    /// with a keyword (it runs anchored at the hit).
+    #[serde(default)]
+    pub max_len: Option<usize>,
+    /// Words (ASCII case-insensitive) that, within [`NEAR`] bytes of a match, lower its
+    /// severity to `lower_to`: context that makes a value public by design (a browser API
+    /// key in a web SDK configuration).
+    #[serde(default)]
+    pub lower_near: Vec<String>,
+    /// The severity for `lower_near` (default `low`).
+    #[serde(default)]
+    pub lower_to: Option<Severity>,
 }
+
+/// How far before and after a match the `lower_near` words are looked for.
+pub const NEAR: usize = 512;
 
 /// Rule categories: a subset of [`Category`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +194,10 @@ pub struct Rule {
     pub anchored: bool,
     /// Where it came from (file name), for messages.
     pub source: String,
+    /// How far past the end of its keyword hit an anchored search of this rule reaches.
+    pub reach: usize,
+    /// `lower_near` words, searched ASCII case-insensitively.
+    pub near: Option<aho_corasick::AhoCorasick>,
 }
 
 impl Rule {
@@ -219,12 +257,41 @@ impl Rule {
             }
         }
         let anchored = super::anchor::starts_with_keyword(&def.pattern, &def.keywords);
+        let reach = match def.max_len {
+            None => super::matcher::WINDOW_FWD,
+            Some(n) if !anchored => {
+                return Err(bad(format!(
+                    "max_len {n} needs a pattern that starts with one of the keywords"
+                )))
+            }
+            Some(n) if n > MAX_LONG_MATCH || n < 16 => {
+                return Err(bad(format!("max_len {n} is outside 16..={MAX_LONG_MATCH}")))
+            }
+            Some(n) => n.max(super::matcher::MAX_MATCH) + 64,
+        };
+        if let Some(k) = def.lower_near.iter().find(|k| k.len() < 3) {
+            return Err(bad(format!(
+                "lower_near word {k:?} is shorter than 3 bytes"
+            )));
+        }
+        let near = if def.lower_near.is_empty() {
+            None
+        } else {
+            Some(
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(&def.lower_near)
+                    .map_err(|e| bad(format!("lower_near words: {e}")))?,
+            )
+        };
         Ok(Rule {
             def,
             regex,
             group,
             anchored,
             source: source.to_string(),
+            reach,
+            near,
         })
     }
 }
@@ -335,6 +402,10 @@ mod tests {
             examples: vec![],
             negative_examples: vec![],
             message: None,
+            also_categories: vec![],
+            max_len: None,
+            lower_near: vec![],
+            lower_to: None,
         }
     }
 
@@ -346,6 +417,18 @@ mod tests {
         assert!(Rule::compile(def(&["abc"], "abc("), "t").is_err());
         let mut d = def(&["abc"], "abc(d)");
         d.secret_group = Some(2);
+        assert!(Rule::compile(d, "t").is_err());
+        // a long match needs a pattern anchored at its keyword, and a bounded length
+        let mut d = def(&["abc"], "abc(d+)");
+        d.max_len = Some(2000);
+        assert!(Rule::compile(d.clone(), "t").is_ok_and(|r| r.reach == 2064));
+        d.max_len = Some(MAX_LONG_MATCH + 1);
+        assert!(Rule::compile(d, "t").is_err());
+        let mut d = def(&["abc"], "x+abc(d+)");
+        d.max_len = Some(2000);
+        assert!(Rule::compile(d, "t").is_err());
+        let mut d = def(&["abc"], "abc(d)");
+        d.lower_near = vec!["ab".into()];
         assert!(Rule::compile(d, "t").is_err());
     }
 
