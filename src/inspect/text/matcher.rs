@@ -468,7 +468,8 @@ impl Matcher {
         let example = secret && shape::published_example(value, &rule.def.keywords);
         if !example {
             if !rule.def.keep_placeholders
-                && (is_placeholder(value) || (secret && shape::masked(value)))
+                && (is_placeholder(value)
+                    || (secret && (shape::masked(value) || shape::counting(value))))
             {
                 return None;
             }
@@ -478,7 +479,14 @@ impl Matcher {
                 }
             }
         }
+        if let Some(ac) = &rule.needs {
+            let (a, b) = (start.saturating_sub(NEAR), (end + NEAR).min(buf.len()));
+            if !ac.is_match(&buf[a..b]) {
+                return None;
+            }
+        }
         let mut host = None;
+        let mut checksum_fails = false;
         match rule.def.check {
             None => {}
             Some(Check::Jwt) if !shape::jwt_ok(value) => return None,
@@ -489,8 +497,11 @@ impl Matcher {
             Some(Check::SecretName) => {}
             Some(Check::BasicAuthB64) if !shape::basic_auth_b64(value) => return None,
             Some(Check::BasicAuthB64) => {}
-            Some(Check::GithubCrc32) if !github_checksum_ok(value) => return None,
-            Some(Check::GithubCrc32) => {}
+            Some(Check::Credential) if !shape::credential_ok(value) => return None,
+            Some(Check::Credential) => {}
+            Some(Check::RandomValue) if !shape::random_value(value) => return None,
+            Some(Check::RandomValue) => {}
+            Some(Check::GithubCrc32) => checksum_fails = !github_checksum_ok(value),
             Some(Check::SettingOn) if !setting_on(&buf[start..end]) => return None,
             Some(Check::SettingOn) => {}
             Some(Check::DownloadFarBefore) => {
@@ -536,6 +547,8 @@ impl Matcher {
         }
         let (severity, lowered) = if example {
             (Some(Severity::Info), Some(shape::EXAMPLE_NOTE))
+        } else if checksum_fails {
+            (Some(Severity::Info), Some(shape::CHECKSUM_NOTE))
         } else if rule.near.as_ref().is_some_and(|ac| {
             let (a, b) = (start.saturating_sub(NEAR), (end + NEAR).min(buf.len()));
             ac.is_match(&buf[a..b])

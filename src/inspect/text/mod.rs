@@ -109,28 +109,36 @@ impl TextScanner {
         }
     }
 
-    /// A match that carries the reachback category itself (a webhook URL reported as a
-    /// secret and as reachback) stands for the reachback matches inside it: they are the
-    /// same fact, so they are dropped.
+    /// One fact, one finding. A match that carries the reachback category itself (a
+    /// webhook URL reported as a secret and as reachback) stands for the reachback matches
+    /// inside it; a specific secret rule's match stands for a catch-all (`fallback`) rule's
+    /// match of the same value. The matches they stand for are dropped.
     fn one_fact_one_finding(&self, matches: &mut Vec<RawMatch>) {
         let rules = &self.matcher.rules;
-        let covers = |m: &RawMatch| {
-            rules[m.rule]
-                .def
-                .also_categories
-                .contains(&RuleCategory::Reachback)
-        };
-        let spans: Vec<(usize, usize)> = matches
+        let def = |m: &RawMatch| &rules[m.rule].def;
+        let urls: Vec<(usize, usize)> = matches
             .iter()
-            .filter(|m| covers(m))
+            .filter(|m| def(m).also_categories.contains(&RuleCategory::Reachback))
             .map(|m| (m.start, m.end))
             .collect();
-        if spans.is_empty() {
+        let values: Vec<(usize, usize)> = matches
+            .iter()
+            .filter(|m| def(m).category == RuleCategory::Secret && !def(m).fallback)
+            .map(|m| (m.vstart, m.vend))
+            .collect();
+        if urls.is_empty() && values.is_empty() {
             return;
         }
         matches.retain(|m| {
-            rules[m.rule].def.category != RuleCategory::Reachback
-                || !spans.iter().any(|&(s, e)| overlaps(s, e, m.start, m.end))
+            let d = def(m);
+            let inside_url = d.category == RuleCategory::Reachback
+                && urls.iter().any(|&(s, e)| overlaps(s, e, m.start, m.end));
+            let covered = d.fallback
+                && d.category == RuleCategory::Secret
+                && values
+                    .iter()
+                    .any(|&(s, e)| overlaps(s, e, m.vstart, m.vend));
+            !(inside_url || covered)
         });
     }
 
@@ -179,8 +187,7 @@ impl TextScanner {
     }
 }
 
-/// Whether `[a, b)` and `[c, d)` share a byte, or one is the empty range at the other's
-/// start (a reachback URL match may begin a few bytes before the webhook's own match).
+/// Whether `[a, b)` and `[c, d)` share a byte.
 fn overlaps(a: usize, b: usize, c: usize, d: usize) -> bool {
     a < d && c < b
 }

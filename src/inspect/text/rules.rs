@@ -31,6 +31,18 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../policies/rules/secrets-keys.toml"),
     ),
     (
+        "secrets-vendors.toml",
+        include_str!("../../../policies/rules/secrets-vendors.toml"),
+    ),
+    (
+        "secrets-cli.toml",
+        include_str!("../../../policies/rules/secrets-cli.toml"),
+    ),
+    (
+        "secrets-providers.toml",
+        include_str!("../../../policies/rules/secrets-providers.toml"),
+    ),
+    (
         "reachback.toml",
         include_str!("../../../policies/rules/reachback.toml"),
     ),
@@ -90,6 +102,12 @@ pub enum Check {
     SecretName,
     /// A Docker `config.json` `auth` value: base64 of `user:password`.
     BasicAuthB64,
+    /// A password on a command line or in a credential file (`user:password`, or the
+    /// password alone): the password is not empty, a variable, a placeholder or a mask.
+    Credential,
+    /// A value assigned to a provider's name: it holds a digit and a letter and is not a
+    /// word, a path, a URL or a counting run (see [`super::shape::random_value`]).
+    RandomValue,
 }
 
 /// How far before a pipe into a shell the `curl`/`wget` of a `download-far-before` rule
@@ -154,6 +172,20 @@ pub struct RuleDef {
     /// The severity for `lower_near` (default `low`).
     #[serde(default)]
     pub lower_to: Option<Severity>,
+    /// Words (ASCII case-insensitive) one of which must occur within [`NEAR`] bytes of a
+    /// match for it to count: the context that makes a common shape a credential (a
+    /// `Password=` in a connection string, an `auth` value in a Docker `auths` map).
+    #[serde(default)]
+    pub require_near: Vec<String>,
+    /// The pattern describes the text from the start of a keyword hit on (the keyword list
+    /// names what may start a match, such as providers' names, and the pattern need not
+    /// repeat it): the regex runs anchored at each hit.
+    #[serde(default)]
+    pub at_keyword: bool,
+    /// A catch-all rule (a generic assignment, a provider's name with a random value): its
+    /// match is dropped where a more specific secret rule matched the same value.
+    #[serde(default)]
+    pub fallback: bool,
 }
 
 /// How far before and after a match the `lower_near` words are looked for.
@@ -198,6 +230,8 @@ pub struct Rule {
     pub reach: usize,
     /// `lower_near` words, searched ASCII case-insensitively.
     pub near: Option<aho_corasick::AhoCorasick>,
+    /// `require_near` words, searched ASCII case-insensitively.
+    pub needs: Option<aho_corasick::AhoCorasick>,
 }
 
 impl Rule {
@@ -256,7 +290,8 @@ impl Rule {
                 return Err(bad(format!("entropy floor {e} is outside 0..8")));
             }
         }
-        let anchored = super::anchor::starts_with_keyword(&def.pattern, &def.keywords);
+        let anchored =
+            def.at_keyword || super::anchor::starts_with_keyword(&def.pattern, &def.keywords);
         let reach = match def.max_len {
             None => super::matcher::WINDOW_FWD,
             Some(n) if !anchored => {
@@ -269,21 +304,21 @@ impl Rule {
             }
             Some(n) => n.max(super::matcher::MAX_MATCH) + 64,
         };
-        if let Some(k) = def.lower_near.iter().find(|k| k.len() < 3) {
-            return Err(bad(format!(
-                "lower_near word {k:?} is shorter than 3 bytes"
-            )));
-        }
-        let near = if def.lower_near.is_empty() {
-            None
-        } else {
-            Some(
-                aho_corasick::AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .build(&def.lower_near)
-                    .map_err(|e| bad(format!("lower_near words: {e}")))?,
-            )
+        let words = |field: &str, list: &[String]| {
+            if let Some(k) = list.iter().find(|k| k.len() < 3) {
+                return Err(bad(format!("{field} word {k:?} is shorter than 3 bytes")));
+            }
+            if list.is_empty() {
+                return Ok(None);
+            }
+            aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(list)
+                .map(Some)
+                .map_err(|e| bad(format!("{field} words: {e}")))
         };
+        let near = words("lower_near", &def.lower_near)?;
+        let needs = words("require_near", &def.require_near)?;
         Ok(Rule {
             def,
             regex,
@@ -292,6 +327,7 @@ impl Rule {
             source: source.to_string(),
             reach,
             near,
+            needs,
         })
     }
 }
@@ -406,6 +442,9 @@ mod tests {
             max_len: None,
             lower_near: vec![],
             lower_to: None,
+            require_near: vec![],
+            at_keyword: false,
+            fallback: false,
         }
     }
 
@@ -430,6 +469,15 @@ mod tests {
         let mut d = def(&["abc"], "abc(d)");
         d.lower_near = vec!["ab".into()];
         assert!(Rule::compile(d, "t").is_err());
+        let mut d = def(&["abc"], "abc(d)");
+        d.require_near = vec!["xy".into()];
+        assert!(Rule::compile(d, "t").is_err());
+        // a rule that says its pattern starts at the keyword runs anchored, even where the
+        // pattern does not spell the keyword out
+        let mut d = def(&["discord"], r"(?i)\b[a-z]+_token=(\w+)");
+        assert!(!Rule::compile(d.clone(), "t").is_ok_and(|r| r.anchored));
+        d.at_keyword = true;
+        assert!(Rule::compile(d, "t").is_ok_and(|r| r.anchored));
     }
 
     #[test]

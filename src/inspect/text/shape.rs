@@ -11,6 +11,10 @@ pub const EXAMPLE_NOTE: &str = "a published example or vendor placeholder value,
 pub const PUBLIC_NOTE: &str = "public by design in this context (a browser key in a web SDK \
      configuration); check that its API restrictions are set";
 
+/// The message note of a token whose built-in checksum fails (GitHub, npm).
+pub const CHECKSUM_NOTE: &str = "has the token's format but its checksum fails, so it is \
+     not a live token (a test or made-up value; listed for information)";
+
 /// Credentials that vendors publish in their documentation or ship in emulators, so they
 /// appear in countless READMEs and tests and open nothing.
 const PUBLISHED: &[&str] = &[
@@ -75,6 +79,34 @@ fn filler(body: &[u8]) -> bool {
         .filter(|w| w[1] == w[0] || w[1] == w[0].wrapping_add(1))
         .count();
     steady * 10 >= (alnum.len() - 1) * 9
+}
+
+/// A counting run rather than a random string: the value's letters, and its digits, each
+/// mostly step up by one (`abc123def456`, `a1b2c3d4e5f6`, `1234567890abcdef`), as in
+/// made-up examples. At least 12 alphanumerics.
+pub fn counting(value: &[u8]) -> bool {
+    let (mut letters, mut digits) = ((0u32, 0u32, None::<u8>), (0u32, 0u32, None::<u8>));
+    let mut n = 0;
+    for &b in value {
+        let b = b.to_ascii_lowercase();
+        let (run, first, last) = if b.is_ascii_lowercase() {
+            (&mut letters, b'a', b'z')
+        } else if b.is_ascii_digit() {
+            (&mut digits, b'0', b'9')
+        } else {
+            continue;
+        };
+        n += 1;
+        if let Some(p) = run.2 {
+            run.1 += 1;
+            if b == p + 1 || (p == last && b == first) {
+                run.0 += 1;
+            }
+        }
+        run.2 = Some(b);
+    }
+    let steps = letters.1 + digits.1;
+    n >= 12 && steps > 0 && (letters.0 + digits.0) * 10 >= steps * 6
 }
 
 /// Masked or templated values: `****`, `xxxx`, `••••`, `<redacted>`, `[hidden]`, `${VAR}`,
@@ -209,6 +241,23 @@ const NOT_SECRET_LAST: &[&str] = &[
     "class",
     "method",
     "source",
+    "tenant",
+    "subscription",
+    "org",
+    "organization",
+    "project",
+    "domain",
+    "account",
+    "user",
+    "username",
+    "email",
+    "channel",
+    "zone",
+    "app",
+    "cluster",
+    "instance",
+    "workspace",
+    "team",
 ];
 
 /// Words that anywhere in a name make it something other than a secret.
@@ -253,7 +302,91 @@ pub fn secret_name_ok(buf: &[u8], start: usize, end: usize, value: &[u8]) -> boo
     if words.iter().any(|w| NOT_SECRET_ANY.contains(&w.as_str())) {
         return false;
     }
-    !not_random(value)
+    random_value(value)
+}
+
+/// A value that can be a random credential: it holds a digit and a letter, and is not a
+/// URL, a path or dotted name of words, a phrase, or a counting run.
+pub fn random_value(v: &[u8]) -> bool {
+    v.iter().any(u8::is_ascii_digit)
+        && v.iter().any(u8::is_ascii_alphabetic)
+        && memchr::memmem::find(v, b"://").is_none()
+        && !not_random(v)
+        && !counting(v)
+}
+
+/// Whole passwords that are stock fillers on command lines and in examples.
+const FILLER_PASSWORDS: &[&str] = &[
+    "token",
+    "apikey",
+    "api_key",
+    "key",
+    "pwd",
+    "passw0rd",
+    "pass123",
+    "secret123",
+    "hunter2",
+    "123456",
+    "1234",
+    "foobar",
+    "foo",
+    "bar",
+    "yyy",
+    "xxx",
+    "abc",
+    "abc123",
+    "username",
+];
+
+/// A credential on a command line or in a credential file: `user:password` (split at the
+/// first `:`) or a password alone. The password must be a real value: not empty, not a
+/// variable or command substitution, not a placeholder, a mask or a stock filler.
+pub fn credential_ok(value: &[u8]) -> bool {
+    let unquote = |v: &'_ [u8]| -> Vec<u8> {
+        let t = |b: &u8| matches!(b, b'"' | b'\'');
+        let a = v.iter().position(|b| !t(b)).unwrap_or(v.len());
+        let z = v.iter().rposition(|b| !t(b)).map_or(a, |z| z + 1);
+        v[a..z.max(a)].to_vec()
+    };
+    let (user, pw) = match value.iter().position(|&b| b == b':') {
+        Some(i) => (unquote(&value[..i]), unquote(&value[i + 1..])),
+        None => (Vec::new(), unquote(value)),
+    };
+    let (user, pw) = (&user[..], &pw[..]);
+    let variable = |v: &[u8]| {
+        matches!(
+            v.first(),
+            Some(b'$' | b'%' | b'{' | b'<' | b'`' | b'(' | b'[')
+        ) || memchr::memmem::find(v, b"$(").is_some()
+            || memchr::memmem::find(v, b"${").is_some()
+    };
+    if pw.len() < 3 || variable(pw) || variable(user) {
+        return false;
+    }
+    if super::checks::is_placeholder(pw) || masked(pw) || masked(value) {
+        return false;
+    }
+    if FILLER_PASSWORDS
+        .iter()
+        .any(|f| pw.eq_ignore_ascii_case(f.as_bytes()))
+    {
+        return false;
+    }
+    // a name for the password rather than one (`MY-PASSWORD`, `db_secret`)
+    let lower = pw.to_ascii_lowercase();
+    if !pw.iter().any(u8::is_ascii_digit)
+        && ["password", "passwd", "secret", "token"]
+            .iter()
+            .any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())
+    {
+        return false;
+    }
+    let mut seen = [false; 256];
+    let distinct = pw
+        .iter()
+        .filter(|&&b| !std::mem::replace(&mut seen[b as usize], true))
+        .count();
+    distinct > 2
 }
 
 /// A name split into lower-case words at `_`, `-`, `.` and camelCase humps.
@@ -394,6 +527,55 @@ mod tests {
             "a{b}c",
         ] {
             assert!(!masked(v.as_bytes()), "{v}");
+        }
+    }
+
+    #[test]
+    fn counting_runs_are_not_random() {
+        for v in [
+            "abc123xyz-456def789ghij-klmnopqrstuvwx",
+            "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6",
+            "1a2b3c4d5e6f7890abcdef1234567890",
+            "0123456789abcdef",
+        ] {
+            assert!(counting(v.as_bytes()), "{v}");
+        }
+        for v in [
+            "f505aef9ebdd25b001a3ff416d4a3baf",
+            "q8Zr2Lp0Xw7Nk3Vb9Tm4Yc6Ud1Ha5Je",
+            "c57513064d6d59291f0cde2e5738713a818d8962",
+            "abc12",
+        ] {
+            assert!(!counting(v.as_bytes()), "{v}");
+        }
+    }
+
+    #[test]
+    fn credentials_on_command_lines() {
+        for v in [
+            "elastic:P@ssw0rd$1",
+            ":d2LkV78zLx!t",
+            "api:d2LkV78zLx!t",
+            "Zq81LmXp0v",
+        ] {
+            assert!(credential_ok(v.as_bytes()), "{v}");
+        }
+        for v in [
+            "test:test",
+            "$1:$2",
+            "username:token",
+            "${_username}:${_password}",
+            "SRVC_JENKINS:${APPID}",
+            "xxx:yyy",
+            "user:pass",
+            "neo4j:[PASSWORD]",
+            "$(cat ./login.txt):$(cat ./password.txt)",
+            "<user:password>",
+            "u:",
+            "MY-USER:MY-PASSWORD",
+            "db_secret",
+        ] {
+            assert!(!credential_ok(v.as_bytes()), "{v}");
         }
     }
 
