@@ -50,6 +50,10 @@ pub struct Matcher {
     /// Keyword pattern index → rules using it.
     kw_rules: Vec<Vec<u32>>,
     internal: Vec<String>,
+    /// The specific secret rules' format markers (keywords such as `xoxb-`, `NRII-`,
+    /// `pat.`): a catch-all (`fallback`) rule leaves a value holding one to the rule that
+    /// knows that format, which did not accept it.
+    markers: Option<aho_corasick::AhoCorasick>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -285,11 +289,13 @@ impl Matcher {
             .into_iter()
             .map(|d| d.to_ascii_lowercase())
             .collect();
+        let markers = format_markers(&rules);
         Ok(Matcher {
             rules,
             ac,
             kw_rules,
             internal,
+            markers,
         })
     }
 
@@ -465,11 +471,18 @@ impl Matcher {
         let secret = rule.def.category == super::rules::RuleCategory::Secret;
         // a published example (AWS documentation keys, the storage emulator's key) or a
         // vendor's filler value: listed for information, never as a live credential
-        let example = secret && shape::published_example(value, &rule.def.keywords);
+        // (a counting run such as `abcd1234abcd1234…` in a specific rule's format is a
+        // made-up example too; in a catch-all rule it is dropped below)
+        let example = secret
+            && (shape::published_example(value, &rule.def.keywords)
+                || (!rule.def.fallback && shape::counting(value) && !shape::masked(value)));
         if !example {
             if !rule.def.keep_placeholders
                 && (is_placeholder(value)
-                    || (secret && (shape::masked(value) || shape::counting(value))))
+                    || (secret
+                        && (shape::masked(value)
+                            || shape::counting(value)
+                            || shape::repetitive(value))))
             {
                 return None;
             }
@@ -479,6 +492,9 @@ impl Matcher {
                 }
             }
         }
+        if rule.def.fallback && self.markers.as_ref().is_some_and(|m| m.is_match(value)) {
+            return None;
+        }
         if let Some(ac) = &rule.needs {
             let (a, b) = (start.saturating_sub(NEAR), (end + NEAR).min(buf.len()));
             if !ac.is_match(&buf[a..b]) {
@@ -487,10 +503,19 @@ impl Matcher {
         }
         let mut host = None;
         let mut checksum_fails = false;
+        let mut expired = false;
         match rule.def.check {
             None => {}
             Some(Check::Jwt) if !shape::jwt_ok(value) => return None,
-            Some(Check::Jwt) => {}
+            Some(Check::Jwt) => expired = shape::jwt_expired(value, crate::util::now_secs()),
+            Some(Check::SasExpiry) => {
+                // the expiry may sit anywhere among the token's fields on its line
+                let a = start.saturating_sub(NEAR);
+                let a = memchr::memrchr(b'\n', &buf[a..start]).map_or(a, |p| a + p + 1);
+                let b = (end + NEAR).min(buf.len());
+                let b = memchr::memchr(b'\n', &buf[end..b]).map_or(b, |p| end + p);
+                expired = shape::sas_expired(&buf[a..b], crate::util::now_secs())
+            }
             Some(Check::SecretName) if !shape::secret_name_ok(buf, start, end, value) => {
                 return None
             }
@@ -549,6 +574,8 @@ impl Matcher {
             (Some(Severity::Info), Some(shape::EXAMPLE_NOTE))
         } else if checksum_fails {
             (Some(Severity::Info), Some(shape::CHECKSUM_NOTE))
+        } else if expired {
+            (Some(Severity::Info), Some(shape::EXPIRED_NOTE))
         } else if rule.near.as_ref().is_some_and(|ac| {
             let (a, b) = (start.saturating_sub(NEAR), (end + NEAR).min(buf.len()));
             ac.is_match(&buf[a..b])
@@ -571,6 +598,30 @@ impl Matcher {
             lowered,
         })
     }
+}
+
+/// The keywords of specific secret rules that are marks of a token's own format rather
+/// than names: those holding a character other than a letter (`ghp_`, `NRII-`, `sk.eyJ`,
+/// `:AA`) or an upper-case letter among at least four (`AKIA`, `ATBB`).
+fn format_markers(rules: &[Rule]) -> Option<aho_corasick::AhoCorasick> {
+    let mut marks: Vec<&str> = Vec::new();
+    for r in rules {
+        if r.def.fallback || r.def.category != super::rules::RuleCategory::Secret {
+            continue;
+        }
+        for k in &r.def.keywords {
+            let odd = k.bytes().any(|b| !b.is_ascii_alphabetic());
+            let upper = k.len() >= 4 && k.bytes().any(|b| b.is_ascii_uppercase());
+            if (odd || upper) && !k.bytes().any(|b| b.is_ascii_whitespace()) {
+                marks.push(k);
+            }
+        }
+    }
+    if marks.is_empty() {
+        return None;
+    }
+    // as written: vendors' prefixes are case-sensitive (`A3-` is not `a3-` in a hex string)
+    aho_corasick::AhoCorasick::new(&marks).ok()
 }
 
 /// Whether `b` holds `curl` or `wget` as a word (ASCII case-insensitive).

@@ -108,6 +108,8 @@ pub enum Check {
     /// A value assigned to a provider's name: it holds a digit and a letter and is not a
     /// word, a path, a URL or a counting run (see [`super::shape::random_value`]).
     RandomValue,
+    /// A shared access signature: one whose `se=` expiry has passed is listed at info.
+    SasExpiry,
 }
 
 /// How far before a pipe into a shell the `curl`/`wget` of a `download-far-before` rule

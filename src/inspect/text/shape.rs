@@ -15,6 +15,11 @@ pub const PUBLIC_NOTE: &str = "public by design in this context (a browser key i
 pub const CHECKSUM_NOTE: &str = "has the token's format but its checksum fails, so it is \
      not a live token (a test or made-up value; listed for information)";
 
+/// The message note of a credential whose own expiry has passed (a JWT's `exp`, a SAS
+/// token's `se`).
+pub const EXPIRED_NOTE: &str = "has expired by its own expiry field, so it no longer opens \
+     anything (listed for information; check that no live copy sits elsewhere)";
+
 /// Credentials that vendors publish in their documentation or ship in emulators, so they
 /// appear in countless READMEs and tests and open nothing.
 const PUBLISHED: &[&str] = &[
@@ -109,6 +114,79 @@ pub fn counting(value: &[u8]) -> bool {
     n >= 12 && steps > 0 && (letters.0 + digits.0) * 10 >= steps * 6
 }
 
+/// Made of runs of repeated characters (`AAAABBBBCCCC`, `5555555dAAAAA7777777`): at least
+/// 30 % of the value in runs of three or more, of at least three different characters.
+/// Random strings almost never have such runs; base64 of binary data has runs of `A` (zero
+/// bytes) only, which do not count as three characters.
+pub fn repetitive(value: &[u8]) -> bool {
+    if value.len() < 12 {
+        return false;
+    }
+    let (mut in_runs, mut run) = (0usize, 1usize);
+    let mut chars = [false; 256];
+    for i in 1..=value.len() {
+        if i < value.len() && value[i] == value[i - 1] {
+            run += 1;
+            continue;
+        }
+        if run >= 3 {
+            in_runs += run;
+            chars[value[i - 1] as usize] = true;
+        }
+        run = 1;
+    }
+    in_runs * 10 >= value.len() * 3 && chars.iter().filter(|&&c| c).count() >= 3
+}
+
+/// The base64url engine for JWT segments (padding optional, trailing bits allowed).
+fn b64url() -> base64::engine::GeneralPurpose {
+    base64::engine::GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    )
+}
+
+/// A JWT whose payload names an expiry (`exp`, seconds since the epoch) before `now`.
+pub fn jwt_expired(value: &[u8], now: i64) -> bool {
+    let Some(payload) = value.split(|&b| b == b'.').nth(1) else {
+        return false;
+    };
+    if payload.len() > 8192 {
+        return false;
+    }
+    let Ok(json) = b64url().decode(payload) else {
+        return false;
+    };
+    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&json)
+        .ok()
+        .and_then(|m| m.get("exp").and_then(serde_json::Value::as_f64))
+        .is_some_and(|exp| exp < now as f64)
+}
+
+/// A shared access signature whose `se=` (signed expiry, `YYYY-MM-DD…`) day has ended
+/// before `now`.
+pub fn sas_expired(text: &[u8], now: i64) -> bool {
+    let Some(at) = memchr::memmem::find_iter(text, b"se=")
+        .find(|&i| i == 0 || matches!(text[i - 1], b'?' | b'&' | b';' | b'"' | b'\''))
+    else {
+        return false;
+    };
+    let d = &text[at + 3..];
+    let date = match d.get(..10) {
+        Some(x) if x[4] == b'-' && x[7] == b'-' => x,
+        _ => return false,
+    };
+    let Ok(date) = std::str::from_utf8(date) else {
+        return false;
+    };
+    match crate::util::parse_time(&format!("{date}T23:59:59Z")) {
+        Ok(end) => end < now,
+        Err(_) => false,
+    }
+}
+
 /// Masked or templated values: `****`, `xxxx`, `••••`, `<redacted>`, `[hidden]`, `${VAR}`,
 /// `{{ var }}`, `#{var}`, `%(var)s`, `%VAR%`, `@VAR@`, `{var}`.
 pub fn masked(value: &[u8]) -> bool {
@@ -166,19 +244,23 @@ pub fn jwt_ok(value: &[u8]) -> bool {
     }
     let head = head.strip_suffix(b"==").unwrap_or(head);
     let head = head.strip_suffix(b"=").unwrap_or(head);
-    let engine = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::URL_SAFE,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_allow_trailing_bits(true)
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-    );
-    let Ok(json) = engine.decode(head) else {
+    let Ok(json) = b64url().decode(head) else {
         return false;
     };
-    match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&json) {
+    let alg = match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&json) {
         Ok(m) => m.get("alg").is_some_and(serde_json::Value::is_string),
         Err(_) => false,
-    }
+    };
+    // a signed token (three parts) carries its claims as a JSON object too
+    let mut parts = value.split(|&b| b == b'.');
+    let claims = match (parts.nth(1), parts.next(), parts.next()) {
+        (Some(p), Some(_), None) if p.len() <= 8192 => b64url().decode(p).ok().is_some_and(|c| {
+            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&c).is_ok()
+        }),
+        (Some(p), Some(_), None) => p.len() > 8192,
+        _ => true,
+    };
+    alg && claims
 }
 
 /// Words that, as the last word of a name, make it name something other than a secret:
@@ -308,7 +390,11 @@ pub fn secret_name_ok(buf: &[u8], start: usize, end: usize, value: &[u8]) -> boo
 /// A value that can be a random credential: it holds a digit and a letter, and is not a
 /// URL, a path or dotted name of words, a phrase, or a counting run.
 pub fn random_value(v: &[u8]) -> bool {
-    v.iter().any(u8::is_ascii_digit)
+    let lower = v.to_ascii_lowercase();
+    // publishable keys are public by design (`pk_live_…`, `live_pub_…`)
+    let public = lower.starts_with(b"pk_") || memchr::memmem::find(&lower, b"_pub_").is_some();
+    !public
+        && v.iter().any(u8::is_ascii_digit)
         && v.iter().any(u8::is_ascii_alphabetic)
         && memchr::memmem::find(v, b"://").is_none()
         && !not_random(v)
@@ -531,6 +617,46 @@ mod tests {
     }
 
     #[test]
+    fn expiry_fields() {
+        // {"alg":"HS256","typ":"JWT"} . {"sub":"1","exp":1416239122} (2014)
+        let old =
+            b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIiwiZXhwIjoxNDE2MjM5MTIyfQ.sig";
+        // {"sub":"1","exp":4416239022} (2109)
+        let live =
+            b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIiwiZXhwIjo0NDE2MjM5MDIyfQ.sig";
+        let now = 1_780_000_000; // 2026
+        assert!(jwt_expired(old, now));
+        assert!(!jwt_expired(live, now));
+        // no exp at all: not known to be expired
+        assert!(!jwt_expired(
+            b"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig",
+            now
+        ));
+        assert!(sas_expired(
+            b"?sv=2022-11-02&se=2025-04-04T15:24:52Z&sig=x",
+            now
+        ));
+        assert!(!sas_expired(
+            b"?sv=2022-11-02&se=2099-01-01T00:00:00Z&sig=x",
+            now
+        ));
+        assert!(!sas_expired(b"?sv=2022-11-02&sig=x", now));
+        assert!(!sas_expired(b"?sv=2022-11-02&use=2020-01-01&sig=x", now));
+    }
+
+    #[test]
+    fn repeated_runs() {
+        assert!(repetitive(b"sgp_5555555dAAAAA7777777CcccCFaaaaaaaaaaaaaa"));
+        assert!(repetitive(b"5Aep861eN26Sp9j0R5QPjh0AAAABBBBCCCCjcNqfo5kVBplkpP5tzyWXyVGAivx26AAAABBBBjYE133BBBBEEEE"));
+        assert!(!repetitive(b"q8Zr2Lp0Xw7Nk3Vb9Tm4Yc6Ud1Ha5Je"));
+        assert!(!repetitive(b"AKIA4WXFOGO6MVN6A6WF"));
+        // the first line of an OpenSSH key: zero bytes, runs of one character only
+        assert!(!repetitive(
+            b"b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW"
+        ));
+    }
+
+    #[test]
     fn counting_runs_are_not_random() {
         for v in [
             "abc123xyz-456def789ghij-klmnopqrstuvwx",
@@ -587,6 +713,8 @@ mod tests {
         assert!(!jwt_ok(b"eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJ4In0.sig"));
         // not JSON at all
         assert!(!jwt_ok(b"eyJub3QganNvbg.eyJ4In0.sig"));
+        // a header that names its algorithm, claims that are not JSON
+        assert!(!jwt_ok(b"eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJhcGkubGl2ZXN0b3JtLmNvIiwianRpIjoiOaFI2p8Vo2dnHiy5Ox.sig"));
         // {"alg":1}: not a name
         assert!(!jwt_ok(b"eyJhbGciOjF9.eyJ4In0.sig"));
     }
