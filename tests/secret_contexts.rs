@@ -346,7 +346,7 @@ fn long_forms() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     // a JWT whose claims run past 2 KB (group lists), header naming its algorithm
-    let groups: Vec<String> = (0..120).map(|i| format!("\"team-{i:03}\"")).collect();
+    let groups: Vec<String> = (0..200).map(|i| format!("\"team-{i:03}\"")).collect();
     let claims = format!(
         "{{\"sub\":\"svc\",\"groups\":[{}],\"exp\":4416239022}}",
         groups.join(",")

@@ -471,12 +471,15 @@ impl Matcher {
         let secret = rule.def.category == super::rules::RuleCategory::Secret;
         // a published example (AWS documentation keys, the storage emulator's key) or a
         // vendor's filler value: listed for information, never as a live credential
-        // (a counting run such as `abcd1234abcd1234…` in a specific rule's format is a
-        // made-up example too; in a catch-all rule it is dropped below)
-        let example = secret
-            && (shape::published_example(value, &rule.def.keywords)
-                || (!rule.def.fallback && shape::counting(value) && !shape::masked(value)));
-        if !example {
+        let example = secret && shape::published_example(value, &rule.def.keywords);
+        // a counting run such as `abcd1234abcd1234…` in a specific rule's format: listed
+        // at low, as most likely made up (in a catch-all rule it is dropped below)
+        let made_up = secret
+            && !example
+            && !rule.def.fallback
+            && shape::counting(value)
+            && !shape::masked(value);
+        if !example && !made_up {
             if !rule.def.keep_placeholders
                 && (is_placeholder(value)
                     || (secret
@@ -572,6 +575,8 @@ impl Matcher {
         }
         let (severity, lowered) = if example {
             (Some(Severity::Info), Some(shape::EXAMPLE_NOTE))
+        } else if made_up {
+            (Some(Severity::Low), Some(shape::MADE_UP_NOTE))
         } else if checksum_fails {
             (Some(Severity::Info), Some(shape::CHECKSUM_NOTE))
         } else if expired {

@@ -11,6 +11,10 @@ pub const EXAMPLE_NOTE: &str = "a published example or vendor placeholder value,
 pub const PUBLIC_NOTE: &str = "public by design in this context (a browser key in a web SDK \
      configuration); check that its API restrictions are set";
 
+/// The message note of a value in a token's format that counts up like a made-up example.
+pub const MADE_UP_NOTE: &str = "has the format, but its characters count up \
+     (`abcd1234…`) like a made-up example; check whether it is real";
+
 /// The message note of a token whose built-in checksum fails (GitHub, npm).
 pub const CHECKSUM_NOTE: &str = "has the token's format but its checksum fails, so it is \
      not a live token (a test or made-up value; listed for information)";
