@@ -498,6 +498,13 @@ impl Matcher {
         if rule.def.fallback && self.markers.as_ref().is_some_and(|m| m.is_match(value)) {
             return None;
         }
+        if !rule.names.is_empty() {
+            let from = start.saturating_sub(super::rules::NAMES_BACK);
+            let line = memchr::memrchr(b'\n', &buf[from..start]).map_or(from, |p| from + p + 1);
+            if !super::rules::name_before(&buf[line..start], &rule.names) {
+                return None;
+            }
+        }
         if let Some(ac) = &rule.needs {
             let (a, b) = (start.saturating_sub(NEAR), (end + NEAR).min(buf.len()));
             if !ac.is_match(&buf[a..b]) {

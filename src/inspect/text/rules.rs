@@ -188,7 +188,19 @@ pub struct RuleDef {
     /// match is dropped where a more specific secret rule matched the same value.
     #[serde(default)]
     pub fallback: bool,
+    /// Names (ASCII case-insensitive; `_`, `-`, `.` and spaces ignored) one of which must
+    /// begin a word, or a run of up to three words, on the match's line in the
+    /// [`NAMES_BACK`] bytes before it: `discord` for `DISCORD_API_KEY = …` matched at `_KEY`,
+    /// `newrelic` for `new relic license key = …`. Kept out of the keyword automaton, so a
+    /// long list of names costs nothing until a keyword hit needs them.
+    #[serde(default)]
+    pub names_before: Vec<String>,
 }
+
+/// How far before a match its `names_before` are looked for.
+pub const NAMES_BACK: usize = 48;
+/// Longest name in `names_before`, after normalising.
+pub const MAX_NAME: usize = 40;
 
 /// How far before and after a match the `lower_near` words are looked for.
 pub const NEAR: usize = 512;
@@ -234,6 +246,8 @@ pub struct Rule {
     pub near: Option<aho_corasick::AhoCorasick>,
     /// `require_near` words, searched ASCII case-insensitively.
     pub needs: Option<aho_corasick::AhoCorasick>,
+    /// `names_before`, normalised (lower case, letters and digits only).
+    pub names: std::collections::HashSet<Vec<u8>>,
 }
 
 impl Rule {
@@ -321,6 +335,16 @@ impl Rule {
         };
         let near = words("lower_near", &def.lower_near)?;
         let needs = words("require_near", &def.require_near)?;
+        let mut names = std::collections::HashSet::new();
+        for n in &def.names_before {
+            let k = normal_name(n.as_bytes());
+            if k.len() < 3 || k.len() > MAX_NAME {
+                return Err(bad(format!(
+                    "names_before name {n:?} must have 3 to {MAX_NAME} letters and digits"
+                )));
+            }
+            names.insert(k);
+        }
         Ok(Rule {
             def,
             regex,
@@ -330,8 +354,54 @@ impl Rule {
             reach,
             near,
             needs,
+            names,
         })
     }
+}
+
+/// A name as `names_before` compares it: lower case, letters and digits only.
+pub fn normal_name(n: &[u8]) -> Vec<u8> {
+    n.iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+        .collect()
+}
+
+/// Whether a word, or a run of up to three words, in `before` (the text before a match on
+/// its line) begins with one of `names` (normalised). Words split at non-alphanumerics and
+/// at lower-to-upper case humps.
+pub fn name_before(before: &[u8], names: &std::collections::HashSet<Vec<u8>>) -> bool {
+    let mut words: Vec<&[u8]> = Vec::new();
+    let mut s = None;
+    for i in 0..=before.len() {
+        let b = before.get(i).copied();
+        let alnum = b.is_some_and(|b| b.is_ascii_alphanumeric());
+        let hump = alnum
+            && i > 0
+            && b.is_some_and(|b| b.is_ascii_uppercase())
+            && before[i - 1].is_ascii_lowercase();
+        if let Some(st) = s {
+            if !alnum || hump {
+                words.push(&before[st..i]);
+                s = None;
+            }
+        }
+        if alnum && s.is_none() {
+            s = Some(i);
+        }
+    }
+    let mut joined = Vec::with_capacity(MAX_NAME);
+    for i in 0..words.len() {
+        joined.clear();
+        for w in words.iter().skip(i).take(3) {
+            joined.extend(w.iter().map(u8::to_ascii_lowercase));
+            let top = joined.len().min(MAX_NAME);
+            if (3..=top).any(|n| names.contains(&joined[..n])) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Parse the rules of one TOML file.
@@ -447,6 +517,38 @@ mod tests {
             require_near: vec![],
             at_keyword: false,
             fallback: false,
+            names_before: vec![],
+        }
+    }
+
+    #[test]
+    fn names_before_a_match() {
+        let names: std::collections::HashSet<Vec<u8>> =
+            ["discord", "newrelic", "etsy", "sumologic"]
+                .iter()
+                .map(|n| normal_name(n.as_bytes()))
+                .collect();
+        for before in [
+            &b"DISCORD_API"[..],
+            b"discord",
+            b"export NEW_RELIC",
+            b"new relic license ",
+            b"  <ETSY",
+            b"[DEBUG] Using sumologicAccess",
+            b"flutter discordBot",
+        ] {
+            assert!(
+                name_before(before, &names),
+                "{}",
+                String::from_utf8_lossy(before)
+            );
+        }
+        for before in [&b"my_api"[..], b"disco ball", b"", b"relic new "] {
+            assert!(
+                !name_before(before, &names),
+                "{}",
+                String::from_utf8_lossy(before)
+            );
         }
     }
 
