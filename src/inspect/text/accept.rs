@@ -6,7 +6,7 @@ use super::checks::{entropy, github_checksum_ok, is_placeholder};
 use super::context::{
     call_target, in_license_text, is_license_file, is_source_code, names_a_namespace, setting_on,
 };
-use super::host::{classify, parse_authority, show, AllowList, HostKind};
+use super::host::{classify, classify_call, parse_authority, show, AllowList, HostKind};
 use super::matcher::RawMatch;
 use super::rules::{Check, Rule, FAR_DOWNLOAD, MAX_LINE_LOOKBACK, NEAR};
 use super::shape;
@@ -162,7 +162,7 @@ pub fn accept(
             let after = &buf[end..(end + AFTER).min(buf.len())];
             if let Some(target) = call_target(&buf[start..end], after) {
                 if let Some(h) = parse_authority(target) {
-                    if classify(&h, allow) == HostKind::Harmless {
+                    if classify_call(&h, allow) == HostKind::Harmless {
                         return None;
                     }
                     host = Some(show(&h));
