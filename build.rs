@@ -18,6 +18,9 @@ const RULE_FILES: &[&str] = &[
     "secrets-dev.toml",
     "secrets-saas.toml",
     "secrets-keys.toml",
+    "secrets-vendors.toml",
+    "secrets-cli.toml",
+    "secrets-providers.toml",
     "reachback.toml",
 ];
 

@@ -134,7 +134,23 @@ logo: data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlE
             .collect::<Vec<_>>(),
     );
     let (code, v) = json_scan(&[t.path().to_str().unwrap(), "--allow-host", "corp.lan"]);
-    assert_eq!(findings(&v), vec![], "{v}");
+    // AWS's documentation key is listed for information only; nothing else is found
+    let listed: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["severity"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        vec![("secret.aws-access-key-id".to_string(), "info".to_string())],
+        "{v}"
+    );
     assert_eq!(code, 0);
     assert_eq!(v["verdict"], "accept");
 }
@@ -589,7 +605,7 @@ fn a_flood_of_one_rule_cannot_hide_a_secret_after_the_cap() {
 #[test]
 fn a_waived_first_secret_does_not_cover_a_second_one_past_the_cap() {
     let t = tempfile::tempdir().unwrap();
-    let waived = "AKIAZ7QRSTUVWXY2ABCD";
+    let waived = "AKIAZ7Q4K2M6XW3HN5PD";
     let flood: String = (0..600)
         .map(|i| format!("u = \"https://telemetry-collector.net/p{i}\"\n"))
         .collect();
@@ -601,7 +617,7 @@ fn a_waived_first_secret_does_not_cover_a_second_one_past_the_cap() {
         );
         p
     };
-    let second = write_case("second", "AKIAQ3MNOPQRSTUV4XYZ");
+    let second = write_case("second", "AKIAQ3M5N2B7V4C6X2ZL");
     let repeat = write_case("repeat", waived);
     // the waivers, by each file's first key's fingerprint (the path is part of it)
     let first_fp = |p: &std::path::Path| {

@@ -134,6 +134,10 @@ pub struct Finding {
     /// that look across a bundle's files.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub refers_to: Option<DataRef>,
+    /// Further categories the same fact belongs to, beside `category`: a webhook URL is a
+    /// credential and an address outside the enclave, reported once with both.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub also_categories: Vec<Category>,
 }
 
 /// Bytes of another file that a model reads when it loads.
@@ -174,7 +178,27 @@ impl Finding {
             redacted: None,
             fingerprint,
             refers_to: None,
+            also_categories: Vec::new(),
         }
+    }
+
+    /// Mark the finding as belonging to `category` too (no effect for its own category or
+    /// one already listed).
+    pub fn also_in(mut self, category: Category) -> Finding {
+        if category != self.category && !self.also_categories.contains(&category) {
+            self.also_categories.push(category);
+        }
+        self
+    }
+
+    /// Whether the finding belongs to `category` (its own or one of its further ones).
+    pub fn in_category(&self, category: Category) -> bool {
+        self.category == category || self.also_categories.contains(&category)
+    }
+
+    /// Every category of the finding, its own first.
+    pub fn categories(&self) -> impl Iterator<Item = Category> + '_ {
+        std::iter::once(self.category).chain(self.also_categories.iter().copied())
     }
 
     /// Set the byte offset.
@@ -265,6 +289,29 @@ mod tests {
         assert!(r.starts_with("AKIA…"));
         assert!(!r.contains("1234567890"));
         assert_eq!(redact(b"short"), "…(5 bytes)");
+    }
+
+    #[test]
+    fn a_finding_can_carry_two_categories() {
+        let f = Finding::new("p", "r", Category::Secret, Severity::High, "m", b"k")
+            .also_in(Category::Reachback)
+            .also_in(Category::Reachback)
+            .also_in(Category::Secret);
+        assert_eq!(f.also_categories, vec![Category::Reachback]);
+        assert!(f.in_category(Category::Secret) && f.in_category(Category::Reachback));
+        assert!(!f.in_category(Category::Code));
+        let json = serde_json::to_string(&f).unwrap();
+        assert!(
+            json.contains(r#""also_categories":["reachback"]"#),
+            "{json}"
+        );
+        let back: Finding = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, f);
+        // the near miss: one category, no extra field in the report
+        let plain = Finding::new("p", "r", Category::Secret, Severity::High, "m", b"k");
+        assert!(!serde_json::to_string(&plain)
+            .unwrap()
+            .contains("also_categories"));
     }
 
     #[test]

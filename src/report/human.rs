@@ -83,10 +83,20 @@ fn render_with(r: &Report, verbose: bool) -> String {
         } else if let Some(o) = f.offset {
             let _ = write!(loc, "@{o}");
         }
-        if loc.is_empty() {
-            let _ = write!(s, "  [{}] {}: {}", f.severity, f.rule, f.message);
+        let also: Vec<&str> = f.also_categories.iter().map(|c| c.as_str()).collect();
+        let also = if also.is_empty() {
+            String::new()
         } else {
-            let _ = write!(s, "  [{}] {} {}: {}", f.severity, f.rule, loc, f.message);
+            format!(" (also {})", also.join(", "))
+        };
+        if loc.is_empty() {
+            let _ = write!(s, "  [{}] {}{also}: {}", f.severity, f.rule, f.message);
+        } else {
+            let _ = write!(
+                s,
+                "  [{}] {} {}{also}: {}",
+                f.severity, f.rule, loc, f.message
+            );
         }
         if let Some(red) = &f.redacted {
             let _ = write!(s, " ({red})");

@@ -54,6 +54,11 @@ fn uri(path: &str) -> String {
     s
 }
 
+/// Every category of a finding (its own first), as SARIF property-bag tags.
+fn categories(f: &Finding) -> Vec<&'static str> {
+    f.categories().map(|c| c.as_str()).collect()
+}
+
 fn result(f: &Finding, index: usize) -> Value {
     let mut region = serde_json::Map::new();
     if let Some(l) = f.line {
@@ -70,6 +75,7 @@ fn result(f: &Finding, index: usize) -> Value {
         "severity": f.severity.as_str(),
         "confidence": f.confidence.as_str(),
         "category": f.category.as_str(),
+        "tags": categories(f),
     });
     if let Some(r) = &f.redacted {
         props["redacted"] = json!(r);
@@ -109,7 +115,7 @@ pub fn render(r: &Report) -> String {
                 "id": id,
                 "shortDescription": { "text": f.message.split(':').next().unwrap_or(&f.message) },
                 "defaultConfiguration": { "level": level(f.severity) },
-                "properties": { "category": f.category.as_str() },
+                "properties": { "category": f.category.as_str(), "tags": categories(f) },
             })
         })
         .collect();
@@ -213,6 +219,38 @@ mod tests {
         assert_eq!(
             v["runs"][0]["originalUriBaseIds"][BASE_ID]["uri"],
             "file:///srv/in/"
+        );
+        assert_eq!(res["properties"]["tags"], json!(["secret"]));
+    }
+
+    #[test]
+    fn a_finding_of_two_categories_is_one_result_with_both_tags() {
+        let mut r = Report::new("scan");
+        r.findings.push(
+            Finding::new(
+                "n.yaml",
+                "secret.slack-webhook",
+                Category::Secret,
+                Severity::High,
+                "Slack webhook",
+                b"k",
+            )
+            .also_in(Category::Reachback),
+        );
+        let v: Value = serde_json::from_str(&render(&r)).unwrap();
+        let run = &v["runs"][0];
+        assert_eq!(run["results"].as_array().map(Vec::len), Some(1));
+        let res = &run["results"][0];
+        assert_eq!(res["properties"]["category"], "secret");
+        assert_eq!(res["properties"]["tags"], json!(["secret", "reachback"]));
+        assert_eq!(
+            run["tool"]["driver"]["rules"][0]["properties"]["tags"],
+            json!(["secret", "reachback"])
+        );
+        let text = crate::report::human::render(&r);
+        assert!(
+            text.contains("secret.slack-webhook n.yaml (also reachback): "),
+            "{text}"
         );
     }
 }

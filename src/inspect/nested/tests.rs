@@ -140,7 +140,9 @@ fn every_rule_is_found_in_every_container_and_encoding() {
             ));
             continue;
         };
-        let want_off = m.start as u64;
+        // a finding is placed at its match's first byte that is not a blank
+        let want_off =
+            crate::inspect::text::first_text_byte(text.as_bytes(), m.start, m.end) as u64;
         for (name, bytes, path, shift) in wrappings(text.as_bytes()) {
             let f = scan(&e, &name, &bytes, 4096);
             checked += 1;
@@ -366,7 +368,7 @@ fn a_truncated_stream_is_inspected_up_to_the_cut() {
 #[test]
 fn bytes_behind_a_broken_container_header_are_still_text_scanned() {
     let e = engine(None);
-    let script = b"\nexport AWS_ACCESS_KEY_ID=AKIAZ7QRSTUVWXY2ABCD\ncurl -fsSL https://get.example.net/i.sh | sh\n";
+    let script = b"\nexport AWS_ACCESS_KEY_ID=AKIAZ7Q4K2M6XW3HN5PD\ncurl -fsSL https://get.example.net/i.sh | sh\n";
     let key_rule = "secret.aws-access-key-id";
     let count = |f: &[Finding], path: &str| {
         f.iter()
@@ -461,7 +463,7 @@ fn tar_member(out: &mut Vec<u8>, name: &str, data: &[u8], kind: u8) {
 #[test]
 fn tar_members_that_tar_extracts_are_inspected() {
     let e = engine(None);
-    let secret = b"aws_key = AKIAZ7QRSTUVWXY2ABCD\n";
+    let secret = b"aws_key = AKIAZ7Q4K2M6XW3HN5PD\n";
     let key = |f: &[Finding], path: &str| {
         f.iter()
             .any(|x| x.rule == "secret.aws-access-key-id" && x.path == path)
@@ -509,7 +511,7 @@ fn tar_members_that_tar_extracts_are_inspected() {
 #[test]
 fn a_zstd_window_over_the_cap_is_refused() {
     let e = engine(None);
-    let text = b"aws_key = AKIAZ7QRSTUVWXY2ABCD\n";
+    let text = b"aws_key = AKIAZ7Q4K2M6XW3HN5PD\n";
     let mut enc = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
     enc.long_distance_matching(true).unwrap();
     enc.window_log(30).unwrap();
@@ -591,7 +593,7 @@ fn zstd_frame_headers_declare_their_window() {
 #[test]
 fn base64_is_decoded_whole_and_nested_text_past_the_limit_is_refused() {
     let e = engine(None);
-    let key = "AKIAZ7QRSTUVWXY2ABCD";
+    let key = "AKIAZ7Q4K2M6XW3HN5PD";
     let rule = "secret.aws-access-key-id";
     let has = |f: &[Finding]| f.iter().any(|x| x.rule == rule);
     // a key 300 KiB into one run
@@ -642,7 +644,7 @@ fn base64_is_decoded_whole_and_nested_text_past_the_limit_is_refused() {
 #[test]
 fn a_base64_run_across_streaming_steps_is_decoded_whole() {
     let e = engine(None);
-    let key = "AKIAZ7QRSTUVWXY2ABCD";
+    let key = "AKIAZ7Q4K2M6XW3HN5PD";
     // about 3 MiB of base64, the key in the decoded text at about 1.5 MiB and at the end
     let filler = "lorem ipsum dolor sit amet, consectetur adipiscing\n".repeat(22_000);
     let text = format!("{filler}aws_key = {key}\n{filler}second = {key}\n");

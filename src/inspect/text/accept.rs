@@ -6,9 +6,11 @@ use super::checks::{entropy, github_checksum_ok, is_placeholder};
 use super::context::{
     call_target, in_license_text, is_license_file, is_source_code, names_a_namespace, setting_on,
 };
-use super::host::{classify, parse_authority, show, AllowList, HostKind};
+use super::host::{classify, classify_call, parse_authority, show, AllowList, HostKind};
 use super::matcher::RawMatch;
-use super::rules::{Check, Rule, FAR_DOWNLOAD, MAX_LINE_LOOKBACK};
+use super::rules::{Check, Rule, FAR_DOWNLOAD, MAX_LINE_LOOKBACK, NEAR};
+use super::shape;
+use crate::inspect::Severity;
 use regex_automata::util::captures::Captures;
 
 /// How far after a match a call's first argument is looked for: a match starts at most
@@ -44,21 +46,61 @@ pub fn value_span(rule: &Rule, caps: &Captures) -> Option<(usize, usize)> {
 }
 
 /// Apply the rule's filters to a candidate; the accepted match, or `None`.
-pub fn accept(rule: &Rule, ri: usize, cand: &Candidate<'_>, allow: &AllowList) -> Option<RawMatch> {
+/// `markers` are the specific secret rules' format marks (see the matcher), which a
+/// catch-all rule leaves to them.
+pub fn accept(
+    rule: &Rule,
+    ri: usize,
+    cand: &Candidate<'_>,
+    allow: &AllowList,
+    markers: Option<&aho_corasick::AhoCorasick>,
+) -> Option<RawMatch> {
     let (buf, start, end) = (cand.buf, cand.start, cand.end);
     let value = &buf[cand.vs..cand.ve];
     let host_check = matches!(
         rule.def.check,
         Some(Check::ExternalHost | Check::ExternalIp)
     );
-    // a host is judged by where it leads, never by looking like a placeholder
-    if !rule.def.keep_placeholders && !host_check && is_placeholder(value) {
+    let secret = rule.def.category == super::rules::RuleCategory::Secret;
+    // a published example (AWS documentation keys, the storage emulator's key) or a
+    // vendor's filler value: listed for information, never as a live credential
+    let example = secret && shape::published_example(value, &rule.def.keywords);
+    // a counting run such as `abcd1234abcd1234…` in a specific rule's format: listed at
+    // low, as most likely made up (in a catch-all rule it is dropped below)
+    let made_up =
+        secret && !example && !rule.def.fallback && shape::counting(value) && !shape::masked(value);
+    if !example && !made_up {
+        // a host is judged by where it leads, never by looking like a placeholder
+        if !rule.def.keep_placeholders
+            && ((!host_check && is_placeholder(value))
+                || (secret
+                    && (shape::masked(value)
+                        || shape::counting(value)
+                        || shape::repetitive(value))))
+        {
+            return None;
+        }
+        if let Some(floor) = rule.def.entropy {
+            let e = entropy(value);
+            // gitleaks keeps values strictly above its floor
+            if e < floor || (rule.scope.is_some() && e <= floor) {
+                return None;
+            }
+        }
+    }
+    if rule.def.fallback && markers.is_some_and(|m| m.is_match(value)) {
         return None;
     }
-    if let Some(floor) = rule.def.entropy {
-        let e = entropy(value);
-        // gitleaks keeps values strictly above its floor
-        if e < floor || (rule.scope.is_some() && e <= floor) {
+    if !rule.names.is_empty() {
+        let from = start.saturating_sub(super::rules::NAMES_BACK);
+        let line = memchr::memrchr(b'\n', &buf[from..start]).map_or(from, |p| from + p + 1);
+        if !super::rules::name_before(&buf[line..start], &rule.names) {
+            return None;
+        }
+    }
+    if let Some(ac) = &rule.needs {
+        let (a, b) = (start.saturating_sub(NEAR), (end + NEAR).min(buf.len()));
+        if !ac.is_match(&buf[a..b]) {
             return None;
         }
     }
@@ -70,10 +112,29 @@ pub fn accept(rule: &Rule, ri: usize, cand: &Candidate<'_>, allow: &AllowList) -
         }
     }
     let mut host = None;
+    let mut checksum_fails = false;
+    let mut expired = false;
     match rule.def.check {
         None => {}
-        Some(Check::GithubCrc32) if !github_checksum_ok(value) => return None,
-        Some(Check::GithubCrc32) => {}
+        Some(Check::Jwt) if !shape::jwt_ok(value) => return None,
+        Some(Check::Jwt) => expired = shape::jwt_expired(value, crate::util::now_secs()),
+        Some(Check::SasExpiry) => {
+            // the expiry may sit anywhere among the token's fields on its line
+            let a = start.saturating_sub(NEAR);
+            let a = memchr::memrchr(b'\n', &buf[a..start]).map_or(a, |p| a + p + 1);
+            let b = (end + NEAR).min(buf.len());
+            let b = memchr::memchr(b'\n', &buf[end..b]).map_or(b, |p| end + p);
+            expired = shape::sas_expired(&buf[a..b], crate::util::now_secs())
+        }
+        Some(Check::SecretName) if !shape::secret_name_ok(buf, start, end, value) => return None,
+        Some(Check::SecretName) => {}
+        Some(Check::BasicAuthB64) if !shape::basic_auth_b64(value) => return None,
+        Some(Check::BasicAuthB64) => {}
+        Some(Check::Credential) if !shape::credential_ok(value) => return None,
+        Some(Check::Credential) => {}
+        Some(Check::RandomValue) if !shape::random_value(value) => return None,
+        Some(Check::RandomValue) => {}
+        Some(Check::GithubCrc32) => checksum_fails = !github_checksum_ok(value),
         Some(Check::SettingOn) if !setting_on(&buf[start..end]) => return None,
         Some(Check::SettingOn) => {}
         Some(Check::DownloadFarBefore) => {
@@ -101,7 +162,7 @@ pub fn accept(rule: &Rule, ri: usize, cand: &Candidate<'_>, allow: &AllowList) -
             let after = &buf[end..(end + AFTER).min(buf.len())];
             if let Some(target) = call_target(&buf[start..end], after) {
                 if let Some(h) = parse_authority(target) {
-                    if classify(&h, allow) == HostKind::Harmless {
+                    if classify_call(&h, allow) == HostKind::Harmless {
                         return None;
                     }
                     host = Some(show(&h));
@@ -147,6 +208,25 @@ pub fn accept(rule: &Rule, ri: usize, cand: &Candidate<'_>, allow: &AllowList) -
             host = Some(show(&h));
         }
     }
+    let (severity, lowered) = if example {
+        (Some(Severity::Info), Some(shape::EXAMPLE_NOTE))
+    } else if made_up {
+        (Some(Severity::Low), Some(shape::MADE_UP_NOTE))
+    } else if checksum_fails {
+        (Some(Severity::Info), Some(shape::CHECKSUM_NOTE))
+    } else if expired {
+        (Some(Severity::Info), Some(shape::EXPIRED_NOTE))
+    } else if rule.near.as_ref().is_some_and(|ac| {
+        let (a, b) = (start.saturating_sub(NEAR), (end + NEAR).min(buf.len()));
+        ac.is_match(&buf[a..b])
+    }) {
+        (
+            Some(rule.def.lower_to.unwrap_or(Severity::Low)),
+            Some(shape::PUBLIC_NOTE),
+        )
+    } else {
+        (None, None)
+    };
     Some(RawMatch {
         rule: ri,
         start,
@@ -154,6 +234,8 @@ pub fn accept(rule: &Rule, ri: usize, cand: &Candidate<'_>, allow: &AllowList) -
         vstart: cand.vs,
         vend: cand.ve,
         host,
+        severity,
+        lowered,
     })
 }
 

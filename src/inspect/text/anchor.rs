@@ -6,7 +6,7 @@ use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// Most prefix strings tracked before giving up (alternations of case-folded words grow
 /// fast).
-const MAX_STRINGS: usize = 512;
+const MAX_STRINGS: usize = 2048;
 /// Prefixes longer than this are cut (no keyword is longer).
 const MAX_LEN: usize = 64;
 /// A class with more members than this is "any byte" for this analysis.

@@ -469,6 +469,14 @@ fn rule(
         negative_examples: vec![],
         message: Some(description),
         confidence: None,
+        also_categories: vec![],
+        max_len: None,
+        lower_near: vec![],
+        lower_to: None,
+        require_near: vec![],
+        at_keyword: false,
+        fallback: false,
+        names_before: vec![],
     };
     let mut rule = Rule::compile_min(def, file, OWN_KEYWORD)?;
     if rule.def.secret_group.is_none() && rule.group == Some(1) {

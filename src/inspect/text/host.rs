@@ -221,6 +221,33 @@ pub fn classify(host: &Host<String>, allow: &AllowList) -> HostKind {
     }
 }
 
+/// Judge the target of a call (a download piped into a shell, a request): a documentation
+/// domain (`example.com`, `.test`, `.invalid`) excuses a URL in prose, never the act of
+/// fetching and running code; the rest is judged as [`classify`] does.
+pub fn classify_call(host: &Host<String>, allow: &AllowList) -> HostKind {
+    match host {
+        Host::Domain(d)
+            if DOCUMENTATION_SUFFIXES
+                .iter()
+                .any(|s| d == s || is_subdomain_of(d, s))
+                && !allow.allows_domain(d) =>
+        {
+            HostKind::External
+        }
+        _ => classify(host, allow),
+    }
+}
+
+/// The reserved suffixes that name documentation, not a place inside the enclave.
+const DOCUMENTATION_SUFFIXES: &[&str] = &[
+    "example.com",
+    "example.org",
+    "example.net",
+    "example",
+    "test",
+    "invalid",
+];
+
 fn classify_ip(ip: IpAddr, allow: &AllowList) -> HostKind {
     let local = match unmap(ip) {
         IpAddr::V4(v4) => local_v4(v4),
@@ -460,6 +487,14 @@ mod tests {
         ] {
             assert_eq!(kind(h, &none), Some(HostKind::Harmless), "{h}");
         }
+        let none = AllowList::new::<&str>(&[]).unwrap();
+        for h in ["updates.example.net", "example.com", "api.test"] {
+            let host = Host::Domain(h.to_string());
+            assert_eq!(classify(&host, &none), HostKind::Harmless, "{h}");
+            assert_eq!(classify_call(&host, &none), HostKind::External, "{h}");
+        }
+        let host = Host::Domain("localhost".to_string());
+        assert_eq!(classify_call(&host, &none), HostKind::Harmless);
         for h in ["notexample.com", "a.contest", "huggingface.co"] {
             assert_eq!(kind(h, &none), Some(HostKind::External), "{h}");
         }

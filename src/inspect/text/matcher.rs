@@ -5,7 +5,8 @@
 use super::accept::{accept, value_span, Candidate};
 use super::host::AllowList;
 use super::keywords::{Hit, KeywordError, Keywords};
-use super::rules::Rule;
+use super::rules::{Rule, MAX_LONG_MATCH};
+use crate::inspect::Severity;
 use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input};
 
@@ -17,8 +18,9 @@ pub const MAX_MATCH: usize = 384;
 /// bytes after the hit's end are accepted from this window (they end inside it); a later
 /// hit of the same rule beyond that opens a new window.
 pub const WINDOW_FWD: usize = MAX_MATCH + 64;
-/// Bytes a chunked caller must keep after a region so every match starting in it is whole.
-pub const OVERLAP: usize = WINDOW_BACK + WINDOW_FWD + 64;
+/// Bytes a chunked caller must keep after a region so every match starting in it is whole
+/// (long matches, up to [`MAX_LONG_MATCH`], only come from rules anchored at their keyword).
+pub const OVERLAP: usize = WINDOW_BACK + MAX_LONG_MATCH + 128;
 /// Shortest printable span worth looking at: every printable run at least this long is
 /// scanned whole (shorter ones may be skipped).
 const MIN_SPAN: usize = 16;
@@ -32,6 +34,11 @@ pub struct RawMatch {
     pub vend: usize,
     /// For host checks: the host that was judged external.
     pub host: Option<String>,
+    /// The severity when it is not the rule's: a published example value (info), or a
+    /// rule's `lower_near` context.
+    pub severity: Option<Severity>,
+    /// Why the severity was lowered, for the message.
+    pub lowered: Option<&'static str>,
 }
 
 /// Compiled rules plus the keyword automaton.
@@ -41,6 +48,10 @@ pub struct Matcher {
     /// Keyword pattern index → rules using it.
     kw_rules: Vec<Vec<u32>>,
     allow: AllowList,
+    /// The specific secret rules' format markers (keywords such as `xoxb-`, `NRII-`,
+    /// `pat.`): a catch-all (`fallback`) rule leaves a value holding one to the rule that
+    /// knows that format, which did not accept it.
+    markers: Option<aho_corasick::AhoCorasick>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -272,11 +283,13 @@ impl Matcher {
         } else {
             Some(Keywords::new(&kws)?)
         };
+        let markers = format_markers(&rules);
         Ok(Matcher {
             rules,
             ac,
             kw_rules,
             allow,
+            markers,
         })
     }
 
@@ -378,8 +391,8 @@ impl Matcher {
             if st < last_end[ri] {
                 continue;
             }
-            let we = (kw_end + WINDOW_FWD).min(n);
             let rule = &self.rules[ri];
+            let we = (kw_end + rule.reach).min(n);
             let Some(re) = rule.regex() else { continue };
             let c = caps[ri].get_or_insert_with(|| re.create_captures());
             let input = Input::new(&buf[..we]).range(st..we).anchored(Anchored::Yes);
@@ -395,7 +408,7 @@ impl Matcher {
                 vs,
                 ve,
             };
-            if let Some(rm) = accept(rule, ri, &cand, &self.allow) {
+            if let Some(rm) = accept(rule, ri, &cand, &self.allow, self.markers.as_ref()) {
                 last_end[ri] = m.end();
                 out.push(rm);
             }
@@ -461,12 +474,36 @@ impl Matcher {
                 vs,
                 ve,
             };
-            if let Some(rm) = accept(rule, ri, &cand, &self.allow) {
+            if let Some(rm) = accept(rule, ri, &cand, &self.allow, self.markers.as_ref()) {
                 *last_end = m.end();
                 out.push(rm);
             }
         }
     }
+}
+
+/// The keywords of specific secret rules that are marks of a token's own format rather
+/// than names: those holding a character other than a letter (`ghp_`, `NRII-`, `sk.eyJ`,
+/// `:AA`) or an upper-case letter among at least four (`AKIA`, `ATBB`).
+fn format_markers(rules: &[Rule]) -> Option<aho_corasick::AhoCorasick> {
+    let mut marks: Vec<&str> = Vec::new();
+    for r in rules {
+        if r.def.fallback || r.def.category != super::rules::RuleCategory::Secret {
+            continue;
+        }
+        for k in &r.def.keywords {
+            let odd = k.bytes().any(|b| !b.is_ascii_alphabetic());
+            let upper = k.len() >= 4 && k.bytes().any(|b| b.is_ascii_uppercase());
+            if (odd || upper) && !k.bytes().any(|b| b.is_ascii_whitespace()) {
+                marks.push(k);
+            }
+        }
+    }
+    if marks.is_empty() {
+        return None;
+    }
+    // as written: vendors' prefixes are case-sensitive (`A3-` is not `a3-` in a hex string)
+    aho_corasick::AhoCorasick::new(&marks).ok()
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod host;
 pub mod keywords;
 pub mod matcher;
 pub mod rules;
+pub mod shape;
 
 pub use b64::{b64_byte, run_too_long, MAX_RUN};
 pub use file::{TextInspector, MAX_FINDINGS_PER_FILE, TEXT_INSPECTOR};
@@ -119,7 +120,8 @@ impl TextScanner {
         out: &mut Vec<Finding>,
     ) {
         let spans = matcher::spans(buf, from, line0.is_some());
-        let matches = self.matcher.scan_spans(path, buf, from, to, &spans);
+        let mut matches = self.matcher.scan_spans(path, buf, from, to, &spans);
+        self.one_fact_one_finding(&mut matches);
         let mut line = line0;
         let mut cursor = 0usize;
         for m in matches {
@@ -145,6 +147,39 @@ impl TextScanner {
         }
     }
 
+    /// One fact, one finding. A match that carries the reachback category itself (a
+    /// webhook URL reported as a secret and as reachback) stands for the reachback matches
+    /// inside it; a specific secret rule's match stands for a catch-all (`fallback`) rule's
+    /// match of the same value. The matches they stand for are dropped.
+    fn one_fact_one_finding(&self, matches: &mut Vec<RawMatch>) {
+        let rules = &self.matcher.rules;
+        let def = |m: &RawMatch| &rules[m.rule].def;
+        let urls: Vec<(usize, usize)> = matches
+            .iter()
+            .filter(|m| def(m).also_categories.contains(&RuleCategory::Reachback))
+            .map(|m| (m.start, m.end))
+            .collect();
+        let values: Vec<(usize, usize)> = matches
+            .iter()
+            .filter(|m| def(m).category == RuleCategory::Secret && !def(m).fallback)
+            .map(|m| (m.vstart, m.vend))
+            .collect();
+        if urls.is_empty() && values.is_empty() {
+            return;
+        }
+        matches.retain(|m| {
+            let d = def(m);
+            let inside_url = d.category == RuleCategory::Reachback
+                && urls.iter().any(|&(s, e)| overlaps(s, e, m.start, m.end));
+            let covered = d.fallback
+                && d.category == RuleCategory::Secret
+                && values
+                    .iter()
+                    .any(|&(s, e)| overlaps(s, e, m.vstart, m.vend));
+            !(inside_url || covered)
+        });
+    }
+
     fn finding(
         &self,
         path: &str,
@@ -161,12 +196,13 @@ impl TextScanner {
             .message
             .clone()
             .unwrap_or_else(|| rule.def.name.clone());
-        let message = match (&m.host, rule.def.category) {
-            (Some(h), _) => format!("{what}: {h} is outside the enclave's internal domains"),
-            (None, RuleCategory::Secret) => {
+        let message = match (&m.host, rule.def.category, m.lowered) {
+            (Some(h), _, _) => format!("{what}: {h} is outside the enclave's internal domains"),
+            (None, RuleCategory::Secret, Some(note)) => format!("{what}: {note}"),
+            (None, RuleCategory::Secret, None) => {
                 format!("{what}: remove it from the bundle and rotate it")
             }
-            (None, RuleCategory::Reachback) => what,
+            (None, RuleCategory::Reachback, _) => what,
         };
         // a call whose target host is named, and found outside, is sure
         let confidence = match m.host {
@@ -177,12 +213,15 @@ impl TextScanner {
             path,
             rule.def.id.clone(),
             Category::from(rule.def.category),
-            rule.def.severity,
+            m.severity.unwrap_or(rule.def.severity),
             message,
             value,
         )
         .with_confidence(confidence)
         .at_offset(base + at as u64);
+        for &c in &rule.def.also_categories {
+            f = f.also_in(Category::from(c));
+        }
         if rule.def.category == RuleCategory::Secret {
             f = f.with_redacted(super::redact(value));
         }
@@ -195,11 +234,16 @@ impl TextScanner {
 
 /// The first byte of `buf[start..end]` that is not a blank or a line break (`start` if
 /// there is none).
-fn first_text_byte(buf: &[u8], start: usize, end: usize) -> usize {
+pub(crate) fn first_text_byte(buf: &[u8], start: usize, end: usize) -> usize {
     buf[start..end]
         .iter()
         .position(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c))
         .map_or(start, |k| start + k)
+}
+
+/// Whether `[a, b)` and `[c, d)` share a byte.
+fn overlaps(a: usize, b: usize, c: usize, d: usize) -> bool {
+    a < d && c < b
 }
 
 /// Number of `\n` bytes in `b`, eight bytes at a time: an exact zero-byte test on

@@ -3,7 +3,7 @@
 
 use super::rules::{self, RuleCategory};
 use super::{TextInspector, TextScanner};
-use crate::inspect::{Engine, Finding, ScanContext};
+use crate::inspect::{Engine, Finding, ScanContext, Severity};
 use std::sync::Arc;
 
 /// Rule examples are written assuming this enclave domain.
@@ -31,9 +31,12 @@ fn every_rule_has_examples_that_match_and_negatives_that_do_not() {
                 problems.push(format!("{}: example does not match: {ex:?}", r.def.id));
             }
         }
+        // a negative example may only be listed as a published example (at info)
         for ex in &r.def.negative_examples {
             let m = s.raw(ex.as_bytes(), 0, ex.len());
-            if m.iter().any(|m| m.rule == ri) {
+            if m.iter()
+                .any(|m| m.rule == ri && m.severity != Some(Severity::Info))
+            {
                 problems.push(format!("{}: negative example matches: {ex:?}", r.def.id));
             }
         }
@@ -143,7 +146,16 @@ mirror = https://pypi.corp.lan/simple
 <svg xmlns=\"http://www.w3.org/2000/svg\"/>
 ";
     let f = stream(text.as_bytes(), 1 << 20);
-    assert!(f.is_empty(), "{f:?}");
+    // the AWS documentation's keys are listed, at info, as published examples
+    let listed: Vec<(&str, Severity)> = f.iter().map(|f| (f.rule.as_str(), f.severity)).collect();
+    assert_eq!(
+        listed,
+        vec![
+            ("secret.aws-access-key-id", Severity::Info),
+            ("secret.aws-secret-access-key", Severity::Info)
+        ],
+        "{f:?}"
+    );
 }
 
 #[test]

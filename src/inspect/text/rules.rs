@@ -36,6 +36,9 @@ pub const BUILTIN: &[(&str, &str)] = &[
     builtin!("secrets-dev.toml", stripped),
     builtin!("secrets-saas.toml", stripped),
     builtin!("secrets-keys.toml", stripped),
+    builtin!("secrets-vendors.toml", stripped),
+    builtin!("secrets-cli.toml", stripped),
+    builtin!("secrets-providers.toml", stripped),
     builtin!("reachback.toml", stripped),
 ];
 /// See above: the files as written, for the tests of every rule's examples.
@@ -46,6 +49,9 @@ pub const BUILTIN: &[(&str, &str)] = &[
     builtin!("secrets-dev.toml", original),
     builtin!("secrets-saas.toml", original),
     builtin!("secrets-keys.toml", original),
+    builtin!("secrets-vendors.toml", original),
+    builtin!("secrets-cli.toml", original),
+    builtin!("secrets-providers.toml", original),
     builtin!("reachback.toml", original),
 ];
 
@@ -102,6 +108,24 @@ pub enum Check {
     /// `curl` or `wget` appears earlier on the match's line, too far before it for a rule
     /// anchored at the download command (more than [`FAR_DOWNLOAD`] bytes).
     DownloadFarBefore,
+    /// A JSON Web Token: the value's first segment decodes (base64url) to a JSON object
+    /// with an `alg` member.
+    Jwt,
+    /// A generic `name = value` assignment: the whole name around the match's keyword does
+    /// not name something public or an identifier (`credentialId`, `publicToken`,
+    /// `max_tokens`, `secret_name`), and the value does not look like a word, a path or a
+    /// reference rather than a random string.
+    SecretName,
+    /// A Docker `config.json` `auth` value: base64 of `user:password`.
+    BasicAuthB64,
+    /// A password on a command line or in a credential file (`user:password`, or the
+    /// password alone): the password is not empty, a variable, a placeholder or a mask.
+    Credential,
+    /// A value assigned to a provider's name: it holds a digit and a letter and is not a
+    /// word, a path, a URL or a counting run (see [`super::shape::random_value`]).
+    RandomValue,
+    /// A shared access signature: one whose `se=` expiry has passed is listed at info.
+    SasExpiry,
 }
 
 /// How far before a pipe into a shell the `curl`/`wget` of a `download-far-before` rule
@@ -109,6 +133,10 @@ pub enum Check {
 pub const FAR_DOWNLOAD: usize = 300;
 /// How far back on a line a `download-far-before` check looks.
 pub const MAX_LINE_LOOKBACK: usize = 64 << 10;
+
+/// Longest match a rule with `max_len` may produce (see [`RuleDef::max_len`]); a streaming
+/// caller keeps [`super::matcher::OVERLAP`] bytes, which covers it.
+pub const MAX_LONG_MATCH: usize = 4096;
 
 /// One rule as written in a rule file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -149,7 +177,53 @@ pub struct RuleDef {
     /// [`derived_confidence`]).
     #[serde(default)]
     pub confidence: Option<Confidence>,
+    /// Further categories of every match, reported on the same finding (a webhook URL is a
+    /// secret and reachback). A reachback match inside such a match is not reported again.
+    #[serde(default)]
+    pub also_categories: Vec<RuleCategory>,
+    /// Longest match, for tokens longer than the default 384 bytes (JWTs, long OpenAI and
+    /// Slack tokens); up to [`MAX_LONG_MATCH`], and only for a rule whose pattern starts
+    /// with a keyword (it runs anchored at the hit).
+    #[serde(default)]
+    pub max_len: Option<usize>,
+    /// Words (ASCII case-insensitive) that, within [`NEAR`] bytes of a match, lower its
+    /// severity to `lower_to`: context that makes a value public by design (a browser API
+    /// key in a web SDK configuration).
+    #[serde(default)]
+    pub lower_near: Vec<String>,
+    /// The severity for `lower_near` (default `low`).
+    #[serde(default)]
+    pub lower_to: Option<Severity>,
+    /// Words (ASCII case-insensitive) one of which must occur within [`NEAR`] bytes of a
+    /// match for it to count: the context that makes a common shape a credential (a
+    /// `Password=` in a connection string, an `auth` value in a Docker `auths` map).
+    #[serde(default)]
+    pub require_near: Vec<String>,
+    /// The pattern describes the text from the start of a keyword hit on (the keyword list
+    /// names what may start a match, such as providers' names, and the pattern need not
+    /// repeat it): the regex runs anchored at each hit.
+    #[serde(default)]
+    pub at_keyword: bool,
+    /// A catch-all rule (a generic assignment, a provider's name with a random value): its
+    /// match is dropped where a more specific secret rule matched the same value.
+    #[serde(default)]
+    pub fallback: bool,
+    /// Names (ASCII case-insensitive; `_`, `-`, `.` and spaces ignored) one of which must
+    /// begin a word, or a run of up to three words, on the match's line in the
+    /// [`NAMES_BACK`] bytes before it: `discord` for `DISCORD_API_KEY = …` matched at `_KEY`,
+    /// `newrelic` for `new relic license key = …`. Kept out of the keyword automaton, so a
+    /// long list of names costs nothing until a keyword hit needs them.
+    #[serde(default)]
+    pub names_before: Vec<String>,
 }
+
+/// How far before a match its `names_before` are looked for.
+pub const NAMES_BACK: usize = 48;
+/// Longest name in `names_before`, after normalising.
+pub const MAX_NAME: usize = 40;
+
+/// How far before and after a match the `lower_near` words are looked for.
+pub const NEAR: usize = 512;
 
 /// Rule categories: a subset of [`Category`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,6 +270,14 @@ pub struct Rule {
     pub source: String,
     /// What a gitleaks-format rule adds: path filter and allowlists.
     pub scope: Option<Box<super::gitleaks::Scope>>,
+    /// How far past the end of its keyword hit an anchored search of this rule reaches.
+    pub reach: usize,
+    /// `lower_near` words, searched ASCII case-insensitively.
+    pub near: Option<aho_corasick::AhoCorasick>,
+    /// `require_near` words, searched ASCII case-insensitively.
+    pub needs: Option<aho_corasick::AhoCorasick>,
+    /// `names_before`, normalised (lower case, letters and digits only).
+    pub names: std::collections::HashSet<Vec<u8>>,
 }
 
 /// The syntax every rule pattern is read with: bytes semantics, as `regex::bytes` with
@@ -296,10 +378,48 @@ impl Rule {
                 return Err(bad(format!("entropy floor {e} is outside 0..8")));
             }
         }
-        let anchored = super::anchor::hir_starts_with_keyword(&hir, &def.keywords);
+        let anchored =
+            def.at_keyword || super::anchor::hir_starts_with_keyword(&hir, &def.keywords);
         let confidence = def
             .confidence
             .unwrap_or_else(|| derived_confidence(&def, anchored));
+        let reach = match def.max_len {
+            None => super::matcher::WINDOW_FWD,
+            Some(n) if !anchored => {
+                return Err(bad(format!(
+                    "max_len {n} needs a pattern that starts with one of the keywords"
+                )))
+            }
+            Some(n) if n > MAX_LONG_MATCH || n < 16 => {
+                return Err(bad(format!("max_len {n} is outside 16..={MAX_LONG_MATCH}")))
+            }
+            Some(n) => n.max(super::matcher::MAX_MATCH) + 64,
+        };
+        let words = |field: &str, list: &[String]| {
+            if let Some(k) = list.iter().find(|k| k.len() < 3) {
+                return Err(bad(format!("{field} word {k:?} is shorter than 3 bytes")));
+            }
+            if list.is_empty() {
+                return Ok(None);
+            }
+            aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(list)
+                .map(Some)
+                .map_err(|e| bad(format!("{field} words: {e}")))
+        };
+        let near = words("lower_near", &def.lower_near)?;
+        let needs = words("require_near", &def.require_near)?;
+        let mut names = std::collections::HashSet::new();
+        for n in &def.names_before {
+            let k = normal_name(n.as_bytes());
+            if k.len() < 3 || k.len() > MAX_NAME {
+                return Err(bad(format!(
+                    "names_before name {n:?} must have 3 to {MAX_NAME} letters and digits"
+                )));
+            }
+            names.insert(k);
+        }
         Ok(Rule {
             def,
             regex: OnceLock::new(),
@@ -308,6 +428,10 @@ impl Rule {
             confidence,
             source: source.to_string(),
             scope: None,
+            reach,
+            near,
+            needs,
+            names,
         })
     }
 
@@ -387,6 +511,51 @@ pub fn derived_confidence(def: &RuleDef, anchored: bool) -> Confidence {
             _ => Confidence::Medium,
         },
     }
+}
+
+/// A name as `names_before` compares it: lower case, letters and digits only.
+pub fn normal_name(n: &[u8]) -> Vec<u8> {
+    n.iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+        .collect()
+}
+
+/// Whether a word, or a run of up to three words, in `before` (the text before a match on
+/// its line) begins with one of `names` (normalised). Words split at non-alphanumerics and
+/// at lower-to-upper case humps.
+pub fn name_before(before: &[u8], names: &std::collections::HashSet<Vec<u8>>) -> bool {
+    let mut words: Vec<&[u8]> = Vec::new();
+    let mut s = None;
+    for i in 0..=before.len() {
+        let b = before.get(i).copied();
+        let alnum = b.is_some_and(|b| b.is_ascii_alphanumeric());
+        let hump = alnum
+            && i > 0
+            && b.is_some_and(|b| b.is_ascii_uppercase())
+            && before[i - 1].is_ascii_lowercase();
+        if let Some(st) = s {
+            if !alnum || hump {
+                words.push(&before[st..i]);
+                s = None;
+            }
+        }
+        if alnum && s.is_none() {
+            s = Some(i);
+        }
+    }
+    let mut joined = Vec::with_capacity(MAX_NAME);
+    for i in 0..words.len() {
+        joined.clear();
+        for w in words.iter().skip(i).take(3) {
+            joined.extend(w.iter().map(u8::to_ascii_lowercase));
+            let top = joined.len().min(MAX_NAME);
+            if (3..=top).any(|n| names.contains(&joined[..n])) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Parse the rules of one TOML file.
@@ -502,6 +671,45 @@ mod tests {
             negative_examples: vec![],
             message: None,
             confidence: None,
+            also_categories: vec![],
+            max_len: None,
+            lower_near: vec![],
+            lower_to: None,
+            require_near: vec![],
+            at_keyword: false,
+            fallback: false,
+            names_before: vec![],
+        }
+    }
+
+    #[test]
+    fn names_before_a_match() {
+        let names: std::collections::HashSet<Vec<u8>> =
+            ["discord", "newrelic", "etsy", "sumologic"]
+                .iter()
+                .map(|n| normal_name(n.as_bytes()))
+                .collect();
+        for before in [
+            &b"DISCORD_API"[..],
+            b"discord",
+            b"export NEW_RELIC",
+            b"new relic license ",
+            b"  <ETSY",
+            b"[DEBUG] Using sumologicAccess",
+            b"flutter discordBot",
+        ] {
+            assert!(
+                name_before(before, &names),
+                "{}",
+                String::from_utf8_lossy(before)
+            );
+        }
+        for before in [&b"my_api"[..], b"disco ball", b"", b"relic new "] {
+            assert!(
+                !name_before(before, &names),
+                "{}",
+                String::from_utf8_lossy(before)
+            );
         }
     }
 
@@ -514,6 +722,27 @@ mod tests {
         let mut d = def(&["abc"], "abc(d)");
         d.secret_group = Some(2);
         assert!(Rule::compile(d, "t").is_err());
+        // a long match needs a pattern anchored at its keyword, and a bounded length
+        let mut d = def(&["abc"], "abc(d+)");
+        d.max_len = Some(2000);
+        assert!(Rule::compile(d.clone(), "t").is_ok_and(|r| r.reach == 2064));
+        d.max_len = Some(MAX_LONG_MATCH + 1);
+        assert!(Rule::compile(d, "t").is_err());
+        let mut d = def(&["abc"], "x+abc(d+)");
+        d.max_len = Some(2000);
+        assert!(Rule::compile(d, "t").is_err());
+        let mut d = def(&["abc"], "abc(d)");
+        d.lower_near = vec!["ab".into()];
+        assert!(Rule::compile(d, "t").is_err());
+        let mut d = def(&["abc"], "abc(d)");
+        d.require_near = vec!["xy".into()];
+        assert!(Rule::compile(d, "t").is_err());
+        // a rule that says its pattern starts at the keyword runs anchored, even where the
+        // pattern does not spell the keyword out
+        let mut d = def(&["discord"], r"(?i)\b[a-z]+_token=(\w+)");
+        assert!(!Rule::compile(d.clone(), "t").is_ok_and(|r| r.anchored));
+        d.at_keyword = true;
+        assert!(Rule::compile(d, "t").is_ok_and(|r| r.anchored));
     }
 
     #[test]
@@ -542,6 +771,9 @@ mod tests {
             builtin!("secrets-dev.toml", stripped),
             builtin!("secrets-saas.toml", stripped),
             builtin!("secrets-keys.toml", stripped),
+            builtin!("secrets-vendors.toml", stripped),
+            builtin!("secrets-cli.toml", stripped),
+            builtin!("secrets-providers.toml", stripped),
             builtin!("reachback.toml", stripped),
         ];
         let without_examples = |text: &str, name: &str| -> Vec<serde_json::Value> {
