@@ -3,7 +3,7 @@
 //! exit codes as `verify`.
 
 use super::common::{print_report, usage, Format, Input, ResultExt};
-use airgate::decide::{apply_waivers, verdict, Verdict};
+use airgate::decide::Verdict;
 use airgate::inspect::build_engine_parts;
 use airgate::inspect::scan::{scan_path, ScanOptions};
 use airgate::policy::Policy;
@@ -59,30 +59,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         ..ScanOptions::default()
     };
     let out = scan_path(&engine, &text, input.path(), &opts).operational()?;
-    let findings: Vec<_> = out
-        .findings
-        .into_iter()
-        .filter(|f| !policy.inspect.disabled_rules.contains(&f.rule))
-        .collect();
-    let (kept, waived) = apply_waivers(findings, &policy);
     let mut report = Report::new("scan");
-    report.verdict = verdict(&kept, &policy);
-    let blocking = kept
-        .iter()
-        .filter(|f| f.severity >= policy.decide.block_at)
-        .count();
-    if blocking > 0 {
-        report.reasons.push(format!(
-            "{blocking} finding(s) at or above {} severity",
-            policy.decide.block_at
-        ));
-    }
-    report.findings = kept;
-    report.waived = waived;
+    report.findings = out.findings;
+    airgate::decide::judge(&mut report, &policy);
     report.policy_sha256 = policy.digest();
     report.timings = Timings::from(started.elapsed(), out.bytes, out.files);
     report.coverage = Some(engine.coverage().report());
-    report.sort();
     input.rename_in(&mut report);
     report.base_uri = input.base_uri(false);
     print_report(&report, args.format)?;

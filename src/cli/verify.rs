@@ -316,7 +316,6 @@ fn inspect_external(
     let findings: Vec<_> = out
         .findings
         .into_iter()
-        .filter(|f| !policy.inspect.disabled_rules.contains(&f.rule))
         .filter(|f| {
             !sig_names
                 .iter()
@@ -324,6 +323,7 @@ fn inspect_external(
         })
         .collect();
     let (kept, waived) = airgate::decide::apply_waivers(findings, policy);
+    r.disabled_rules = policy.inspect.disabled_rules.clone();
     let covered = engine.coverage().report();
     match r.coverage.as_mut() {
         Some(c) => c.merge(&covered),

@@ -20,9 +20,28 @@ pub fn waivable(category: Category) -> bool {
     )
 }
 
-/// Findings split by the policy's waivers: `(kept, waived)`. Waivers only apply to
-/// waivable categories.
+/// Whether `[inspect] disabled_rules` can switch off `f`: an inspection rule's finding.
+/// Findings about authenticity and structure, and those that say content went unread,
+/// are never switched off (a refused format is lowered per format with
+/// `[inspect.uninspectable]` instead).
+pub fn disableable(f: &Finding) -> bool {
+    waivable(f.category) && !crate::inspect::coverage::means_unread(&f.rule)
+}
+
+/// Findings split by the policy: those of disabled rules dropped (see [`disableable`]),
+/// the rest split by the waivers into `(kept, waived)`. Waivers only apply to waivable
+/// categories. Every command screens its findings through here, so a disabled rule gives
+/// no finding in `scan`, `verify`, `admit` or `reverify` alike.
 pub fn apply_waivers(findings: Vec<Finding>, policy: &Policy) -> (Vec<Finding>, Vec<Finding>) {
+    let disabled = &policy.inspect.disabled_rules;
+    let findings: Vec<Finding> = if disabled.is_empty() {
+        findings
+    } else {
+        findings
+            .into_iter()
+            .filter(|f| !(disabled.contains(&f.rule) && disableable(f)))
+            .collect()
+    };
     if policy.inspect.waivers.is_empty() {
         return (findings, Vec::new());
     }
@@ -103,6 +122,20 @@ mod tests {
     }
 }
 
+/// Judge a report's findings by the policy: disabled rules dropped and listed, waived
+/// findings moved aside, the rest sorted, and the verdict and reasons set from them. The one
+/// place a verdict is reached: `scan` calls it, and `verify`, `admit` and `reverify` through
+/// [`finalize`].
+pub fn judge(report: &mut crate::report::Report, policy: &Policy) {
+    let (kept, mut waived) = apply_waivers(std::mem::take(&mut report.findings), policy);
+    report.findings = kept;
+    report.waived.append(&mut waived);
+    report.disabled_rules = policy.inspect.disabled_rules.clone();
+    report.sort();
+    report.verdict = verdict(&report.findings, policy);
+    report.reasons = reasons(&report.findings, policy);
+}
+
 /// Set a verification report's verdict and reasons from its findings and the policy, moving
 /// waived findings aside. Used by `verify` to finish its [`Outcome`](crate::verify::Outcome).
 pub fn finalize(
@@ -110,15 +143,10 @@ pub fn finalize(
     verified: Option<crate::verify::VerifiedBundle>,
     policy: &Policy,
 ) -> crate::verify::Outcome {
-    let (kept, waived) = apply_waivers(std::mem::take(&mut report.findings), policy);
-    report.findings = kept;
-    report.waived = waived;
-    report.sort();
-    report.verdict = verdict(&report.findings, policy);
+    judge(&mut report, policy);
     if verified.is_none() {
         report.verdict = Verdict::Reject;
     }
-    report.reasons = reasons(&report.findings, policy);
     if report.verdict == Verdict::Reject && report.reasons.is_empty() {
         report
             .reasons

@@ -209,6 +209,19 @@ impl Policy {
         if let Some(s) = &self.sigstore {
             s.check().map_err(PolicyError::Invalid)?;
         }
+        for r in &self.inspect.disabled_rules {
+            if ["archive.", "bundle.", "trust.", "integrity."]
+                .iter()
+                .any(|p| r.starts_with(p))
+            {
+                return Err(PolicyError::Invalid(format!(
+                    "inspect.disabled_rules names {r:?}: findings about a bundle's \
+                     authenticity and structure, and about content that could not be read, \
+                     cannot be switched off (lower a refused format's severity under \
+                     [inspect.uninspectable] instead)"
+                )));
+            }
+        }
         for (kind, t) in &self.trust {
             if !crate::bundle::statement::KINDS.contains(&kind.as_str()) {
                 return Err(PolicyError::Invalid(format!(

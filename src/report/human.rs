@@ -113,6 +113,13 @@ fn render_with(r: &Report, verbose: bool) -> String {
             plural(r.waived.len() as u64, "finding", "findings")
         );
     }
+    if !r.disabled_rules.is_empty() {
+        let _ = writeln!(
+            s,
+            "disabled by policy (not checked): {}",
+            r.disabled_rules.join(", ")
+        );
+    }
     if let Some(c) = &r.coverage {
         coverage(&mut s, c);
     }

@@ -131,6 +131,9 @@ pub struct Report {
     /// Findings cleared by a policy waiver.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waived: Vec<Finding>,
+    /// Rules the policy switched off (`[inspect] disabled_rules`): what was not checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disabled_rules: Vec<String>,
     /// Hex SHA-256 of the policy in force.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub policy_sha256: String,
@@ -157,6 +160,7 @@ impl Report {
             signatures: Vec::new(),
             findings: Vec::new(),
             waived: Vec::new(),
+            disabled_rules: Vec::new(),
             policy_sha256: String::new(),
             base_uri: None,
             timings: Timings::default(),

@@ -98,6 +98,9 @@ fn run_properties(r: &Report) -> Value {
     if let Some(c) = &r.coverage {
         p["coverage"] = json!(c);
     }
+    if !r.disabled_rules.is_empty() {
+        p["disabledRules"] = json!(r.disabled_rules);
+    }
     p
 }
 
