@@ -12,6 +12,7 @@ pub mod report;
 pub mod trust;
 pub mod util;
 pub mod verify;
+pub mod vocab;
 
 /// How an error should be reported to a script: the process exit code contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

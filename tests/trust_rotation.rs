@@ -3,7 +3,6 @@
 //! one bundle (its signatures stop counting), tampered payloads, and real packed bundles.
 
 use airgate::bundle::pack::{pack, PackOptions};
-use airgate::bundle::sign::sign;
 use airgate::bundle::statement::{
     Predicate, Statement, Subject, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE,
 };
@@ -12,6 +11,7 @@ use airgate::report::SignatureStatus;
 use airgate::trust::dsse::{encode_sig, Envelope, EnvelopeSignature};
 use airgate::trust::keys::PrivateKey;
 use airgate::trust::rotation::{apply_rotation, read_trust_bundle, RotationError, TRUST_FILE};
+use airgate::trust::sign::sign;
 use airgate::trust::trust_state::TrustState;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

@@ -3,11 +3,11 @@
 //! reader is positioned at the payload.
 
 use super::ENVELOPE_PATH;
+use crate::bundle::dsse::{DsseError, Envelope};
 use crate::container::stream::{self, Decoded, RawDigest, StreamLimits};
 use crate::container::tar::{EntryKind, TarError, TarLimits, TarReader};
 use crate::container::zstd::{self as z, Compression};
 use crate::policy::Limits;
-use crate::trust::dsse::{DsseError, Envelope};
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;

@@ -6,8 +6,8 @@ use super::statement::{
     Predicate, Statement, Subject, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE,
 };
 use super::{envelope_entry, RESERVED_PREFIX};
+use crate::bundle::dsse::Envelope;
 use crate::container::dir::{walk, WalkError, WalkedFile};
-use crate::trust::dsse::Envelope;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

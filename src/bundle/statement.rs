@@ -12,8 +12,7 @@ pub const PREDICATE_TYPE: &str = "https://airgate.dev/bundle/v1";
 /// DSSE payload type of the statement.
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
-/// Artifact kinds a bundle can carry; each has its own trust section in the policy.
-pub const KINDS: &[&str] = &["weights", "patch", "dataset", "trust"];
+pub use crate::vocab::KINDS;
 
 /// One payload file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

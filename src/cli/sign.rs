@@ -2,10 +2,10 @@
 //! statement.
 
 use super::common::ResultExt;
-use airgate::bundle::sign::{
+use airgate::trust::keys::{PrivateKey, PublicKey};
+use airgate::trust::sign::{
     attach_signature, attach_sigstore, sign, AttachOutcome, SignError, SignOutcome,
 };
-use airgate::trust::keys::{PrivateKey, PublicKey};
 use std::path::PathBuf;
 
 /// Arguments of `airgate sign`.

@@ -1,16 +1,9 @@
 //! Maps verification results and findings to a verdict, by policy.
 
-use crate::inspect::{Category, Finding, Severity};
 use crate::policy::Policy;
-use serde::{Deserialize, Serialize};
+use crate::vocab::{Category, Finding, Severity};
 
-/// The outcome a script sees: exit 0 for accept, 1 for reject.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Accept,
-    Reject,
-}
+pub use crate::vocab::Verdict;
 
 /// Categories no waiver can clear: they describe the bundle's authenticity and structure.
 pub fn waivable(category: Category) -> bool {
@@ -25,7 +18,7 @@ pub fn waivable(category: Category) -> bool {
 /// are never switched off (a refused format is lowered per format with
 /// `[inspect.uninspectable]` instead).
 pub fn disableable(f: &Finding) -> bool {
-    waivable(f.category) && !crate::inspect::coverage::means_unread(&f.rule)
+    waivable(f.category) && !crate::vocab::coverage::means_unread(&f.rule)
 }
 
 /// Findings split by the policy: those of disabled rules dropped (see [`disableable`]),
@@ -126,7 +119,7 @@ mod tests {
 /// findings moved aside, the rest sorted, and the verdict and reasons set from them. The one
 /// place a verdict is reached: `scan` calls it, and `verify`, `admit` and `reverify` through
 /// [`finalize`].
-pub fn judge(report: &mut crate::report::Report, policy: &Policy) {
+pub fn judge(report: &mut crate::vocab::Report, policy: &Policy) {
     let (kept, mut waived) = apply_waivers(std::mem::take(&mut report.findings), policy);
     report.findings = kept;
     report.waived.append(&mut waived);
@@ -139,7 +132,7 @@ pub fn judge(report: &mut crate::report::Report, policy: &Policy) {
 /// Set a verification report's verdict and reasons from its findings and the policy, moving
 /// waived findings aside. Used by `verify` to finish its [`Outcome`](crate::verify::Outcome).
 pub fn finalize(
-    mut report: crate::report::Report,
+    mut report: crate::vocab::Report,
     verified: Option<crate::verify::VerifiedBundle>,
     policy: &Policy,
 ) -> crate::verify::Outcome {
@@ -190,24 +183,24 @@ fn reasons(findings: &[Finding], policy: &Policy) -> Vec<String> {
 #[derive(Debug)]
 pub enum Decision {
     Accept(Accepted),
-    Reject(crate::report::Report),
+    Reject(crate::vocab::Report),
 }
 
 /// An accepted bundle: only [`decide`] constructs it, and staging requires it.
 #[derive(Debug)]
 pub struct Accepted {
     bundle: crate::verify::VerifiedBundle,
-    report: crate::report::Report,
+    report: crate::vocab::Report,
 }
 
 impl Accepted {
-    pub fn report(&self) -> &crate::report::Report {
+    pub fn report(&self) -> &crate::vocab::Report {
         &self.report
     }
     pub fn bundle(&self) -> &crate::verify::VerifiedBundle {
         &self.bundle
     }
-    pub fn into_parts(self) -> (crate::verify::VerifiedBundle, crate::report::Report) {
+    pub fn into_parts(self) -> (crate::verify::VerifiedBundle, crate::vocab::Report) {
         (self.bundle, self.report)
     }
 }

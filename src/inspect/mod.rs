@@ -5,7 +5,6 @@ pub mod build;
 pub mod coverage;
 pub mod datasets;
 pub mod engine;
-pub mod finding;
 pub mod formats;
 pub mod models;
 pub mod nested;
@@ -15,10 +14,13 @@ pub mod scan;
 pub mod supersede;
 pub mod text;
 
+pub use crate::vocab::finding;
+pub use crate::vocab::finding::{
+    fingerprint, redact, Category, Confidence, DataRef, Finding, Severity,
+};
 pub use build::{build_engine, build_engine_parts, build_text_scanner, InspectError};
 pub use coverage::{Coverage, CoverageReport};
 pub use engine::{Engine, FileScan};
-pub use finding::{fingerprint, redact, Category, Confidence, DataRef, Finding, Severity};
 
 use std::sync::Arc;
 

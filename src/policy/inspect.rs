@@ -1,8 +1,7 @@
 //! The `[inspect]` section of a policy: rules, allowed hosts, waivers and nested-archive limits.
 
-use crate::inspect::nested::NestLimits;
-use crate::inspect::text::rules::RuleDef;
-use crate::inspect::Severity;
+use super::rule_def::RuleDef;
+use crate::vocab::Severity;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -44,4 +43,37 @@ pub struct Waiver {
     pub who: String,
     /// Why.
     pub why: String,
+}
+
+/// Limits on nested containers and encodings, per payload file (`[inspect.limits]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NestLimits {
+    /// Deepest nesting of archives/encodings inspected (a payload file is depth 0).
+    pub max_depth: u32,
+    /// Most archive members inspected inside one payload file, all levels together.
+    pub max_members: u64,
+    /// Most decoded bytes produced from one payload file, all levels together.
+    pub max_expanded_bytes: u64,
+    /// Largest decoded/encoded ratio of one compressed stream or member (past 16 MiB).
+    pub max_ratio: u64,
+    /// Largest zip archive held (in memory, then a temporary file) to read its members.
+    pub max_spool_bytes: u64,
+    /// Findings from nested scans held for one payload file (counted at every level they
+    /// pass up through): past it the file is refused and the rest dropped, so memory stays
+    /// bounded whatever an archive holds.
+    pub max_findings: u64,
+}
+
+impl Default for NestLimits {
+    fn default() -> Self {
+        NestLimits {
+            max_depth: 5,
+            max_members: 100_000,
+            max_expanded_bytes: 64 << 30,
+            max_ratio: 200,
+            max_spool_bytes: 8 << 30,
+            max_findings: 250_000,
+        }
+    }
 }

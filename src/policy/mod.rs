@@ -2,9 +2,10 @@
 //! hostile input, how inspection runs and which severity blocks. Unknown fields are errors.
 
 pub mod inspect;
+pub mod rule_def;
 pub mod sigstore;
 
-use crate::inspect::Severity;
+use crate::vocab::Severity;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -223,10 +224,10 @@ impl Policy {
             }
         }
         for (kind, t) in &self.trust {
-            if !crate::bundle::statement::KINDS.contains(&kind.as_str()) {
+            if !crate::vocab::KINDS.contains(&kind.as_str()) {
                 return Err(PolicyError::Invalid(format!(
                     "[trust.{kind}]: unknown artifact kind {kind:?}; the kinds are {}",
-                    crate::bundle::statement::KINDS.join(", ")
+                    crate::vocab::KINDS.join(", ")
                 )));
             }
             let mut listed = std::collections::BTreeSet::new();

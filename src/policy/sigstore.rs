@@ -138,7 +138,7 @@ impl SigstorePolicy {
 
 /// Every entry of `kinds` is an artifact kind or `*`.
 fn known_kinds(at: &str, kinds: &[String]) -> Result<(), String> {
-    let known = crate::bundle::statement::KINDS;
+    let known = crate::vocab::KINDS;
     match kinds
         .iter()
         .find(|k| *k != "*" && !known.contains(&k.as_str()))

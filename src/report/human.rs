@@ -1,7 +1,7 @@
 //! The human-readable report: verdict first, then why, then the details.
 
 use super::Report;
-use crate::decide::Verdict;
+use crate::vocab::Verdict;
 use std::fmt::Write;
 
 /// Render a report for a terminal.
@@ -66,7 +66,7 @@ fn render_with(r: &Report, verbose: bool) -> String {
     if verbose && !r.policy_sha256.is_empty() {
         let _ = writeln!(s, "  policy sha256 {}", r.policy_sha256);
     }
-    let mut listed: Vec<(&str, &crate::inspect::Finding)> =
+    let mut listed: Vec<(&str, &crate::vocab::Finding)> =
         r.findings.iter().map(|f| ("findings:", f)).collect();
     if verbose {
         listed.extend(r.waived.iter().map(|f| ("waived by policy:", f)));
@@ -101,7 +101,7 @@ fn render_with(r: &Report, verbose: bool) -> String {
         if let Some(red) = &f.redacted {
             let _ = write!(s, " ({red})");
         }
-        if f.confidence != crate::inspect::Confidence::High {
+        if f.confidence != crate::vocab::Confidence::High {
             let _ = write!(s, " [{} confidence]", f.confidence);
         }
         let _ = writeln!(s);
@@ -141,7 +141,7 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
 }
 
 /// The coverage section: what was read per format, and what was not.
-fn coverage(s: &mut String, c: &crate::inspect::CoverageReport) {
+fn coverage(s: &mut String, c: &crate::vocab::CoverageReport) {
     let _ = writeln!(
         s,
         "inspected: {}, {}, {} decoded",

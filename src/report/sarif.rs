@@ -3,7 +3,7 @@
 //! the finding fingerprint as a partial fingerprint so baselines survive re-runs.
 
 use super::Report;
-use crate::inspect::{Confidence, Finding, Severity};
+use crate::vocab::{Confidence, Finding, Severity};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -153,7 +153,7 @@ pub fn render(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inspect::Category;
+    use crate::vocab::Category;
 
     #[test]
     fn sarif_shape() {

@@ -15,7 +15,7 @@ use super::sigstore::{
 };
 use super::store::{StoreError, ThresholdResult, TrustStore};
 use crate::policy::{Policy, PolicyError};
-use crate::report::{SignatureReport, SignatureStatus};
+use crate::vocab::{SignatureReport, SignatureStatus};
 
 /// Evaluate the Sigstore bundles `bundles` over `statement` for `kind` at time `now`, adding
 /// a report line for each to `result` and, when `counts` (the kind's rule has

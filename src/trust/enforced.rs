@@ -6,8 +6,8 @@
 use super::model_signing::x509::Cert;
 use super::sigstore::{Signers, SigstoreRoot};
 use super::store::{StoreError, TrustStore};
-use crate::bundle::statement::KINDS;
 use crate::policy::Policy;
+use crate::vocab::KINDS;
 use serde::Serialize;
 
 /// Largest CA certificate file read.

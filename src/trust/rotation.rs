@@ -76,7 +76,7 @@ fn describe(r: &ThresholdResult) -> String {
     let why: Vec<String> = r
         .signatures
         .iter()
-        .filter(|s| s.status != crate::report::SignatureStatus::Counted)
+        .filter(|s| s.status != crate::vocab::SignatureStatus::Counted)
         .map(|s| format!("{}: {}", short(&s.key_id), s.reason))
         .collect();
     let mut m = format!(

@@ -4,7 +4,7 @@
 //! public keys. No network: the trusted root is only ever read from a file.
 
 use crate::policy::Policy;
-use crate::report::{SignatureReport, SignatureStatus};
+use crate::vocab::{SignatureReport, SignatureStatus};
 use crate::ErrorClass;
 use sha2::{Digest, Sha256};
 use sigstore_verify::types::{Bundle, DerPublicKey, Sha256Hash};

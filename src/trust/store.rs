@@ -5,9 +5,9 @@
 use super::dsse::{decode_sig, Envelope};
 use super::keys::{KeyError, PublicKey};
 use super::trust_state::TrustState;
-use crate::bundle::statement::KINDS;
 use crate::policy::{Policy, PolicyError};
-use crate::report::{SignatureReport, SignatureStatus};
+use crate::vocab::KINDS;
+use crate::vocab::{SignatureReport, SignatureStatus};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A key the store knows.

@@ -212,7 +212,7 @@ impl TrustState {
                         .into(),
                 ));
             }
-            if !crate::bundle::statement::KINDS.contains(&kind.as_str()) {
+            if !crate::vocab::KINDS.contains(&kind.as_str()) {
                 return Err(invalid(format!("unknown artifact kind trust.{kind}")));
             }
             kinds.insert(

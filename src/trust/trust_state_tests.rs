@@ -1,9 +1,9 @@
 //! Trust file parsing, checks, TOML round trip, evaluation and change summaries.
 
 use super::*;
-use crate::report::SignatureStatus;
 use crate::trust::dsse::{encode_sig, EnvelopeSignature};
 use crate::trust::keys::PrivateKey;
+use crate::vocab::SignatureStatus;
 
 fn key_toml(name: &str, k: &PrivateKey, extra: &str) -> String {
     format!(

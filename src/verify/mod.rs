@@ -7,10 +7,11 @@ mod pipeline;
 use crate::bundle::open::{open, OpenError};
 use crate::bundle::statement::PAYLOAD_TYPE;
 use crate::bundle::{Statement, Version};
-use crate::inspect::{Category, Engine, Finding, Severity};
+use crate::inspect::Engine;
 use crate::policy::Policy;
-use crate::report::{BundleInfo, Report, Timings};
 use crate::trust::store::{StoreError, TrustStore};
+use crate::vocab::{BundleInfo, Report, Timings};
+use crate::vocab::{Category, Finding, Severity};
 use crate::ErrorClass;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -418,7 +419,7 @@ mod tests {
             zstd_level: Some(1),
         };
         pack(&src, &out, &opts).unwrap();
-        crate::bundle::sign::sign(&out, key).unwrap();
+        crate::trust::sign::sign(&out, key).unwrap();
         out
     }
 

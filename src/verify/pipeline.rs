@@ -5,7 +5,7 @@
 use super::{reject, VerifyError, VerifyOptions};
 use crate::bundle::Statement;
 use crate::container::tar::{EntryKind, TarReader};
-use crate::inspect::{Category, Finding, Severity};
+use crate::vocab::{Category, Finding, Severity};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

@@ -111,7 +111,7 @@ impl Env {
         airgate::bundle::pack::pack(&src, &out, &opts).unwrap();
         if signed {
             let key = airgate::trust::keys::PrivateKey::load(&self.key).unwrap();
-            airgate::bundle::sign::sign(&out, &key).unwrap();
+            airgate::trust::sign::sign(&out, &key).unwrap();
         }
         out
     }

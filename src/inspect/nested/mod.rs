@@ -14,42 +14,10 @@ pub mod zip;
 use super::engine::{Engine, FileScan};
 use super::formats;
 use super::{Category, Finding, Severity};
-use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Limits on nested containers and encodings, per payload file (`[inspect.limits]`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct NestLimits {
-    /// Deepest nesting of archives/encodings inspected (a payload file is depth 0).
-    pub max_depth: u32,
-    /// Most archive members inspected inside one payload file, all levels together.
-    pub max_members: u64,
-    /// Most decoded bytes produced from one payload file, all levels together.
-    pub max_expanded_bytes: u64,
-    /// Largest decoded/encoded ratio of one compressed stream or member (past 16 MiB).
-    pub max_ratio: u64,
-    /// Largest zip archive held (in memory, then a temporary file) to read its members.
-    pub max_spool_bytes: u64,
-    /// Findings from nested scans held for one payload file (counted at every level they
-    /// pass up through): past it the file is refused and the rest dropped, so memory stays
-    /// bounded whatever an archive holds.
-    pub max_findings: u64,
-}
-
-impl Default for NestLimits {
-    fn default() -> Self {
-        NestLimits {
-            max_depth: 5,
-            max_members: 100_000,
-            max_expanded_bytes: 64 << 30,
-            max_ratio: 200,
-            max_spool_bytes: 8 << 30,
-            max_findings: 250_000,
-        }
-    }
-}
+pub use crate::policy::inspect::NestLimits;
 
 /// Decoded bytes below which the ratio limit does not apply.
 pub const RATIO_GRACE: u64 = 16 << 20;

@@ -9,8 +9,8 @@ pub mod hashing;
 pub mod payload;
 pub mod x509;
 
-use crate::report::{SignatureReport, SignatureStatus};
 use crate::trust::sigstore::{self as ss, Signer, Signers, SigstoreError, SigstoreRoot};
+use crate::vocab::{SignatureReport, SignatureStatus};
 use crate::ErrorClass;
 use ec::{EcKey, HashAlg};
 use payload::{Manifest, SigFile, IN_TOTO};
@@ -182,15 +182,15 @@ pub struct ModelVerified {
 impl ModelVerified {
     /// One finding per empty file the signature cannot speak for (see
     /// [`unrecorded_empty`](Self::unrecorded_empty)), named under `at`.
-    pub fn unrecorded_findings(&self, at: &str) -> Vec<crate::inspect::Finding> {
+    pub fn unrecorded_findings(&self, at: &str) -> Vec<crate::vocab::Finding> {
         self.unrecorded_empty
             .iter()
             .map(|p| {
-                crate::inspect::Finding::new(
+                crate::vocab::Finding::new(
                     format!("{at}/{p}"),
                     "model-signing.unsigned-empty-file",
-                    crate::inspect::Category::Trust,
-                    crate::inspect::Severity::Medium,
+                    crate::vocab::Category::Trust,
+                    crate::vocab::Severity::Medium,
                     "empty file that the shard-serialized signature cannot cover (empty files \
                      have no shards): it may have been added after signing; an empty file can \
                      still change behaviour (an `__init__.py` makes a package)",

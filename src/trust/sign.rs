@@ -2,14 +2,14 @@
 //! envelope entry (the first zstd frame, or the first tar entry) is rewritten; every payload
 //! byte is copied untouched, never re-hashed or recompressed.
 
-use super::{envelope_entry, ENVELOPE_PATH};
+use super::keys::{PrivateKey, PublicKey};
+use crate::bundle::dsse::{
+    encode_sig, Envelope, EnvelopeSignature, MAX_SIGNATURES, MAX_SIGSTORE_BUNDLES,
+};
+use crate::bundle::{envelope_entry, ENVELOPE_PATH};
 use crate::container::tar::{EntryKind, TarLimits, TarReader};
 use crate::container::zstd::{self as z, Compression};
 use crate::policy::Limits;
-use crate::trust::dsse::{
-    encode_sig, Envelope, EnvelopeSignature, MAX_SIGNATURES, MAX_SIGSTORE_BUNDLES,
-};
-use crate::trust::keys::{PrivateKey, PublicKey};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,195 @@
+//! The report every command produces: its verdict, reasons, signatures, findings and
+//! coverage, in one shape that the renderers in `report` print.
+
+use super::coverage::CoverageReport;
+use super::finding::Finding;
+use super::Verdict;
+use serde::{Deserialize, Serialize};
+
+/// The tool that wrote a report.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for ToolInfo {
+    fn default() -> Self {
+        ToolInfo {
+            name: "airgate".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// What the bundle claims to be, and the hash of the file as received. A claim the bundle
+/// does not make (no readable statement) is `null` in JSON, never `""`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct BundleInfo {
+    #[serde(serialize_with = "empty_as_null", deserialize_with = "null_as_empty")]
+    pub name: String,
+    #[serde(serialize_with = "empty_as_null", deserialize_with = "null_as_empty")]
+    pub kind: String,
+    #[serde(serialize_with = "empty_as_null", deserialize_with = "null_as_empty")]
+    pub version: String,
+    /// Hex SHA-256 of the bundle file exactly as received.
+    pub sha256: String,
+    /// The path as given on the command line.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub path: String,
+}
+
+fn empty_as_null<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+    if v.is_empty() {
+        s.serialize_none()
+    } else {
+        s.serialize_str(v)
+    }
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Whether a signature counted towards the threshold, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureStatus {
+    /// Valid, by a trusted key, counted.
+    Counted,
+    /// Valid, but the key id already counted once.
+    Duplicate,
+    /// The key is not trusted for this artifact kind.
+    Unknown,
+    /// The key's expiry has passed.
+    Expired,
+    /// The key is on the revocation list.
+    Revoked,
+    /// The signature does not verify.
+    Invalid,
+}
+
+/// One signature as seen by the verifier.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SignatureReport {
+    /// `dsse-ed25519`, `sigstore`, `model-signing`, `minisign`, `signify`, ...
+    pub format: String,
+    /// Key id (hex SHA-256 of the DER public key), or the key's own id for minisign/signify.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key_id: String,
+    /// Certificate identity (SAN) and issuer, for certificate-based signatures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    pub status: SignatureStatus,
+    /// Why it did or did not count.
+    pub reason: String,
+}
+
+/// Time and volume of the work done.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Timings {
+    pub total_ms: u64,
+    /// Payload bytes hashed/inspected.
+    pub bytes: u64,
+    pub files: u64,
+    /// bytes / total time, in MB/s (10^6).
+    pub mb_per_s: f64,
+}
+
+impl Timings {
+    /// Timings for `bytes` over `files` in `elapsed`.
+    pub fn from(elapsed: std::time::Duration, bytes: u64, files: u64) -> Timings {
+        let secs = elapsed.as_secs_f64();
+        Timings {
+            total_ms: elapsed.as_millis() as u64,
+            bytes,
+            files,
+            mb_per_s: if secs > 0.0 {
+                bytes as f64 / secs / 1e6
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+/// The report of a `verify`, `scan` or `admit`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    pub tool: ToolInfo,
+    /// `verify`, `scan`, `admit`, ...
+    pub command: String,
+    pub verdict: Verdict,
+    /// Short reasons for a rejection, most important first.
+    pub reasons: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<BundleInfo>,
+    pub signatures: Vec<SignatureReport>,
+    pub findings: Vec<Finding>,
+    /// Findings cleared by a policy waiver.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waived: Vec<Finding>,
+    /// Rules the policy switched off (`[inspect] disabled_rules`): what was not checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disabled_rules: Vec<String>,
+    /// Hex SHA-256 of the policy in force.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub policy_sha256: String,
+    /// Absolute `file:` URI (ending in `/`) that finding paths are relative to: the scanned
+    /// folder, the working folder for a file named by a relative path, or the bundle for
+    /// paths inside it. Unknown for standard input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_uri: Option<String>,
+    pub timings: Timings,
+    /// What inspection read, per format, and what it did not read and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<CoverageReport>,
+}
+
+impl Report {
+    /// An empty accepting report for `command`.
+    pub fn new(command: &str) -> Report {
+        Report {
+            tool: ToolInfo::default(),
+            command: command.into(),
+            verdict: Verdict::Accept,
+            reasons: Vec::new(),
+            bundle: None,
+            signatures: Vec::new(),
+            findings: Vec::new(),
+            waived: Vec::new(),
+            disabled_rules: Vec::new(),
+            policy_sha256: String::new(),
+            base_uri: None,
+            timings: Timings::default(),
+            coverage: None,
+        }
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// Write the JSON report (as [`to_json`](Self::to_json), then a newline) to `w`,
+    /// without building it as one string first.
+    pub fn write_json<W: std::io::Write>(&self, w: W) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
+        serde_json::to_writer_pretty(&mut w, self).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")?;
+        w.flush()
+    }
+
+    /// Sort findings: most severe first, then by path and offset, so output is stable.
+    pub fn sort(&mut self) {
+        use rayon::slice::ParallelSliceMut;
+        self.findings.par_sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.path.cmp(&b.path))
+                .then_with(|| a.offset.cmp(&b.offset))
+                .then_with(|| a.rule.cmp(&b.rule))
+        });
+    }
+}
