@@ -19,7 +19,6 @@ pub mod signals;
 pub mod status;
 pub mod verify;
 pub mod verify_ext;
-pub mod verify_sig;
 pub mod version;
 pub mod watch;
 

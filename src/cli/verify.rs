@@ -281,7 +281,13 @@ fn verify_external(
     };
     match (kind, &a.signature, &a.sigstore_bundle, &a.model_signature) {
         (InputKind::Detached, Some(sig), _, _) => {
-            super::verify_sig::detached(path, sig, &opts.keys)
+            airgate::trust::verify_detached::verify_detached(path, sig, &opts.keys).map_err(|e| {
+                let class = e.class();
+                anyhow::Error::from(super::common::CliError {
+                    class,
+                    error: e.into(),
+                })
+            })
         }
         (InputKind::Sigstore, _, Some(b), _) => super::verify_ext::sigstore(path, b, &opts),
         (InputKind::Model, _, _, Some(m)) => {

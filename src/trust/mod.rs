@@ -16,3 +16,4 @@ pub mod signify;
 pub mod sigstore;
 pub mod store;
 pub mod trust_state;
+pub mod verify_detached;

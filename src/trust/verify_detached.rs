@@ -1,22 +1,49 @@
-//! `airgate verify FILE --signature SIG --key PUB...`: a file with a detached minisign or
-//! signify signature, the format told from the signature file's content.
+//! Verify a file against a detached minisign or signify signature (`airgate verify FILE
+//! --signature SIG --key PUB...`), the format told from the signature file's content: the
+//! signature report, and a verdict that accepts iff the signature verifies with one of the
+//! given keys.
 
-use super::common::{usage, ResultExt};
-use airgate::decide::Verdict;
-use airgate::report::{Report, SignatureReport, SignatureStatus, Timings};
-use airgate::trust::detached::{self, FileFormat, PublicKey, SigError, Tool};
-use airgate::trust::{minisign, signify};
-use anyhow::Context as _;
+use super::detached::{self, FileFormat, PublicKey, SigError, Tool};
+use super::{minisign, signify};
+use crate::vocab::{Report, SignatureReport, SignatureStatus, Timings, Verdict};
+use crate::ErrorClass;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// Why a detached check could not be made (a signature that does not verify is not an
+/// error: it is a rejecting report).
+#[derive(Debug, thiserror::Error)]
+pub enum DetachedError {
+    /// The call is wrong: no key, a key given as the signature, a JSON file (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// A public key file is missing, unreadable or not a minisign/signify public key.
+    #[error("key {path}: {message}")]
+    Key { path: PathBuf, message: String },
+    /// The signed file or the signature file cannot be read: nothing was decided.
+    #[error(transparent)]
+    Read(SigError),
+}
+
+impl DetachedError {
+    /// The exit-code class: usage and keys are configuration, reading is operational.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            DetachedError::Usage(_) | DetachedError::Key { .. } => ErrorClass::Config,
+            DetachedError::Read(_) => ErrorClass::Operational,
+        }
+    }
+}
+
+fn usage(m: impl Into<String>) -> DetachedError {
+    DetachedError::Usage(m.into())
+}
 
 /// Verify `file` against the detached signature `sig` with any of `keys` (minisign or
 /// signify public key files). Accept iff the signature verifies with one of the keys.
 /// A missing or malformed key is a configuration error; an unreadable file or signature is
 /// operational; a signature that is malformed, by an unknown key or invalid rejects.
-// Called from `verify.rs` once the lead wires `--signature`; until then only tests call it.
-#[cfg_attr(not(test), allow(dead_code))]
-pub fn detached(file: &Path, sig: &Path, keys: &[PathBuf]) -> anyhow::Result<Report> {
+pub fn verify_detached(file: &Path, sig: &Path, keys: &[PathBuf]) -> Result<Report, DetachedError> {
     let start = Instant::now();
     if keys.is_empty() {
         return Err(usage(
@@ -26,8 +53,8 @@ pub fn detached(file: &Path, sig: &Path, keys: &[PathBuf]) -> anyhow::Result<Rep
     let keys = keys
         .iter()
         .map(|p| load_key(p).map(|k| (p.as_path(), k)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let head = detached::read_limited(sig, "signature file", false).operational()?;
+        .collect::<Result<Vec<_>, _>>()?;
+    let head = detached::read_limited(sig, "signature file", false).map_err(DetachedError::Read)?;
     let mut report = Report::new("verify");
     let entry = match detached::detect(&head) {
         FileFormat::MinisignSignature => check_minisign(file, sig, &keys)?,
@@ -82,8 +109,13 @@ impl From<SignatureReport> for Checked {
     }
 }
 
-fn load_key(path: &Path) -> anyhow::Result<PublicKey> {
-    let head = detached::read_limited(path, "public key file", true).config()?;
+fn load_key(path: &Path) -> Result<PublicKey, DetachedError> {
+    let key_err = |message: String| DetachedError::Key {
+        path: path.to_path_buf(),
+        message,
+    };
+    let head = detached::read_limited(path, "public key file", true)
+        .map_err(|e| key_err(e.to_string()))?;
     let hint = match detached::detect(&head) {
         FileFormat::PublicKey { .. } => None,
         FileFormat::SecretKey(tool) => Some(format!(
@@ -98,11 +130,9 @@ fn load_key(path: &Path) -> anyhow::Result<PublicKey> {
         _ => None,
     };
     if let Some(hint) = hint {
-        return Err(usage(format!("key {}: {hint}", path.display())));
+        return Err(key_err(hint));
     }
-    PublicKey::parse(&head)
-        .with_context(|| format!("key {}", path.display()))
-        .config()
+    PublicKey::parse(&head).map_err(|e| key_err(e.to_string()))
 }
 
 fn entry(tool: Tool, key_id: String, status: SignatureStatus, reason: String) -> SignatureReport {
@@ -150,9 +180,9 @@ fn matching<'a>(
 }
 
 /// Map a verification error: reading the signed file is operational, the rest rejects.
-fn failed(tool: Tool, id: detached::KeyId, e: SigError) -> anyhow::Result<Checked> {
+fn failed(tool: Tool, id: detached::KeyId, e: SigError) -> Result<Checked, DetachedError> {
     match e {
-        SigError::Read { .. } | SigError::Io(_) => Err(e).operational(),
+        SigError::Read { .. } | SigError::Io(_) => Err(DetachedError::Read(e)),
         other => Ok(entry(
             tool,
             id.to_string(),
@@ -163,10 +193,14 @@ fn failed(tool: Tool, id: detached::KeyId, e: SigError) -> anyhow::Result<Checke
     }
 }
 
-fn check_minisign(file: &Path, sig: &Path, keys: &[(&Path, PublicKey)]) -> anyhow::Result<Checked> {
+fn check_minisign(
+    file: &Path,
+    sig: &Path,
+    keys: &[(&Path, PublicKey)],
+) -> Result<Checked, DetachedError> {
     let s = match minisign::Signature::load(sig) {
         Ok(s) => s,
-        Err(e @ SigError::Read { .. }) => return Err(e).operational(),
+        Err(e @ SigError::Read { .. }) => return Err(DetachedError::Read(e)),
         Err(e) => return Ok(malformed(Tool::Minisign, &e)),
     };
     let found = match matching(Tool::Minisign, s.key_id(), keys) {
@@ -205,7 +239,7 @@ fn check_signify(
     file: &Path,
     s: &signify::Signature,
     keys: &[(&Path, PublicKey)],
-) -> anyhow::Result<Checked> {
+) -> Result<Checked, DetachedError> {
     let found = match matching(Tool::Signify, s.key_id(), keys) {
         Ok(f) => f,
         Err(unknown) => return Ok(unknown),
@@ -236,7 +270,6 @@ fn check_signify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use airgate::ErrorClass;
 
     // Test keys and signatures over "hello\n" made by minisign 0.11 and signify-openbsd 31.
     const MINI_PUB: &str = "untrusted comment: minisign public key 9CC2D6835FC0BB05\n\
@@ -277,12 +310,12 @@ mod tests {
     fn accepts_either_format_with_its_key_among_others() {
         let f = Files::new(b"hello\n");
         let keys = [f.p("signify.pub"), f.p("mini.pub")];
-        let r = detached(&f.p("f"), &f.p("f.minisig"), &keys).unwrap();
+        let r = verify_detached(&f.p("f"), &f.p("f.minisig"), &keys).unwrap();
         assert_eq!(r.verdict, Verdict::Accept, "{:?}", r.reasons);
         assert_eq!(r.signatures[0].format, "minisign");
         assert_eq!(r.signatures[0].key_id, "9CC2D6835FC0BB05");
         assert!(r.signatures[0].reason.contains("file:f"));
-        let r = detached(&f.p("f"), &f.p("f.sig"), &keys).unwrap();
+        let r = verify_detached(&f.p("f"), &f.p("f.sig"), &keys).unwrap();
         assert_eq!(r.verdict, Verdict::Accept, "{:?}", r.reasons);
         assert_eq!(r.signatures[0].format, "signify");
         assert_eq!(r.signatures[0].status, SignatureStatus::Counted);
@@ -291,13 +324,13 @@ mod tests {
     #[test]
     fn rejects_changed_file_and_unknown_key() {
         let f = Files::new(b"hellO\n");
-        let r = detached(&f.p("f"), &f.p("f.minisig"), &[f.p("mini.pub")]).unwrap();
+        let r = verify_detached(&f.p("f"), &f.p("f.minisig"), &[f.p("mini.pub")]).unwrap();
         assert_eq!(r.verdict, Verdict::Reject);
         assert_eq!(r.signatures[0].status, SignatureStatus::Invalid);
-        let r = detached(&f.p("f"), &f.p("f.sig"), &[f.p("signify.pub")]).unwrap();
+        let r = verify_detached(&f.p("f"), &f.p("f.sig"), &[f.p("signify.pub")]).unwrap();
         assert_eq!(r.verdict, Verdict::Reject);
         let f = Files::new(b"hello\n");
-        let r = detached(&f.p("f"), &f.p("f.minisig"), &[f.p("signify.pub")]).unwrap();
+        let r = verify_detached(&f.p("f"), &f.p("f.minisig"), &[f.p("signify.pub")]).unwrap();
         assert_eq!(r.verdict, Verdict::Reject);
         assert_eq!(r.signatures[0].status, SignatureStatus::Unknown);
         assert!(r.reasons[0].contains("9CC2D6835FC0BB05"), "{:?}", r.reasons);
@@ -307,18 +340,18 @@ mod tests {
     fn garbage_signature_rejects_and_bad_key_is_config() {
         let f = Files::new(b"hello\n");
         std::fs::write(f.p("junk.sig"), "not a signature\n").unwrap();
-        let r = detached(&f.p("f"), &f.p("junk.sig"), &[f.p("mini.pub")]).unwrap();
+        let r = verify_detached(&f.p("f"), &f.p("junk.sig"), &[f.p("mini.pub")]).unwrap();
         assert_eq!(r.verdict, Verdict::Reject);
         std::fs::write(f.p("bad.pub"), "untrusted comment: x\nAAAA\n").unwrap();
-        let e = detached(&f.p("f"), &f.p("f.minisig"), &[f.p("bad.pub")]).unwrap_err();
-        assert_eq!(crate::cli::class_of(&e), ErrorClass::Config);
-        let e = detached(&f.p("f"), &f.p("f.minisig"), &[f.p("missing.pub")]).unwrap_err();
-        assert_eq!(crate::cli::class_of(&e), ErrorClass::Config);
-        let e = detached(&f.p("f"), &f.p("mini.pub"), &[f.p("mini.pub")]).unwrap_err();
-        assert_eq!(crate::cli::class_of(&e), ErrorClass::Config);
-        let e = detached(&f.p("f"), &f.p("f.minisig"), &[]).unwrap_err();
-        assert_eq!(crate::cli::class_of(&e), ErrorClass::Config);
-        let e = detached(&f.p("gone"), &f.p("f.minisig"), &[f.p("mini.pub")]).unwrap_err();
-        assert_eq!(crate::cli::class_of(&e), ErrorClass::Operational);
+        let e = verify_detached(&f.p("f"), &f.p("f.minisig"), &[f.p("bad.pub")]).unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Config);
+        let e = verify_detached(&f.p("f"), &f.p("f.minisig"), &[f.p("missing.pub")]).unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Config);
+        let e = verify_detached(&f.p("f"), &f.p("mini.pub"), &[f.p("mini.pub")]).unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Config);
+        let e = verify_detached(&f.p("f"), &f.p("f.minisig"), &[]).unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Config);
+        let e = verify_detached(&f.p("gone"), &f.p("f.minisig"), &[f.p("mini.pub")]).unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Operational);
     }
 }
