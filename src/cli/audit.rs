@@ -3,8 +3,7 @@
 
 use super::common::{PlainFormat, ResultExt};
 use super::init::{gate_err, open};
-use airgate::gate::audit::{verify_chain, Record};
-use airgate::gate::checkpoint::{self, Checkpoint};
+use airgate::gate::checkpoint;
 use airgate::trust::keys::PublicKey;
 use std::path::PathBuf;
 
@@ -81,7 +80,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             let _lock =
                 airgate::gate::fsutil::GateLock::acquire(&gate.lock_path()).map_err(gate_err)?;
             let c = if accept_unsigned_records {
-                accept_unsigned(&gate, &key)?
+                airgate::gate::audit_check::accept_unsigned(&gate, &key).map_err(gate_err)?
             } else {
                 checkpoint::refresh(&gate.audit_dir(), &key, false).map_err(gate_err)?
             };
@@ -156,29 +155,6 @@ impl Args {
 }
 
 /// Sign the records after the last checkpoint, then record that an operator accepted them.
-fn accept_unsigned(
-    gate: &airgate::gate::layout::Gate,
-    key: &airgate::trust::keys::PrivateKey,
-) -> anyhow::Result<Checkpoint> {
-    let dir = gate.audit_dir();
-    let before = Checkpoint::load(&dir.join(checkpoint::LATEST))
-        .map(|c| c.size)
-        .unwrap_or(0);
-    let c = checkpoint::refresh(&dir, key, true).map_err(gate_err)?;
-    if c.size == before {
-        return Ok(c);
-    }
-    let policy = gate.load_policy().map_err(gate_err)?;
-    let mut rec = Record::new("audit", "unsigned-accepted", &policy.digest());
-    rec.reasons = vec![format!(
-        "records {before}..{} followed the last signed checkpoint (not written by the gate, \
-         or by a version that signed after writing) and were accepted by an operator",
-        c.size - 1
-    )];
-    checkpoint::append(&dir, key, rec).map_err(gate_err)?;
-    Checkpoint::load(&dir.join(checkpoint::LATEST)).map_err(gate_err)
-}
-
 fn verify(
     gate: PathBuf,
     extra: Vec<PathBuf>,
@@ -190,54 +166,21 @@ fn verify(
         Some(k) => PublicKey::load(&k).config()?,
         None => gate.load_audit_pub().map_err(gate_err)?,
     };
-    let chain = verify_chain(&gate.audit_log()).map_err(gate_err)?;
-    let mut problems = chain.problems.clone();
-    let stored = gate.audit_dir().join(checkpoint::LATEST);
-    let mut checked = 0u64;
-    // a write-ahead checkpoint that covers the whole log (a crash before its promotion)
-    let pending = Checkpoint::load(&gate.audit_dir().join(checkpoint::PENDING))
-        .ok()
-        .filter(|p| p.size == chain.records && p.check(&key, &chain).is_empty());
-    if stored.exists() {
-        let c = Checkpoint::load(&stored).map_err(gate_err)?;
-        problems.extend(
-            c.check(&key, &chain)
-                .into_iter()
-                .map(|p| format!("stored checkpoint: {p}")),
-        );
-        if c.size < chain.records && pending.is_none() {
-            // the gate signs a checkpoint before it writes a record
-            problems.push(format!(
-                "records {}..{} follow the stored checkpoint and no checkpoint signed by the \
-                 gate covers them: they were appended outside the gate (after review, `audit \
-                 checkpoint --accept-unsigned-records` signs them)",
-                c.size,
-                chain.records - 1
-            ));
-        }
-        checked += 1;
-    } else if chain.records > 0 && pending.is_none() {
-        problems.push(format!(
-            "the gate's stored checkpoint {} is missing",
-            stored.display()
-        ));
-    }
-    for p in &extra {
-        let c = Checkpoint::load(p).map_err(gate_err)?;
-        problems.extend(
-            c.check(&key, &chain)
-                .into_iter()
-                .map(|m| format!("checkpoint {}: {m}", p.display())),
-        );
-        checked += 1;
-    }
+    let check =
+        airgate::gate::audit_check::verify_log(&gate, &key, &extra).map_err(gate_err)?;
+    let (chain_records, head, checked, problems) = (
+        check.records,
+        check.head.clone(),
+        check.checkpoints_checked,
+        check.problems.clone(),
+    );
     let ok = problems.is_empty();
     match format {
         PlainFormat::Json => {
             let v = serde_json::json!({
                 "ok": ok,
-                "records": chain.records,
-                "head": chain.head,
+                "records": chain_records,
+                "head": head,
                 "checkpoints_checked": checked,
                 "problems": problems,
             });
@@ -247,7 +190,7 @@ fn verify(
             if ok {
                 println!(
                     "audit log OK: {} records, head {}, {checked} checkpoint(s) hold",
-                    chain.records, chain.head
+                    chain_records, head
                 );
             } else {
                 println!(

@@ -6,6 +6,7 @@ pub mod admit;
 #[cfg(test)]
 mod admit_tests;
 pub mod audit;
+pub mod audit_check;
 pub mod checkpoint;
 pub mod claim;
 pub mod fsutil;
