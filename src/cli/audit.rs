@@ -166,8 +166,7 @@ fn verify(
         Some(k) => PublicKey::load(&k).config()?,
         None => gate.load_audit_pub().map_err(gate_err)?,
     };
-    let check =
-        airgate::gate::audit_check::verify_log(&gate, &key, &extra).map_err(gate_err)?;
+    let check = airgate::gate::audit_check::verify_log(&gate, &key, &extra).map_err(gate_err)?;
     let (chain_records, head, checked, problems) = (
         check.records,
         check.head.clone(),
