@@ -2,21 +2,16 @@
 //! OpenSSF model signature over a model folder. Trust comes from the command line
 //! (`--trusted-root`, `--certificate-identity`, `--certificate-oidc-issuer`, `--key`,
 //! `--ca-cert`) or from the policy's `[sigstore]` section for the artifact kind.
-// `verify.rs` (owned by the lead) calls these once its flags are wired.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use super::common::{usage, CliError, ResultExt};
 use airgate::decide::Verdict;
 use airgate::policy::Policy;
 use airgate::report::{Report, Timings};
-use airgate::trust::model_signing::{self as ms, ec::EcKey, material_of, x509::Cert, Material};
+use airgate::trust::model_signing::{self as ms, choose};
 use airgate::trust::sigstore::{self as ss, IdentityPolicy, ManagedKey, Signers, SigstoreRoot};
 use airgate::ErrorClass;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// Largest PEM file (key or CA certificates) read.
-const MAX_PEM: u64 = 1 << 20;
 
 /// Trust given for one `verify` run.
 #[derive(Clone, Debug, Default)]
@@ -137,58 +132,6 @@ pub fn sigstore(artifact: &Path, bundle: &Path, opts: &ExtOptions) -> anyhow::Re
     Ok(finish(report, started, size, 1))
 }
 
-fn read_pem(path: &Path) -> anyhow::Result<String> {
-    use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| {
-        tagged(
-            ErrorClass::Config,
-            anyhow::anyhow!("cannot read {}: {e}", path.display()),
-        )
-    })?;
-    let mut s = String::new();
-    f.take(MAX_PEM + 1).read_to_string(&mut s).map_err(|e| {
-        tagged(
-            ErrorClass::Config,
-            anyhow::anyhow!("cannot read {}: {e}", path.display()),
-        )
-    })?;
-    if s.len() as u64 > MAX_PEM {
-        return Err(usage(format!(
-            "{} is larger than {MAX_PEM} bytes",
-            path.display()
-        )));
-    }
-    Ok(s)
-}
-
-fn load_ec_keys(paths: &[PathBuf]) -> anyhow::Result<Vec<EcKey>> {
-    paths
-        .iter()
-        .map(|p| {
-            EcKey::from_pem(&read_pem(p)?).map_err(|e| {
-                usage(format!(
-                    "{} is not an ECDSA P-256/384/521 public key: {e}",
-                    p.display()
-                ))
-            })
-        })
-        .collect()
-}
-
-fn load_cas(paths: &[PathBuf]) -> anyhow::Result<Vec<Cert>> {
-    let mut out = Vec::new();
-    for p in paths {
-        let certs = Cert::all_from_pem(&read_pem(p)?).map_err(|e| {
-            usage(format!(
-                "{} holds no usable CA certificate: {e}",
-                p.display()
-            ))
-        })?;
-        out.extend(certs);
-    }
-    Ok(out)
-}
-
 /// Resolve an `--ignore-path` like model_signing: absolute or relative to the current
 /// directory, made relative to the model folder (lexically, then through symlinks); a path
 /// that does not lie inside it is taken as relative to the model folder.
@@ -232,73 +175,33 @@ pub fn model_signing(
     let started = Instant::now();
     let report = new_report(opts);
     let kind = opts.kind.clone().unwrap_or_else(|| "weights".into());
-    let cli_sigstore = opts.trusted_root.is_some()
-        || opts.certificate_identity.is_some()
-        || opts.certificate_oidc_issuer.is_some();
-    let chosen = [
-        !opts.keys.is_empty(),
-        !opts.ca_certs.is_empty(),
-        cli_sigstore,
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count();
-    if chosen > 1 {
-        return Err(usage("give one trust method: --key, --ca-cert, or --trusted-root with --certificate-identity/--certificate-oidc-issuer"));
-    }
-    let policy_sig = opts.policy.as_ref().and_then(|p| p.sigstore.as_ref());
-    let policy_paths =
-        |f: fn(&airgate::policy::SigstorePolicy, &str) -> Vec<PathBuf>| -> Vec<PathBuf> {
-            match (opts.policy.as_ref(), policy_sig) {
-                (Some(p), Some(s)) => f(s, &kind).iter().map(|x| p.resolve(x)).collect(),
-                _ => Vec::new(),
-            }
-        };
-    let (key_paths, ca_paths, use_sigstore) = if chosen == 1 {
-        (opts.keys.clone(), opts.ca_certs.clone(), cli_sigstore)
-    } else {
-        match material_of(sig) {
-            Material::Key => (
-                policy_paths(|s, k| s.keys_for(k).cloned().collect()),
-                vec![],
-                false,
-            ),
-            Material::Certificate => (
-                vec![],
-                policy_paths(|s, k| s.ca_certs_for(k).cloned().collect()),
-                false,
-            ),
-            Material::Sigstore => (vec![], vec![], true),
-            Material::Unknown => (vec![], vec![], false),
+    let identity = match (&opts.certificate_identity, &opts.certificate_oidc_issuer) {
+        (Some(id), Some(iss)) => Some((id.clone(), iss.clone())),
+        (None, None) => None,
+        _ => {
+            return Err(usage(
+                "--certificate-identity and --certificate-oidc-issuer must be given together",
+            ))
         }
     };
-    let keys = load_ec_keys(&key_paths)?;
-    let cas = load_cas(&ca_paths)?;
-    let root;
-    let sg;
-    let method = if !keys.is_empty() {
-        ms::Method::Key(&keys)
-    } else if !cas.is_empty() {
-        ms::Method::Certificate(&cas)
-    } else if use_sigstore {
-        root = trusted_root(opts)?.ok_or_else(|| {
-            usage("Sigstore model signatures need a trusted root: give --trusted-root FILE or set [sigstore].trusted_root")
-        })?;
-        sg = signers(opts, &kind)?;
-        if sg.is_empty() {
+    let explicit = choose::Explicit {
+        keys: opts.keys.clone(),
+        ca_certs: opts.ca_certs.clone(),
+        trusted_root: opts.trusted_root.clone(),
+        identity,
+    };
+    let trust = match choose::choose(sig, opts.policy.as_ref(), &kind, &explicit) {
+        Ok(t) => t,
+        Err(choose::ChooseError::Config(m)) => return Err(usage(m)),
+        Err(choose::ChooseError::NoTrust(m)) => {
             return Err(usage(format!(
-                "no Sigstore identity is trusted for kind {kind:?}: give --certificate-identity and --certificate-oidc-issuer, or [[sigstore.identities]]"
-            )));
+                "no trust for this model signature ({m}): give --key PUB.pem, --ca-cert CA.pem, \
+                 or --trusted-root with --certificate-identity and --certificate-oidc-issuer \
+                 (or configure [sigstore] keys/ca_certs/identities for kind {kind:?})"
+            )))
         }
-        ms::Method::Sigstore {
-            root: &root,
-            signers: &sg,
-        }
-    } else {
-        return Err(usage(format!(
-            "no trust for this model signature: give --key PUB.pem, --ca-cert CA.pem, or --trusted-root with --certificate-identity and --certificate-oidc-issuer (or configure [sigstore] keys/ca_certs/identities for kind {kind:?})"
-        )));
     };
+    let method = trust.method();
     let mut o = ms::Options::new(method);
     o.ignore = ignore
         .iter()

@@ -4,6 +4,7 @@
 //! manifest, recompute every file or shard digest in parallel and require an exact match:
 //! a changed, missing or extra (non-ignored) file rejects.
 
+pub mod choose;
 pub mod ec;
 pub mod hashing;
 pub mod payload;
