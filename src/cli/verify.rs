@@ -328,29 +328,16 @@ fn inspect_external(
                 .any(|n| f.path == *n || f.path.starts_with(&format!("{n}!")))
         })
         .collect();
-    let (kept, waived) = airgate::decide::apply_waivers(findings, policy);
-    r.disabled_rules = policy.inspect.disabled_rules.clone();
     let covered = engine.coverage().report();
     match r.coverage.as_mut() {
         Some(c) => c.merge(&covered),
         None => r.coverage = Some(covered),
     }
-    let signature_ok = r.verdict == Verdict::Accept;
-    r.findings.extend(kept);
-    r.waived.extend(waived);
-    r.sort();
-    if signature_ok && airgate::decide::verdict(&r.findings, policy) == Verdict::Reject {
-        r.verdict = Verdict::Reject;
-        let blocking = r
-            .findings
-            .iter()
-            .filter(|f| f.severity >= policy.decide.block_at)
-            .count();
-        r.reasons.push(format!(
-            "the signature is valid, but inspection found {blocking} finding(s) at or above {} severity",
-            policy.decide.block_at
-        ));
-    }
+    airgate::decide::judge_external(r, findings, policy, |n, at| {
+        format!(
+            "the signature is valid, but inspection found {n} finding(s) at or above {at} severity"
+        )
+    });
     Ok(())
 }
 

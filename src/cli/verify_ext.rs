@@ -211,19 +211,21 @@ pub fn model_signing(
         Ok(v) => {
             let mut r = report;
             r.signatures.push(v.report());
-            r.findings
-                .extend(v.unrecorded_findings(&model_dir.display().to_string()));
             // they block where the policy blocks at medium (without a policy, the default
             // block_at is high: they are listed, the model passes as upstream's verify does)
             let policy = opts.policy.clone().unwrap_or_default();
-            if airgate::decide::verdict(&r.findings, &policy) == Verdict::Reject {
-                r.verdict = Verdict::Reject;
-                r.reasons.push(format!(
-                    "{} empty file(s) the signature cannot cover, at or above the blocking \
-                     severity",
-                    v.unrecorded_empty.len()
-                ));
-            }
+            let empty = v.unrecorded_empty.len();
+            airgate::decide::judge_external(
+                &mut r,
+                v.unrecorded_findings(&model_dir.display().to_string()),
+                &policy,
+                |_, _| {
+                    format!(
+                        "{empty} empty file(s) the signature cannot cover, at or above the \
+                         blocking severity"
+                    )
+                },
+            );
             return Ok(finish(r, started, v.bytes, v.files));
         }
         Err(e) if e.class() == ErrorClass::Rejected => {

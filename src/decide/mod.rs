@@ -1,7 +1,7 @@
 //! Maps verification results and findings to a verdict, by policy.
 
 use crate::policy::Policy;
-use crate::vocab::{Category, Finding, Severity};
+use crate::vocab::{Category, Finding, Report, Severity};
 
 pub use crate::vocab::Verdict;
 
@@ -127,6 +127,34 @@ pub fn judge(report: &mut crate::vocab::Report, policy: &Policy) {
     report.sort();
     report.verdict = verdict(&report.findings, policy);
     report.reasons = reasons(&report.findings, policy);
+}
+
+/// Add inspection findings to the report of a file checked by a detached, Sigstore or
+/// model signature: the findings are screened as everywhere ([`apply_waivers`]); a
+/// signature that verified still rejects when a kept finding blocks, with a reason that
+/// says so (`why`, given the number of blocking findings and `block_at`). A signature that
+/// did not verify keeps its rejection and reasons.
+pub fn judge_external(
+    report: &mut Report,
+    findings: Vec<Finding>,
+    policy: &Policy,
+    why: impl FnOnce(usize, Severity) -> String,
+) {
+    let (kept, waived) = apply_waivers(findings, policy);
+    report.disabled_rules = policy.inspect.disabled_rules.clone();
+    let signature_ok = report.verdict == Verdict::Accept;
+    report.findings.extend(kept);
+    report.waived.extend(waived);
+    report.sort();
+    if signature_ok && verdict(&report.findings, policy) == Verdict::Reject {
+        report.verdict = Verdict::Reject;
+        let blocking = report
+            .findings
+            .iter()
+            .filter(|f| f.severity >= policy.decide.block_at)
+            .count();
+        report.reasons.push(why(blocking, policy.decide.block_at));
+    }
 }
 
 /// Set a verification report's verdict and reasons from its findings and the policy, moving
