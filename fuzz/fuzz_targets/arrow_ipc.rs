@@ -22,6 +22,7 @@ fuzz_target!(|input: &[u8]| {
         path: "t.arrow".into(),
         depth: 0,
         budget: Arc::new(Budget::default()),
+        format: "arrow",
     };
     let kind = if mode & 1 == 1 { Kind::ArrowFile } else { Kind::ArrowStream };
     let mut layer = open(nest, kind);

@@ -17,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
         path: "f.parquet".into(),
         depth: 0,
         budget: Arc::new(Budget::default()),
+        format: "parquet",
     };
     let mut out = Vec::new();
     let _ = airgate::inspect::datasets::parquet::inspect(&nest, &data, &mut out);
