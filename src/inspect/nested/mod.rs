@@ -355,6 +355,8 @@ pub fn open(mut nest: Nest, head: &[u8]) -> Option<Box<dyn Layer>> {
         Kind::Cpio => "cpio",
         Kind::Rpm => "rpm",
         Kind::Utf16 { .. } => "utf-16",
+        Kind::Dataset(crate::inspect::datasets::Kind::Parquet) => "parquet",
+        Kind::Dataset(_) => "arrow",
     };
     Some(match kind {
         Kind::Gzip => stream::Decode::gzip(nest),
