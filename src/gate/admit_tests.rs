@@ -1,8 +1,9 @@
 //! Unit tests of `admit` with a stand-in verifier: what the gate does when the verifier's
 //! extraction holds something it never should, or when verification cannot complete.
 
+use super::admissible::Admissible;
 use super::admit::{admit, AdmitOptions};
-use super::verifier::{AcceptedBundle, Candidate, Verifier};
+use super::verifier::{sealed::Sealed, Candidate, Verifier};
 use super::{init, Gate, GateError};
 use crate::bundle::statement::{Predicate, Statement, Subject, PREDICATE_TYPE, STATEMENT_TYPE};
 use crate::bundle::Version;
@@ -43,6 +44,8 @@ fn statement() -> Statement {
     }
 }
 
+impl Sealed for Fake {}
+
 impl Verifier for Fake {
     fn check(
         &self,
@@ -67,13 +70,12 @@ impl Verifier for Fake {
         }
         Ok(Candidate {
             report: Report::new("verify"),
-            accepted: Some(AcceptedBundle {
-                statement: statement(),
-                version: Version::parse("1").unwrap(),
-                kind: "weights".into(),
-                name: "m".into(),
-                signers: vec!["k".into()],
-            }),
+            accepted: Some(Admissible::for_test(
+                statement(),
+                Version::parse("1").unwrap(),
+                vec!["k".into()],
+                Some(to.to_path_buf()),
+            )),
             bundle_sha256: "ab".repeat(32),
         })
     }

@@ -7,6 +7,7 @@
 //! in other tar bytes) or quarantine. Only the files the signature covers (and `model.sig`)
 //! are staged.
 
+use super::admissible::Admissible;
 use super::admit::{gate_reject, AdmitOptions, AdmitResult, Ctx, Disposition, Undo};
 use super::fsutil::{self, GateLock};
 use super::layout::Gate;
@@ -15,54 +16,17 @@ use super::publish;
 use super::quarantine::{self, file_id};
 use super::receipt::{self, Receipt, PAYLOAD_DIR, RECEIPT_FILE};
 use super::state::{StagedRef, State};
-use super::verifier::AcceptedBundle;
 use super::GateError;
-use crate::bundle::statement::{Predicate, Statement, Subject, PREDICATE_TYPE, STATEMENT_TYPE};
-use crate::bundle::Version;
-use crate::decide::{apply_waivers, verdict, Verdict};
+use crate::decide::{decide, finalize, Decision};
 use crate::policy::Policy;
 use crate::report::{BundleInfo, Report};
 use crate::trust::keys::PrivateKey;
-use crate::trust::model_signing::{ModelSigner, ModelVerified};
-use crate::trust::sigstore::Signer;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The `staging/` folder model-signed trees go under (apart from native `weights`, whose
 /// version folders are ordered for rollback protection).
 pub const STAGING_DIR: &str = "model-signing";
-
-/// A name usable as one staging folder component.
-fn folder_name(s: &str) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(100)
-        .collect();
-    if clean.is_empty() || clean.starts_with('.') {
-        "model".into()
-    } else {
-        clean
-    }
-}
-
-/// Who signed, as one line (key id, or certificate identity).
-fn signer_id(v: &ModelVerified) -> String {
-    match &v.signer {
-        ModelSigner::Sigstore(Signer::Certificate { san, issuer }) => format!("{san} ({issuer})"),
-        ModelSigner::Sigstore(Signer::Key { key_id }) => key_id.clone(),
-        ModelSigner::Key { key_id, .. } => key_id.clone(),
-        ModelSigner::Certificate {
-            subject, key_id, ..
-        } => format!("{key_id} ({subject})"),
-    }
-}
 
 /// Remove from the extracted model at `dir` (and from `files`) every file the signature
 /// does not cover, except the signature itself, and the folders left empty; returns their
@@ -176,26 +140,16 @@ pub(super) fn admit_model(
         report.coverage = Some(engine.coverage().report());
     }
     report.bundle = Some(info);
-    let (kept, waived) = apply_waivers(std::mem::take(&mut report.findings), policy);
-    report.findings = kept;
-    report.waived = waived;
-    report.sort();
-    report.verdict = verdict(&report.findings, policy);
-    if verified.is_none() {
-        report.verdict = Verdict::Reject;
-    }
-    if report.verdict == Verdict::Reject {
-        report.reasons = report
-            .findings
-            .iter()
-            .filter(|f| {
-                f.severity >= policy.decide.block_at
-                    || f.category == crate::inspect::Category::Trust
-            })
-            .take(10)
-            .map(|f| format!("{}: {}: {}", f.rule, f.path, f.message))
-            .collect();
-    }
+    // the one decision every admission path takes
+    let verified = verified
+        .map(|v| crate::verify::model::verified(&v, &files, &label, &sha, &files_dir, opts.now));
+    let (accepted, report) = match decide(finalize(report, verified, policy), policy) {
+        Decision::Accept(acc) => {
+            let (acc, report) = Admissible::from_accepted(acc);
+            (Some(acc), report)
+        }
+        Decision::Reject(report) => (None, report),
+    };
 
     let ctx = Ctx {
         gate,
@@ -208,13 +162,9 @@ pub(super) fn admit_model(
         rotation: None,
     };
     let _lock = GateLock::acquire(&gate.lock_path())?;
-    let accepted = match (&verified, report.verdict) {
-        (Some(v), Verdict::Accept) => Some(accepted(v, &files, &label, opts.now)),
-        _ => None,
-    };
     // An interrupted run may already have made this very file's outcome durable.
     if let Some(acc) = &accepted {
-        let dest = publish::destination(&gate.staging(), STAGING_DIR, &acc.name, &label)?;
+        let dest = publish::destination(&gate.staging(), STAGING_DIR, acc.name(), &label)?;
         if dest.join(RECEIPT_FILE).is_file() {
             let r = Receipt::load(&dest)?;
             if r.bundle_sha256 == sha && r.arrival_id == arrival_id {
@@ -276,15 +226,17 @@ pub(super) fn admit_model(
         &now_s,
         key,
     );
-    publish::seal(&tree, &r)?;
-    let dest = publish::destination(&gate.staging(), STAGING_DIR, &acc.name, &label)?;
-    publish::publish(&tree, &dest)?;
+    // the tree verification extracted and hashed (what the signature covers, and model.sig)
+    let tree = acc.tree()?;
+    publish::seal(tree, &r)?;
+    let dest = publish::destination(&gate.staging(), STAGING_DIR, acc.name(), &label)?;
+    publish::publish(tree, &dest)?;
     let before = state.clone();
     record(&mut state, &acc, &sha, opts.now);
     record(&mut state, &acc, &content, opts.now);
     let undo = Undo::Staged {
         dest: dest.clone(),
-        tree,
+        tree: tree.to_path_buf(),
         state: before,
     };
     if let Err(e) = state.save(&gate.state_dir()) {
@@ -311,51 +263,14 @@ fn content_key(files: &BTreeMap<String, (String, u64)>) -> String {
 }
 
 /// Replay state only: a model signature carries no version to order.
-fn record(state: &mut State, acc: &AcceptedBundle, sha: &str, now: i64) {
+fn record(state: &mut State, acc: &Admissible, sha: &str, now: i64) {
     state.staged.insert(
         sha.to_string(),
         StagedRef {
-            kind: acc.kind.clone(),
-            name: acc.name.clone(),
-            version: acc.statement.predicate.version.clone(),
+            kind: acc.kind().to_string(),
+            name: acc.name().to_string(),
+            version: acc.version_label().to_string(),
             time: crate::util::format_time(now),
         },
     );
-}
-
-/// The statement the receipt records: every extracted file (with `model.sig`) and its hash.
-fn accepted(
-    v: &ModelVerified,
-    files: &BTreeMap<String, (String, u64)>,
-    label: &str,
-    now: i64,
-) -> AcceptedBundle {
-    let name = folder_name(&v.model_name);
-    let statement = Statement {
-        type_: STATEMENT_TYPE.into(),
-        subject: files
-            .iter()
-            .map(|(n, (d, _))| Subject {
-                name: n.clone(),
-                digest: BTreeMap::from([("sha256".to_string(), d.clone())]),
-            })
-            .collect(),
-        predicate_type: PREDICATE_TYPE.into(),
-        predicate: Predicate {
-            kind: MODEL_KIND.into(),
-            name: name.clone(),
-            version: label.to_string(),
-            created: crate::util::format_time(now),
-            publisher: format!("OpenSSF model signing ({}): {}", v.method, signer_id(v)),
-            sizes: files.iter().map(|(n, (_, s))| (n.clone(), *s)).collect(),
-        },
-    };
-    AcceptedBundle {
-        statement,
-        // not ordered (see the module docs); the gate keys model trees by `label`
-        version: Version::Integer(0),
-        kind: MODEL_KIND.into(),
-        name,
-        signers: vec![signer_id(v)],
-    }
 }

@@ -22,7 +22,7 @@ use crate::container::tar::{EntryKind, TarError, TarLimits, TarReader};
 /// The signature file at the root of a model tar.
 pub const SIG_FILE: &str = "model.sig";
 /// The artifact kind whose `[sigstore]` trust applies to models.
-pub const MODEL_KIND: &str = "weights";
+pub use crate::verify::model::MODEL_KIND;
 /// Largest PEM key or CA file read from the policy.
 const MAX_PEM: u64 = 1 << 20;
 

@@ -2,7 +2,9 @@
 //! (optionally) extract every payload file. Only this module can construct a
 //! [`VerifiedBundle`], the value that carries payload trust onward to `decide` and `gate`.
 
+pub(crate) mod model;
 mod pipeline;
+pub(crate) mod rotation;
 
 use crate::bundle::open::{open, OpenError};
 use crate::bundle::statement::PAYLOAD_TYPE;
@@ -68,6 +70,9 @@ pub enum VerifyError {
     /// The caller asked the pass to stop (see [`VerifyOptions::cancel`]); nothing was decided.
     #[error("verification was cancelled before it finished")]
     Cancelled,
+    /// An authenticated trust bundle's statement could not be read back.
+    #[error("trust bundle statement: {0}")]
+    RotationStatement(String),
 }
 
 impl VerifyError {
@@ -80,6 +85,22 @@ impl VerifyError {
     }
 }
 
+/// What authenticated a [`VerifiedBundle`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Evidence {
+    /// Native bundle: DSSE signatures (and carried Sigstore bundles) met the kind's threshold.
+    Dsse,
+    /// OpenSSF model-signing `model.sig` over the extracted model folder.
+    ModelSignature {
+        /// `sigstore`, `key` or `certificate`.
+        method: String,
+        /// Who signed (key id, or certificate identity).
+        signer: String,
+    },
+    /// A trust-root rotation authenticated by the active and the new root role.
+    TrustRotation { from_version: u64, to_version: u64 },
+}
+
 /// A bundle whose signatures met the threshold and whose every file matched the statement.
 /// Inspection findings may still make `decide` reject it.
 #[derive(Debug)]
@@ -89,6 +110,7 @@ pub struct VerifiedBundle {
     signers: Vec<String>,
     sha256: String,
     extracted: Option<PathBuf>,
+    evidence: Evidence,
 }
 
 impl VerifiedBundle {
@@ -115,6 +137,10 @@ impl VerifiedBundle {
     /// Where the payload was extracted, if it was.
     pub fn extracted(&self) -> Option<&Path> {
         self.extracted.as_deref()
+    }
+    /// What authenticated it.
+    pub fn evidence(&self) -> &Evidence {
+        &self.evidence
     }
 }
 
@@ -228,6 +254,7 @@ pub fn verify_bundle(path: &Path, opts: &VerifyOptions<'_>) -> Result<Outcome, V
         signers,
         sha256: sha,
         extracted: opts.extract_to.map(Path::to_path_buf),
+        evidence: Evidence::Dsse,
     });
     let outcome = crate::decide::finalize(report, verified, opts.policy);
     Ok(outcome)
