@@ -162,3 +162,80 @@ impl Admissible {
         payload.parent().ok_or_else(not_extracted)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::statement::{Predicate, Subject, PREDICATE_TYPE, STATEMENT_TYPE};
+    use crate::trust::keys::PrivateKey;
+    use std::collections::BTreeMap;
+
+    fn statement(version: &str) -> Statement {
+        Statement {
+            type_: STATEMENT_TYPE.into(),
+            subject: vec![Subject {
+                name: "trust.toml".into(),
+                digest: BTreeMap::from([("sha256".to_string(), "00".repeat(32))]),
+            }],
+            predicate_type: PREDICATE_TYPE.into(),
+            predicate: Predicate {
+                kind: "trust".into(),
+                name: "root".into(),
+                version: version.into(),
+                created: "2026-01-01T00:00:00Z".into(),
+                publisher: "t".into(),
+                sizes: BTreeMap::from([("trust.toml".to_string(), 1)]),
+            },
+        }
+    }
+
+    fn receipt(key: &PrivateKey) -> Receipt {
+        let acc = Admissible::for_test(
+            statement("2"),
+            Version::parse("2").unwrap(),
+            vec!["a".into(), "b".into()],
+            None,
+        );
+        let arrival = super::super::receipt::Arrival {
+            sha256: "ab",
+            file_name: "t.bundle",
+            arrival_id: "1:2:3",
+        };
+        Receipt::signed(&acc, &arrival, "2", (&[], &[]), String::new(), "t", key)
+    }
+
+    #[test]
+    fn a_resume_takes_only_the_gates_own_signed_receipt() {
+        let gate = PrivateKey::generate();
+        let dest = Path::new("/g/staging/trust/root/2");
+        let acc = Admissible::resumed(receipt(&gate), dest, &gate.public()).unwrap();
+        assert_eq!(
+            (acc.kind(), acc.name(), acc.version_label()),
+            ("trust", "root", "2")
+        );
+        assert_eq!(acc.signers(), ["a", "b"]);
+        // nothing to stage from a resume: the tree is already published
+        assert!(matches!(acc.tree(), Err(GateError::Damaged { .. })));
+
+        // a receipt signed by another key, or edited after signing, is not the gate's own
+        let other = PrivateKey::generate();
+        let e = Admissible::resumed(receipt(&other), dest, &gate.public()).unwrap_err();
+        assert!(e.to_string().contains("not signed by this gate"), "{e}");
+        let mut edited = receipt(&gate);
+        edited.signers.push("mallory".into());
+        assert!(Admissible::resumed(edited, dest, &gate.public()).is_err());
+    }
+
+    #[test]
+    fn the_tree_to_stage_is_the_folder_verification_extracted_into() {
+        let st = || statement("1");
+        let v = || Version::parse("1").unwrap();
+        let acc = Admissible::for_test(st(), v(), vec![], Some("/w/stage/files".into()));
+        assert_eq!(acc.tree().unwrap(), Path::new("/w/stage"));
+        // the near miss: a payload folder that is not the tree's `files/`
+        let acc = Admissible::for_test(st(), v(), vec![], Some("/w/stage/other".into()));
+        assert!(acc.tree().is_err());
+        let acc = Admissible::for_test(st(), v(), vec![], None);
+        assert!(acc.tree().is_err());
+    }
+}

@@ -18,6 +18,8 @@ enum Mode {
     AcceptWithSymlink,
     /// Accept, writing the listed file.
     Accept,
+    /// Accept, writing the listed file, but with no extracted tree in the accepted value.
+    AcceptWithoutTree,
     /// Verification could not complete.
     Fail,
 }
@@ -74,7 +76,7 @@ impl Verifier for Fake {
                 statement(),
                 Version::parse("1").unwrap(),
                 vec!["k".into()],
-                Some(to.to_path_buf()),
+                (!matches!(self.0, Mode::AcceptWithoutTree)).then(|| to.to_path_buf()),
             )),
             bundle_sha256: "ab".repeat(32),
         })
@@ -145,4 +147,14 @@ fn the_near_miss_stages() {
     assert!(r.destination.join("files/a.txt").is_file());
     let rv = super::receipt::reverify(&r.destination, Some(&g.load_audit_pub().unwrap())).unwrap();
     assert!(rv.clean(), "{rv:?}");
+}
+
+#[test]
+fn an_accept_without_the_tree_verification_extracted_stages_nothing() {
+    let (_d, g, b) = setup();
+    let e = run(&g, &b, Mode::AcceptWithoutTree).unwrap_err();
+    assert!(e.to_string().contains("extracted no payload tree"), "{e}");
+    assert!(b.is_file(), "input kept");
+    assert_eq!(std::fs::read_dir(g.staging()).unwrap().count(), 0);
+    assert_eq!(leftovers(&g), ["claims"]);
 }

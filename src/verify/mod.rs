@@ -464,7 +464,12 @@ mod tests {
         let never = AtomicBool::new(false);
         opts.cancel = Some(&never);
         let out = verify_bundle(&bundle, &opts).unwrap();
-        assert!(out.verified.is_some(), "{:?}", out.report.findings);
+        let verified = out.verified.as_ref();
+        assert!(verified.is_some(), "{:?}", out.report.findings);
+        assert_eq!(
+            verified.map(VerifiedBundle::evidence),
+            Some(&Evidence::Dsse)
+        );
 
         // a request made once the first chunk is read stops the reading at the next one
         let cancel = AtomicBool::new(false);

@@ -101,3 +101,50 @@ mod tests {
         assert_eq!(folder_name("bert-base_1.0"), "bert-base_1.0");
     }
 }
+
+#[cfg(test)]
+mod verified_tests {
+    use super::*;
+    use crate::trust::model_signing::ModelSigner;
+
+    #[test]
+    fn a_verified_model_lists_the_files_left_and_names_its_signature() {
+        let v = ModelVerified {
+            method: "key",
+            signer: ModelSigner::Key {
+                key_id: "k1".into(),
+                curve: "P-256",
+            },
+            format: "v1.0",
+            pae_v02: false,
+            model_name: "org/bert".into(),
+            root_digest: None,
+            serialization: "files".into(),
+            hash_type: "sha256".into(),
+            resources: 1,
+            files: 1,
+            bytes: 3,
+            integrated_time: None,
+            covered: ["w.bin".to_string()].into(),
+            unrecorded_empty: vec![],
+        };
+        let files = BTreeMap::from([
+            ("model.sig".to_string(), ("aa".repeat(32), 10)),
+            ("w.bin".to_string(), ("bb".repeat(32), 3)),
+        ]);
+        let vb = verified(&v, &files, "sha256-0123", "cc", Path::new("/w/files"), 0);
+        assert_eq!((vb.kind(), vb.name()), (MODEL_KIND, "org_bert"));
+        assert_eq!(vb.statement().predicate.version, "sha256-0123");
+        assert_eq!(vb.statement().subject.len(), 2);
+        assert_eq!(vb.statement().predicate.sizes.get("w.bin"), Some(&3));
+        assert_eq!(vb.signers(), ["k1"]);
+        assert_eq!(vb.extracted(), Some(Path::new("/w/files")));
+        assert_eq!(
+            vb.evidence(),
+            &Evidence::ModelSignature {
+                method: "key".into(),
+                signer: "k1".into()
+            }
+        );
+    }
+}
