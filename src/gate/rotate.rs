@@ -26,7 +26,7 @@ use crate::trust::rotation::{
 };
 use crate::trust::trust_state::{TrustState, ROOT_KIND};
 use crate::verify::rotation::verify_rotation;
-use crate::verify::{VerifiedBundle, VerifyError};
+use crate::verify::VerifiedBundle;
 use crate::ErrorClass;
 use std::path::{Path, PathBuf};
 
@@ -144,13 +144,8 @@ pub(super) fn admit_trust(
     // verification authenticates the rotation and writes its trust.toml as the payload
     let files = work.join("stage-trust").join(PAYLOAD_DIR);
     fsutil::create_dirs_durable(&files)?;
-    let verified = verify_rotation(&tb, &current, &sha, &files, opts.now).map_err(|e| match e {
-        VerifyError::Cancelled => GateError::Abandoned,
-        e => GateError::Verify {
-            message: e.to_string(),
-            class: e.class(),
-        },
-    })?;
+    let verified = verify_rotation(&tb, &current, &sha, &files, opts.now)
+        .map_err(super::verifier::gate_error)?;
     let (vb, rotated) = match verified {
         Ok(r) => r,
         Err(e) => {

@@ -46,6 +46,20 @@ pub trait Verifier: sealed::Sealed {
     }
 }
 
+/// The gate's error for a verification that could not decide: a cancel request abandons
+/// the bundle, unusable trust configuration is the gate's configuration error.
+pub(super) fn gate_error(e: crate::verify::VerifyError) -> GateError {
+    use crate::verify::VerifyError;
+    match e {
+        VerifyError::Cancelled => GateError::Abandoned,
+        VerifyError::Config(message) => GateError::Config { message },
+        e => GateError::Verify {
+            message: e.to_string(),
+            class: e.class(),
+        },
+    }
+}
+
 pub(super) mod sealed {
     /// Implemented only inside the crate.
     pub trait Sealed {}
@@ -86,19 +100,13 @@ impl Verifier for BundleVerifier {
         cancel: Option<&AtomicBool>,
     ) -> Result<Candidate, GateError> {
         use crate::decide::{decide, Decision};
-        use crate::verify::{verify_bundle, VerifyError, VerifyOptions};
+        use crate::verify::{verify_bundle, VerifyOptions};
         let mut opts = VerifyOptions::new(policy, &self.engine);
         opts.extract_to = extract_to;
         opts.trust = trust;
         opts.now = now;
         opts.cancel = cancel;
-        let outcome = verify_bundle(bundle, &opts).map_err(|e| match e {
-            VerifyError::Cancelled => GateError::Abandoned,
-            e => GateError::Verify {
-                message: e.to_string(),
-                class: e.class(),
-            },
-        })?;
+        let outcome = verify_bundle(bundle, &opts).map_err(gate_error)?;
         let sha_hint = outcome
             .report
             .bundle

@@ -2,7 +2,7 @@
 //! (optionally) extract every payload file. Only this module can construct a
 //! [`VerifiedBundle`], the value that carries payload trust onward to `decide` and `gate`.
 
-pub(crate) mod model;
+pub mod model;
 mod pipeline;
 pub(crate) mod rotation;
 
@@ -70,6 +70,12 @@ pub enum VerifyError {
     /// The caller asked the pass to stop (see [`VerifyOptions::cancel`]); nothing was decided.
     #[error("verification was cancelled before it finished")]
     Cancelled,
+    /// The policy's trust for this input cannot be used (exit 2).
+    #[error("{0}")]
+    Config(String),
+    /// The model-signing library could not decide (by its class).
+    #[error("{message}")]
+    Model { message: String, class: ErrorClass },
     /// An authenticated trust bundle's statement could not be read back.
     #[error("trust bundle statement: {0}")]
     RotationStatement(String),
@@ -79,7 +85,8 @@ impl VerifyError {
     /// Exit-code class.
     pub fn class(&self) -> ErrorClass {
         match self {
-            VerifyError::Trust(_) => ErrorClass::Config,
+            VerifyError::Trust(_) | VerifyError::Config(_) => ErrorClass::Config,
+            VerifyError::Model { class, .. } => *class,
             _ => ErrorClass::Operational,
         }
     }
