@@ -390,7 +390,7 @@ impl Rule {
                     "max_len {n} needs a pattern that starts with one of the keywords"
                 )))
             }
-            Some(n) if n > MAX_LONG_MATCH || n < 16 => {
+            Some(n) if !(16..=MAX_LONG_MATCH).contains(&n) => {
                 return Err(bad(format!("max_len {n} is outside 16..={MAX_LONG_MATCH}")))
             }
             Some(n) => n.max(super::matcher::MAX_MATCH) + 64,
