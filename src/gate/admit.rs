@@ -10,7 +10,7 @@ use super::fsutil::{self, GateLock};
 use super::layout::Gate;
 use super::publish;
 use super::quarantine::{self, file_id};
-use super::receipt::{self, Receipt, RECEIPT_FILE};
+use super::receipt::{self, RECEIPT_FILE};
 use super::state::{Check, State};
 use super::verifier::{peek_claim, Candidate, Verifier};
 use super::GateError;
@@ -238,71 +238,16 @@ fn admit_in(
     let Candidate {
         report, accepted, ..
     } = cand;
-    // An interrupted run may already have made this very file's outcome durable.
-    if let Some(acc) = &accepted {
-        let dest =
-            publish::destination(&gate.staging(), acc.kind(), acc.name(), acc.version_label())?;
-        if dest.join(RECEIPT_FILE).is_file() {
-            let r = Receipt::load(&dest)?;
-            if r.bundle_sha256 == sha && r.arrival_id == arrival_id {
-                return ctx.finish_staged(report, acc, dest);
-            }
-        }
-    }
-    if let Some(q) = quarantine::find_same_file(&gate.quarantine(), &sha, &arrival_id)? {
-        return ctx.finish(
-            Disposition::Quarantined,
-            report,
-            None,
-            q,
-            true,
-            Undo::Nothing,
-        );
-    }
-
-    let Some(acc) = accepted else {
-        return ctx.quarantine(report, None, work);
-    };
-    let state = State::load(&gate.state_dir())?;
-    let staged_versions = staged_versions(&gate.staging(), acc.kind(), acc.name())?;
-    match state.check(
-        acc.kind(),
-        acc.name(),
-        acc.version(),
-        &sha,
-        &staged_versions,
-    ) {
-        Check::Fresh if hopeless => {
-            // the bundle changed between the peek and verification: decide nothing
-            Err(GateError::Damaged {
-                path: bundle.to_path_buf(),
-                message: "the bundle changed while it was being admitted; admit it again".into(),
-            })
-        }
-        Check::Fresh => ctx.stage(report, acc, state, &arrival_id),
-        Check::Replay(prev) => {
-            let msg = format!(
-                "replay: this exact bundle was staged before as {}/{}/{} at {}",
-                prev.kind, prev.name, prev.version, prev.time
-            );
-            let report = gate_reject(report, "gate.replay", &msg, file_name, &sha);
-            ctx.quarantine(report, Some(&acc), work)
-        }
-        Check::Rollback { highest } => {
-            let msg = format!(
-                "rollback: version {} of {}/{} is not newer than {highest}, already staged",
-                acc.version_label(),
-                acc.kind(),
-                acc.name()
-            );
-            let report = gate_reject(report, "gate.rollback", &msg, file_name, &sha);
-            ctx.quarantine(report, Some(&acc), work)
-        }
-    }
+    let plan = super::tail::Plan::Native { hopeless };
+    super::tail::admit_decided(&ctx, report, accepted, plan, &arrival_id, work)
 }
 
 /// Versions with a receipt under `staging/<kind>/<name>/`.
-fn staged_versions(staging: &Path, kind: &str, name: &str) -> Result<Vec<String>, GateError> {
+pub(super) fn staged_versions(
+    staging: &Path,
+    kind: &str,
+    name: &str,
+) -> Result<Vec<String>, GateError> {
     let dir = staging.join(kind).join(name);
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
@@ -384,53 +329,6 @@ impl Ctx<'_> {
             .to_string()
     }
 
-    /// Stage the tree verification extracted for `acc` (see [`Admissible::tree`]).
-    fn stage(
-        &self,
-        report: Report,
-        acc: Admissible,
-        mut state: State,
-        arrival_id: &str,
-    ) -> Result<AdmitResult, GateError> {
-        let tree = acc.tree()?;
-        let now_s = crate::util::format_time(self.opts.now);
-        let r = Receipt::signed(
-            &acc,
-            &receipt::Arrival {
-                sha256: self.sha,
-                file_name: self.file_name,
-                arrival_id,
-            },
-            acc.version_label(),
-            (&report.findings, &report.waived),
-            self.policy.digest(),
-            &now_s,
-            self.key,
-        );
-        publish::seal(tree, &r)?;
-        let dest = publish::destination(
-            &self.gate.staging(),
-            acc.kind(),
-            acc.name(),
-            acc.version_label(),
-        )?;
-        publish::publish(tree, &dest)?;
-        fsutil::pause_point("published");
-        let before = state.clone();
-        state.record(acc.kind(), acc.name(), acc.version(), self.sha, &now_s);
-        let undo = Undo::Staged {
-            dest: dest.clone(),
-            tree: tree.to_path_buf(),
-            state: before,
-        };
-        if let Err(e) = state.save(&self.gate.state_dir()) {
-            self.undo(undo);
-            return Err(e);
-        }
-        fsutil::pause_point("state-saved");
-        self.finish(Disposition::Staged, report, Some(&acc), dest, false, undo)
-    }
-
     /// Take back an outcome that could not be recorded, so it never counts (best effort).
     pub(super) fn undo(&self, undo: Undo) {
         match undo {
@@ -455,28 +353,6 @@ impl Ctx<'_> {
                 }
             }
         }
-    }
-
-    fn finish_staged(
-        &self,
-        report: Report,
-        acc: &Admissible,
-        dest: PathBuf,
-    ) -> Result<AdmitResult, GateError> {
-        let mut state = State::load(&self.gate.state_dir())?;
-        if !state.staged.contains_key(self.sha) {
-            let now_s = crate::util::format_time(self.opts.now);
-            state.record(acc.kind(), acc.name(), acc.version(), self.sha, &now_s);
-            state.save(&self.gate.state_dir())?;
-        }
-        self.finish(
-            Disposition::Staged,
-            report,
-            Some(acc),
-            dest,
-            true,
-            Undo::Nothing,
-        )
     }
 
     pub(super) fn quarantine(

@@ -22,6 +22,7 @@ pub mod receipt;
 pub mod rotate;
 pub mod state;
 pub mod status;
+mod tail;
 pub mod trust;
 pub mod verifier;
 pub mod watch;
