@@ -11,7 +11,7 @@ demo: build
 
 test: fmt-check clippy
 	$(CARGO) test --locked --all-targets
-	$(CARGO) test --locked --doc
+	$(CARGO) test --locked --doc  # doc tests (compile_fail: unverified bytes cannot be staged)
 
 fmt-check:
 	$(CARGO) fmt --all -- --check

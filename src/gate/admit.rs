@@ -3,15 +3,16 @@
 //! and the audit log, and only then remove the input. A rerun after a crash finishes the
 //! interrupted work instead of duplicating it.
 
+use super::admissible::Admissible;
 use super::audit::{self, AuditBundle, Record};
 use super::checkpoint;
 use super::fsutil::{self, GateLock};
 use super::layout::Gate;
 use super::publish;
 use super::quarantine::{self, file_id};
-use super::receipt::{self, Receipt, RECEIPT_FILE};
+use super::receipt::{self, RECEIPT_FILE};
 use super::state::{Check, State};
-use super::verifier::{peek_claim, AcceptedBundle, Candidate, Verifier};
+use super::verifier::{peek_claim, Candidate, Verifier};
 use super::GateError;
 use crate::decide::Verdict;
 use crate::inspect::{Category, Finding, Severity};
@@ -226,7 +227,7 @@ fn admit_in(
     if cand
         .accepted
         .as_ref()
-        .is_some_and(|a| a.kind == crate::trust::trust_state::ROOT_KIND)
+        .is_some_and(|a| a.kind() == crate::trust::trust_state::ROOT_KIND)
     {
         // the envelope read before verification said otherwise: the file changed
         return Err(GateError::Damaged {
@@ -234,68 +235,19 @@ fn admit_in(
             message: "the bundle changed while it was being admitted; admit it again".into(),
         });
     }
-    // An interrupted run may already have made this very file's outcome durable.
-    if let Some(acc) = cand.accepted.clone() {
-        let dest = publish::destination(
-            &gate.staging(),
-            &acc.kind,
-            &acc.name,
-            &acc.statement.predicate.version,
-        )?;
-        if dest.join(RECEIPT_FILE).is_file() {
-            let r = Receipt::load(&dest)?;
-            if r.bundle_sha256 == sha && r.arrival_id == arrival_id {
-                return ctx.finish_staged(cand, acc, dest);
-            }
-        }
-    }
-    if let Some(q) = quarantine::find_same_file(&gate.quarantine(), &sha, &arrival_id)? {
-        return ctx.finish(
-            Disposition::Quarantined,
-            cand.report,
-            None,
-            q,
-            true,
-            Undo::Nothing,
-        );
-    }
-
-    let Some(acc) = cand.accepted.clone() else {
-        let report = cand.report;
-        return ctx.quarantine(report, None, work);
-    };
-    let state = State::load(&gate.state_dir())?;
-    let staged_versions = staged_versions(&gate.staging(), &acc.kind, &acc.name)?;
-    match state.check(&acc.kind, &acc.name, &acc.version, &sha, &staged_versions) {
-        Check::Fresh if hopeless => {
-            // the bundle changed between the peek and verification: decide nothing
-            Err(GateError::Damaged {
-                path: bundle.to_path_buf(),
-                message: "the bundle changed while it was being admitted; admit it again".into(),
-            })
-        }
-        Check::Fresh => ctx.stage(cand, acc, state, &tree, &arrival_id),
-        Check::Replay(prev) => {
-            let msg = format!(
-                "replay: this exact bundle was staged before as {}/{}/{} at {}",
-                prev.kind, prev.name, prev.version, prev.time
-            );
-            let report = gate_reject(cand.report, "gate.replay", &msg, file_name, &sha);
-            ctx.quarantine(report, Some(&acc), work)
-        }
-        Check::Rollback { highest } => {
-            let msg = format!(
-                "rollback: version {} of {}/{} is not newer than {highest}, already staged",
-                acc.statement.predicate.version, acc.kind, acc.name
-            );
-            let report = gate_reject(cand.report, "gate.rollback", &msg, file_name, &sha);
-            ctx.quarantine(report, Some(&acc), work)
-        }
-    }
+    let Candidate {
+        report, accepted, ..
+    } = cand;
+    let plan = super::tail::Plan::Native { hopeless };
+    super::tail::admit_decided(&ctx, report, accepted, plan, &arrival_id, work)
 }
 
 /// Versions with a receipt under `staging/<kind>/<name>/`.
-fn staged_versions(staging: &Path, kind: &str, name: &str) -> Result<Vec<String>, GateError> {
+pub(super) fn staged_versions(
+    staging: &Path,
+    kind: &str,
+    name: &str,
+) -> Result<Vec<String>, GateError> {
     let dir = staging.join(kind).join(name);
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
@@ -377,55 +329,6 @@ impl Ctx<'_> {
             .to_string()
     }
 
-    fn stage(
-        &self,
-        cand: Candidate,
-        acc: AcceptedBundle,
-        mut state: State,
-        tree: &Path,
-        arrival_id: &str,
-    ) -> Result<AdmitResult, GateError> {
-        let now_s = crate::util::format_time(self.opts.now);
-        let p = &acc.statement.predicate;
-        let r = Receipt::signed(
-            &acc,
-            &receipt::Arrival {
-                sha256: self.sha,
-                file_name: self.file_name,
-                arrival_id,
-            },
-            &p.version,
-            (&cand.report.findings, &cand.report.waived),
-            self.policy.digest(),
-            &now_s,
-            self.key,
-        );
-        publish::seal(tree, &r)?;
-        let dest = publish::destination(&self.gate.staging(), &acc.kind, &acc.name, &p.version)?;
-        publish::publish(tree, &dest)?;
-        fsutil::pause_point("published");
-        let before = state.clone();
-        state.record(&acc.kind, &acc.name, &acc.version, self.sha, &now_s);
-        let undo = Undo::Staged {
-            dest: dest.clone(),
-            tree: tree.to_path_buf(),
-            state: before,
-        };
-        if let Err(e) = state.save(&self.gate.state_dir()) {
-            self.undo(undo);
-            return Err(e);
-        }
-        fsutil::pause_point("state-saved");
-        self.finish(
-            Disposition::Staged,
-            cand.report,
-            Some(&acc),
-            dest,
-            false,
-            undo,
-        )
-    }
-
     /// Take back an outcome that could not be recorded, so it never counts (best effort).
     pub(super) fn undo(&self, undo: Undo) {
         match undo {
@@ -452,32 +355,10 @@ impl Ctx<'_> {
         }
     }
 
-    fn finish_staged(
-        &self,
-        cand: Candidate,
-        acc: AcceptedBundle,
-        dest: PathBuf,
-    ) -> Result<AdmitResult, GateError> {
-        let mut state = State::load(&self.gate.state_dir())?;
-        if !state.staged.contains_key(self.sha) {
-            let now_s = crate::util::format_time(self.opts.now);
-            state.record(&acc.kind, &acc.name, &acc.version, self.sha, &now_s);
-            state.save(&self.gate.state_dir())?;
-        }
-        self.finish(
-            Disposition::Staged,
-            cand.report,
-            Some(&acc),
-            dest,
-            true,
-            Undo::Nothing,
-        )
-    }
-
     pub(super) fn quarantine(
         &self,
         mut report: Report,
-        acc: Option<&AcceptedBundle>,
+        acc: Option<&Admissible>,
         work: &Path,
     ) -> Result<AdmitResult, GateError> {
         report.verdict = Verdict::Reject;
@@ -529,7 +410,7 @@ impl Ctx<'_> {
         &self,
         disposition: Disposition,
         report: Report,
-        acc: Option<&AcceptedBundle>,
+        acc: Option<&Admissible>,
         dest: PathBuf,
         resumed: bool,
         undo: Undo,
@@ -577,7 +458,7 @@ impl Ctx<'_> {
         &self,
         disposition: Disposition,
         report: &Report,
-        acc: Option<&AcceptedBundle>,
+        acc: Option<&Admissible>,
         dest_rel: &str,
     ) -> Record {
         let (event, outcome) = match (&self.rotation, disposition) {
@@ -594,15 +475,15 @@ impl Ctx<'_> {
         let info = report.bundle.clone().unwrap_or_default();
         rec.bundle = Some(AuditBundle {
             sha256: self.sha.to_string(),
-            kind: acc.map(|a| a.kind.clone()).unwrap_or(info.kind),
-            name: acc.map(|a| a.name.clone()).unwrap_or(info.name),
+            kind: acc.map(|a| a.kind().to_string()).unwrap_or(info.kind),
+            name: acc.map(|a| a.name().to_string()).unwrap_or(info.name),
             version: acc
-                .map(|a| a.statement.predicate.version.clone())
+                .map(|a| a.version_label().to_string())
                 .unwrap_or(info.version),
             file: self.file_name.to_string(),
         });
         rec.signers = match acc {
-            Some(a) => a.signers.clone(),
+            Some(a) => a.signers().to_vec(),
             None => report
                 .signatures
                 .iter()

@@ -1,8 +1,9 @@
 //! Unit tests of `admit` with a stand-in verifier: what the gate does when the verifier's
 //! extraction holds something it never should, or when verification cannot complete.
 
+use super::admissible::Admissible;
 use super::admit::{admit, AdmitOptions};
-use super::verifier::{AcceptedBundle, Candidate, Verifier};
+use super::verifier::{sealed::Sealed, Candidate, Verifier};
 use super::{init, Gate, GateError};
 use crate::bundle::statement::{Predicate, Statement, Subject, PREDICATE_TYPE, STATEMENT_TYPE};
 use crate::bundle::Version;
@@ -17,6 +18,8 @@ enum Mode {
     AcceptWithSymlink,
     /// Accept, writing the listed file.
     Accept,
+    /// Accept, writing the listed file, but with no extracted tree in the accepted value.
+    AcceptWithoutTree,
     /// Verification could not complete.
     Fail,
 }
@@ -43,6 +46,8 @@ fn statement() -> Statement {
     }
 }
 
+impl Sealed for Fake {}
+
 impl Verifier for Fake {
     fn check(
         &self,
@@ -67,13 +72,12 @@ impl Verifier for Fake {
         }
         Ok(Candidate {
             report: Report::new("verify"),
-            accepted: Some(AcceptedBundle {
-                statement: statement(),
-                version: Version::parse("1").unwrap(),
-                kind: "weights".into(),
-                name: "m".into(),
-                signers: vec!["k".into()],
-            }),
+            accepted: Some(Admissible::for_test(
+                statement(),
+                Version::parse("1").unwrap(),
+                vec!["k".into()],
+                (!matches!(self.0, Mode::AcceptWithoutTree)).then(|| to.to_path_buf()),
+            )),
             bundle_sha256: "ab".repeat(32),
         })
     }
@@ -143,4 +147,14 @@ fn the_near_miss_stages() {
     assert!(r.destination.join("files/a.txt").is_file());
     let rv = super::receipt::reverify(&r.destination, Some(&g.load_audit_pub().unwrap())).unwrap();
     assert!(rv.clean(), "{rv:?}");
+}
+
+#[test]
+fn an_accept_without_the_tree_verification_extracted_stages_nothing() {
+    let (_d, g, b) = setup();
+    let e = run(&g, &b, Mode::AcceptWithoutTree).unwrap_err();
+    assert!(e.to_string().contains("extracted no payload tree"), "{e}");
+    assert!(b.is_file(), "input kept");
+    assert_eq!(std::fs::read_dir(g.staging()).unwrap().count(), 0);
+    assert_eq!(leftovers(&g), ["claims"]);
 }

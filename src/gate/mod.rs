@@ -2,6 +2,7 @@
 //!
 //! Layout, receipt and audit formats are described in `docs/gate.md`.
 
+mod admissible;
 pub mod admit;
 #[cfg(test)]
 mod admit_tests;
@@ -22,10 +23,12 @@ pub mod receipt;
 pub mod rotate;
 pub mod state;
 pub mod status;
+mod tail;
 pub mod trust;
 pub mod verifier;
 pub mod watch;
 
+pub use admissible::Admissible;
 pub use admit::{admit, admit_intake, AdmitOptions, AdmitResult, Disposition};
 pub use layout::{init, init_with, Gate, GateConfig, InitOptions};
 

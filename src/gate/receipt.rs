@@ -77,7 +77,7 @@ impl Receipt {
     /// A receipt for `acc`, staged as `version` at `staged_at`, with the findings that did
     /// not block it, signed with the gate key.
     pub fn signed(
-        acc: &super::verifier::AcceptedBundle,
+        acc: &super::admissible::Admissible,
         arrival: &Arrival<'_>,
         version: &str,
         findings: (&[Finding], &[Finding]),
@@ -90,11 +90,11 @@ impl Receipt {
             bundle_sha256: arrival.sha256.to_string(),
             bundle_file: arrival.file_name.to_string(),
             arrival_id: arrival.arrival_id.to_string(),
-            kind: acc.kind.clone(),
-            name: acc.name.clone(),
+            kind: acc.kind().to_string(),
+            name: acc.name().to_string(),
             version: version.to_string(),
-            statement: acc.statement.clone(),
-            signers: acc.signers.clone(),
+            statement: acc.statement().clone(),
+            signers: acc.signers().to_vec(),
             findings: findings.0.to_vec(),
             waived: findings.1.to_vec(),
             policy_sha256,

@@ -5,6 +5,7 @@
 //! `state/trust.toml` is replaced atomically, and the change is recorded in the audit log
 //! (event `trust`, outcome `rotated`). A refused one is quarantined with the reason.
 
+use super::admissible::Admissible;
 use super::admit::{gate_reject, AdmitOptions, AdmitResult, Ctx, Disposition, Undo};
 use super::audit::TrustChange;
 use super::fsutil::{self, GateLock};
@@ -14,16 +15,18 @@ use super::quarantine::{self, file_id};
 use super::receipt::{self, Receipt, PAYLOAD_DIR, RECEIPT_FILE};
 use super::state::State;
 use super::trust::{self, ActiveTrust};
-use super::verifier::AcceptedBundle;
 use super::GateError;
 use crate::bundle::Statement;
+use crate::decide::{decide, finalize, Decision};
 use crate::policy::Policy;
 use crate::report::{BundleInfo, Report};
 use crate::trust::keys::PrivateKey;
 use crate::trust::rotation::{
-    apply_rotation, read_trust_bundle, Rotated, RotationError, TrustBundle, TRUST_FILE,
+    apply_rotation, read_trust_bundle, Rotated, RotationError, TrustBundle,
 };
 use crate::trust::trust_state::{TrustState, ROOT_KIND};
+use crate::verify::rotation::verify_rotation;
+use crate::verify::VerifiedBundle;
 use crate::ErrorClass;
 use std::path::{Path, PathBuf};
 
@@ -125,7 +128,7 @@ pub(super) fn admit_trust(
             if dest.join(RECEIPT_FILE).is_file() {
                 let r = Receipt::load(&dest)?;
                 if r.bundle_sha256 == sha && r.arrival_id == arrival_id {
-                    return resume(&ctx, &current, &tb, st, report, dest);
+                    return resume(&ctx, &current, &tb, r, report, dest);
                 }
             }
         }
@@ -138,7 +141,12 @@ pub(super) fn admit_trust(
         );
         return reject(report, "gate.replay", &msg);
     }
-    let rotated = match apply_rotation(&current, &tb.envelope, &tb.trust_toml, opts.now) {
+    // verification authenticates the rotation and writes its trust.toml as the payload
+    let files = work.join("stage-trust").join(PAYLOAD_DIR);
+    fsutil::create_dirs_durable(&files)?;
+    let verified = verify_rotation(&tb, &current, &sha, &files, opts.now)
+        .map_err(super::verifier::gate_error)?;
+    let (vb, rotated) = match verified {
         Ok(r) => r,
         Err(e) => {
             let rollback = matches!(&e, RotationError::NotNextVersion { current, got, .. }
@@ -151,35 +159,7 @@ pub(super) fn admit_trust(
             return reject(report, rule, &e.to_string());
         }
     };
-    stage(ctx, current, tb, rotated, state, report, &arrival_id, work)
-}
-
-/// The statement of an authenticated rotation, as the gate records it.
-fn accepted(tb: &TrustBundle, rotated: &Rotated) -> Result<AcceptedBundle, GateError> {
-    let damaged = |m: String| GateError::Verify {
-        message: format!("trust bundle statement: {m}"),
-        class: ErrorClass::Operational,
-    };
-    let payload = tb
-        .envelope
-        .payload_bytes()
-        .map_err(|e| damaged(e.to_string()))?;
-    let statement: Statement =
-        serde_json::from_slice(&payload).map_err(|e| damaged(e.to_string()))?;
-    let version = statement.check().map_err(damaged)?;
-    let mut signers = rotated.current_root.counted.clone();
-    for id in &rotated.new_root.counted {
-        if !signers.contains(id) {
-            signers.push(id.clone());
-        }
-    }
-    Ok(AcceptedBundle {
-        kind: ROOT_KIND.into(),
-        name: statement.predicate.name.clone(),
-        statement,
-        version,
-        signers,
-    })
+    stage(ctx, current, vb, rotated, state, report, &arrival_id, work)
 }
 
 fn change(from: &TrustState, rotated: &Rotated) -> TrustChange {
@@ -198,30 +178,30 @@ fn change(from: &TrustState, rotated: &Rotated) -> TrustChange {
 fn stage(
     mut ctx: Ctx<'_>,
     current: TrustState,
-    tb: TrustBundle,
+    vb: VerifiedBundle,
     rotated: Rotated,
     mut state: State,
     mut report: Report,
     arrival_id: &str,
     work: &Path,
 ) -> Result<AdmitResult, GateError> {
-    let acc = accepted(&tb, &rotated)?;
     report.signatures = rotated.current_root.signatures.clone();
     report
         .signatures
         .extend(rotated.new_root.signatures.iter().cloned());
+    // the one decision every admission path takes
+    let (acc, report) = match decide(finalize(report, Some(vb), ctx.policy), ctx.policy) {
+        Decision::Accept(acc) => Admissible::from_accepted(acc),
+        Decision::Reject(report) => return ctx.quarantine(report, None, work),
+    };
     let tc = change(&current, &rotated);
     let now_s = crate::util::format_time(ctx.opts.now);
-    let tree = work.join("stage-trust");
-    let files = tree.join(PAYLOAD_DIR);
-    fsutil::create_dirs_durable(&files)?;
-    fsutil::write_new(&files.join(TRUST_FILE), &tb.trust_toml, FILE_MODE)?;
+    let tree = acc.tree()?;
     let tc_json = serde_json::to_vec_pretty(&tc).map_err(|e| GateError::Verify {
         message: format!("cannot write {ROTATION_FILE}: {e}"),
         class: ErrorClass::Operational,
     })?;
     fsutil::write_new(&tree.join(ROTATION_FILE), &tc_json, FILE_MODE)?;
-    let p = &acc.statement.predicate;
     let r = Receipt::signed(
         &acc,
         &receipt::Arrival {
@@ -229,20 +209,25 @@ fn stage(
             file_name: ctx.file_name,
             arrival_id,
         },
-        &p.version,
+        acc.version_label(),
         (&[], &[]),
         ctx.policy.digest(),
         &now_s,
         ctx.key,
     );
-    publish::seal(&tree, &r)?;
-    let dest = publish::destination(&ctx.gate.staging(), &acc.kind, &acc.name, &p.version)?;
-    publish::publish(&tree, &dest)?;
+    publish::seal(tree, &r)?;
+    let dest = publish::destination(
+        &ctx.gate.staging(),
+        acc.kind(),
+        acc.name(),
+        acc.version_label(),
+    )?;
+    publish::publish(tree, &dest)?;
     let before = state.clone();
-    state.record(&acc.kind, &acc.name, &acc.version, ctx.sha, &now_s);
+    state.record(acc.kind(), acc.name(), acc.version(), ctx.sha, &now_s);
     let undo = Undo::Rotated {
         dest: dest.clone(),
-        tree: tree.clone(),
+        tree: tree.to_path_buf(),
         state: before,
         trust: current,
     };
@@ -257,13 +242,14 @@ fn stage(
     ctx.finish(Disposition::Staged, report, Some(&acc), dest, false, undo)
 }
 
-/// Finish a rotation whose staged tree an interrupted run already published: make sure
-/// `state/trust.toml` and the state hold it, then record it (unless already recorded).
+/// Finish a rotation whose staged tree an interrupted run already published (its `receipt`
+/// read from `dest`): make sure `state/trust.toml` and the state hold it, then record it
+/// (unless already recorded).
 fn resume(
     ctx: &Ctx<'_>,
     current: &TrustState,
     tb: &TrustBundle,
-    st: &Statement,
+    receipt: Receipt,
     report: Report,
     dest: PathBuf,
 ) -> Result<AdmitResult, GateError> {
@@ -281,23 +267,8 @@ fn resume(
     let bytes = std::fs::read(&path).map_err(fsutil::io("read", &path))?;
     let tc: TrustChange =
         serde_json::from_slice(&bytes).map_err(|e| damaged(format!("{ROTATION_FILE}: {e}")))?;
-    let version = st.check().map_err(&damaged)?;
-    let acc = AcceptedBundle {
-        kind: ROOT_KIND.into(),
-        name: st.predicate.name.clone(),
-        statement: st.clone(),
-        version: version.clone(),
-        signers: tc
-            .current_root_signers
-            .iter()
-            .chain(tc.new_root_signers.iter())
-            .fold(Vec::new(), |mut v, id| {
-                if !v.contains(id) {
-                    v.push(id.clone());
-                }
-                v
-            }),
-    };
+    // the gate's own durable record of what it staged, signed with its audit key
+    let acc = Admissible::resumed(receipt, &dest, &ctx.key.public())?;
     if current.version() + 1 == tc.to_version {
         // published, but the new trust was not yet in place: apply it (authenticating again)
         let rotated = apply_rotation(current, &tb.envelope, &tb.trust_toml, ctx.opts.now)
@@ -321,7 +292,7 @@ fn resume(
     let mut state = State::load(&ctx.gate.state_dir())?;
     if !state.staged.contains_key(ctx.sha) {
         let now_s = crate::util::format_time(ctx.opts.now);
-        state.record(ROOT_KIND, &acc.name, &version, ctx.sha, &now_s);
+        state.record(ROOT_KIND, acc.name(), acc.version(), ctx.sha, &now_s);
         state.save(&ctx.gate.state_dir())?;
     }
     let ctx = Ctx {

@@ -1,6 +1,8 @@
-//! What the gate needs from verification, behind a small trait so the gate's own steps can be
-//! tested without real bundles; [`BundleVerifier`] is the real one (`verify` + `decide`).
+//! What the gate needs from verification, behind a small sealed trait so the gate's own steps
+//! can be tested without real bundles; [`BundleVerifier`] (`verify` + `decide`) is the only
+//! implementation outside the crate's tests.
 
+use super::admissible::Admissible;
 use super::GateError;
 use crate::bundle::{Statement, Version};
 use crate::policy::Policy;
@@ -9,24 +11,13 @@ use crate::trust::store::TrustStore;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-/// An accepted bundle, as the gate needs it.
-#[derive(Clone, Debug)]
-pub struct AcceptedBundle {
-    pub statement: Statement,
-    pub version: Version,
-    pub kind: String,
-    pub name: String,
-    /// Key ids whose signatures counted.
-    pub signers: Vec<String>,
-}
-
 /// The verifier's answer for one bundle.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Candidate {
     /// The full report (verdict accept or reject).
     pub report: Report,
     /// Present only when the decision is accept; its files are then under `extract_to`.
-    pub accepted: Option<AcceptedBundle>,
+    pub accepted: Option<Admissible>,
     /// Hex SHA-256 of the bundle file as received ("" when the verifier could not tell).
     pub bundle_sha256: String,
 }
@@ -35,7 +26,10 @@ pub struct Candidate {
 /// existing, empty folder) in the same pass when given. `trust` is the gate's active trust
 /// (`None`: the policy's own keys). Once `cancel` is set the verifier stops reading and
 /// returns [`GateError::Abandoned`].
-pub trait Verifier {
+///
+/// Sealed: only this crate implements it, so what `admit` stages is always what
+/// [`BundleVerifier`] verified and decided.
+pub trait Verifier: sealed::Sealed {
     fn check(
         &self,
         bundle: &Path,
@@ -50,6 +44,25 @@ pub trait Verifier {
     fn engine(&self) -> Option<&crate::inspect::Engine> {
         None
     }
+}
+
+/// The gate's error for a verification that could not decide: a cancel request abandons
+/// the bundle, unusable trust configuration is the gate's configuration error.
+pub(super) fn gate_error(e: crate::verify::VerifyError) -> GateError {
+    use crate::verify::VerifyError;
+    match e {
+        VerifyError::Cancelled => GateError::Abandoned,
+        VerifyError::Config(message) => GateError::Config { message },
+        e => GateError::Verify {
+            message: e.to_string(),
+            class: e.class(),
+        },
+    }
+}
+
+pub(super) mod sealed {
+    /// Implemented only inside the crate.
+    pub trait Sealed {}
 }
 
 /// What the bundle *claims* to be, read from its envelope without checking any signature:
@@ -70,6 +83,8 @@ pub struct BundleVerifier {
     pub engine: crate::inspect::Engine,
 }
 
+impl sealed::Sealed for BundleVerifier {}
+
 impl Verifier for BundleVerifier {
     fn engine(&self) -> Option<&crate::inspect::Engine> {
         Some(&self.engine)
@@ -85,19 +100,13 @@ impl Verifier for BundleVerifier {
         cancel: Option<&AtomicBool>,
     ) -> Result<Candidate, GateError> {
         use crate::decide::{decide, Decision};
-        use crate::verify::{verify_bundle, VerifyError, VerifyOptions};
+        use crate::verify::{verify_bundle, VerifyOptions};
         let mut opts = VerifyOptions::new(policy, &self.engine);
         opts.extract_to = extract_to;
         opts.trust = trust;
         opts.now = now;
         opts.cancel = cancel;
-        let outcome = verify_bundle(bundle, &opts).map_err(|e| match e {
-            VerifyError::Cancelled => GateError::Abandoned,
-            e => GateError::Verify {
-                message: e.to_string(),
-                class: e.class(),
-            },
-        })?;
+        let outcome = verify_bundle(bundle, &opts).map_err(gate_error)?;
         let sha_hint = outcome
             .report
             .bundle
@@ -106,17 +115,11 @@ impl Verifier for BundleVerifier {
             .unwrap_or_default();
         match decide(outcome, policy) {
             Decision::Accept(acc) => {
-                let (vb, report) = acc.into_parts();
-                let accepted = AcceptedBundle {
-                    statement: vb.statement().clone(),
-                    version: vb.version().clone(),
-                    kind: vb.kind().to_string(),
-                    name: vb.name().to_string(),
-                    signers: vb.signers().to_vec(),
-                };
+                let bundle_sha256 = acc.bundle().bundle_sha256().to_string();
+                let (accepted, report) = Admissible::from_accepted(acc);
                 Ok(Candidate {
                     report,
-                    bundle_sha256: vb.bundle_sha256().to_string(),
+                    bundle_sha256,
                     accepted: Some(accepted),
                 })
             }

@@ -2,7 +2,9 @@
 //! (optionally) extract every payload file. Only this module can construct a
 //! [`VerifiedBundle`], the value that carries payload trust onward to `decide` and `gate`.
 
+pub mod model;
 mod pipeline;
+pub(crate) mod rotation;
 
 use crate::bundle::open::{open, OpenError};
 use crate::bundle::statement::PAYLOAD_TYPE;
@@ -69,16 +71,42 @@ pub enum VerifyError {
     /// The caller asked the pass to stop (see [`VerifyOptions::cancel`]); nothing was decided.
     #[error("verification was cancelled before it finished")]
     Cancelled,
+    /// The policy's trust for this input cannot be used (exit 2).
+    #[error("{0}")]
+    Config(String),
+    /// The model-signing library could not decide (by its class).
+    #[error("{message}")]
+    Model { message: String, class: ErrorClass },
+    /// An authenticated trust bundle's statement could not be read back.
+    #[error("trust bundle statement: {0}")]
+    RotationStatement(String),
 }
 
 impl VerifyError {
     /// Exit-code class.
     pub fn class(&self) -> ErrorClass {
         match self {
-            VerifyError::Trust(_) => ErrorClass::Config,
+            VerifyError::Trust(_) | VerifyError::Config(_) => ErrorClass::Config,
+            VerifyError::Model { class, .. } => *class,
             _ => ErrorClass::Operational,
         }
     }
+}
+
+/// What authenticated a [`VerifiedBundle`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Evidence {
+    /// Native bundle: DSSE signatures (and carried Sigstore bundles) met the kind's threshold.
+    Dsse,
+    /// OpenSSF model-signing `model.sig` over the extracted model folder.
+    ModelSignature {
+        /// `sigstore`, `key` or `certificate`.
+        method: String,
+        /// Who signed (key id, or certificate identity).
+        signer: String,
+    },
+    /// A trust-root rotation authenticated by the active and the new root role.
+    TrustRotation { from_version: u64, to_version: u64 },
 }
 
 /// A bundle whose signatures met the threshold and whose every file matched the statement.
@@ -90,6 +118,7 @@ pub struct VerifiedBundle {
     signers: Vec<String>,
     sha256: String,
     extracted: Option<PathBuf>,
+    evidence: Evidence,
 }
 
 impl VerifiedBundle {
@@ -116,6 +145,10 @@ impl VerifiedBundle {
     /// Where the payload was extracted, if it was.
     pub fn extracted(&self) -> Option<&Path> {
         self.extracted.as_deref()
+    }
+    /// What authenticated it.
+    pub fn evidence(&self) -> &Evidence {
+        &self.evidence
     }
 }
 
@@ -229,6 +262,7 @@ pub fn verify_bundle(path: &Path, opts: &VerifyOptions<'_>) -> Result<Outcome, V
         signers,
         sha256: sha,
         extracted: opts.extract_to.map(Path::to_path_buf),
+        evidence: Evidence::Dsse,
     });
     let outcome = crate::decide::finalize(report, verified, opts.policy);
     Ok(outcome)
@@ -438,7 +472,12 @@ mod tests {
         let never = AtomicBool::new(false);
         opts.cancel = Some(&never);
         let out = verify_bundle(&bundle, &opts).unwrap();
-        assert!(out.verified.is_some(), "{:?}", out.report.findings);
+        let verified = out.verified.as_ref();
+        assert!(verified.is_some(), "{:?}", out.report.findings);
+        assert_eq!(
+            verified.map(VerifiedBundle::evidence),
+            Some(&Evidence::Dsse)
+        );
 
         // a request made once the first chunk is read stops the reading at the next one
         let cancel = AtomicBool::new(false);

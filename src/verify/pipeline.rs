@@ -340,7 +340,7 @@ fn create_file(
 }
 
 /// fsync every folder under `dir`, deepest first, then `dir` itself.
-fn sync_dirs(dir: &Path) -> std::io::Result<()> {
+pub(super) fn sync_dirs(dir: &Path) -> std::io::Result<()> {
     let mut dirs = vec![dir.to_path_buf()];
     let mut i = 0;
     while i < dirs.len() {
