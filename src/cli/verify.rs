@@ -254,7 +254,10 @@ fn verify_native(a: &Args, path: &Path, policy: &Policy) -> anyhow::Result<Repor
         })
     })?;
     bar.finish_and_clear();
-    Ok(outcome.report)
+    Ok(match airgate::decide::decide(outcome, policy) {
+        airgate::decide::Decision::Accept(accepted) => accepted.into_parts().1,
+        airgate::decide::Decision::Reject(report) => report,
+    })
 }
 
 /// Detached (minisign/signify), Sigstore or OpenSSF model signatures.

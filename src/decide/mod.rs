@@ -235,10 +235,11 @@ impl Accepted {
 
 /// Turn an outcome into a decision: accept only a verified bundle whose report accepts.
 pub fn decide(outcome: crate::verify::Outcome, policy: &Policy) -> Decision {
+    // `verify` reports what it found; the policy is applied here, once, for every input
     let crate::verify::Outcome {
         mut report,
         verified,
-    } = outcome;
+    } = finalize(outcome.report, outcome.verified, policy);
     // Re-derive the verdict here so an edited report cannot smuggle an accept through.
     let v = verdict(&report.findings, policy);
     match (verified, v) {

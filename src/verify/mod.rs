@@ -152,8 +152,9 @@ impl VerifiedBundle {
     }
 }
 
-/// The result of a verification: always a report; a [`VerifiedBundle`] when authenticity and
-/// integrity held.
+/// The result of a verification: always a report of what was found (its verdict says
+/// reject until [`decide::decide`](crate::decide::decide) applies the policy); a
+/// [`VerifiedBundle`] when authenticity and integrity held.
 #[derive(Debug)]
 pub struct Outcome {
     pub report: Report,
@@ -264,8 +265,9 @@ pub fn verify_bundle(path: &Path, opts: &VerifyOptions<'_>) -> Result<Outcome, V
         extracted: opts.extract_to.map(Path::to_path_buf),
         evidence: Evidence::Dsse,
     });
-    let outcome = crate::decide::finalize(report, verified, opts.policy);
-    Ok(outcome)
+    // the policy's verdict is `decide`'s: until then the report fails closed
+    report.verdict = crate::vocab::Verdict::Reject;
+    Ok(Outcome { report, verified })
 }
 
 /// Check a bundle's structure without trusting any signature: the envelope and its

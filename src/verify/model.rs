@@ -9,25 +9,21 @@ use super::{Evidence, Outcome, VerifiedBundle, VerifyError, VerifyOptions};
 use crate::bundle::statement::{Predicate, Statement, Subject, PREDICATE_TYPE, STATEMENT_TYPE};
 use crate::bundle::Version;
 use crate::container::tar::{EntryKind, TarError, TarLimits, TarReader};
-use crate::inspect::{Category, Engine, Finding, Severity};
+use crate::inspect::Engine;
 use crate::policy::{Limits, Policy};
-use crate::report::{BundleInfo, Report, Timings};
-use crate::trust::model_signing::{
-    self as ms, ec::EcKey, material_of, x509::Cert, Material, ModelSigner, ModelVerified,
-};
-use crate::trust::sigstore::{Signer, Signers, SigstoreRoot};
+use crate::trust::model_signing::{self as ms, choose, ModelSigner, ModelVerified};
+use crate::trust::sigstore::Signer;
+use crate::vocab::{BundleInfo, Category, Finding, Report, Severity, Timings};
 use crate::ErrorClass;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::path::Path;
 
 /// The signature file at the root of a model tar.
 pub const SIG_FILE: &str = "model.sig";
 /// The artifact kind whose `[sigstore]` trust applies to models.
 pub const MODEL_KIND: &str = "weights";
-/// Largest PEM key or CA file read from the policy.
-const MAX_PEM: u64 = 1 << 20;
 
 fn extract_err(path: &Path) -> impl Fn(std::io::Error) -> VerifyError + '_ {
     move |source| VerifyError::Extract {
@@ -123,7 +119,9 @@ pub fn verify_model(
         report.coverage = Some(engine.coverage().report());
     }
     report.bundle = Some(info);
-    Ok(crate::decide::finalize(report, verified, policy))
+    // the policy's verdict is `decide`'s: until then the report fails closed
+    report.verdict = crate::vocab::Verdict::Reject;
+    Ok(super::Outcome { report, verified })
 }
 
 /// Remove from the extracted model at `dir` (and from `files`) every file the signature
@@ -275,22 +273,6 @@ fn config(m: String) -> VerifyError {
     VerifyError::Config(m)
 }
 
-fn read_pem(path: &Path) -> Result<String, VerifyError> {
-    let f = std::fs::File::open(path)
-        .map_err(|e| config(format!("cannot read {}: {e}", path.display())))?;
-    let mut s = String::new();
-    f.take(MAX_PEM + 1)
-        .read_to_string(&mut s)
-        .map_err(|e| config(format!("cannot read {}: {e}", path.display())))?;
-    if s.len() as u64 > MAX_PEM {
-        return Err(config(format!(
-            "{} is larger than {MAX_PEM} bytes",
-            path.display()
-        )));
-    }
-    Ok(s)
-}
-
 /// Verify `dir/model.sig` over `dir` with the policy's trust for kind `weights`, the
 /// method chosen by the signature's material. `Ok(Err(reason))`: the model is rejected.
 pub fn check_signature(
@@ -301,84 +283,13 @@ pub fn check_signature(
         return Ok(Err(refused));
     }
     let sig = dir.join(SIG_FILE);
-    let section = policy.sigstore.as_ref();
-    let keys: Vec<EcKey>;
-    let cas: Vec<Cert>;
-    let root: SigstoreRoot;
-    let signers: Signers;
-    let method = match material_of(&sig) {
-        Material::Key => {
-            let paths: Vec<_> = section
-                .map(|s| s.keys_for(MODEL_KIND).map(|p| policy.resolve(p)).collect())
-                .unwrap_or_default();
-            keys = paths
-                .iter()
-                .map(|p| {
-                    EcKey::from_pem(&read_pem(p)?).map_err(|e| {
-                        config(format!(
-                            "{} is not an ECDSA P-256/384/521 public key: {e}",
-                            p.display()
-                        ))
-                    })
-                })
-                .collect::<Result<_, _>>()?;
-            if keys.is_empty() {
-                return Ok(Err(format!(
-                    "{SIG_FILE} is signed with a key, and the policy trusts no [[sigstore.keys]] for kind {MODEL_KIND:?}"
-                )));
-            }
-            ms::Method::Key(&keys)
-        }
-        Material::Certificate => {
-            let mut all = Vec::new();
-            for p in section
-                .map(|s| {
-                    s.ca_certs_for(MODEL_KIND)
-                        .map(|p| policy.resolve(p))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-            {
-                all.extend(Cert::all_from_pem(&read_pem(&p)?).map_err(|e| {
-                    config(format!(
-                        "{} holds no usable CA certificate: {e}",
-                        p.display()
-                    ))
-                })?);
-            }
-            cas = all;
-            if cas.is_empty() {
-                return Ok(Err(format!(
-                    "{SIG_FILE} is signed with a certificate, and the policy trusts no [[sigstore.ca_certs]] for kind {MODEL_KIND:?}"
-                )));
-            }
-            ms::Method::Certificate(&cas)
-        }
-        Material::Sigstore => {
-            let Some(path) = section.and_then(|s| s.trusted_root.as_ref()) else {
-                return Ok(Err(format!(
-                    "{SIG_FILE} is a Sigstore signature, and the policy sets no [sigstore].trusted_root"
-                )));
-            };
-            root = SigstoreRoot::load(&policy.resolve(path)).map_err(|e| config(e.to_string()))?;
-            signers =
-                Signers::from_policy(policy, MODEL_KIND).map_err(|e| config(e.to_string()))?;
-            if signers.is_empty() {
-                return Ok(Err(format!(
-                    "the policy trusts no Sigstore identity or key for kind {MODEL_KIND:?}"
-                )));
-            }
-            ms::Method::Sigstore {
-                root: &root,
-                signers: &signers,
-            }
-        }
-        Material::Unknown => {
-            return Ok(Err(format!(
-                "{SIG_FILE} is not an OpenSSF model signature bundle"
-            )))
-        }
+    // the one choice of trust for a model signature, shared with `airgate verify`
+    let trust = match choose::choose(&sig, Some(policy), MODEL_KIND, &choose::Explicit::default()) {
+        Ok(t) => t,
+        Err(choose::ChooseError::NoTrust(why)) => return Ok(Err(why)),
+        Err(choose::ChooseError::Config(m)) => return Err(config(m)),
     };
+    let method = trust.method();
     match ms::verify_model(dir, &sig, &ms::Options::new(method)) {
         Ok(v) => Ok(Ok(v)),
         Err(e) if e.class() == ErrorClass::Rejected => Ok(Err(e.to_string())),

@@ -202,8 +202,8 @@ pub fn choose(
         };
         let Some(root_path) = root_path else {
             return Err(ChooseError::NoTrust(format!(
-                "{name} is a Sigstore signature, and no trusted root is given (set \
-                 [sigstore].trusted_root)"
+                "{name} is a Sigstore signature, and the policy sets no \
+                 [sigstore].trusted_root"
             )));
         };
         let root = SigstoreRoot::load(&root_path).map_err(|e| config(e.to_string()))?;
@@ -216,7 +216,7 @@ pub fn choose(
         }
         if signers.is_empty() {
             return Err(ChooseError::NoTrust(format!(
-                "no Sigstore identity or key is trusted for kind {kind:?}"
+                "the policy trusts no Sigstore identity or key for kind {kind:?}"
             )));
         }
         return Ok(ModelTrust::Sigstore {
