@@ -36,7 +36,7 @@ fn component(s: &str) -> Result<&str, GateError> {
 }
 
 /// `staging/<kind>/<name>/<version>`.
-pub fn destination(
+pub(crate) fn destination(
     staging: &Path,
     kind: &str,
     name: &str,
@@ -50,7 +50,7 @@ pub fn destination(
 
 /// Seal `tree` (holding `files/` as extracted): fix modes, fsync every file and folder
 /// bottom-up, then write `receipt.json` and fsync `tree`.
-pub fn seal(tree: &Path, receipt: &Receipt) -> Result<(), GateError> {
+pub(crate) fn seal(tree: &Path, receipt: &Receipt) -> Result<(), GateError> {
     let mut count = 0usize;
     seal_dir(&tree.join(PAYLOAD_DIR), 0, &mut count)?;
     fsutil::write_new(&tree.join(RECEIPT_FILE), &receipt.to_json(), FILE_MODE)?;
@@ -97,7 +97,7 @@ fn seal_dir(dir: &Path, depth: usize, count: &mut usize) -> Result<(), GateError
 
 /// Move the sealed `tree` to `dest` without replacing anything, make it durable, and make
 /// the top folder read-only. Fails (and leaves `tree` in place) if `dest` exists.
-pub fn publish(tree: &Path, dest: &Path) -> Result<(), GateError> {
+pub(crate) fn publish(tree: &Path, dest: &Path) -> Result<(), GateError> {
     if let Some(parent) = dest.parent() {
         fsutil::create_dirs_durable(parent)?;
     }
@@ -117,7 +117,7 @@ pub fn publish(tree: &Path, dest: &Path) -> Result<(), GateError> {
 
 /// Move a just-published tree at `dest` back to `back_to` (outside `staging/`), after a later
 /// step of the same admit failed. Best effort: the caller reports the original error.
-pub fn unpublish(dest: &Path, back_to: &Path) -> Result<(), GateError> {
+pub(crate) fn unpublish(dest: &Path, back_to: &Path) -> Result<(), GateError> {
     // moving a folder to another parent needs write permission on the folder itself
     let _ = std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o755));
     rustix::fs::renameat_with(

@@ -114,7 +114,7 @@ impl Receipt {
     }
 
     /// Sign with the gate key (sets `gate_key_id` and `gate_signature`).
-    pub fn sign(&mut self, key: &PrivateKey) {
+    pub(crate) fn sign(&mut self, key: &PrivateKey) {
         self.gate_key_id = key.public().id().to_string();
         self.gate_signature = String::new();
         let sig = key.sign(&self.signed_bytes());
