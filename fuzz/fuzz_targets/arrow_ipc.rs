@@ -4,7 +4,7 @@
 #![no_main]
 use airgate::inspect::build_engine;
 use airgate::inspect::datasets::{open, Kind};
-use airgate::inspect::nested::{Budget, Layer, Nest};
+use airgate::inspect::nested::{Budget, Nest};
 use airgate::policy::Policy;
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
