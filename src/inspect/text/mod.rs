@@ -154,28 +154,27 @@ impl TextScanner {
     fn one_fact_one_finding(&self, matches: &mut Vec<RawMatch>) {
         let rules = &self.matcher.rules;
         let def = |m: &RawMatch| &rules[m.rule].def;
-        let urls: Vec<(usize, usize)> = matches
-            .iter()
-            .filter(|m| def(m).also_categories.contains(&RuleCategory::Reachback))
-            .map(|m| (m.start, m.end))
-            .collect();
-        let values: Vec<(usize, usize)> = matches
-            .iter()
-            .filter(|m| def(m).category == RuleCategory::Secret && !def(m).fallback)
-            .map(|m| (m.vstart, m.vend))
-            .collect();
+        let urls = Spans::new(
+            matches
+                .iter()
+                .filter(|m| def(m).also_categories.contains(&RuleCategory::Reachback))
+                .map(|m| (m.start, m.end)),
+        );
+        let values = Spans::new(
+            matches
+                .iter()
+                .filter(|m| def(m).category == RuleCategory::Secret && !def(m).fallback)
+                .map(|m| (m.vstart, m.vend)),
+        );
         if urls.is_empty() && values.is_empty() {
             return;
         }
         matches.retain(|m| {
             let d = def(m);
-            let inside_url = d.category == RuleCategory::Reachback
-                && urls.iter().any(|&(s, e)| overlaps(s, e, m.start, m.end));
+            let inside_url = d.category == RuleCategory::Reachback && urls.overlaps(m.start, m.end);
             let covered = d.fallback
                 && d.category == RuleCategory::Secret
-                && values
-                    .iter()
-                    .any(|&(s, e)| overlaps(s, e, m.vstart, m.vend));
+                && values.overlaps(m.vstart, m.vend);
             !(inside_url || covered)
         });
     }
@@ -241,9 +240,36 @@ pub(crate) fn first_text_byte(buf: &[u8], start: usize, end: usize) -> usize {
         .map_or(start, |k| start + k)
 }
 
-/// Whether `[a, b)` and `[c, d)` share a byte.
-fn overlaps(a: usize, b: usize, c: usize, d: usize) -> bool {
-    a < d && c < b
+/// Byte ranges, sorted by start, with the running maximum of their ends: whether any of
+/// them overlaps a given range is one binary search (a window holding thousands of
+/// matches must not cost a quadratic pass).
+struct Spans {
+    /// `(start, max end of this and every earlier range)`, by start.
+    by_start: Vec<(usize, usize)>,
+}
+
+impl Spans {
+    fn new(ranges: impl Iterator<Item = (usize, usize)>) -> Spans {
+        let mut by_start: Vec<(usize, usize)> = ranges.collect();
+        by_start.sort_unstable();
+        let mut reach = 0;
+        for r in &mut by_start {
+            reach = reach.max(r.1);
+            r.1 = reach;
+        }
+        Spans { by_start }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_start.is_empty()
+    }
+
+    /// Whether some range shares a byte with `[c, d)`.
+    fn overlaps(&self, c: usize, d: usize) -> bool {
+        // the ranges starting before `d`; one of them reaches past `c` iff the farthest does
+        let n = self.by_start.partition_point(|&(s, _)| s < d);
+        n > 0 && self.by_start[n - 1].1 > c
+    }
 }
 
 /// Number of `\n` bytes in `b`, eight bytes at a time: an exact zero-byte test on
@@ -300,3 +326,25 @@ pub fn looks_text(head: &[u8]) -> bool {
 
 #[cfg(test)]
 pub(crate) mod rule_tests;
+
+#[cfg(test)]
+mod spans_tests {
+    use super::Spans;
+
+    #[test]
+    fn overlap_queries_agree_with_a_pairwise_check() {
+        // ranges that nest, touch and stand apart; queries on every small range
+        let ranges = [(5, 9), (0, 2), (3, 4), (6, 7), (20, 40), (21, 22)];
+        let spans = Spans::new(ranges.iter().copied());
+        for c in 0..45 {
+            for d in c + 1..46 {
+                let want = ranges.iter().any(|&(a, b)| a < d && c < b);
+                assert_eq!(spans.overlaps(c, d), want, "[{c}, {d})");
+            }
+        }
+        // touching is not sharing a byte
+        assert!(!spans.overlaps(2, 3));
+        assert!(!spans.overlaps(9, 20));
+        assert!(!Spans::new(std::iter::empty()).overlaps(0, 100));
+    }
+}
