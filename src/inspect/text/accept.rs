@@ -8,10 +8,12 @@ use super::context::{
 };
 use super::host::{classify, classify_call, parse_authority, show, AllowList, HostKind};
 use super::matcher::RawMatch;
+use super::names::{names_in, FORMAT_NOTE};
 use super::rules::{Check, Rule, FAR_DOWNLOAD, MAX_LINE_LOOKBACK, NEAR};
 use super::shape;
 use crate::inspect::Severity;
 use regex_automata::util::captures::Captures;
+use url::Host;
 
 /// How far after a match a call's first argument is looked for: a match starts at most
 /// [`MAX_MATCH`](super::matcher::MAX_MATCH) bytes before its end, and a streamed chunk keeps
@@ -45,15 +47,91 @@ pub fn value_span(rule: &Rule, caps: &Captures) -> Option<(usize, usize)> {
     }
 }
 
+/// What the host checks worked out for one buffer of one file, kept for the candidates
+/// after: the host read from the last value asked about and whether the text before it
+/// names a namespace, for the next rule that asks about the same value at the same place
+/// (`reachback.url` and `reachback.ip-url` read every URL's host; the two host settings
+/// every setting's), and what the file's name says. All of it depends only on the file's
+/// path, the buffer and the match's start and value.
+#[derive(Default)]
+pub struct HostMemo {
+    /// `(start, value start, value end)` of the candidate the host belongs to.
+    key: Option<(usize, usize, usize)>,
+    /// `None`: no host to judge there (an expression in source code, no host).
+    host: Option<Host<String>>,
+    /// [`names_a_namespace`] of the line before the candidate, once asked.
+    namespace: Option<bool>,
+    /// [`is_source_code`] of the path, once asked.
+    source_code: Option<bool>,
+    /// [`is_license_file`] of the path, once asked.
+    license_file: Option<bool>,
+}
+
+impl HostMemo {
+    /// Whether the file is a licence or notice file ([`is_license_file`]).
+    fn license_file(&mut self, path: &str) -> bool {
+        *self
+            .license_file
+            .get_or_insert_with(|| is_license_file(path))
+    }
+
+    /// Make the memo hold `cand`'s place.
+    fn at(&mut self, cand: &Candidate<'_>) {
+        let key = (cand.start, cand.vs, cand.ve);
+        if self.key != Some(key) {
+            let source_code = *self
+                .source_code
+                .get_or_insert_with(|| is_source_code(cand.path));
+            self.host = candidate_host(cand, source_code);
+            self.namespace = None;
+            self.key = Some(key);
+        }
+    }
+
+    /// Whether the line before `cand` names a namespace there (`xmlns=`, `$schema`, ...):
+    /// then its URL is a name, not a place to connect to. `cand` is the memo's place.
+    fn namespace(&mut self, cand: &Candidate<'_>) -> bool {
+        *self.namespace.get_or_insert_with(|| {
+            let (buf, start) = (cand.buf, cand.start);
+            // the line before the match, at most 256 bytes of it (looked for only there:
+            // a long line must not cost a backward scan per candidate)
+            let near = start.saturating_sub(256);
+            let line_start =
+                memchr::memrchr(b'\n', &buf[near..start]).map_or(near, |p| near + p + 1);
+            let before = String::from_utf8_lossy(&buf[line_start..start]).to_ascii_lowercase();
+            names_a_namespace(&before)
+        })
+    }
+}
+
+/// The host named by a host-checked candidate's value, or `None` where there is none to
+/// judge: an expression in program source (`source_code`: the file is program source,
+/// see [`is_source_code`]), a value that is not a host.
+fn candidate_host(cand: &Candidate<'_>, source_code: bool) -> Option<Host<String>> {
+    // a setting's bare value in program source is an expression (`host =
+    // self.proxy.host`); there a host is a quoted string or follows `://` / `@`
+    let lead = &cand.buf[cand.vs.saturating_sub(3)..cand.vs];
+    let literal = lead.ends_with(b"://")
+        || lead.ends_with(b"@")
+        || lead.ends_with(b"\"")
+        || lead.ends_with(b"'");
+    if !literal && source_code {
+        return None;
+    }
+    parse_authority(&cand.buf[cand.vs..cand.ve])
+}
+
 /// Apply the rule's filters to a candidate; the accepted match, or `None`.
 /// `markers` are the specific secret rules' format marks (see the matcher), which a
-/// catch-all rule leaves to them.
+/// catch-all rule leaves to them. `memo` carries a host read by an earlier rule at the same
+/// place of the same buffer.
 pub fn accept(
     rule: &Rule,
     ri: usize,
     cand: &Candidate<'_>,
     allow: &AllowList,
     markers: Option<&aho_corasick::AhoCorasick>,
+    memo: &mut HostMemo,
 ) -> Option<RawMatch> {
     let (buf, start, end) = (cand.buf, cand.start, cand.end);
     let value = &buf[cand.vs..cand.ve];
@@ -91,12 +169,17 @@ pub fn accept(
     if rule.def.fallback && markers.is_some_and(|m| m.is_match(value)) {
         return None;
     }
+    // a value that fits none of the key formats of the provider named beside it
+    let mut off_format = false;
     if !rule.names.is_empty() {
         let from = start.saturating_sub(super::rules::NAMES_BACK);
         let line = memchr::memrchr(b'\n', &buf[from..start]).map_or(from, |p| from + p + 1);
-        if !super::rules::name_before(&buf[line..start], &rule.names) {
+        let limit = if rule.formats.is_empty() { 1 } else { 8 };
+        let named = names_in(&buf[line..start], &rule.names, limit);
+        if named.is_empty() {
             return None;
         }
+        off_format = secret && !example && !rule.formats.may_fit(&named, value);
     }
     if let Some(ac) = &rule.needs {
         let (a, b) = (start.saturating_sub(NEAR), (end + NEAR).min(buf.len()));
@@ -170,48 +253,34 @@ pub fn accept(
             }
         }
         Some(c @ (Check::ExternalHost | Check::ExternalIp | Check::External)) => {
-            // a setting's bare value in program source is an expression (`host =
-            // self.proxy.host`); there a host is a quoted string or follows `://` / `@`
-            let lead = &buf[cand.vs.saturating_sub(3)..cand.vs];
-            let literal = lead.ends_with(b"://")
-                || lead.ends_with(b"@")
-                || lead.ends_with(b"\"")
-                || lead.ends_with(b"'");
-            if !literal && is_source_code(cand.path) {
-                return None;
-            }
-            let h = parse_authority(value)?;
-            // the line before the match, at most 256 bytes of it (looked for only there:
-            // a long line must not cost a backward scan per candidate)
-            let near = start.saturating_sub(256);
-            let line_start =
-                memchr::memrchr(b'\n', &buf[near..start]).map_or(near, |p| near + p + 1);
-            let before = String::from_utf8_lossy(&buf[line_start..start]).to_ascii_lowercase();
-            if names_a_namespace(&before) {
-                return None;
-            }
-            let kind = classify(&h, allow);
+            // (every test here must pass: the cheap ones go first, and what another rule
+            // already worked out for this place is not worked out again)
+            let license_file = memo.license_file(cand.path);
+            memo.at(cand);
+            let kind = classify(memo.host.as_ref()?, allow);
             let wanted = match c {
                 Check::ExternalHost => kind == HostKind::External,
                 Check::ExternalIp => kind == HostKind::ExternalIp,
                 _ => kind != HostKind::Harmless,
             };
-            if !wanted {
+            if !wanted || memo.namespace(cand) {
                 return None;
             }
             // a licence names its publisher's site: not a network call
-            if kind == HostKind::External
-                && (is_license_file(cand.path) || in_license_text(buf, start))
-            {
+            if kind == HostKind::External && (license_file || in_license_text(buf, start)) {
                 return None;
             }
-            host = Some(show(&h));
+            host = memo.host.as_ref().map(show);
         }
     }
     let (severity, lowered) = if example {
         (Some(Severity::Info), Some(shape::EXAMPLE_NOTE))
     } else if made_up {
         (Some(Severity::Low), Some(shape::MADE_UP_NOTE))
+    } else if off_format {
+        (Some(Severity::Info), Some(FORMAT_NOTE))
+    } else if secret && rule.def.fallback && shape::edited_hex(value) {
+        (Some(Severity::Info), Some(shape::EDITED_NOTE))
     } else if checksum_fails {
         (Some(Severity::Info), Some(shape::CHECKSUM_NOTE))
     } else if expired {

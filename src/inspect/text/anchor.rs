@@ -39,6 +39,7 @@ impl Prefixes {
 
 /// Does every match of `pattern` begin (ASCII case-insensitively) with one of `keywords`?
 /// False whenever that cannot be shown, including for patterns that do not parse.
+#[cfg(test)]
 pub fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
     let parsed = regex_syntax::ParserBuilder::new()
         .unicode(false)

@@ -41,6 +41,8 @@ const PLACEHOLDER_WORDS: &[&str] = &[
     "******",
     "fake",
     "sample",
+    // a test suite's deliberately wrong value (`sk-abc123invalid`)
+    "invalid",
     "insert",
     "replace",
     "todo",
@@ -174,6 +176,7 @@ mod tests {
             "ChangeMe",
             "PassWord",
             "%(pw)s",
+            "tok-9f3k2invalid",
         ] {
             assert!(is_placeholder(p.as_bytes()), "{p}");
         }
@@ -182,6 +185,7 @@ mod tests {
             "AKIA2OGYBAH6QW7BZ5JX",
             "passwords-are-rotated-daily",
             "Xp4ssw0rd9",
+            "tok-9f3k2vAlid7q",
         ] {
             assert!(!is_placeholder(p.as_bytes()), "{p}");
         }

@@ -27,7 +27,7 @@ pub fn names_a_namespace(ctx: &str) -> bool {
         return true;
     }
     // inside an open `schemaLocation="ns url ns url"` attribute
-    if let Some(i) = ctx.rfind("schemalocation=") {
+    if let Some(i) = rfind(ctx, Word::SchemaLocation) {
         let after = &ctx[i + "schemalocation=".len()..];
         if let Some(q) = after.chars().next().filter(|c| matches!(c, '"' | '\'')) {
             if !after[1..].contains(q) {
@@ -36,8 +36,28 @@ pub fn names_a_namespace(ctx: &str) -> bool {
         }
     }
     // inside an open `<!DOCTYPE … "url">` declaration
-    ctx.rfind("<!doctype")
-        .is_some_and(|i| !ctx[i..].contains('>'))
+    rfind(ctx, Word::Doctype).is_some_and(|i| !ctx[i..].contains('>'))
+}
+
+/// The words [`names_a_namespace`] looks for.
+#[derive(Clone, Copy)]
+enum Word {
+    SchemaLocation,
+    Doctype,
+}
+
+/// Where the last `word` in `ctx` begins (a byte offset, as `str::rfind` gives), with
+/// searchers built once: this runs for every URL candidate.
+fn rfind(ctx: &str, word: Word) -> Option<usize> {
+    use memchr::memmem::FinderRev;
+    static FINDERS: std::sync::OnceLock<[FinderRev<'static>; 2]> = std::sync::OnceLock::new();
+    let f = FINDERS.get_or_init(|| {
+        [
+            FinderRev::new(b"schemalocation="),
+            FinderRev::new(b"<!doctype"),
+        ]
+    });
+    f[word as usize].rfind(ctx.as_bytes())
 }
 
 /// Extensions of files that run: a "licence" with one of these is code.

@@ -213,8 +213,11 @@ impl Scope {
 /// A rule with a `path` and no `regex`: the file's name is the finding.
 #[derive(Debug)]
 pub struct PathRule {
+    /// The rule's id as the rule file gives it.
     pub id: String,
+    /// Its description, the finding's message.
     pub description: String,
+    /// The file it was read from.
     pub source: String,
     scope: Scope,
 }
@@ -245,7 +248,9 @@ impl PathRule {
 /// The rules of one file: those with a regex (run by the matcher) and path-only ones.
 #[derive(Debug, Default)]
 pub struct Loaded {
+    /// Rules with a pattern.
     pub rules: Vec<Rule>,
+    /// Rules on the file's path only.
     pub path_rules: Vec<PathRule>,
 }
 
@@ -272,7 +277,8 @@ pub fn load_file(path: &Path) -> Result<Loaded, RuleError> {
     parse(&text, &name)
 }
 
-/// Parse a rule file's text (see [`load_file`]); `file` names it in errors.
+/// Parse a rule file's text (gitleaks `[[rules]]` or airgate `[[rule]]`); `file` names it
+/// in errors.
 pub fn parse(text: &str, file: &str) -> Result<Loaded, RuleError> {
     let perr = |message: String| RuleError::Parse {
         file: file.to_string(),
@@ -477,6 +483,7 @@ fn rule(
         at_keyword: false,
         fallback: false,
         names_before: vec![],
+        name_formats: Default::default(),
     };
     let mut rule = Rule::compile_min(def, file, OWN_KEYWORD)?;
     if rule.def.secret_group.is_none() && rule.group == Some(1) {

@@ -17,7 +17,9 @@ const MAX_AUTHORITY: usize = 1024;
      give e.g. corp.lan, 10.0.0.0/8 or fd00::/8"
 )]
 pub struct AllowError {
+    /// The allow-list entry as written.
     pub entry: String,
+    /// Why it is refused.
     pub why: String,
 }
 

@@ -14,8 +14,10 @@ const MIN_STRIPPED: usize = 4096;
 /// Why the keyword automaton could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum KeywordError {
+    /// The automaton could not be built (too many or too long keywords).
     #[error("{0}")]
     Build(#[from] aho_corasick::BuildError),
+    /// A search could not run.
     #[error("{0}")]
     Start(#[from] aho_corasick::MatchError),
 }
@@ -23,8 +25,11 @@ pub enum KeywordError {
 /// One keyword occurrence: `hay[start..end]` is keyword number `pattern`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Hit {
+    /// One past the keyword's last byte.
     pub end: usize,
+    /// The keyword's first byte.
     pub start: usize,
+    /// Index of the keyword in the list the matcher was built from.
     pub pattern: usize,
 }
 

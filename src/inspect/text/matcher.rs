@@ -2,7 +2,7 @@
 //! over all rules' keywords on the printable spans, then run only the hit rules' regexes in
 //! a window around each hit. Never one big RegexSet.
 
-use super::accept::{accept, value_span, Candidate};
+use super::accept::{accept, value_span, Candidate, HostMemo};
 use super::host::AllowList;
 use super::keywords::{Hit, KeywordError, Keywords};
 use super::rules::{Rule, MAX_LONG_MATCH};
@@ -27,10 +27,15 @@ const MIN_SPAN: usize = 16;
 /// One accepted match, with positions in the scanned buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawMatch {
+    /// Index of the rule that matched.
     pub rule: usize,
+    /// First byte of the whole match.
     pub start: usize,
+    /// One past the last byte of the whole match.
     pub end: usize,
+    /// First byte of the secret value within it.
     pub vstart: usize,
+    /// One past the last byte of the secret value.
     pub vend: usize,
     /// For host checks: the host that was judged external.
     pub host: Option<String>,
@@ -39,6 +44,15 @@ pub struct RawMatch {
     pub severity: Option<Severity>,
     /// Why the severity was lowered, for the message.
     pub lowered: Option<&'static str>,
+}
+
+/// Where an unanchored rule's regex runs: `buf[ws..we]`, keeping matches that start before
+/// `accept_below`.
+#[derive(Clone, Copy)]
+struct Window {
+    ws: usize,
+    we: usize,
+    accept_below: usize,
 }
 
 /// Compiled rules plus the keyword automaton.
@@ -52,7 +66,31 @@ pub struct Matcher {
     /// `pat.`): a catch-all (`fallback`) rule leaves a value holding one to the rule that
     /// knows that format, which did not accept it.
     markers: Option<aho_corasick::AhoCorasick>,
+    /// Tells this matcher's per-worker [`Scratch`] from another matcher's.
+    id: u64,
 }
+
+/// Per worker: what a scan of one region works with, kept between regions so that a file
+/// costs no allocation for it (the per-rule positions and one capture buffer per rule).
+#[derive(Default)]
+struct Scratch {
+    /// The [`Matcher::id`] the capture buffers were made for.
+    owner: u64,
+    scanned_upto: Vec<usize>,
+    last_end: Vec<usize>,
+    caps: Vec<Option<Captures>>,
+    /// (start, rule, keyword end) for rules searched anchored at their keyword hits.
+    starts: Vec<(usize, usize, usize)>,
+}
+
+thread_local! {
+    /// See [`Scratch`]; taken out while in use (a nested scan on the same worker gets a
+    /// fresh one).
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
+/// Source of [`Matcher::id`]s.
+static MATCHER_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl std::fmt::Debug for Matcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -188,7 +226,7 @@ pub fn text_spans(buf: &[u8], from: usize) -> Vec<(usize, usize)> {
     spans
 }
 
-/// Where to search `buf[from..]`: all of it for text, else its [`text_spans`].
+/// Where to search `buf[from..]`: all of it for text, else its printable runs (`text_spans`).
 pub fn spans(buf: &[u8], from: usize, is_text: bool) -> Vec<(usize, usize)> {
     if is_text {
         vec![(from, buf.len())]
@@ -290,12 +328,8 @@ impl Matcher {
             kw_rules,
             allow,
             markers,
+            id: MATCHER_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
-    }
-
-    /// The enclave's hosts this matcher treats as internal.
-    pub fn allow(&self) -> &AllowList {
-        &self.allow
     }
 
     /// Find the matches that start in `buf[from..to]`. Bytes before `from` are context only;
@@ -338,13 +372,48 @@ impl Matcher {
         if hits.is_empty() {
             return out;
         }
-        let mut scanned_upto = vec![0usize; self.rules.len()];
-        let mut last_end = vec![0usize; self.rules.len()];
-        // one capture buffer per rule that runs, for every window and anchored start
-        let mut caps: Vec<Option<Captures>> = (0..self.rules.len()).map(|_| None).collect();
-        // (start, rule, keyword end) for rules searched anchored at their keyword hits
-        let mut starts: Vec<(usize, usize, usize)> = Vec::new();
-        for m in &hits {
+        let mut scratch = SCRATCH.take();
+        if scratch.owner != self.id {
+            scratch.caps.clear();
+            scratch.owner = self.id;
+        }
+        let nr = self.rules.len();
+        scratch.caps.resize_with(nr, || None);
+        scratch.scanned_upto.clear();
+        scratch.scanned_upto.resize(nr, 0);
+        scratch.last_end.clear();
+        scratch.last_end.resize(nr, 0);
+        scratch.starts.clear();
+        self.run_hits(path, buf, from, to, &hits, &mut scratch, &mut out);
+        SCRATCH.set(scratch);
+        out.sort_by_key(|m| (m.start, m.rule));
+        out
+    }
+
+    /// Run the rules of the keyword `hits` (see [`scan_spans`](Self::scan_spans)).
+    #[allow(clippy::too_many_arguments)]
+    fn run_hits(
+        &self,
+        path: &str,
+        buf: &[u8],
+        from: usize,
+        to: usize,
+        hits: &[Hit],
+        scratch: &mut Scratch,
+        out: &mut Vec<RawMatch>,
+    ) {
+        let n = buf.len();
+        let hit_limit = (to + WINDOW_BACK).min(n);
+        let Scratch {
+            scanned_upto,
+            last_end,
+            caps,
+            starts,
+            ..
+        } = scratch;
+        // a host read by one rule's check, for the next rule that checks the same value
+        let mut memo = HostMemo::default();
+        for m in hits {
             let (hit, hit_end) = (m.start, m.end);
             if hit < from || hit >= hit_limit {
                 continue;
@@ -371,23 +440,18 @@ impl Matcher {
                     continue;
                 };
                 let c = caps[ri].get_or_insert_with(|| re.create_captures());
-                self.run_rule(
-                    ri,
-                    path,
-                    buf,
+                let window = Window {
                     ws,
                     we,
-                    safe.min(to),
-                    &mut last_end[ri],
-                    c,
-                    &mut out,
-                );
+                    accept_below: safe.min(to),
+                };
+                self.run_rule(ri, path, buf, window, &mut last_end[ri], c, &mut memo, out);
             }
         }
         // Anchored rules: in start order, once per (start, rule).
         starts.sort_unstable();
         starts.dedup_by_key(|&mut (st, ri, _)| (st, ri));
-        for (st, ri, kw_end) in starts {
+        for &(st, ri, kw_end) in starts.iter() {
             if st < last_end[ri] {
                 continue;
             }
@@ -408,13 +472,12 @@ impl Matcher {
                 vs,
                 ve,
             };
-            if let Some(rm) = accept(rule, ri, &cand, &self.allow, self.markers.as_ref()) {
+            let markers = self.markers.as_ref();
+            if let Some(rm) = accept(rule, ri, &cand, &self.allow, markers, &mut memo) {
                 last_end[ri] = m.end();
                 out.push(rm);
             }
         }
-        out.sort_by_key(|m| (m.start, m.rule));
-        out
     }
 
     /// Keyword hits inside `spans` (those starting before `limit`), with positions in `buf`,
@@ -436,13 +499,17 @@ impl Matcher {
         ri: usize,
         path: &str,
         buf: &[u8],
-        ws: usize,
-        we: usize,
-        accept_below: usize,
+        window: Window,
         last_end: &mut usize,
         caps: &mut Captures,
+        memo: &mut HostMemo,
         out: &mut Vec<RawMatch>,
     ) {
+        let Window {
+            ws,
+            we,
+            accept_below,
+        } = window;
         let rule = &self.rules[ri];
         let Some(re) = rule.regex() else { return };
         let hay = &buf[..we];
@@ -474,7 +541,8 @@ impl Matcher {
                 vs,
                 ve,
             };
-            if let Some(rm) = accept(rule, ri, &cand, &self.allow, self.markers.as_ref()) {
+            let markers = self.markers.as_ref();
+            if let Some(rm) = accept(rule, ri, &cand, &self.allow, markers, memo) {
                 *last_end = m.end();
                 out.push(rm);
             }
@@ -507,134 +575,5 @@ fn format_markers(rules: &[Rule]) -> Option<aho_corasick::AhoCorasick> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every printable run of MIN_SPAN or more bytes, byte by byte.
-    fn runs(buf: &[u8], from: usize) -> Vec<(usize, usize)> {
-        let mut out = Vec::new();
-        let mut s = from;
-        for i in from..=buf.len() {
-            if i == buf.len() || !PRINTABLE[buf[i] as usize] {
-                if i >= s + MIN_SPAN {
-                    out.push((s, i));
-                }
-                s = i + 1;
-            }
-        }
-        out
-    }
-
-    fn covered(spans: &[(usize, usize)], run: (usize, usize)) -> bool {
-        spans.iter().any(|&(a, b)| a <= run.0 && run.1 <= b)
-    }
-
-    #[test]
-    fn spans_skip_binary() {
-        let mut buf = vec![0x80u8; 4096];
-        buf[1000..1029].copy_from_slice(b"token = ghp_abcdefghijklmnopq");
-        let spans = text_spans(&buf, 0);
-        assert_eq!(spans, vec![(1000, 1029)]);
-        assert!(text_spans(&[0xffu8; 100], 0).is_empty());
-        let text = b"hello world, this is text\n".repeat(3);
-        assert_eq!(text_spans(&text, 0), vec![(0, text.len())]);
-        // printable tail shorter than a block at the very end of the buffer
-        let mut b = vec![0u8; 64];
-        b.extend_from_slice(b"AKIAABCDEFGHIJKLMNOP");
-        let spans = text_spans(&b, 0);
-        assert_eq!(spans, vec![(64, 84)]);
-        // a short run is not worth a span
-        let mut b = vec![0xc3u8; 64];
-        b[20..30].copy_from_slice(b"0123456789");
-        assert!(text_spans(&b, 0).is_empty());
-    }
-
-    #[test]
-    fn every_long_run_is_inside_a_span() {
-        // pseudo-random mixes of binary, control and printable bytes, runs of every length,
-        // at every alignment
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        for round in 0..300 {
-            let n = 100 + (next() % 900) as usize;
-            let mut buf = Vec::with_capacity(n);
-            while buf.len() < n {
-                let len = 1 + (next() % 40) as usize;
-                let kind = next() % 4;
-                for _ in 0..len {
-                    let r = next() as u8;
-                    buf.push(match kind {
-                        0 => 0x80 | r,
-                        1 => [0u8, 7, 0x1b, 0x7f, 9, 10, 13][(r % 7) as usize],
-                        _ => 0x20 + r % 0x5f,
-                    });
-                }
-            }
-            buf.truncate(n);
-            let from = (round * 7) % 50;
-            let spans = text_spans(&buf, from);
-            for run in runs(&buf, from) {
-                assert!(
-                    covered(&spans, run),
-                    "round {round}: run {run:?} not in {spans:?}"
-                );
-            }
-            assert!(spans.windows(2).all(|w| w[0].1 < w[1].0), "ordered, apart");
-            // spans stay inside the region and are long enough to matter
-            for &(a, b) in &spans {
-                assert!(a >= from && b <= buf.len() && b - a >= MIN_SPAN);
-            }
-        }
-    }
-
-    #[test]
-    fn packed_walk_finds_exactly_the_span_hits() {
-        let ac = Keywords::new(&["token", "akia", "host", "http://"]).expect("build");
-        let mut x: u64 = 0x1234_5678_9abc_def1;
-        for round in 0..200 {
-            let mut buf = Vec::new();
-            while buf.len() < 3000 + round * 37 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                match x % 5 {
-                    0 => buf.extend_from_slice(b"token"),
-                    1 => buf.extend_from_slice(b"http://host"),
-                    2 => buf.push(0x80 | (x >> 8) as u8),
-                    3 => buf.push(b'\0'),
-                    _ => buf.extend_from_slice(b"AKIA x"),
-                }
-            }
-            let spans = text_spans(&buf, 0);
-            assert_eq!(
-                hits_packed(&ac, &buf, &spans),
-                hits_per_span(&ac, &buf, &spans),
-                "round {round}"
-            );
-        }
-    }
-
-    #[test]
-    fn mask_agrees_with_table() {
-        for nb in [b'a', 0x00, 0xff, 0x7f, 0x1f, 0x20, 0x80, b'\n'] {
-            for b in 0..=255u8 {
-                for pos in 0..8 {
-                    let mut bytes = [nb; 8];
-                    bytes[pos] = b;
-                    let m = nontext_mask(u64::from_le_bytes(bytes));
-                    let want = bytes
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, &c)| !PRINTABLE[c as usize])
-                        .fold(0u64, |acc, (k, _)| acc | 0x80u64 << (8 * k));
-                    assert_eq!(m, want, "byte {b:#x} at {pos} among {nb:#x}");
-                }
-            }
-        }
-    }
-}
+#[path = "matcher_tests.rs"]
+mod tests;

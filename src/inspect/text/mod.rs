@@ -12,11 +12,13 @@ pub mod gitleaks;
 pub mod host;
 pub mod keywords;
 pub mod matcher;
+pub mod names;
+pub mod published;
 pub mod rules;
 pub mod shape;
 
 pub use b64::{b64_byte, run_too_long, MAX_RUN};
-pub use file::{TextInspector, MAX_FINDINGS_PER_FILE, TEXT_INSPECTOR};
+pub use file::{TextInspector, TEXT_INSPECTOR};
 
 use super::{Category, Confidence, Finding, TextScan};
 use b64::MAX_B64_DEPTH;
@@ -34,8 +36,10 @@ pub struct TextScanner {
 /// Why a text scanner could not be built: a configuration error.
 #[derive(Debug, thiserror::Error)]
 pub enum ScannerError {
+    /// The keyword prefilter could not be built.
     #[error(transparent)]
     Keywords(#[from] keywords::KeywordError),
+    /// An `allowed_hosts` entry is not a host name or address.
     #[error(transparent)]
     AllowHost(#[from] host::AllowError),
 }

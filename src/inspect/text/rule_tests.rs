@@ -402,3 +402,95 @@ fn bare_setting_values_in_source_are_expressions() {
         ids("a.py", "u = 'https://telemetry.vendor.io/x'\n").contains(&"reachback.url".to_string())
     );
 }
+
+/// (rule, severity) of every finding in `text`.
+fn listed(text: &str) -> Vec<(String, Severity)> {
+    stream(text.as_bytes(), 1 << 20)
+        .into_iter()
+        .map(|f| (f.rule, f.severity))
+        .collect()
+}
+
+#[test]
+fn a_value_off_its_providers_format_is_listed_at_info() {
+    // lokalise keys are 40 lower-case letters and digits: this one has upper-case letters,
+    // so the provider rule lists it at info (the generic rule judges it on its own)
+    let off = listed("lokalise_api_token = 'q7m2x9k4v8p1z6r3t5w0y2b4n6c8d1f3h5j7lAAA'");
+    assert!(
+        off.contains(&("secret.provider-credential".to_string(), Severity::Info)),
+        "{off:?}"
+    );
+    // the near miss: in the provider's format, a credential
+    let on = listed("lokalise_api_token = 'q7m2x9k4v8p1z6r3t5w0y2b4n6c8d1f3h5j7l9aa'");
+    assert!(
+        on.contains(&("secret.provider-credential".to_string(), Severity::Medium)),
+        "{on:?}"
+    );
+}
+
+#[test]
+fn salesforce_consumer_key_is_an_identifier_but_its_secret_is_not() {
+    let text = "\
+salesforce_key = \"3MVG9h0Dq8aAulsyuVzNw8JXJmJDQbqETCv.qNxOtlblnZGXperRvr0oYzUXhX3Yr_54FwvG3ASXdYBajOoFN\"
+salesforce_secret = \"6CEA274F377F4A0CB37E4603AE0F721DF5729B818292217E38A46A0DC6E1B224\"
+";
+    assert_eq!(
+        listed(text),
+        vec![
+            ("secret.salesforce-consumer-key".to_string(), Severity::Info),
+            ("secret.provider-credential".to_string(), Severity::Medium)
+        ]
+    );
+}
+
+/// The matcher keeps capture buffers per worker thread between scans: two scanners whose
+/// rules sit in a different order (so one rule index names regexes with different groups)
+/// used in turn on one thread find exactly what each finds on a thread of its own.
+#[test]
+fn scanners_used_in_turn_on_one_thread_agree_with_fresh_ones() {
+    let forward = rules::load(&[], &[], &[]).unwrap();
+    let mut backward = rules::load(&[], &[], &[]).unwrap();
+    backward.reverse();
+    let a = Arc::new(TextScanner::new(forward, &[TEST_INTERNAL]).unwrap());
+    let b = Arc::new(TextScanner::new(backward, &[TEST_INTERNAL]).unwrap());
+    let text: Vec<u8> = a
+        .rules()
+        .iter()
+        .flat_map(|r| r.def.examples.iter().chain(&r.def.negative_examples))
+        .flat_map(|e| e.bytes().chain(std::iter::once(b'\n')))
+        .collect();
+    let fresh = |s: &Arc<TextScanner>| {
+        let (s, t) = (s.clone(), text.clone());
+        std::thread::spawn(move || s.raw_at("config.yaml", &t))
+            .join()
+            .unwrap()
+    };
+    let (want_a, want_b) = (fresh(&a), fresh(&b));
+    assert!(want_a.len() > 100, "{} matches", want_a.len());
+    assert_eq!(want_a.len(), want_b.len());
+    for _ in 0..2 {
+        assert_eq!(a.raw_at("config.yaml", &text), want_a);
+        assert_eq!(b.raw_at("config.yaml", &text), want_b);
+    }
+    // the same rule slot with one group, then with two (the value in the second): a
+    // capture buffer made for the first has no room for the second's value
+    let one_rule = |pattern: &str, group: usize| {
+        let toml = format!(
+            "[[rule]]\nid = \"t.slot\"\nname = \"slot\"\ncategory = \"secret\"\n\
+             severity = \"high\"\nkeywords = [\"zzkey\"]\nsecret_group = {group}\n\
+             pattern = '{pattern}'\n"
+        );
+        let def = rules::parse_file(&toml, "t").unwrap().remove(0);
+        let rule = rules::Rule::compile(def, "t").unwrap();
+        TextScanner::new(vec![rule], &[TEST_INTERNAL]).unwrap()
+    };
+    let one = one_rule(r"zzkey=([A-Za-z0-9]{20})", 1);
+    let two = one_rule(r"zzkey=([A-Za-z0-9]{4})([A-Za-z0-9]{16})", 2);
+    let line = b"zzkey=Q7vN2kLp9XwR4tYb8MzC";
+    for _ in 0..2 {
+        let m = one.raw(line, 0, line.len());
+        assert_eq!((m.len(), m[0].vstart), (1, 6), "{m:?}");
+        let m = two.raw(line, 0, line.len());
+        assert_eq!((m.len(), m[0].vstart), (1, 10), "{m:?}");
+    }
+}

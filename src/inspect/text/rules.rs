@@ -66,19 +66,33 @@ pub const MAX_RULES: usize = 2000;
 /// Errors loading rules: all are configuration errors an operator fixes in the rule file.
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
+    /// A rule file could not be read.
     #[error("cannot read rules {path}: {source}")]
     Read {
+        /// The rule file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// A rule file is not TOML of either rule format.
     #[error("rule file {file} is not valid TOML for rules: {message}")]
-    Parse { file: String, message: String },
-    #[error("rule {id} in {file}: {message}")]
-    Invalid {
+    Parse {
+        /// The rule file.
         file: String,
-        id: String,
+        /// The parser's message.
         message: String,
     },
+    /// One rule is not valid (a pattern that does not compile, a duplicate id, ...).
+    #[error("rule {id} in {file}: {message}")]
+    Invalid {
+        /// Where it was defined.
+        file: String,
+        /// The rule's id.
+        id: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// More rules than the limit in all.
     #[error("too many rules (more than {MAX_RULES})")]
     TooMany,
 }
@@ -114,13 +128,14 @@ struct RuleFile {
 /// work is refused then.
 #[derive(Debug)]
 pub struct Rule {
+    /// The rule as written.
     pub def: RuleDef,
     /// `None` inside: the regex failed to build (only possible for a rule loaded without
     /// [`Rule::compile`]; every built-in rule is built by a test).
     regex: OnceLock<Option<Regex>>,
     /// Which group holds the value; `None`: the first group that took part in the match.
     pub group: Option<usize>,
-    /// Every match begins with one of the keywords (see [`super::anchor`]): the regex runs
+    /// Every match begins with one of the keywords (see `text::anchor`): the regex runs
     /// anchored at each keyword hit instead of over a window around it.
     pub anchored: bool,
     /// How sure a match of this rule is (the rule's `confidence`, else derived).
@@ -137,6 +152,8 @@ pub struct Rule {
     pub needs: Option<aho_corasick::AhoCorasick>,
     /// `names_before`, normalised (lower case, letters and digits only).
     pub names: std::collections::HashSet<Vec<u8>>,
+    /// `name_formats`, by normalised name.
+    pub formats: super::names::Formats,
 }
 
 /// The syntax every rule pattern is read with: bytes semantics, as `regex::bytes` with
@@ -279,6 +296,7 @@ impl Rule {
             }
             names.insert(k);
         }
+        let formats = super::names::Formats::new(&def.name_formats, &names).map_err(bad)?;
         Ok(Rule {
             def,
             regex: OnceLock::new(),
@@ -291,6 +309,7 @@ impl Rule {
             near,
             needs,
             names,
+            formats,
         })
     }
 
@@ -378,43 +397,6 @@ pub fn normal_name(n: &[u8]) -> Vec<u8> {
         .filter(|b| b.is_ascii_alphanumeric())
         .map(u8::to_ascii_lowercase)
         .collect()
-}
-
-/// Whether a word, or a run of up to three words, in `before` (the text before a match on
-/// its line) begins with one of `names` (normalised). Words split at non-alphanumerics and
-/// at lower-to-upper case humps.
-pub fn name_before(before: &[u8], names: &std::collections::HashSet<Vec<u8>>) -> bool {
-    let mut words: Vec<&[u8]> = Vec::new();
-    let mut s = None;
-    for i in 0..=before.len() {
-        let b = before.get(i).copied();
-        let alnum = b.is_some_and(|b| b.is_ascii_alphanumeric());
-        let hump = alnum
-            && i > 0
-            && b.is_some_and(|b| b.is_ascii_uppercase())
-            && before[i - 1].is_ascii_lowercase();
-        if let Some(st) = s {
-            if !alnum || hump {
-                words.push(&before[st..i]);
-                s = None;
-            }
-        }
-        if alnum && s.is_none() {
-            s = Some(i);
-        }
-    }
-    let mut joined = Vec::with_capacity(MAX_NAME);
-    for i in 0..words.len() {
-        joined.clear();
-        for w in words.iter().skip(i).take(3) {
-            joined.extend(w.iter().map(u8::to_ascii_lowercase));
-            let top = joined.len().min(MAX_NAME);
-            if (3..=top).any(|n| names.contains(&joined[..n])) {
-                return true;
-            }
-        }
-    }
-    false
 }
 
 /// Parse the rules of one TOML file.
@@ -510,8 +492,16 @@ fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, RuleError> {
     Ok(v)
 }
 
+impl crate::Classified for RuleError {
+    /// A rule file that cannot be read or compiled is a configuration error.
+    fn class(&self) -> crate::ErrorClass {
+        crate::ErrorClass::Config
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::names::name_before;
     use super::*;
     use crate::vocab::Severity;
 
@@ -539,6 +529,7 @@ mod tests {
             at_keyword: false,
             fallback: false,
             names_before: vec![],
+            name_formats: Default::default(),
         }
     }
 

@@ -9,7 +9,8 @@ pub const EXAMPLE_NOTE: &str = "a published example or vendor placeholder value,
      credential (listed for information)";
 /// The message note of a finding lowered by its rule's `lower_near` context.
 pub const PUBLIC_NOTE: &str = "public by design in this context (a browser key in a web SDK \
-     configuration); check that its API restrictions are set";
+     configuration, a mobile SDK key that ships inside the app); check that its API \
+     restrictions are set";
 
 /// The message note of a value in a token's format that counts up like a made-up example.
 pub const MADE_UP_NOTE: &str = "has the format, but its characters count up \
@@ -34,7 +35,9 @@ const PUBLISHED: &[&str] = &[
 ];
 
 /// Whether `value` is a published example (the AWS documentation's `…EXAMPLE` and
-/// `…EXAMPLEKEY` keys, the storage emulator's key, the jwt.io token) or a vendor filler: the
+/// `…EXAMPLEKEY` keys, the storage emulator's key, the jwt.io token, the Firebase SDKs'
+/// test keys, a JWT signed with a documentation debugger's default key: see
+/// [`super::published`]) or a vendor filler: the
 /// part after the rule's keyword made of one or two repeated characters or a counting run
 /// (`glc_1111…`, `ghp_0123456789…`). Masked values (`xxxx`, `****`) are not examples: they
 /// are dropped (see [`masked`]).
@@ -49,6 +52,8 @@ pub fn published_example(value: &[u8], keywords: &[String]) -> bool {
     if PUBLISHED
         .iter()
         .any(|p| memchr::memmem::find(value, p.as_bytes()).is_some())
+        || super::published::firebase_sdk_key(value)
+        || super::published::jwt_signed_with_doc_key(value)
     {
         return true;
     }
@@ -116,6 +121,32 @@ pub fn counting(value: &[u8]) -> bool {
     }
     let steps = letters.1 + digits.1;
     n >= 12 && steps > 0 && (letters.0 + digits.0) * 10 >= steps * 6
+}
+
+/// The message note of a catch-all match whose value is hex with a stray letter.
+pub const EDITED_NOTE: &str = "is lower-case hex but for one or two letters outside hex, \
+     which no encoder writes: an edited or made-up value (listed for information)";
+
+/// Lower-case hex (at least 20 characters, after an optional vendor prefix of two to four
+/// capitals such as `SK`) with one or two letters outside `0-9a-f`: an encoder writes hex
+/// or a wider alphabet, never hex with a stray `q`; a random value from a wider alphabet
+/// almost never keeps to hex but for one or two characters. A single capital before hex
+/// is no vendor's prefix: it counts as a stray letter.
+pub fn edited_hex(value: &[u8]) -> bool {
+    let caps = value
+        .iter()
+        .take(4)
+        .take_while(|b| b.is_ascii_uppercase())
+        .count();
+    let core = if caps >= 2 { &value[caps..] } else { value };
+    if core.len() < 20 || !core.iter().all(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    let stray = core
+        .iter()
+        .filter(|b| !matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        .count();
+    (1..=2).contains(&stray)
 }
 
 /// Made of runs of repeated characters (`AAAABBBBCCCC`, `5555555dAAAAA7777777`): at least
@@ -388,7 +419,44 @@ pub fn secret_name_ok(buf: &[u8], start: usize, end: usize, value: &[u8]) -> boo
     if words.iter().any(|w| NOT_SECRET_ANY.contains(&w.as_str())) {
         return false;
     }
-    random_value(value)
+    // a password may hold any character; a key, token or secret that a service issues is
+    // drawn from a token alphabet (base64, base64url, hex, with `.` `~` `:` separators)
+    let password = words.iter().any(|w| PASSWORD_WORDS.contains(&w.as_str()));
+    (password || token_alphabet(value)) && random_value(value)
+}
+
+/// Name words that make a value a password (any printable character may be in it).
+const PASSWORD_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "pass",
+    "passphrase",
+    "passcode",
+];
+
+/// Whether every character of `v` is one a service's token is made of: letters, digits,
+/// `-` `_` `.` `~` `+` `/` `=` `:`, and `%` only as a percent-escape (`%2B`). Printf
+/// directives (`%c`), `^`, `&`, `$`, `!`, `@`, `#`, `*` make a typed password or a
+/// template, not an issued token.
+pub fn token_alphabet(v: &[u8]) -> bool {
+    let mut i = 0;
+    while i < v.len() {
+        let c = v[i];
+        if c == b'%' {
+            let hex = |k: usize| v.get(k).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        if !(c.is_ascii_alphanumeric() || b"-_.~+/=:".contains(&c)) {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// A value that can be a random credential: it holds a digit and a letter, and is not a
@@ -443,11 +511,13 @@ pub fn credential_ok(value: &[u8]) -> bool {
         None => (Vec::new(), unquote(value)),
     };
     let (user, pw) = (&user[..], &pw[..]);
+    // (`\$name`: a variable escaped for a shell here-document or a YAML string)
     let variable = |v: &[u8]| {
         matches!(
             v.first(),
             Some(b'$' | b'%' | b'{' | b'<' | b'`' | b'(' | b'[')
-        ) || memchr::memmem::find(v, b"$(").is_some()
+        ) || v.starts_with(b"\\$")
+            || memchr::memmem::find(v, b"$(").is_some()
             || memchr::memmem::find(v, b"${").is_some()
     };
     if pw.len() < 3 || variable(pw) || variable(user) {

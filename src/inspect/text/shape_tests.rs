@@ -145,6 +145,8 @@ fn credentials_on_command_lines() {
         "u:",
         "MY-USER:MY-PASSWORD",
         "db_secret",
+        // a variable escaped for a here-document is still a variable
+        "\\$_POST[\"password\"]",
     ] {
         assert!(!credential_ok(v.as_bytes()), "{v}");
     }
@@ -188,9 +190,35 @@ fn generic_names() {
         "secret = \"projects/ml-train/secrets/db-password\"",
         "token = \"com.example.Authentication.Service\"",
         "password = \"correct-horse-battery-staple\"",
+        // a key, token or secret with characters no issued token has (a printf directive,
+        // `&`, `$`): typed or templated, not issued
+        "appSecret = \"Hq7vW2zK9pLx4Rt8&Nc1Bd5Fg0Jm3Ys6$\"",
+        "apiToken = \"Hq7vW2zK9pLx4Rt8Nc1Bd5Fg0%c^Jm3Ys6\"",
     ] {
         assert!(!ok(l), "{l}");
     }
+    // the same characters in a password are a password; a percent-escape is a token's
+    assert!(ok("db_password = \"Hq7vW2zK9pLx4Rt8&Nc1Bd5Fg0Jm3Ys6$\""));
+    assert!(ok("apiToken = \"Hq7vW2zK9pLx4Rt8Nc1Bd5Fg0%2BJm3Ys6\""));
+}
+
+#[test]
+fn published_by_their_vendors() {
+    let k = kw(&["AIza", "eyJ"]);
+    // a Firebase SDK test key, a JWT signed with the jwt.io debugger's default key
+    assert!(published_example(
+        b"AIzaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs",
+        &k
+    ));
+    let doc = b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJnYXRlLXRlc3QtNyIsIm5hbWUiOiJBZGEgR2F0ZSIsImlhdCI6MTc2NzIyNTYwMH0.4ZgpxRqVQ3puZ-lLoWbVqy1HZ74rscuHwkdlrvFN3do";
+    assert!(published_example(doc, &k));
+    // the near misses: a key of the same shape, the same claims under another key
+    assert!(!published_example(
+        b"AIzaSyQ7m2Kx9Lp4Vt8Rb3Nc6Wd1Hf5Jg0Ys2Eu",
+        &k
+    ));
+    let own = b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJnYXRlLXRlc3QtNyIsIm5hbWUiOiJBZGEgR2F0ZSIsImlhdCI6MTc2NzIyNTYwMH0.ON612nurKi6Ze2ehLvEvCkJYppoTjaei8UznDHy38f8";
+    assert!(!published_example(own, &k));
 }
 
 #[test]
@@ -202,4 +230,26 @@ fn docker_auth() {
     let enc = base64::engine::general_purpose::STANDARD.encode("user:");
     assert!(!basic_auth_b64(enc.as_bytes()));
     assert!(!basic_auth_b64(b"not base64 !!"));
+}
+
+#[test]
+fn hex_with_a_stray_letter_is_edited() {
+    for v in [
+        "9d4e1c7b2a8f3e6d5c4b3a291807f6eq",
+        "K7c1e0a9b8d7f6e5d4c3b2a1908f7e6d5c4b3a2Z",
+        "0f1e2d3c4b5a6978g7e6d5c4b3a29180",
+        "Q0f1e2d3c4b5a69788e6d5c4b3a29180",
+    ] {
+        assert!(edited_hex(v.as_bytes()), "{v}");
+    }
+    for v in [
+        // hex, hex after a vendor's capital prefix, random base36, short, separators
+        "9d4e1c7b2a8f3e6d5c4b3a291807f6e0",
+        "SK9d4e1c7b2a8f3e6d5c4b3a291807f6e0",
+        "q7m2x9k4v8p1z6r3t5w0y2b4n6c8d1f3",
+        "9d4e1c7b2a8fq",
+        "9d4e1c7b-2a8f-3e6d-5c4b-3a291807f6eq",
+    ] {
+        assert!(!edited_hex(v.as_bytes()), "{v}");
+    }
 }
