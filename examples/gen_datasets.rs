@@ -7,8 +7,8 @@
 //!   end: zstd frames that `zstd -d` decodes, the floor the bench measures against.
 //! - `gen_datasets seeds DIR`: small Parquet and Arrow IPC files for the fuzz corpora.
 
-use airgate::inspect::datasets::parquet::page_data;
-use airgate::inspect::datasets::source::FileSource;
+use airgate::inspect::parts::datasets::page_data;
+use airgate::inspect::parts::datasets::FileSource;
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::basic::{Compression, ZstdLevel};

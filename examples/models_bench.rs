@@ -2,7 +2,7 @@
 //! PyTorch-style zip (stored members, sizes in data descriptors), fed in 1 MiB chunks from
 //! memory so only inspection is measured. Run: `cargo run --release --example models_bench`.
 
-use airgate::inspect::{models, Engine, ScanContext};
+use airgate::inspect::{model_inspectors, Engine, ScanContext};
 use std::time::Instant;
 
 const GB: usize = 1 << 30;
@@ -22,7 +22,7 @@ fn noise(n: usize) -> Vec<u8> {
 }
 
 fn run(label: &str, head: &[u8], body_len: usize, tail: &[u8], chunk: &[u8]) {
-    let engine = Engine::new(models::inspectors(), ScanContext::default());
+    let engine = Engine::new(model_inspectors(), ScanContext::default());
     let total = head.len() + body_len + tail.len();
     let mut times = Vec::new();
     for _ in 0..3 {

@@ -8,9 +8,9 @@
 //!
 //! Usage: scan_floor read|keywords PATH
 
-use airgate::inspect::text::keywords::{Hit, Keywords};
-use airgate::inspect::text::matcher::spans;
-use airgate::inspect::text::{looks_text, rules};
+use airgate::inspect::parts::text::spans;
+use airgate::inspect::parts::text::{load_rules, looks_text};
+use airgate::inspect::parts::text::{Hit, Keywords};
 use rayon::prelude::*;
 use std::io::Read;
 use std::path::Path;
@@ -73,7 +73,7 @@ fn main() -> Result<()> {
         "read" => None,
         "keywords" => {
             let mut kws: Vec<String> = Vec::new();
-            for r in rules::load(&[], &[], &[])? {
+            for r in load_rules(&[], &[], &[])? {
                 for k in &r.def.keywords {
                     let k = k.to_ascii_lowercase();
                     if !kws.contains(&k) {

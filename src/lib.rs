@@ -8,6 +8,14 @@
 //! `decide` (the policy's verdict; the only maker of [`decide::Accepted`]) → `report`
 //! (human, JSON, SARIF) → `gate` (stage, quarantine, audit, watch).
 //!
+//! Each of these modules is a namespace whose files are private: it re-exports what a caller
+//! needs, so paths are one level deep ([`trust::PrivateKey`], [`bundle::pack`],
+//! [`verify::verify`], [`decide::decide`], [`gate::admit`], [`report::render_sarif`]).
+//! Signature formats whose items share names keep a namespace each ([`trust::minisign`],
+//! [`trust::signify`], [`trust::sigstore`], [`trust::model_signing`]). The parsers of
+//! untrusted bytes one by one, for fuzz targets and benchmarks, are in [`inspect::parts`];
+//! verifying a bundle needs none of them.
+//!
 //! # Example
 //!
 //! Pack a folder into a bundle, sign it, then verify and decide on it offline with one
@@ -15,10 +23,10 @@
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use airgate::bundle::pack::{pack, PackOptions};
+//! use airgate::bundle::{pack, PackOptions};
 //! use airgate::decide::{decide, Decision};
-//! use airgate::trust::{keys::PrivateKey, sign::sign, store::TrustStore};
-//! use airgate::verify::{verify_bundle, VerifyOptions};
+//! use airgate::trust::{sign, PrivateKey, TrustStore};
+//! use airgate::verify::{verify, Input, VerifyOptions};
 //! use airgate::{inspect, policy::Policy};
 //!
 //! let dir = tempfile::tempdir()?;
@@ -41,9 +49,9 @@
 //! let policy = Policy::default();
 //! let engine = inspect::build_engine(&policy)?;
 //! let trust = TrustStore::ad_hoc(vec![key.public()], 1, &[]);
-//! let mut verify = VerifyOptions::new(&policy, &engine);
-//! verify.trust = Some(&trust);
-//! match decide(verify_bundle(&bundle, &verify)?, &policy) {
+//! let mut opts = VerifyOptions::new(&policy, &engine);
+//! opts.trust = Some(&trust);
+//! match decide(verify(Input::Bundle(&bundle), &opts)?, &policy) {
 //!     Decision::Accept(accepted) => assert_eq!(accepted.bundle().name(), "demo"),
 //!     Decision::Reject(report) => panic!("rejected: {:?}", report.reasons),
 //! }
@@ -51,6 +59,7 @@
 //! # }
 //! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod bundle;
 pub mod container;
@@ -82,6 +91,76 @@ impl ErrorClass {
             ErrorClass::Rejected => 1,
             ErrorClass::Config => 2,
             ErrorClass::Operational => 3,
+        }
+    }
+}
+
+/// An error that knows its exit-code class. Every error the library hands back to a caller
+/// implements it, so the command line maps errors to exit codes without knowing the
+/// library's variants.
+pub trait Classified {
+    /// The class of this error (exit 1, 2 or 3).
+    fn class(&self) -> ErrorClass;
+}
+
+#[cfg(test)]
+mod classified_tests {
+    use super::{Classified, ErrorClass};
+    use crate::bundle::open::OpenError;
+    use crate::bundle::pack::PackError;
+    use crate::trust::keys::KeyError;
+    use crate::trust::sign::SignError;
+    use std::path::PathBuf;
+
+    fn io() -> std::io::Error {
+        std::io::Error::other("disk full")
+    }
+
+    #[test]
+    fn each_error_says_whose_fault_it_is() {
+        // the input is refused (1), the configuration is wrong (2), nothing was decided (3)
+        let cases: Vec<(Box<dyn Classified>, ErrorClass)> = vec![
+            (Box::new(OpenError::NotABundle), ErrorClass::Rejected),
+            (
+                Box::new(OpenError::Io {
+                    path: "b".into(),
+                    source: io(),
+                }),
+                ErrorClass::Operational,
+            ),
+            (
+                Box::new(PackError::Exists(PathBuf::from("out"))),
+                ErrorClass::Config,
+            ),
+            (
+                Box::new(PackError::Changed(PathBuf::from("f"))),
+                ErrorClass::Operational,
+            ),
+            (
+                Box::new(KeyError::Exists(PathBuf::from("k"))),
+                ErrorClass::Config,
+            ),
+            (
+                Box::new(KeyError::Write {
+                    path: "k".into(),
+                    source: io(),
+                }),
+                ErrorClass::Operational,
+            ),
+            (
+                Box::new(SignError::Invalid("b".into(), "truncated".into())),
+                ErrorClass::Rejected,
+            ),
+            (
+                Box::new(SignError::Io {
+                    path: "b".into(),
+                    source: io(),
+                }),
+                ErrorClass::Operational,
+            ),
+        ];
+        for (e, class) in cases {
+            assert_eq!(e.class(), class);
         }
     }
 }

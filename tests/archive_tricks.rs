@@ -13,7 +13,7 @@ use std::process::Command;
 struct Fixture {
     _t: tempfile::TempDir,
     dir: PathBuf,
-    key: airgate::trust::keys::PrivateKey,
+    key: airgate::trust::PrivateKey,
     gate: PathBuf,
 }
 

@@ -180,7 +180,7 @@ fn signing_keeps_payload_frames_untouched() {
         0
     );
     let before = std::fs::read(&b).unwrap();
-    let f1 = airgate::container::zstd::frame_len(&before, usize::MAX).unwrap();
+    let f1 = airgate::container::frame_len(&before, usize::MAX).unwrap();
     assert_eq!(
         run(&[
             "sign",
@@ -192,7 +192,7 @@ fn signing_keeps_payload_frames_untouched() {
         0
     );
     let after = std::fs::read(&b).unwrap();
-    let g1 = airgate::container::zstd::frame_len(&after, usize::MAX).unwrap();
+    let g1 = airgate::container::frame_len(&after, usize::MAX).unwrap();
     assert_eq!(
         &before[f1..],
         &after[g1..],

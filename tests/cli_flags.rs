@@ -12,7 +12,7 @@ fn s(p: &Path) -> &str {
 }
 
 /// A plain-tar bundle of kind weights with one file, signed by `signers`.
-fn bundle(dir: &Path, name: &str, signers: &[&airgate::trust::keys::PrivateKey]) -> PathBuf {
+fn bundle(dir: &Path, name: &str, signers: &[&airgate::trust::PrivateKey]) -> PathBuf {
     let st = statement("weights", "1", &[("f", b"data")]);
     let mut tar = envelope(&st, signers);
     entry(&mut tar, b"f", b'0', b"data", 0o644);

@@ -259,10 +259,14 @@ fn a_file_on_disk_is_read_in_place_with_the_same_findings() {
     let engine =
         airgate::inspect::build_engine(&airgate::policy::Policy::default()).expect("engine");
     let file = std::fs::File::open(&p).expect("open");
-    let (found, cov) =
-        airgate::inspect::datasets::scan_file(&engine, "d.parquet", &file, data.len() as u64)
-            .expect("read")
-            .expect("a Parquet file");
+    let (found, cov) = airgate::inspect::parts::datasets::scan_file(
+        &engine,
+        "d.parquet",
+        &file,
+        data.len() as u64,
+    )
+    .expect("read")
+    .expect("a Parquet file");
     let key = |f: &[airgate::inspect::Finding]| {
         let mut v: Vec<String> = f
             .iter()
@@ -288,7 +292,7 @@ fn a_file_on_disk_is_read_in_place_with_the_same_findings() {
     std::fs::write(&other, b"PAR0 not parquet at all").expect("write");
     let f = std::fs::File::open(&other).expect("open");
     assert!(
-        airgate::inspect::datasets::scan_file(&engine, "x.bin", &f, 23)
+        airgate::inspect::parts::datasets::scan_file(&engine, "x.bin", &f, 23)
             .expect("read")
             .is_none()
     );

@@ -6,7 +6,7 @@
 
 mod gate_util;
 
-use airgate::gate::receipt::{reverify, Receipt};
+use airgate::gate::{reverify, Receipt};
 use gate_util::*;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

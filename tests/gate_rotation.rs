@@ -53,7 +53,7 @@ impl World {
     }
 
     fn id(&self, k: &str) -> String {
-        airgate::trust::keys::PublicKey::load(&self.path().join(format!("keys/{k}.pub")))
+        airgate::trust::PublicKey::load(&self.path().join(format!("keys/{k}.pub")))
             .unwrap()
             .id()
             .to_string()

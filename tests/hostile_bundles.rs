@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 struct Fixture {
     _t: tempfile::TempDir,
     dir: PathBuf,
-    key: airgate::trust::keys::PrivateKey,
+    key: airgate::trust::PrivateKey,
     pubkey: PathBuf,
 }
 
@@ -225,7 +225,7 @@ fn threshold_edge_cases_via_policy() {
     let mut body = Vec::new();
     entry(&mut body, b"f", b'0', b"data", 0o644);
     end(&mut body);
-    let make = |signers: &[&airgate::trust::keys::PrivateKey]| {
+    let make = |signers: &[&airgate::trust::PrivateKey]| {
         let st = statement("weights", "1", &[("f", b"data")]);
         let mut tar = envelope(&st, signers);
         tar.extend_from_slice(&body);

@@ -3,8 +3,8 @@
 //! byte, a renamed file, an extra file, another key or CA or identity, a symlink out of the
 //! model) are rejected.
 
-use airgate::trust::model_signing::ec::EcKey;
-use airgate::trust::model_signing::x509::Cert;
+use airgate::trust::model_signing::Cert;
+use airgate::trust::model_signing::EcKey;
 use airgate::trust::model_signing::{
     verify_model, Method, ModelError, ModelSigner, ModelVerified, Options,
 };
@@ -415,7 +415,7 @@ fn write_sig(
     hint: &str,
 ) {
     let payload = serde_json::to_vec(statement).unwrap();
-    let pae = airgate::trust::dsse::pae("application/vnd.in-toto+json", &payload);
+    let pae = airgate::bundle::pae("application/vnd.in-toto+json", &payload);
     let sig = serde_json::json!({
         "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
         "verificationMaterial": {"publicKey": {"hint": hint}, "tlogEntries": []},

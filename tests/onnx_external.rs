@@ -170,10 +170,9 @@ fn model_tar_extraction_checks_the_data_file() {
         std::fs::write(&tar_path, b.into_inner().unwrap()).unwrap();
         let dest = t.path().join("out");
         std::fs::create_dir(&dest).unwrap();
-        let got =
-            airgate::gate::model_check::extract(&tar_path, &dest, &policy.limits, &engine, None)
-                .unwrap()
-                .unwrap();
+        let got = airgate::gate::extract_model_tar(&tar_path, &dest, &policy.limits, &engine, None)
+            .unwrap()
+            .unwrap();
         let missing = got
             .findings
             .iter()

@@ -323,7 +323,7 @@ fn one_key_counts_once_whether_it_signs_as_dsse_or_as_sigstore() {
 fn a_revoked_or_expired_key_does_not_count_as_a_sigstore_managed_key() {
     let t = Setup::new();
     let pem = std::fs::read_to_string(t.path("k.pub")).unwrap();
-    let id = airgate::trust::keys::PublicKey::from_pem(&pem)
+    let id = airgate::trust::PublicKey::from_pem(&pem)
         .unwrap()
         .id()
         .to_string();

@@ -2,17 +2,17 @@
 //! a rotation signed only by the old or only by the new root keys, a leaked key revoked in
 //! one bundle (its signatures stop counting), tampered payloads, and real packed bundles.
 
-use airgate::bundle::pack::{pack, PackOptions};
-use airgate::bundle::statement::{
+use airgate::bundle::{encode_sig, Envelope, EnvelopeSignature};
+use airgate::bundle::{pack, PackOptions};
+use airgate::bundle::{
     Predicate, Statement, Subject, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE,
 };
 use airgate::policy::{Limits, Policy};
 use airgate::report::SignatureStatus;
-use airgate::trust::dsse::{encode_sig, Envelope, EnvelopeSignature};
-use airgate::trust::keys::PrivateKey;
-use airgate::trust::rotation::{apply_rotation, read_trust_bundle, RotationError, TRUST_FILE};
-use airgate::trust::sign::sign;
-use airgate::trust::trust_state::TrustState;
+use airgate::trust::sign;
+use airgate::trust::PrivateKey;
+use airgate::trust::TrustState;
+use airgate::trust::{apply_rotation, read_trust_bundle, RotationError, TRUST_FILE};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 

@@ -3,8 +3,8 @@
 //! mapping, the file footer check. Seeds: fuzz/seeds.
 #![no_main]
 use airgate::inspect::build_engine;
-use airgate::inspect::datasets::{open, Kind};
-use airgate::inspect::nested::{Budget, Nest};
+use airgate::inspect::parts::datasets::{open, Kind};
+use airgate::inspect::parts::nested::{Budget, Nest};
 use airgate::policy::Policy;
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};

@@ -2,7 +2,7 @@
 #![no_main]
 use airgate::bundle::{Statement, Version};
 use airgate::policy::Policy;
-use airgate::trust::dsse::Envelope;
+use airgate::bundle::Envelope;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,6 +17,6 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = Version::parse(s);
         let _ = Policy::from_toml(s);
-        let _ = airgate::trust::trust_state::TrustState::from_toml(s);
+        let _ = airgate::trust::TrustState::from_toml(s);
     }
 });

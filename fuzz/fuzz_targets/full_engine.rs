@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
 fuzz_target!(|data: &[u8]| {
-    static PARTS: OnceLock<Option<(airgate::inspect::Engine, std::sync::Arc<airgate::inspect::text::TextScanner>)>> =
+    static PARTS: OnceLock<Option<(airgate::inspect::Engine, std::sync::Arc<airgate::inspect::TextScanner>)>> =
         OnceLock::new();
     let Some((engine, text)) = PARTS.get_or_init(|| build_engine_parts(&Policy::default()).ok()) else {
         return;

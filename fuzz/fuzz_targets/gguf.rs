@@ -1,6 +1,6 @@
 //! Fuzz the GGUF header parser with and without a known total size.
 #![no_main]
-use airgate::inspect::models::gguf::{check_tensors, parse_header, GgufScan};
+use airgate::inspect::parts::gguf::{check_tensors, parse_header, GgufScan};
 use airgate::inspect::ScanContext;
 use libfuzzer_sys::fuzz_target;
 

@@ -1,6 +1,6 @@
 //! Fuzz the .npy header parser and scan.
 #![no_main]
-use airgate::inspect::models::npy::{parse_header, NpyScan};
+use airgate::inspect::parts::npy::{parse_header, NpyScan};
 use airgate::inspect::ScanContext;
 use libfuzzer_sys::fuzz_target;
 

@@ -1,7 +1,7 @@
 //! Fuzz the bounded protobuf reader through the ONNX and SavedModel schemas.
 #![no_main]
-use airgate::inspect::models::onnx::{looks_like_onnx, OnnxScan};
-use airgate::inspect::models::savedmodel::looks_like_saved_model;
+use airgate::inspect::parts::onnx::{looks_like_onnx, OnnxScan};
+use airgate::inspect::parts::onnx::looks_like_saved_model;
 use airgate::inspect::ScanContext;
 use libfuzzer_sys::fuzz_target;
 

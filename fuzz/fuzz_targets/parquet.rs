@@ -2,7 +2,7 @@
 //! mapping, over the whole input held in memory (as a spooled file is). Seeds: fuzz/seeds.
 #![no_main]
 use airgate::inspect::build_engine;
-use airgate::inspect::nested::{Budget, Nest};
+use airgate::inspect::parts::nested::{Budget, Nest};
 use airgate::policy::Policy;
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
@@ -20,5 +20,5 @@ fuzz_target!(|data: &[u8]| {
         format: "parquet",
     };
     let mut out = Vec::new();
-    let _ = airgate::inspect::datasets::parquet::inspect(&nest, &data, &mut out);
+    let _ = airgate::inspect::parts::datasets::inspect_parquet(&nest, &data, &mut out);
 });

@@ -1,6 +1,6 @@
 //! Fuzz the symbolic pickle machine (whole input, then split in two chunks).
 #![no_main]
-use airgate::inspect::models::pickle::{looks_like_pickle, scan_pickle_bytes, PickleScan};
+use airgate::inspect::parts::pickle::{looks_like_pickle, scan_pickle_bytes, PickleScan};
 use airgate::inspect::ScanContext;
 use libfuzzer_sys::fuzz_target;
 

@@ -1,14 +1,14 @@
 //! Fuzz the rule-file reader (gitleaks `[[rules]]` and airgate `[[rule]]` formats) and, when
 //! a file loads, a scan with its rules; and the reachback host parser and allow-list.
 #![no_main]
-use airgate::inspect::text::gitleaks::parse;
-use airgate::inspect::text::host::{classify, parse_authority, AllowList};
-use airgate::inspect::text::TextScanner;
+use airgate::inspect::parts::text::parse_gitleaks;
+use airgate::inspect::parts::text::{classify, parse_authority, AllowList};
+use airgate::inspect::TextScanner;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    if let Ok(loaded) = parse(&text, "fuzz.toml") {
+    if let Ok(loaded) = parse_gitleaks(&text, "fuzz.toml") {
         if let Ok(s) = TextScanner::new(loaded.rules, &["corp.lan", "10.0.0.0/8"]) {
             let s = s.with_path_rules(loaded.path_rules);
             let _ = s.raw_at("a/b.txt", data);

@@ -1,6 +1,6 @@
 //! Fuzz safetensors header validation and the streaming scan.
 #![no_main]
-use airgate::inspect::models::safetensors::{parse_header, SafetensorsScan};
+use airgate::inspect::parts::safetensors::{parse_header, SafetensorsScan};
 use airgate::inspect::ScanContext;
 use libfuzzer_sys::fuzz_target;
 

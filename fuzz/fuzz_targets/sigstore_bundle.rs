@@ -4,5 +4,5 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let _ = airgate::trust::sigstore::parse_bundle(data);
-    let _ = airgate::trust::model_signing::payload::manifest(data);
+    let _ = airgate::trust::model_signing::manifest(data);
 });

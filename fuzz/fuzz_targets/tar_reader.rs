@@ -1,6 +1,6 @@
 //! Fuzz the strict tar reader: any bytes, read every entry to the end.
 #![no_main]
-use airgate::container::tar::{TarLimits, TarReader};
+use airgate::container::{TarLimits, TarReader};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Fuzz the Jinja block scanner and JSON config checks.
 #![no_main]
-use airgate::inspect::models::config::check_json_text;
-use airgate::inspect::models::template::check_template;
+use airgate::inspect::parts::config::check_json_text;
+use airgate::inspect::parts::config::check_template;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

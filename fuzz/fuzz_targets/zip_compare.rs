@@ -1,6 +1,6 @@
 //! Fuzz the streaming zip walk and its comparison with the central directory.
 #![no_main]
-use airgate::inspect::models::zip::ZipScan;
+use airgate::inspect::parts::zip::ZipScan;
 use airgate::inspect::ScanContext;
 use libfuzzer_sys::fuzz_target;
 

@@ -1,7 +1,7 @@
 //! Fuzz the zstd frame walkers and the parallel decoding stream with tight limits.
 #![no_main]
-use airgate::container::stream::{start, StreamLimits};
-use airgate::container::zstd::{frame_len, frame_len_streaming};
+use airgate::container::{start_decoding, StreamLimits};
+use airgate::container::{frame_len, frame_len_streaming};
 use libfuzzer_sys::fuzz_target;
 use std::io::Read;
 
@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = frame_len(data, 1 << 20);
     let mut r = data;
     while let Ok(Some(_)) = frame_len_streaming(&mut r, 1 << 20) {}
-    let (mut d, digest) = start(
+    let (mut d, digest) = start_decoding(
         std::io::Cursor::new(data.to_vec()),
         true,
         StreamLimits {

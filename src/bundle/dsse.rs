@@ -19,8 +19,12 @@ pub struct EnvelopeSignature {
 pub struct Envelope {
     /// Base64 (standard) payload.
     pub payload: String,
+    /// Media type of the payload (`application/vnd.in-toto+json` for a bundle's statement); it
+    /// is part of what each signature covers (see [`pae`]).
     #[serde(rename = "payloadType")]
     pub payload_type: String,
+    /// Signatures over [`pae`] of the payload type and the decoded payload; at most
+    /// [`MAX_SIGNATURES`].
     pub signatures: Vec<EnvelopeSignature>,
     /// Sigstore bundles (JSON objects) whose message signature covers the decoded payload
     /// (the statement bytes): an airgate extension beside the DSSE fields, counted towards
@@ -41,14 +45,19 @@ pub const MAX_SIGSTORE_BUNDLES: usize = 16;
 /// Errors parsing an envelope: all mean the bundle is rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum DsseError {
+    /// The envelope's size in bytes (first) is over the limit (second).
     #[error("envelope is {0} bytes, over the limit of {1}")]
     TooLarge(usize, usize),
+    /// The envelope is not JSON of the DSSE shape; the parser's message.
     #[error("envelope is not valid JSON: {0}")]
     Json(String),
+    /// The payload is not standard base64.
     #[error("envelope payload is not valid base64")]
     Base64,
+    /// More signatures than [`MAX_SIGNATURES`]; the count found.
     #[error("envelope has {0} signatures, more than the limit of {MAX_SIGNATURES}")]
     TooManySignatures(usize),
+    /// More attached Sigstore bundles than [`MAX_SIGSTORE_BUNDLES`]; the count found.
     #[error("envelope has {0} Sigstore bundles, more than the limit of {MAX_SIGSTORE_BUNDLES}")]
     TooManySigstoreBundles(usize),
 }
@@ -118,6 +127,13 @@ pub fn decode_sig(s: &str) -> Option<Vec<u8>> {
 /// Encode signature bytes as standard base64.
 pub fn encode_sig(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+impl crate::Classified for DsseError {
+    /// An envelope that cannot be read is the input's fault.
+    fn class(&self) -> crate::ErrorClass {
+        crate::ErrorClass::Rejected
+    }
 }
 
 #[cfg(test)]

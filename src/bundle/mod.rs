@@ -1,13 +1,19 @@
 //! The airgate bundle format: an in-toto statement in a DSSE envelope at the front of a
 //! tar (or tar.zst), followed by the payload files. See `docs/bundle-format.md`.
 
-pub mod dsse;
-pub mod open;
-pub mod pack;
-pub mod statement;
-pub mod version;
+pub(crate) mod dsse;
+pub(crate) mod open;
+pub(crate) mod pack;
+pub(crate) mod statement;
+pub(crate) mod version;
 
-pub use statement::{Predicate, Statement, Subject};
+pub use dsse::{
+    decode_sig, encode_sig, pae, DsseError, Envelope, EnvelopeSignature, MAX_SIGNATURES,
+    MAX_SIGSTORE_BUNDLES,
+};
+pub use open::{open, OpenError, Opened};
+pub use pack::{pack, PackError, PackOptions};
+pub use statement::{Predicate, Statement, Subject, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE};
 pub use version::Version;
 
 /// Path of the envelope entry, always the first entry of a bundle. Payload paths may not

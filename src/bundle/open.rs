@@ -16,23 +16,37 @@ use std::path::Path;
 /// reject the bundle.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
+    /// The bundle file could not be opened or read (exit class operational).
     #[error("cannot read bundle {path}: {source}")]
-    Io { path: String, source: io::Error },
+    Io {
+        /// The bundle's path as given.
+        path: String,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The first bytes are neither a zstd frame nor a tar header.
     #[error("not a bundle: neither zstd nor tar data")]
     NotABundle,
+    /// The tar stream broke a rule of the strict reader (names, types, sizes, limits).
     #[error("{0}")]
     Tar(#[from] TarError),
+    /// The first entry is not the envelope; the name found instead.
     #[error("the first entry must be {ENVELOPE_PATH}, found {0:?}")]
     NoEnvelope(String),
+    /// The envelope entry is there but is not a valid DSSE envelope.
     #[error("signed envelope: {0}")]
     Envelope(#[from] DsseError),
 }
 
 /// An opened bundle: its envelope (raw and parsed) and the tar reader, positioned after it.
 pub struct Opened {
+    /// The parsed envelope: payload and signatures, not yet checked against any key.
     pub envelope: Envelope,
+    /// The envelope entry's bytes exactly as stored (what the audit log hashes).
     pub envelope_raw: Vec<u8>,
+    /// Whether the file is zstd-compressed or a plain tar.
     pub compression: Compression,
+    /// The payload entries, read in order after the envelope, through the decoding limits.
     pub tar: TarReader<Decoded>,
     /// The bundle file's sha256, computed from the raw bytes as they are read. Drop `tar`
     /// first, then call [`RawDigest::finish`].
@@ -95,4 +109,14 @@ pub fn open(path: &Path, limits: &Limits) -> Result<Opened, OpenError> {
         tar,
         digest,
     })
+}
+
+impl crate::Classified for OpenError {
+    /// The bundle file could not be read: operational; anything else is the input's fault.
+    fn class(&self) -> crate::ErrorClass {
+        match self {
+            OpenError::Io { .. } => crate::ErrorClass::Operational,
+            _ => crate::ErrorClass::Rejected,
+        }
+    }
 }

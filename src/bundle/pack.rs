@@ -23,9 +23,15 @@ pub const MAX_PACK_FILES: usize = 1_000_000;
 /// What to pack.
 #[derive(Clone, Debug)]
 pub struct PackOptions {
+    /// Artifact kind: `weights`, `patch`, `dataset` or `trust` (the policy's trust is per
+    /// kind).
     pub kind: String,
+    /// Bundle name; with the kind, what the gate's rollback and replay checks key on.
     pub name: String,
+    /// Version: a plain integer or a semantic version (see
+    /// [`Version::parse`](crate::bundle::Version::parse)).
     pub version: String,
+    /// Who made the bundle, free text recorded in the statement.
     pub publisher: String,
     /// Creation time (seconds since the epoch); `None`: the newest file mtime (deterministic).
     pub created: Option<i64>,
@@ -36,14 +42,25 @@ pub struct PackOptions {
 /// Why packing failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
+    /// Walking the source folder failed or met a link, special file or non-UTF-8 name.
     #[error(transparent)]
     Walk(#[from] WalkError),
+    /// The options are not valid (unknown kind, bad name or version); the reason.
     #[error("{0}")]
     Invalid(String),
+    /// The output path exists; pack never overwrites.
     #[error("refusing to overwrite existing {0}")]
     Exists(PathBuf),
+    /// Reading a source file or writing the bundle failed.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file being read or written.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// A source file's size or hash differed between hashing and writing: pack again once
+    /// nothing writes into the folder.
     #[error("{0} changed while it was being packed")]
     Changed(PathBuf),
 }
@@ -55,28 +72,11 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> PackError + '_ {
     }
 }
 
-/// SHA-256 (hex) and length of a file, streamed.
-pub fn hash_file(path: &Path) -> io::Result<(String, u64)> {
-    let mut f = File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        n += k as u64;
-    }
-    Ok((hex::encode(h.finalize()), n))
-}
-
 /// Build the statement for `files` (hashing them in parallel).
 pub fn statement_for(files: &[WalkedFile], opts: &PackOptions) -> Result<Statement, PackError> {
     let hashed: Vec<(String, u64)> = files
         .par_iter()
-        .map(|f| hash_file(&f.path).map_err(io_at(&f.path)))
+        .map(|f| crate::util::hash_file(&f.path).map_err(io_at(&f.path)))
         .collect::<Result<_, _>>()?;
     let mut subject = Vec::with_capacity(files.len());
     let mut sizes = BTreeMap::new();
@@ -286,6 +286,19 @@ impl<W: Write> Write for FrameWriter<W> {
         match self.enc.as_mut() {
             Some(e) => e.flush(),
             None => Ok(()),
+        }
+    }
+}
+
+impl crate::Classified for PackError {
+    /// Reading or writing failed: operational; a folder that cannot be packed as given, or
+    /// an output that exists: usage.
+    fn class(&self) -> crate::ErrorClass {
+        match self {
+            PackError::Io { .. }
+            | PackError::Changed(_)
+            | PackError::Walk(WalkError::Io { .. }) => crate::ErrorClass::Operational,
+            _ => crate::ErrorClass::Config,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The signed manifest: an in-toto Statement v1 listing every payload file, with an airgate
 //! predicate (kind, name, version, created, publisher, sizes).
 
+use super::dsse::Envelope;
 use super::version::Version;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -37,6 +38,7 @@ impl Subject {
 pub struct Predicate {
     /// `weights`, `patch`, `dataset` or `trust`.
     pub kind: String,
+    /// Bundle name (letters, digits, `.`, `_`, `-`).
     pub name: String,
     /// Semantic version or plain integer (see [`Version`]).
     pub version: String,
@@ -52,15 +54,26 @@ pub struct Predicate {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Statement {
+    /// Always [`STATEMENT_TYPE`](crate::bundle::STATEMENT_TYPE) (in-toto Statement v1).
     #[serde(rename = "_type")]
     pub type_: String,
+    /// Every payload file: path, SHA-256 and size; the tar must hold exactly these.
     pub subject: Vec<Subject>,
+    /// Always [`PREDICATE_TYPE`](crate::bundle::PREDICATE_TYPE).
     #[serde(rename = "predicateType")]
     pub predicate_type: String,
+    /// Kind, name, version, publisher and creation time of the bundle.
     pub predicate: Predicate,
 }
 
 impl Statement {
+    /// The statement `env` carries: its payload decoded and parsed as JSON. Neither
+    /// authenticated nor checked (see [`Statement::check`]); the error says what failed.
+    pub fn from_envelope(env: &Envelope) -> Result<Statement, String> {
+        let payload = env.payload_bytes().map_err(|e| e.to_string())?;
+        serde_json::from_slice(&payload).map_err(|e| e.to_string())
+    }
+
     /// Structural checks: types, kinds, versions, one size per subject, hex digests.
     pub fn check(&self) -> Result<Version, String> {
         if self.type_ != STATEMENT_TYPE {

@@ -7,7 +7,9 @@ use std::cmp::Ordering;
 /// A parsed version.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Version {
+    /// A plain integer version, ordered numerically.
     Integer(u64),
+    /// A semantic version (no build metadata), ordered by SemVer precedence.
     Semver(semver::Version),
 }
 

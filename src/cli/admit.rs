@@ -1,8 +1,9 @@
 //! `airgate admit`: verify and inspect one bundle, then stage or quarantine it in a gate.
 
+use super::common::Classed;
 use super::common::{print_report, Format, PlainFormat, ResultExt};
 use super::init::{gate_err, open};
-use airgate::gate::verifier::BundleVerifier;
+use airgate::gate::BundleVerifier;
 use airgate::gate::{admit, admit_intake, AdmitOptions};
 use std::path::{Path, PathBuf};
 
@@ -51,12 +52,12 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     let mut policy = gate.load_policy().map_err(gate_err)?;
     super::policy::check(&policy)?;
     super::common::add_rule_files(&mut policy, &a.rules)?;
-    let engine = super::common::engine_for(&policy).config()?;
+    let engine = super::common::engine_for(&policy).classed()?;
     let verifier = BundleVerifier { engine };
     let inside = a.bundle.as_os_str() != "-" && is_inside(&a.bundle, &gate.intake());
     if inside {
         // an earlier run killed mid-way may still hold this bundle as a claim: return it first
-        airgate::gate::claim::clean_dead_work(&gate).map_err(gate_err)?;
+        airgate::gate::clean_dead_work(&gate).map_err(gate_err)?;
     }
     let input = super::common::Input::open(&a.bundle)?;
     if !input.path().is_file() {

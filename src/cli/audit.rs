@@ -1,10 +1,10 @@
 //! `airgate audit`: verify the gate's hash-chained audit log against its checkpoints, and
 //! sign a checkpoint to export to another medium.
 
+use super::common::Classed;
 use super::common::{PlainFormat, ResultExt};
 use super::init::{gate_err, open};
-use airgate::gate::checkpoint;
-use airgate::trust::keys::PublicKey;
+use airgate::trust::PublicKey;
 use std::path::PathBuf;
 
 /// Arguments of `airgate audit`.
@@ -77,12 +77,12 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             }
             let gate = open(&gate)?;
             let key = gate.load_audit_key().map_err(gate_err)?;
-            let _lock =
-                airgate::gate::fsutil::GateLock::acquire(&gate.lock_path()).map_err(gate_err)?;
+            let _lock = airgate::gate::GateLock::acquire(&gate.lock_path()).map_err(gate_err)?;
             let c = if accept_unsigned_records {
-                airgate::gate::audit_check::accept_unsigned(&gate, &key).map_err(gate_err)?
+                airgate::gate::accept_unsigned(&gate, &key).map_err(gate_err)?
             } else {
-                checkpoint::refresh(&gate.audit_dir(), &key, false).map_err(gate_err)?
+                airgate::gate::refresh_checkpoint(&gate.audit_dir(), &key, false)
+                    .map_err(gate_err)?
             };
             if let Some(out) = out {
                 write_out(&out, c.to_json().as_bytes(), force)?;
@@ -99,7 +99,7 @@ fn write_out(out: &std::path::Path, bytes: &[u8], force: bool) -> anyhow::Result
     use std::io::Write;
     let dir = super::signals::dir_of(out);
     let mut tmp = tempfile::Builder::new()
-        .prefix(&airgate::util::tmp::prefix("checkpoint"))
+        .prefix(&airgate::util::temp_prefix("checkpoint"))
         .tempfile_in(&dir)
         .map_err(|e| {
             anyhow::anyhow!(
@@ -163,10 +163,10 @@ fn verify(
 ) -> anyhow::Result<i32> {
     let gate = open(&gate)?;
     let key = match key {
-        Some(k) => PublicKey::load(&k).config()?,
+        Some(k) => PublicKey::load(&k).classed()?,
         None => gate.load_audit_pub().map_err(gate_err)?,
     };
-    let check = airgate::gate::audit_check::verify_log(&gate, &key, &extra).map_err(gate_err)?;
+    let check = airgate::gate::verify_log(&gate, &key, &extra).map_err(gate_err)?;
     let (chain_records, head, checked, problems) = (
         check.records,
         check.head.clone(),

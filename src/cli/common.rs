@@ -84,6 +84,27 @@ impl<T, E: Into<anyhow::Error>> ResultExt<T> for Result<T, E> {
     }
 }
 
+/// Tag a library error with the exit-code class it carries.
+pub trait Classed<T> {
+    /// The error's own class ([`airgate::Classified`]).
+    fn classed(self) -> anyhow::Result<T>;
+}
+
+impl<T, E> Classed<T> for Result<T, E>
+where
+    E: airgate::Classified + Into<anyhow::Error>,
+{
+    fn classed(self) -> anyhow::Result<T> {
+        self.map_err(|e| {
+            CliError {
+                class: e.class(),
+                error: e.into(),
+            }
+            .into()
+        })
+    }
+}
+
 /// A usage error with a message (exit 2).
 pub fn usage(msg: impl Into<String>) -> anyhow::Error {
     CliError {
@@ -197,14 +218,14 @@ pub fn print_report(r: &airgate::report::Report, format: Format) -> anyhow::Resu
     match format {
         Format::Human => {
             let text = if verbosity().verbose > 0 {
-                airgate::report::human::render_verbose(r)
+                airgate::report::render_human_verbose(r)
             } else {
-                airgate::report::human::render(r)
+                airgate::report::render_human(r)
             };
             out.write_all(text.as_bytes())?
         }
         Format::Json => r.write_json(&mut out)?,
-        Format::Sarif => writeln!(out, "{}", airgate::report::sarif::render(r))?,
+        Format::Sarif => writeln!(out, "{}", airgate::report::render_sarif(r))?,
     }
     out.flush()?;
     Ok(())
@@ -241,7 +262,7 @@ impl Input {
     pub fn open(arg: &Path) -> anyhow::Result<Input> {
         if arg.as_os_str() == "-" {
             let dir = tempfile::Builder::new()
-                .prefix(&airgate::util::tmp::prefix("stdin"))
+                .prefix(&airgate::util::temp_prefix("stdin"))
                 .tempdir()
                 .map_err(|e| {
                     anyhow::anyhow!("cannot make a temporary file for standard input: {e}")
@@ -346,4 +367,4 @@ pub fn io_cause(e: &std::io::Error) -> String {
     }
 }
 
-pub use airgate::report::human::plural as count;
+pub use airgate::report::plural as count;

@@ -1,9 +1,11 @@
 //! `airgate inspect`: what a bundle claims, without verifying anything.
 
+use super::common::Classed;
 use super::common::{PlainFormat, ResultExt};
-use airgate::bundle::open::{open, OpenError};
+use airgate::bundle::open;
 use airgate::bundle::Statement;
 use airgate::policy::Limits;
+use airgate::{Classified, ErrorClass};
 use std::path::PathBuf;
 
 /// Arguments of `airgate inspect`.
@@ -30,7 +32,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     let input = super::common::Input::open(&a.bundle)?;
     let opened = match open(input.path(), &Limits::default()) {
         Ok(o) => o,
-        Err(e @ OpenError::Io { .. }) => return Err(e).operational(),
+        Err(e) if e.class() != ErrorClass::Rejected => return Err(e).classed(),
         Err(e) => {
             eprintln!("airgate: {}: {e}", a.bundle.display());
             return Ok(1);

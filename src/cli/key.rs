@@ -2,7 +2,7 @@
 //! file (never any private key bytes).
 
 use super::common::{PlainFormat, ResultExt};
-use airgate::trust::key_info::{describe, KeyKind};
+use airgate::trust::{describe_key_file, KeyKind};
 use std::path::PathBuf;
 
 /// Arguments of `airgate key`.
@@ -38,7 +38,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
 }
 
 fn show(a: ShowArgs) -> anyhow::Result<i32> {
-    let info = describe(&a.file).config()?;
+    let info = describe_key_file(&a.file).config()?;
     let (kind, version) = match info.kind {
         KeyKind::Private { pkcs8_version } => ("private", Some(pkcs8_version)),
         KeyKind::Public => ("public", None),

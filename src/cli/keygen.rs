@@ -1,6 +1,6 @@
 //! `airgate keygen`: make an Ed25519 key pair in standard PEM.
 
-use super::common::ResultExt;
+use super::common::Classed;
 use std::path::PathBuf;
 
 /// Arguments of `airgate keygen`.
@@ -19,7 +19,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     if a.name.is_empty() || a.name.contains('/') || a.name.starts_with('.') {
         return Err(super::common::usage("--name must be a plain file name"));
     }
-    let (pk, sk_path, pk_path) = airgate::trust::keys::write_keypair(&a.out, &a.name).config()?;
+    let (pk, sk_path, pk_path) = airgate::trust::write_keypair(&a.out, &a.name).classed()?;
     println!("private key: {}", sk_path.display());
     println!("public key:  {}", pk_path.display());
     println!("key id:      {}", pk.id());

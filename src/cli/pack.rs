@@ -1,8 +1,8 @@
 //! `airgate pack`: pack a folder into a deterministic, unsigned bundle.
 
-use super::common::{usage, ResultExt};
-use airgate::bundle::pack::{pack, PackError, PackOptions};
-use airgate::container::dir::WalkError;
+use super::common::usage;
+use super::common::Classed;
+use airgate::bundle::{pack, PackOptions};
 use std::path::PathBuf;
 
 /// Artifact kinds a payload bundle may declare.
@@ -95,9 +95,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     super::signals::clean_up_on_signal(vec![super::signals::dir_of(&a.out)]);
     let st = match pack(src.path(), &a.out, &opts) {
         Ok(st) => st,
-        Err(e @ (PackError::Io { .. } | PackError::Changed(_))) => return Err(e).operational(),
-        Err(e @ PackError::Walk(WalkError::Io { .. })) => return Err(e).operational(),
-        Err(e) => return Err(e).config(),
+        Err(e) => return Err(e).classed(),
     };
     let total: u64 = st.predicate.sizes.values().sum();
     println!(

@@ -1,7 +1,8 @@
 //! `airgate policy check FILE`: load a policy with every file it names and print what it
 //! enforces, per artifact kind, in words or JSON. Exit 0 when it holds, 2 when it does not.
 
-use super::common::{PlainFormat, ResultExt};
+use super::common::Classed;
+use super::common::PlainFormat;
 use airgate::policy::Policy;
 use std::path::{Path, PathBuf};
 
@@ -29,21 +30,21 @@ pub enum Sub {
 /// certificates): a policy that loads is one that means what it says. Configuration errors
 /// (exit 2) otherwise.
 pub fn load_checked(path: &Path) -> anyhow::Result<Policy> {
-    let p = Policy::load(path).config()?;
+    let p = Policy::load(path).classed()?;
     check(&p)?;
     Ok(p)
 }
 
 /// Check an already loaded policy against the files it names.
-pub fn check(p: &Policy) -> anyhow::Result<airgate::trust::enforced::Enforced> {
-    airgate::trust::enforced::check(p, airgate::util::now_secs()).config()
+pub fn check(p: &Policy) -> anyhow::Result<airgate::trust::Enforced> {
+    airgate::trust::check_enforced(p, airgate::util::now_secs()).classed()
 }
 
 /// Run `airgate policy`.
 pub fn run(a: Args) -> anyhow::Result<i32> {
     match a.command {
         Sub::Check { file, format } => {
-            let p = Policy::load(&file).config()?;
+            let p = Policy::load(&file).classed()?;
             let e = check(&p)?;
             match format {
                 PlainFormat::Json => println!("{}", serde_json::to_string_pretty(&e)?),

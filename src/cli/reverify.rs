@@ -1,10 +1,11 @@
 //! `airgate reverify`: re-hash a staged tree against its receipt (for incident responders).
 
+use super::common::Classed;
 use super::common::{PlainFormat, ResultExt};
 use super::init::gate_err;
-use airgate::gate::layout::Gate;
-use airgate::gate::receipt::{gate_of, reverify};
-use airgate::trust::keys::PublicKey;
+use airgate::gate::Gate;
+use airgate::gate::{gate_of, reverify};
+use airgate::trust::PublicKey;
 use std::path::PathBuf;
 
 /// Arguments of `airgate reverify`.
@@ -34,7 +35,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         .operational();
     }
     let key = match &a.key {
-        Some(k) => Some(PublicKey::load(k).config()?),
+        Some(k) => Some(PublicKey::load(k).classed()?),
         None => match gate_of(&a.staged_dir) {
             Some(root) => {
                 let g = Gate::open(&root).map_err(gate_err)?;

@@ -2,10 +2,11 @@
 //! trust checks) for secrets, reachback and unsafe model files; same report, formats and
 //! exit codes as `verify`.
 
-use super::common::{print_report, usage, Format, Input, ResultExt};
+use super::common::Classed;
+use super::common::{print_report, usage, Format, Input};
 use airgate::decide::Verdict;
 use airgate::inspect::build_engine_parts;
-use airgate::inspect::scan::{scan_path, ScanOptions};
+use airgate::inspect::{scan_path, ScanOptions};
 use airgate::policy::Policy;
 use airgate::report::{Report, Timings};
 use std::path::PathBuf;
@@ -52,13 +53,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .internal_domains
         .extend(args.allow_host.iter().cloned());
     super::common::add_rule_files(&mut policy, &args.rules)?;
-    let (engine, text) = build_engine_parts(&policy).config()?;
+    let (engine, text) = build_engine_parts(&policy).classed()?;
     let engine = engine.counting();
     let opts = ScanOptions {
         bundle_limits: policy.limits.clone(),
         ..ScanOptions::default()
     };
-    let out = scan_path(&engine, &text, input.path(), &opts).operational()?;
+    let out = scan_path(&engine, &text, input.path(), &opts).classed()?;
     let mut report = Report::new("scan");
     report.findings = out.findings;
     airgate::decide::judge(&mut report, &policy);

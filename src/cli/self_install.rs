@@ -2,12 +2,14 @@
 //! gate staged, after checking it against the gate's signed receipt; `--rollback` swaps the
 //! previous executable back.
 
+use super::common::Classed;
 use super::common::{usage, CliError, ResultExt};
 use super::init::gate_err;
-use airgate::gate::install::{self, InstallError, InstallOptions};
-use airgate::gate::layout::Gate;
-use airgate::gate::receipt::gate_of;
-use airgate::trust::keys::PublicKey;
+use airgate::gate::{
+    check_staged_release, gate_of, install, previous_install_path, rollback_install, Gate,
+    InstallError, InstallOptions,
+};
+use airgate::trust::PublicKey;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `airgate self-install`.
@@ -46,13 +48,13 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     let running = std::env::current_exe().operational()?;
     let target = a.target.clone().unwrap_or_else(|| running.clone());
     if a.rollback {
-        let (now, kept) = install::rollback(&target).map_err(install_err)?;
+        let (now, kept) = rollback_install(&target).map_err(install_err)?;
         println!(
             "rolled back {}: now {}; {} kept as {}",
             target.display(),
             now.as_deref().unwrap_or("(version unknown)"),
             kept.as_deref().unwrap_or("(version unknown)"),
-            install::previous_path(&target).display()
+            previous_install_path(&target).display()
         );
         return Ok(0);
     }
@@ -60,7 +62,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         return Err(usage("give STAGED_DIR (or --rollback)"));
     };
     let key = gate_key(staged, a.key.as_deref())?;
-    let rel = match install::check_staged(staged, &key) {
+    let rel = match check_staged_release(staged, &key) {
         Ok(r) => r,
         Err(e @ InstallError::Refused(_)) => {
             eprintln!("airgate: self-install refused: {e}");
@@ -72,7 +74,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         allow_downgrade: a.allow_downgrade,
         target_version: same_file(&target, &running).then(|| env!("CARGO_PKG_VERSION").into()),
     };
-    match install::install(&rel, &target, &opts) {
+    match install(&rel, &target, &opts) {
         Ok(done) => {
             println!(
                 "installed airgate {} at {} (was {}; bundle sha256 {}, signed by {})",
@@ -100,7 +102,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
 /// The gate key: `--key`, else the key of the gate the staged folder sits in.
 fn gate_key(staged: &Path, key: Option<&Path>) -> anyhow::Result<PublicKey> {
     if let Some(k) = key {
-        return PublicKey::load(k).config();
+        return PublicKey::load(k).classed();
     }
     let Some(root) = gate_of(staged) else {
         return Err(usage(format!(

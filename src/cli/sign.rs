@@ -1,11 +1,11 @@
 //! `airgate sign`: add one signature to a bundle, or attach a Sigstore bundle made over its
 //! statement.
 
+use super::common::Classed;
 use super::common::ResultExt;
-use airgate::trust::keys::{PrivateKey, PublicKey};
-use airgate::trust::sign::{
-    attach_signature, attach_sigstore, sign, AttachOutcome, SignError, SignOutcome,
-};
+use airgate::trust::{attach_signature, attach_sigstore, sign, AttachOutcome, SignOutcome};
+use airgate::trust::{PrivateKey, PublicKey};
+use airgate::{Classified, ErrorClass};
 use std::path::PathBuf;
 
 /// Arguments of `airgate sign`.
@@ -45,7 +45,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     }
     // the key first: a wrong key is a configuration error whatever the bundle holds
     let key = match &a.key {
-        Some(k) => Some(PrivateKey::load(k).config()?),
+        Some(k) => Some(PrivateKey::load(k).classed()?),
         None => None,
     };
     super::signals::clean_up_on_signal(vec![super::signals::dir_of(&a.bundle)]);
@@ -58,7 +58,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     let outcome = match (key, &a.signature_file, &a.public_key) {
         (Some(key), _, _) => sign(&a.bundle, &key),
         (None, Some(sig_path), Some(pub_path)) => {
-            let public = PublicKey::load(pub_path).config()?;
+            let public = PublicKey::load(pub_path).classed()?;
             let sig = read_signature(sig_path)?;
             attach_signature(&a.bundle, &public, &sig)
         }
@@ -84,11 +84,11 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
-        Err(e @ (SignError::Invalid(..) | SignError::Signature(_))) => {
+        Err(e) if e.class() == ErrorClass::Rejected => {
             eprintln!("airgate: {e}");
             Ok(1)
         }
-        Err(e) => Err(e).operational(),
+        Err(e) => Err(e).classed(),
     }
 }
 
@@ -128,7 +128,7 @@ fn read_signature(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
         return Ok(bytes);
     }
     let text = String::from_utf8_lossy(&bytes);
-    match airgate::trust::dsse::decode_sig(text.trim()) {
+    match airgate::bundle::decode_sig(text.trim()) {
         Some(sig) if sig.len() == 64 => Ok(sig),
         _ => Err(super::common::usage(format!(
             "{} is neither a 64-byte Ed25519 signature nor its base64",
@@ -166,10 +166,10 @@ fn attach(bundle: &std::path::Path, sigstore: &std::path::Path) -> anyhow::Resul
             );
             Ok(0)
         }
-        Err(e @ (SignError::Invalid(..) | SignError::Sigstore(_))) => {
+        Err(e) if e.class() == ErrorClass::Rejected => {
             eprintln!("airgate: {e}");
             Ok(1)
         }
-        Err(e) => Err(e).operational(),
+        Err(e) => Err(e).classed(),
     }
 }

@@ -1,9 +1,10 @@
 //! `airgate sign-file`: a minisign signature of any file, made with an airgate key, that
 //! the real `minisign -V` and `airgate verify --signature` both check.
 
+use super::common::Classed;
 use super::common::{usage, ResultExt};
-use airgate::trust::keys::PrivateKey;
-use airgate::trust::minisign_sign::{default_trusted_comment, public_key_file, sign_reader};
+use airgate::trust::minisign::{default_trusted_comment, public_key_file, sign_reader};
+use airgate::trust::PrivateKey;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `airgate sign-file`.
@@ -29,7 +30,7 @@ pub struct Args {
 
 /// Run `airgate sign-file`.
 pub fn run(a: Args) -> anyhow::Result<i32> {
-    let key = PrivateKey::load(&a.key).config()?;
+    let key = PrivateKey::load(&a.key).classed()?;
     let name = a
         .file
         .file_name()

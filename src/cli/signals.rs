@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// this process's temporaries there and exit with 128 + the signal number.
 pub fn clean_up_on_signal(dirs: Vec<PathBuf>) {
     for d in &dirs {
-        for p in airgate::util::tmp::sweep_stale(d) {
+        for p in airgate::util::sweep_stale_temps(d) {
             super::common::note(format!(
                 "removed {}, left by an earlier run that was killed",
                 p.display()
@@ -24,7 +24,7 @@ pub fn clean_up_on_signal(dirs: Vec<PathBuf>) {
     std::thread::spawn(move || {
         if let Some(sig) = watch.forever().next() {
             for d in &dirs {
-                airgate::util::tmp::sweep_own(d);
+                airgate::util::sweep_own_temps(d);
             }
             std::process::exit(128 + sig);
         }

@@ -21,7 +21,7 @@ pub struct Args {
 /// Run `airgate status`.
 pub fn run(a: Args) -> anyhow::Result<i32> {
     let gate = open(&a.gate)?;
-    let s = airgate::gate::status::status(&gate, a.last).map_err(gate_err)?;
+    let s = airgate::gate::status(&gate, a.last).map_err(gate_err)?;
     match a.format {
         PlainFormat::Json => println!("{}", serde_json::to_string_pretty(&s)?),
         _ => {

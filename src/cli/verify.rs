@@ -1,13 +1,13 @@
 //! `airgate verify`: the full check with no side effects. Native bundles by default; a file
 //! with a detached signature, a Sigstore bundle or an OpenSSF model signature by flag.
 
+use super::common::Classed;
 use super::common::{print_report, usage, Format, Input, ResultExt};
 use airgate::decide::Verdict;
 use airgate::policy::Policy;
 use airgate::report::Report;
-use airgate::trust::keys::PublicKey;
-use airgate::trust::store::TrustStore;
-use airgate::verify::{verify_bundle, VerifyOptions};
+use airgate::trust::{PublicKey, TrustStore};
+use airgate::verify::{verify, Input as VerifyInput, VerifyOptions};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `airgate verify`.
@@ -234,19 +234,19 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
 /// A native bundle: trust from the policy (plus `--add-key`) or from `--key` alone.
 fn verify_native(a: &Args, path: &Path, policy: &Policy) -> anyhow::Result<Report> {
     let store = if a.policy.is_some() {
-        let mut store = TrustStore::from_policy(policy).config()?;
+        let mut store = TrustStore::from_policy(policy).classed()?;
         store.add_keys(load_keys(&a.add_keys)?);
         store
     } else {
         ad_hoc_store(&a.keys, a.threshold, policy)?
     };
-    let engine = super::common::engine_for(policy).config()?;
+    let engine = super::common::engine_for(policy).classed()?;
     let bar = super::common::progress_bar(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
     let progress = |n: u64| bar.set_position(n);
     let mut opts = VerifyOptions::new(policy, &engine);
     opts.trust = Some(&store);
     opts.progress = Some(&progress);
-    let outcome = verify_bundle(path, &opts).map_err(|e| {
+    let outcome = verify(VerifyInput::Bundle(path), &opts).map_err(|e| {
         let class = e.class();
         anyhow::Error::from(super::common::CliError {
             class,
@@ -273,7 +273,7 @@ fn verify_external(
     } else {
         a.keys.clone()
     };
-    let opts = super::verify_ext::ExtOptions {
+    let opts = airgate::verify::ExternalTrust {
         policy: a.policy.as_ref().map(|_| policy.clone()),
         trusted_root: a.trusted_root.clone(),
         certificate_identity: a.certificate_identity.clone(),
@@ -284,7 +284,7 @@ fn verify_external(
     };
     match (kind, &a.signature, &a.sigstore_bundle, &a.model_signature) {
         (InputKind::Detached, Some(sig), _, _) => {
-            airgate::trust::verify_detached::verify_detached(path, sig, &opts.keys).map_err(|e| {
+            airgate::trust::verify_detached(path, sig, &opts.keys).map_err(|e| {
                 let class = e.class();
                 anyhow::Error::from(super::common::CliError {
                     class,
@@ -309,29 +309,18 @@ fn inspect_external(
     policy: &Policy,
     r: &mut airgate::report::Report,
 ) -> anyhow::Result<()> {
-    use airgate::inspect::scan::{scan_path, ScanOptions};
-    let (engine, text) = airgate::inspect::build_engine_parts(policy).config()?;
-    let engine = engine.counting();
-    let opts = ScanOptions {
-        bundle_limits: policy.limits.clone(),
-        ..ScanOptions::default()
-    };
-    let out = scan_path(&engine, &text, path, &opts).operational()?;
     let sig_names: Vec<String> = [&a.signature, &a.sigstore_bundle, &a.model_signature]
         .into_iter()
         .flatten()
         .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
-    let findings: Vec<_> = out
-        .findings
-        .into_iter()
-        .filter(|f| {
-            !sig_names
-                .iter()
-                .any(|n| f.path == *n || f.path.starts_with(&format!("{n}!")))
-        })
-        .collect();
-    let covered = engine.coverage().report();
+    let (findings, covered) =
+        airgate::verify::inspect_covered(path, policy, &sig_names).map_err(|e| {
+            anyhow::Error::from(super::common::CliError {
+                class: e.class(),
+                error: e.into(),
+            })
+        })?;
     match r.coverage.as_mut() {
         Some(c) => c.merge(&covered),
         None => r.coverage = Some(covered),

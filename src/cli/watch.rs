@@ -3,10 +3,11 @@
 //! undecided, one already decided is finished first. A second signal exits at once (the
 //! next start recovers the claim, as after a crash).
 
+use super::common::Classed;
 use super::common::{PlainFormat, ResultExt};
 use super::init::{gate_err, open};
-use airgate::gate::verifier::BundleVerifier;
-use airgate::gate::watch::{watch, WatchOptions};
+use airgate::gate::BundleVerifier;
+use airgate::gate::{watch, WatchOptions};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -47,7 +48,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     let mut policy = gate.load_policy().map_err(gate_err)?;
     super::policy::check(&policy)?;
     super::common::add_rule_files(&mut policy, &a.rules)?;
-    let engine = super::common::engine_for(&policy).config()?;
+    let engine = super::common::engine_for(&policy).classed()?;
     let verifier = BundleVerifier { engine };
     let opts = WatchOptions {
         verifier: &verifier,

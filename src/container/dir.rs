@@ -18,17 +18,24 @@ pub struct WalkedFile {
 /// Why a folder cannot be walked.
 #[derive(Debug, thiserror::Error)]
 pub enum WalkError {
+    /// A folder or file could not be read.
     #[error("cannot read {path}: {source}")]
     Io {
+        /// The folder or file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// A symbolic link: refused, never followed.
     #[error("{0} is a symbolic link; airgate never follows links")]
     Symlink(PathBuf),
+    /// A device, FIFO or socket: refused.
     #[error("{0} is not a regular file or folder (device, FIFO or socket)")]
     Special(PathBuf),
+    /// A file name that is not UTF-8 (the statement lists names as UTF-8).
     #[error("{0}: file name is not UTF-8")]
     NotUtf8(PathBuf),
+    /// More files than the limit given to the walk; the limit.
     #[error("more than {0} files")]
     TooMany(usize),
 }

@@ -54,7 +54,10 @@ thread_local! {
 /// Limits on the decoded stream.
 #[derive(Clone, Copy, Debug)]
 pub struct StreamLimits {
+    /// Most decoded bytes for the whole stream; beyond it decoding stops with a bomb error.
     pub max_output: u64,
+    /// Most decoded bytes per compressed byte, checked once the output passes 16 MiB; beyond
+    /// it decoding stops.
     pub max_ratio: u64,
     /// Frames decoded ahead of the consumer.
     pub ahead: usize,

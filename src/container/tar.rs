@@ -21,10 +21,15 @@ const MAX_TRAILER: u64 = 1 << 20;
 /// Limits applied while reading.
 #[derive(Clone, Debug)]
 pub struct TarLimits {
+    /// Most entries (files and folders) read; one more is a limit error.
     pub max_entries: u64,
+    /// Largest single file, in bytes.
     pub max_file_bytes: u64,
+    /// Most file bytes over the whole archive.
     pub max_total_bytes: u64,
+    /// Longest entry path, in bytes.
     pub max_path_bytes: usize,
+    /// Deepest entry path, in `/`-separated components.
     pub max_path_depth: usize,
     /// Refuse names that differ only by case or Unicode normalisation (they become one file
     /// on macOS and Windows file systems); `[limits] allow_name_collisions` turns this off.
@@ -48,42 +53,90 @@ impl From<&crate::policy::Limits> for TarLimits {
 /// `Io`, which may also be an operational error from the underlying reader.
 #[derive(Debug, thiserror::Error)]
 pub enum TarError {
+    /// Reading the underlying stream failed (also a decoding limit of the zstd layer).
     #[error("{}", describe_io(.0))]
     Io(#[from] io::Error),
+    /// The archive ends inside the named structure.
     #[error("archive ends in the middle of {0}")]
     Truncated(&'static str),
+    /// A header's checksum is wrong; the entry's index.
     #[error("tar header checksum does not match at entry {0}")]
     Checksum(u64),
+    /// A header's checksum matches only as signed bytes; the entry's index.
     #[error(
         "tar header checksum at entry {0} is right only as a signed sum (an old writer's bug \
          that tar readers treat differently)"
     )]
     SignedChecksum(u64),
+    /// A name that is not a clean relative path (absolute, `..`, empty component, control
+    /// character).
     #[error("entry {path:?}: {reason}")]
-    BadPath { path: String, reason: &'static str },
+    BadPath {
+        /// The name as stored.
+        path: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// An entry type other than a regular file or a folder (link, device, FIFO).
     #[error("entry {path:?}: type {kind} is not allowed (only regular files and directories)")]
-    BadType { path: String, kind: String },
+    BadType {
+        /// The entry's name.
+        path: String,
+        /// The type found.
+        kind: String,
+    },
+    /// Mode bits setuid, setgid or sticky are set.
     #[error("entry {path:?}: mode {mode:o} has setuid, setgid or sticky bits")]
-    SpecialMode { path: String, mode: u32 },
+    SpecialMode {
+        /// The entry's name.
+        path: String,
+        /// The mode as stored.
+        mode: u32,
+    },
+    /// The same path twice; the path.
     #[error("entry {0:?} appears more than once")]
     Duplicate(String),
+    /// One path used both as a file and as a folder; the path.
     #[error(
         "{0:?} is both a file and a folder in this archive (it cannot be extracted as listed)"
     )]
     FileAndFolder(String),
+    /// Two names that are the same file on a case- or Unicode-folding file system.
     #[error(
         "entry {path:?} collides with {other:?} by case or Unicode normalisation (one file on \
          macOS and Windows; `[limits] allow_name_collisions = true` admits such bundles)"
     )]
-    NameCollision { path: String, other: String },
+    NameCollision {
+        /// The later name.
+        path: String,
+        /// The earlier name it folds to.
+        other: String,
+    },
+    /// A PAX `size` record that disagrees with the header's size field.
     #[error("entry {path:?}: PAX size {pax} disagrees with header size {ustar}")]
-    SizeDisagreement { path: String, pax: u64, ustar: u64 },
+    SizeDisagreement {
+        /// The entry's name.
+        path: String,
+        /// Size from the PAX record.
+        pax: u64,
+        /// Size from the header.
+        ustar: u64,
+    },
+    /// A PAX global header (it would change how later entries read).
     #[error("PAX global headers are not allowed")]
     PaxGlobal,
+    /// A header field or extension record that does not parse.
     #[error("malformed {what}: {detail}")]
-    Malformed { what: &'static str, detail: String },
+    Malformed {
+        /// The field or record.
+        what: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A [`TarLimits`] limit was reached; which one and its value.
     #[error("limit exceeded: {0}")]
     Limit(String),
+    /// Bytes other than zeros after the two end-of-archive blocks.
     #[error("non-zero data after the end-of-archive marker")]
     TrailingData,
 }
@@ -91,7 +144,9 @@ pub enum TarError {
 /// The kind of an accepted entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EntryKind {
+    /// A regular file.
     File,
+    /// A folder.
     Dir,
 }
 
@@ -101,8 +156,11 @@ pub enum EntryKind {
 pub struct Entry {
     /// Clean relative path, `/`-separated, no trailing slash.
     pub path: String,
+    /// File or folder.
     pub kind: EntryKind,
+    /// Size in bytes (0 for a folder).
     pub size: u64,
+    /// Permission bits as stored (never setuid, setgid or sticky).
     pub mode: u32,
 }
 

@@ -14,7 +14,9 @@ const RATIO_GRACE: u64 = 16 << 20;
 /// What a bundle file is, by its first bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
+    /// zstd frames.
     Zstd,
+    /// Not compressed: a plain tar.
     None,
 }
 
@@ -38,12 +40,16 @@ pub fn is_skippable(head: &[u8]) -> bool {
 /// Errors walking frames.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
+    /// The first four bytes are not the zstd magic.
     #[error("not a zstd frame (bad magic)")]
     Magic,
+    /// The data ends inside the frame.
     #[error("zstd frame is truncated")]
     Truncated,
+    /// A block uses the reserved block type: not a valid frame.
     #[error("zstd frame uses a reserved block type")]
     Reserved,
+    /// The frame is longer than the limit given; the limit.
     #[error("zstd frame is larger than {0} bytes")]
     TooLarge(usize),
 }

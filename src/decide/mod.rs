@@ -210,7 +210,9 @@ fn reasons(findings: &[Finding], policy: &Policy) -> Vec<String> {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Decision {
+    /// Accepted: the value that alone can be staged.
     Accept(Accepted),
+    /// Rejected: the report, with the reasons.
     Reject(crate::vocab::Report),
 }
 
@@ -222,12 +224,15 @@ pub struct Accepted {
 }
 
 impl Accepted {
+    /// The report of the accepted bundle (verdict `accept`).
     pub fn report(&self) -> &crate::vocab::Report {
         &self.report
     }
+    /// What verification established: statement, version, signers, extracted tree.
     pub fn bundle(&self) -> &crate::verify::VerifiedBundle {
         &self.bundle
     }
+    /// Both parts, consuming the decision.
     pub fn into_parts(self) -> (crate::verify::VerifiedBundle, crate::vocab::Report) {
         (self.bundle, self.report)
     }

@@ -13,6 +13,7 @@
 //!         version: Version::Integer(1),
 //!         signers: vec![],
 //!         payload: None,
+//!         rotation: None,
 //!     }
 //! }
 //! ```
@@ -26,14 +27,14 @@
 //! and cannot stand in a verifier of its own for `admit` (the trait is sealed):
 //!
 //! ```compile_fail,E0277
-//! use airgate::gate::verifier::{Candidate, Verifier};
+//! use airgate::gate::{Candidate, Verifier};
 //! struct Yes;
 //! impl Verifier for Yes {
 //!     fn check(
 //!         &self,
 //!         _: &std::path::Path,
 //!         _: &airgate::policy::Policy,
-//!         _: Option<&airgate::trust::store::TrustStore>,
+//!         _: Option<&airgate::trust::TrustStore>,
 //!         _: Option<&std::path::Path>,
 //!         _: i64,
 //!         _: Option<&std::sync::atomic::AtomicBool>,
@@ -56,6 +57,8 @@ use super::GateError;
 use crate::bundle::{Statement, Version};
 use crate::report::Report;
 use crate::trust::keys::PublicKey;
+use crate::trust::rotation::Rotated;
+use crate::verify::Evidence;
 use std::path::{Path, PathBuf};
 
 /// A bundle the gate may stage: verified and accepted, with the payload tree verification
@@ -68,17 +71,24 @@ pub struct Admissible {
     signers: Vec<String>,
     /// The payload folder as verification wrote it (`<tree>/files`), when it extracted one.
     payload: Option<PathBuf>,
+    /// For a trust rotation: the trust it installs, as verification authenticated it.
+    rotation: Option<Box<Rotated>>,
 }
 
 impl Admissible {
     /// The accepted bundle, and its report.
     pub(super) fn from_accepted(acc: crate::decide::Accepted) -> (Admissible, Report) {
         let (vb, report) = acc.into_parts();
+        let (statement, version, signers, payload, evidence) = vb.into_parts();
         let adm = Admissible {
-            version: vb.version().clone(),
-            signers: vb.signers().to_vec(),
-            payload: vb.extracted().map(Path::to_path_buf),
-            statement: vb.statement().clone(),
+            statement,
+            version,
+            signers,
+            payload,
+            rotation: match evidence {
+                Evidence::TrustRotation { rotated, .. } => Some(rotated),
+                _ => None,
+            },
         };
         (adm, report)
     }
@@ -105,6 +115,7 @@ impl Admissible {
             version,
             signers: receipt.signers,
             payload: None,
+            rotation: None,
         })
     }
 
@@ -121,6 +132,7 @@ impl Admissible {
             version,
             signers,
             payload,
+            rotation: None,
         }
     }
 
@@ -136,15 +148,23 @@ impl Admissible {
     pub fn version_label(&self) -> &str {
         &self.statement.predicate.version
     }
+    /// Artifact kind from the signed statement.
     pub fn kind(&self) -> &str {
         &self.statement.predicate.kind
     }
+    /// Bundle name from the signed statement.
     pub fn name(&self) -> &str {
         &self.statement.predicate.name
     }
     /// Key ids (or signer identities) whose signatures counted.
     pub fn signers(&self) -> &[String] {
         &self.signers
+    }
+
+    /// For an accepted trust rotation: the trust to put in place (`None` otherwise, and for
+    /// a resumed one, whose trust the gate reads back from what it staged).
+    pub(super) fn rotation(&self) -> Option<&Rotated> {
+        self.rotation.as_deref()
     }
 
     /// The tree to stage: the folder holding the payload verification extracted (as

@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 
 /// How to admit one bundle.
 pub struct AdmitOptions<'a> {
+    /// Verifies and decides on each bundle; only
+    /// [`BundleVerifier`](crate::gate::BundleVerifier) implements it.
     pub verifier: &'a dyn Verifier,
     /// Unix seconds (key expiry, timestamps).
     pub now: i64,
@@ -39,7 +41,9 @@ pub struct AdmitOptions<'a> {
 /// Where the bundle went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Disposition {
+    /// Accepted and published under `staging/` with a signed receipt.
     Staged,
+    /// Rejected, or could not be read: the original kept under `quarantine/` with its report.
     Quarantined,
 }
 
@@ -51,6 +55,7 @@ impl Disposition {
             Disposition::Quarantined => 1,
         }
     }
+    /// `staged` or `quarantined`, as the audit log and reports write it.
     pub fn as_str(self) -> &'static str {
         match self {
             Disposition::Staged => "staged",
@@ -62,7 +67,9 @@ impl Disposition {
 /// The outcome of one admit.
 #[derive(Clone, Debug)]
 pub struct AdmitResult {
+    /// Where the bundle went.
     pub disposition: Disposition,
+    /// The decision's report (reasons, signatures, findings).
     pub report: Report,
     /// The staged version folder or the quarantine folder.
     pub destination: PathBuf,
@@ -197,22 +204,13 @@ fn admit_in(
     )?;
     fsutil::pause_point("verified");
     if cand.bundle_sha256.is_empty() {
-        cand.bundle_sha256 = receipt::hash_file(bundle)
+        cand.bundle_sha256 = crate::util::hash_file(bundle)
             .map_err(fsutil::io("read", bundle))?
             .0;
     }
     cand.report.command = "admit".into();
     let sha = cand.bundle_sha256.clone();
-    let ctx = Ctx {
-        gate,
-        policy,
-        key,
-        bundle,
-        file_name,
-        opts,
-        sha: &sha,
-        rotation: None,
-    };
+    let ctx = Ctx::new(gate, policy, key, bundle, file_name, opts, &sha);
 
     let _lock = GateLock::acquire(&gate.lock_path())?;
     // A rotation that finished while this bundle was verified changes what may count.
@@ -321,7 +319,30 @@ pub(super) struct Ctx<'a> {
     pub(super) rotation: Option<audit::TrustChange>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The context of one admission of `bundle` (named `file_name` in intake), whose file
+    /// hashes to `sha`.
+    pub(super) fn new(
+        gate: &'a Gate,
+        policy: &'a Policy,
+        key: &'a PrivateKey,
+        bundle: &'a Path,
+        file_name: &'a str,
+        opts: &'a AdmitOptions<'a>,
+        sha: &'a str,
+    ) -> Ctx<'a> {
+        Ctx {
+            gate,
+            policy,
+            key,
+            bundle,
+            file_name,
+            opts,
+            sha,
+            rotation: None,
+        }
+    }
+
     fn rel(&self, p: &Path) -> String {
         p.strip_prefix(&self.gate.root)
             .unwrap_or(p)
@@ -402,6 +423,23 @@ impl Ctx<'_> {
             tmp,
         };
         self.finish(Disposition::Quarantined, report, acc, dest, false, undo)
+    }
+
+    /// Finish the quarantine at `q` that an interrupted run made durable for this very
+    /// file: record it if it was not recorded, remove the input.
+    pub(super) fn resume_quarantined(
+        &self,
+        report: Report,
+        q: PathBuf,
+    ) -> Result<AdmitResult, GateError> {
+        self.finish(
+            Disposition::Quarantined,
+            report,
+            None,
+            q,
+            true,
+            Undo::Nothing,
+        )
     }
 
     /// Record the outcome in the audit log (unless an interrupted run already did), then

@@ -264,6 +264,7 @@ pub struct Prepared {
 /// off and the repair itself recorded first. When the policy hash differs from the last
 /// record's, a `trust` record of the change is written first. The gate appends through
 /// [`super::checkpoint::append`], which signs the result before it is written.
+#[cfg(test)]
 pub fn append(path: &Path, rec: Record) -> Result<(Record, String), GateError> {
     let p = prepare(path, rec)?;
     commit(path, &p)?;

@@ -21,12 +21,13 @@ pub const LATEST: &str = "checkpoint.json";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Checkpoint {
+    /// Always `airgate-audit-checkpoint/v1`.
     pub origin: String,
     /// Key id of the gate audit key that signed.
     pub key_id: String,
     /// Number of records covered.
     pub size: u64,
-    /// Line hash of record `size - 1` ([`audit::GENESIS`] when empty).
+    /// Line hash of record `size - 1` (64 zeros when the log is empty).
     pub head: String,
     /// RFC 3339 time of signing.
     pub time: String,
@@ -60,14 +61,16 @@ impl Checkpoint {
 
     /// Load a checkpoint file.
     pub fn load(path: &Path) -> Result<Checkpoint, GateError> {
-        let meta = std::fs::metadata(path).map_err(fsutil::io("read checkpoint", path))?;
-        if meta.len() > MAX_CHECKPOINT_BYTES {
-            return Err(GateError::Damaged {
-                path: path.to_path_buf(),
-                message: format!("larger than {MAX_CHECKPOINT_BYTES} bytes"),
-            });
-        }
-        let bytes = std::fs::read(path).map_err(fsutil::io("read checkpoint", path))?;
+        let bytes = match crate::util::read_file_bounded(path, MAX_CHECKPOINT_BYTES) {
+            Ok(b) => b,
+            Err(e) if crate::util::is_too_large(&e) => {
+                return Err(GateError::Damaged {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })
+            }
+            Err(e) => return Err(fsutil::io("read checkpoint", path)(e)),
+        };
         serde_json::from_slice(&bytes).map_err(|e| GateError::Damaged {
             path: path.to_path_buf(),
             message: format!("not a checkpoint: {e}"),
@@ -260,9 +263,9 @@ fn check_log(audit_dir: &Path, key: &PrivateKey, allow_tail: bool) -> Result<(),
     Ok(())
 }
 
-/// Sign the log's current state and store it as the gate's latest checkpoint, after
-/// [`guard`]. With `accept_unsigned`, records appended after the latest checkpoint (which
-/// [`guard`] refuses) are signed too, provided the chain walks clean through them: an
+/// Sign the log's current state and store it as the gate's latest checkpoint, after the
+/// checks every append makes (`guard`). With `accept_unsigned`, records appended after the
+/// latest checkpoint (which those checks refuse) are signed too, provided the chain walks clean through them: an
 /// operator's decision after reviewing them.
 pub fn refresh(
     audit_dir: &Path,

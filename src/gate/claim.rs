@@ -73,7 +73,10 @@ pub fn claim(gate: &Gate, name: &str) -> Result<Option<PathBuf>, GateError> {
 /// A file in `intake/` that no watcher will take as it is, and why.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct NotTaken {
+    /// The file's name in `intake/`.
     pub name: String,
+    /// Why no watcher takes it: a hidden name, not a regular file, still being written, a
+    /// marker without its bundle, or a missing `.ready` marker.
     pub reason: String,
 }
 

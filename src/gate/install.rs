@@ -41,10 +41,14 @@ pub enum InstallError {
     /// Reading or writing a file failed (exit 3).
     #[error("{what} {path}: {source}")]
     Io {
+        /// The step that failed.
         what: &'static str,
+        /// The file it acted on.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// Reading the gate's receipt or state failed.
     #[error(transparent)]
     Gate(#[from] GateError),
 }
@@ -81,12 +85,15 @@ pub fn previous_path(target: &Path) -> PathBuf {
 /// A staged release whose receipt verified.
 #[derive(Clone, Debug)]
 pub struct StagedRelease {
+    /// The release's version from the signed statement.
     pub version: String,
     /// The staged executable (`<staged>/files/airgate-<version>-<arch>-linux`).
     pub executable: PathBuf,
     /// Its SHA-256 (hex) and size as the signed statement lists them.
     pub sha256: String,
+    /// Its size in bytes as the statement lists it.
     pub size: u64,
+    /// Hex SHA-256 of the bundle file the gate admitted.
     pub bundle_sha256: String,
     /// Key ids whose signatures counted at the gate.
     pub signers: Vec<String>,
@@ -156,7 +163,9 @@ pub struct InstallOptions {
 /// What was installed.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Installed {
+    /// The executable replaced.
     pub target: PathBuf,
+    /// The version now installed.
     pub version: String,
     /// The version replaced (`None`: there was no executable, or it could not tell).
     pub replaced: Option<String>,
@@ -439,5 +448,11 @@ pub fn query_version(exe: &Path) -> Result<Reported, String> {
             "`{} version --json` has no name and version",
             exe.display()
         )),
+    }
+}
+
+impl crate::Classified for InstallError {
+    fn class(&self) -> crate::ErrorClass {
+        InstallError::class(self)
     }
 }

@@ -46,38 +46,50 @@ pub struct GateConfig {
 /// An opened gate.
 #[derive(Clone, Debug)]
 pub struct Gate {
+    /// The gate's folder.
     pub root: PathBuf,
+    /// The gate's settings from `airgate.toml`.
     pub config: GateConfig,
 }
 
 impl Gate {
+    /// `intake/`: where bundles arrive.
     pub fn intake(&self) -> PathBuf {
         self.root.join("intake")
     }
+    /// `staging/`: accepted bundles, `<kind>/<name>/<version>/`.
     pub fn staging(&self) -> PathBuf {
         self.root.join("staging")
     }
+    /// `quarantine/`: rejected bundles with their reports.
     pub fn quarantine(&self) -> PathBuf {
         self.root.join("quarantine")
     }
+    /// `audit/`: the log and its checkpoints.
     pub fn audit_dir(&self) -> PathBuf {
         self.root.join("audit")
     }
+    /// `audit/log.jsonl`: the hash-chained audit log.
     pub fn audit_log(&self) -> PathBuf {
         self.root.join("audit/log.jsonl")
     }
+    /// `state/`: rollback state, active trust, the lock.
     pub fn state_dir(&self) -> PathBuf {
         self.root.join("state")
     }
+    /// `work/`: extraction in progress (cleaned after a crash).
     pub fn work(&self) -> PathBuf {
         self.root.join("work")
     }
+    /// `work/claims/`: bundles a watcher has taken from intake.
     pub fn claims(&self) -> PathBuf {
         self.root.join("work/claims")
     }
+    /// `state/gate.lock`: held while a decision is made durable.
     pub fn lock_path(&self) -> PathBuf {
         self.root.join("state/gate.lock")
     }
+    /// The policy file the gate uses.
     pub fn policy_path(&self) -> PathBuf {
         self.root.join(&self.config.policy)
     }

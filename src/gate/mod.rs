@@ -3,34 +3,48 @@
 //! Layout, receipt and audit formats are described in `docs/gate.md`.
 
 mod admissible;
-pub mod admit;
+pub(crate) mod admit;
 #[cfg(test)]
 mod admit_tests;
-pub mod audit;
-pub mod audit_check;
-pub mod checkpoint;
-pub mod claim;
-pub mod fsutil;
-pub mod install;
+pub(crate) mod audit;
+pub(crate) mod audit_check;
+pub(crate) mod checkpoint;
+pub(crate) mod claim;
+pub(crate) mod fsutil;
+pub(crate) mod install;
 #[cfg(test)]
 mod install_tests;
-pub mod layout;
-pub mod model;
-pub mod model_check;
-pub mod publish;
-pub mod quarantine;
-pub mod receipt;
-pub mod rotate;
-pub mod state;
-pub mod status;
+pub(crate) mod layout;
+pub(crate) mod model;
+pub(crate) mod model_check;
+pub(crate) mod publish;
+pub(crate) mod quarantine;
+pub(crate) mod receipt;
+pub(crate) mod rotate;
+pub(crate) mod state;
+pub(crate) mod status;
 mod tail;
-pub mod trust;
-pub mod verifier;
-pub mod watch;
+pub(crate) mod trust;
+pub(crate) mod verifier;
+pub(crate) mod watch;
 
 pub use admissible::Admissible;
 pub use admit::{admit, admit_intake, AdmitOptions, AdmitResult, Disposition};
+pub use audit::ChainCheck;
+pub use audit_check::{accept_unsigned, verify_log, LogCheck};
+pub use checkpoint::{refresh as refresh_checkpoint, Checkpoint};
+pub use claim::{clean_dead_work, NotTaken};
+pub use fsutil::GateLock;
+pub use install::{
+    check_staged as check_staged_release, install, previous_path as previous_install_path,
+    rollback as rollback_install, InstallError, InstallOptions, Installed, StagedRelease,
+};
 pub use layout::{init, init_with, Gate, GateConfig, InitOptions};
+pub use model_check::extract as extract_model_tar;
+pub use receipt::{gate_of, reverify, Arrival, Receipt, Reverify};
+pub use status::{status, Recent, Status};
+pub use verifier::{BundleVerifier, Candidate, Verifier};
+pub use watch::{watch, OnResult, WatchOptions, WatchStats};
 
 use crate::ErrorClass;
 use std::path::PathBuf;
@@ -41,20 +55,36 @@ use std::path::PathBuf;
 pub enum GateError {
     /// The gate or its policy is misconfigured (exit 2).
     #[error("{message}")]
-    Config { message: String },
+    Config {
+        /// What to fix.
+        message: String,
+    },
     /// An I/O step failed; the input stays where it was (exit 3).
     #[error("{what} {path}: {source}")]
     Io {
+        /// The step that failed.
         what: String,
+        /// The file or folder it acted on.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
     /// A gate file (state, log, receipt) is not what the gate wrote (exit 3).
     #[error("{path} is damaged: {message}")]
-    Damaged { path: PathBuf, message: String },
+    Damaged {
+        /// The damaged file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The verifier could not decide (exit 2 or 3, by its class).
     #[error("verification did not complete: {message}")]
-    Verify { message: String, class: ErrorClass },
+    Verify {
+        /// Why verification stopped.
+        message: String,
+        /// Configuration or operational, for the exit code.
+        class: ErrorClass,
+    },
     /// The bundle was abandoned on request (SIGTERM) before anything was decided.
     #[error("abandoned on request before a decision")]
     Abandoned,
@@ -68,5 +98,11 @@ impl GateError {
             GateError::Verify { class, .. } => *class,
             _ => ErrorClass::Operational,
         }
+    }
+}
+
+impl crate::Classified for GateError {
+    fn class(&self) -> crate::ErrorClass {
+        GateError::class(self)
     }
 }

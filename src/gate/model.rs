@@ -1,5 +1,5 @@
 //! `admit` of an OpenSSF-signed model (a plain tar of a model folder with its `model.sig` at
-//! the root): `verify::model::verify_model` extracts it into `work/`, inspects and hashes
+//! the root): `verify` (input `ModelTar`) extracts it into `work/`, inspects and hashes
 //! every file and verifies the signature against the policy's `[sigstore]` trust for kind
 //! `weights`; `decide` decides as for native bundles; then the gate stages as `staging/model-signing/<model name>/<label>/` (the
 //! signature has no version: `<label>` is `sha256-<first 16 hex of the tar>`, and only
@@ -7,19 +7,16 @@
 //! in other tar bytes) or quarantine. Only the files the signature covers (and `model.sig`)
 //! are staged.
 
-use super::admissible::Admissible;
 use super::admit::{AdmitOptions, AdmitResult, Ctx};
 use super::fsutil::{self, GateLock};
 use super::layout::Gate;
 use super::quarantine::file_id;
-use super::receipt::{self, PAYLOAD_DIR};
-use super::verifier::gate_error;
+use super::receipt::PAYLOAD_DIR;
+use super::tail::verify_and_decide;
 use super::GateError;
-use crate::decide::{decide, Decision};
 use crate::policy::Policy;
 use crate::trust::keys::PrivateKey;
-use crate::verify::model::verify_model;
-use crate::verify::VerifyOptions;
+use crate::verify::Input;
 use std::path::Path;
 
 /// The `staging/` folder model-signed trees go under (apart from native `weights`, whose
@@ -40,39 +37,21 @@ pub(super) fn admit_model(
     let files_dir = work.join("stage-model").join(PAYLOAD_DIR);
     fsutil::create_dirs_durable(&files_dir)?;
     let none = crate::inspect::Engine::none();
-    let mut vopts = VerifyOptions::new(policy, opts.verifier.engine().unwrap_or(&none));
-    vopts.extract_to = Some(&files_dir);
-    vopts.now = opts.now;
-    vopts.cancel = opts.cancel;
-    let outcome = verify_model(bundle, file_name, &vopts).map_err(gate_error)?;
-    let sha = match outcome.report.bundle.as_ref().map(|b| b.sha256.clone()) {
+    let engine = opts.verifier.engine().unwrap_or(&none);
+    let input = Input::ModelTar {
+        path: bundle,
+        shown_as: file_name,
+    };
+    let (accepted, report) = verify_and_decide(input, policy, engine, &files_dir, opts)?;
+    let sha = match report.bundle.as_ref().map(|b| b.sha256.clone()) {
         Some(sha) if !sha.is_empty() => sha,
         _ => {
-            receipt::hash_file(bundle)
+            crate::util::hash_file(bundle)
                 .map_err(fsutil::io("read", bundle))?
                 .0
         }
     };
-    // the one decision every admission path takes
-    let (accepted, mut report) = match decide(outcome, policy) {
-        Decision::Accept(acc) => {
-            let (acc, report) = Admissible::from_accepted(acc);
-            (Some(acc), report)
-        }
-        Decision::Reject(report) => (None, report),
-    };
-    report.command = "admit".into();
-
-    let ctx = Ctx {
-        gate,
-        policy,
-        key,
-        bundle,
-        file_name,
-        opts,
-        sha: &sha,
-        rotation: None,
-    };
+    let ctx = Ctx::new(gate, policy, key, bundle, file_name, opts, &sha);
     let _lock = GateLock::acquire(&gate.lock_path())?;
     super::tail::admit_decided(
         &ctx,

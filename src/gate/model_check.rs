@@ -1,5 +1,5 @@
 //! OpenSSF-signed model tars as the gate sees them: detection and the verification steps live
-//! in [`crate::verify::model`]; this module keeps their gate-side names (errors as
+//! in `verify` (input `ModelTar`); this module keeps their gate-side names (errors as
 //! [`GateError`]).
 
 use super::GateError;
@@ -7,11 +7,12 @@ use crate::inspect::Engine;
 use crate::policy::Limits;
 use std::path::Path;
 
-pub use crate::verify::model::{
-    is_model_tar, threshold_refusal, trust_finding, Extracted, MODEL_KIND, SIG_FILE,
-};
+pub use crate::verify::model::{is_model_tar, Extracted};
 
-/// [`crate::verify::model::extract`], with the gate's errors.
+/// Extract the model tar at `tar_path` under `dest` (an existing, empty folder) with the
+/// strict tar reader, hashing and inspecting every file with `engine` in the same pass, as
+/// `admit` does before it checks `model.sig`. `Ok(Err(why))`: the tar is refused; `Err`: the
+/// gate's error (I/O, a cancel request).
 pub fn extract(
     tar_path: &Path,
     dest: &Path,

@@ -120,7 +120,7 @@ pub fn find_copy(
             continue;
         }
         let kept = e.path().join(&rec.kept);
-        let same = super::receipt::hash_file(&kept).is_ok_and(|(h, _)| h == sha256);
+        let same = crate::util::hash_file(&kept).is_ok_and(|(h, _)| h == sha256);
         if same {
             found.push(e.path());
         }
@@ -273,7 +273,7 @@ mod tests {
         std::fs::create_dir(&q).unwrap();
         let b = d.path().join("outside.tar.zst");
         std::fs::write(&b, b"hostile bundle").unwrap();
-        let sha = super::super::receipt::hash_file(&b).unwrap().0;
+        let sha = crate::util::hash_file(&b).unwrap().0;
         let id = file_id(&b).unwrap();
         assert_eq!(find_copy(&q, &sha, &id).unwrap(), None);
         let dest = quarantine(

@@ -9,9 +9,7 @@ use crate::inspect::Finding;
 use crate::trust::keys::{PrivateKey, PublicKey};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Receipt format tag.
@@ -31,6 +29,7 @@ const MAX_TREE_DEPTH: usize = 64;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Receipt {
+    /// Always `airgate-receipt/v1`.
     pub format: String,
     /// Hex SHA-256 of the bundle file as received.
     pub bundle_sha256: String,
@@ -40,8 +39,11 @@ pub struct Receipt {
     /// from an interrupted run (finish it) from a second copy (a replay).
     #[serde(default)]
     pub arrival_id: String,
+    /// Artifact kind from the signed statement.
     pub kind: String,
+    /// Bundle name from the signed statement.
     pub name: String,
+    /// Version from the signed statement.
     pub version: String,
     /// The signed statement (lists every payload file, its digest and size).
     pub statement: Statement,
@@ -49,8 +51,10 @@ pub struct Receipt {
     pub signers: Vec<String>,
     /// Findings below the blocking severity, and waived ones.
     pub findings: Vec<Finding>,
+    /// Findings a policy waiver cleared.
     #[serde(default)]
     pub waived: Vec<Finding>,
+    /// Hex SHA-256 of the policy file that decided.
     pub policy_sha256: String,
     /// RFC 3339 time of staging.
     pub staged_at: String,
@@ -140,14 +144,16 @@ impl Receipt {
     /// Read `<dir>/receipt.json`.
     pub fn load(staged_dir: &Path) -> Result<Receipt, GateError> {
         let path = staged_dir.join(RECEIPT_FILE);
-        let meta = std::fs::metadata(&path).map_err(io("read receipt", &path))?;
-        if meta.len() > MAX_RECEIPT_BYTES {
-            return Err(GateError::Damaged {
-                path,
-                message: format!("larger than {MAX_RECEIPT_BYTES} bytes"),
-            });
-        }
-        let bytes = std::fs::read(&path).map_err(io("read receipt", &path))?;
+        let bytes = match crate::util::read_file_bounded(&path, MAX_RECEIPT_BYTES) {
+            Ok(b) => b,
+            Err(e) if crate::util::is_too_large(&e) => {
+                return Err(GateError::Damaged {
+                    path,
+                    message: e.to_string(),
+                })
+            }
+            Err(e) => return Err(io("read receipt", &path)(e)),
+        };
         serde_json::from_slice(&bytes).map_err(|e| GateError::Damaged {
             path,
             message: format!("not a receipt: {e}"),
@@ -158,7 +164,9 @@ impl Receipt {
 /// What `reverify` found.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Reverify {
+    /// The staged version folder checked.
     pub staged_dir: String,
+    /// Hex SHA-256 of the bundle, from the receipt.
     pub bundle_sha256: String,
     /// Files whose content or size differs from the statement.
     pub changed: Vec<String>,
@@ -170,7 +178,9 @@ pub struct Reverify {
     pub problems: Vec<String>,
     /// `verified`, `bad`, or `not-checked` (no gate key found).
     pub receipt_signature: String,
+    /// Payload files hashed.
     pub files_checked: u64,
+    /// Payload bytes hashed.
     pub bytes_checked: u64,
 }
 
@@ -183,23 +193,6 @@ impl Reverify {
             && self.problems.is_empty()
             && self.receipt_signature != "bad"
     }
-}
-
-/// Hex SHA-256 and length of a file.
-pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n: u64 = 0;
-    loop {
-        let got = f.read(&mut buf)?;
-        if got == 0 {
-            break;
-        }
-        h.update(&buf[..got]);
-        n += got as u64;
-    }
-    Ok((hex::encode(h.finalize()), n))
 }
 
 /// The gate a staged folder lives in (`GATE/staging/<kind>/<name>/<version>`), if any.
@@ -242,7 +235,7 @@ pub fn reverify(staged_dir: &Path, key: Option<&PublicKey>) -> Result<Reverify, 
             continue;
         };
         seen.insert(rel.clone());
-        let (got, len) = hash_file(&path).map_err(io("read", &path))?;
+        let (got, len) = crate::util::hash_file(&path).map_err(io("read", &path))?;
         out.files_checked += 1;
         out.bytes_checked += len;
         if got != *digest || size.is_some_and(|s| s != len) {

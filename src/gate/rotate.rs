@@ -1,8 +1,10 @@
-//! `admit` of a bundle of kind `trust`: a trust-root rotation. The bundle is authenticated
-//! by `trust::rotation::apply_rotation` against the gate's ACTIVE trust (thresholds of the
-//! current and the new root role, version exactly current + 1); an accepted rotation is
-//! staged under `staging/trust/<name>/<version>/` (with `rotation.json` beside its receipt),
-//! `state/trust.toml` is replaced atomically, and the change is recorded in the audit log
+//! `admit` of a bundle of kind `trust`: a trust-root rotation. What only the gate can tell
+//! is checked here first (a gate without a root role, an unreadable bundle, a replay, a
+//! rotation an interrupted run already staged); then `verify` authenticates it against the
+//! gate's ACTIVE trust (thresholds of the current and the new root role, version exactly
+//! current + 1), `decide` decides, and the one admission tail (`tail.rs`, plan `Rotation`)
+//! stages it under `staging/trust/<name>/<version>/` (with `rotation.json` beside its
+//! receipt), replaces `state/trust.toml` atomically and records the change in the audit log
 //! (event `trust`, outcome `rotated`). A refused one is quarantined with the reason.
 
 use super::admissible::Admissible;
@@ -12,12 +14,12 @@ use super::fsutil::{self, GateLock};
 use super::layout::Gate;
 use super::publish::{self, FILE_MODE};
 use super::quarantine::{self, file_id};
-use super::receipt::{self, Receipt, PAYLOAD_DIR, RECEIPT_FILE};
+use super::receipt::{Receipt, PAYLOAD_DIR, RECEIPT_FILE};
 use super::state::State;
+use super::tail::{admit_decided, verify_and_decide, Plan};
 use super::trust::{self, ActiveTrust};
 use super::GateError;
 use crate::bundle::Statement;
-use crate::decide::{decide, finalize, Decision};
 use crate::policy::Policy;
 use crate::report::{BundleInfo, Report};
 use crate::trust::keys::PrivateKey;
@@ -25,8 +27,7 @@ use crate::trust::rotation::{
     apply_rotation, read_trust_bundle, Rotated, RotationError, TrustBundle,
 };
 use crate::trust::trust_state::{TrustState, ROOT_KIND};
-use crate::verify::rotation::verify_rotation;
-use crate::verify::VerifiedBundle;
+use crate::verify::Input;
 use crate::ErrorClass;
 use std::path::{Path, PathBuf};
 
@@ -48,19 +49,10 @@ pub(super) fn admit_trust(
 ) -> Result<AdmitResult, GateError> {
     let _lock = GateLock::acquire(&gate.lock_path())?;
     let arrival_id = file_id(bundle)?;
-    let sha = receipt::hash_file(bundle)
+    let sha = crate::util::hash_file(bundle)
         .map_err(fsutil::io("read", bundle))?
         .0;
-    let ctx = Ctx {
-        gate,
-        policy,
-        key,
-        bundle,
-        file_name,
-        opts,
-        sha: &sha,
-        rotation: None,
-    };
+    let ctx = Ctx::new(gate, policy, key, bundle, file_name, opts, &sha);
     let mut report = Report::new("admit");
     report.policy_sha256 = policy.digest();
     report.bundle = Some(BundleInfo {
@@ -71,14 +63,7 @@ pub(super) fn admit_trust(
     });
     // An interrupted run may already have made this very file's outcome durable.
     if let Some(q) = quarantine::find_same_file(&gate.quarantine(), &sha, &arrival_id)? {
-        return ctx.finish(
-            Disposition::Quarantined,
-            report,
-            None,
-            q,
-            true,
-            Undo::Nothing,
-        );
+        return ctx.resume_quarantined(report, q);
     }
     let reject = |report: Report, rule: &str, msg: &str| {
         let report = gate_reject(report, rule, msg, file_name, &sha);
@@ -106,11 +91,7 @@ pub(super) fn admit_trust(
         Err(e) => return reject(report, "trust.rotation", &e.to_string()),
     };
     // What the bundle claims (authenticated only by apply_rotation below).
-    let claimed: Option<Statement> = tb
-        .envelope
-        .payload_bytes()
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
+    let claimed = Statement::from_envelope(&tb.envelope).ok();
     if let (Some(st), Some(info)) = (&claimed, report.bundle.as_mut()) {
         info.name = st.predicate.name.clone();
         info.version = st.predicate.version.clone();
@@ -141,28 +122,25 @@ pub(super) fn admit_trust(
         );
         return reject(report, "gate.replay", &msg);
     }
-    // verification authenticates the rotation and writes its trust.toml as the payload
+    // verification authenticates the rotation and writes its trust.toml as the payload;
+    // `decide` decides and the one admission tail stages it, as for every input
     let files = work.join("stage-trust").join(PAYLOAD_DIR);
     fsutil::create_dirs_durable(&files)?;
-    let verified = verify_rotation(&tb, &current, &sha, &files, opts.now)
-        .map_err(super::verifier::gate_error)?;
-    let (vb, rotated) = match verified {
-        Ok(r) => r,
-        Err(e) => {
-            let rollback = matches!(&e, RotationError::NotNextVersion { current, got, .. }
-                if got.parse::<u64>().is_ok_and(|v| v <= *current));
-            let rule = if rollback {
-                "gate.rollback"
-            } else {
-                "trust.rotation"
-            };
-            return reject(report, rule, &e.to_string());
-        }
+    let input = Input::Rotation {
+        bundle: &tb,
+        current: &current,
+        sha256: &sha,
+        shown_as: file_name,
     };
-    stage(ctx, current, vb, rotated, state, report, &arrival_id, work)
+    // a rotation carries only trust.toml, which no inspector reads
+    let none = crate::inspect::Engine::none();
+    let (accepted, report) = verify_and_decide(input, policy, &none, &files, opts)?;
+    let plan = Plan::Rotation { current };
+    admit_decided(&ctx, report, accepted, plan, &arrival_id, work)
 }
 
-fn change(from: &TrustState, rotated: &Rotated) -> TrustChange {
+/// What an accepted rotation changes, for `rotation.json` and the audit log.
+pub(super) fn change(from: &TrustState, rotated: &Rotated) -> TrustChange {
     TrustChange {
         from_version: from.version(),
         to_version: rotated.state.version(),
@@ -172,74 +150,13 @@ fn change(from: &TrustState, rotated: &Rotated) -> TrustChange {
     }
 }
 
-/// Stage an accepted rotation: publish the bundle's `trust.toml` with a receipt and
-/// `rotation.json`, then replace `state/trust.toml`, then record state and audit.
-#[allow(clippy::too_many_arguments)]
-fn stage(
-    mut ctx: Ctx<'_>,
-    current: TrustState,
-    vb: VerifiedBundle,
-    rotated: Rotated,
-    mut state: State,
-    mut report: Report,
-    arrival_id: &str,
-    work: &Path,
-) -> Result<AdmitResult, GateError> {
-    report.signatures = rotated.current_root.signatures.clone();
-    report
-        .signatures
-        .extend(rotated.new_root.signatures.iter().cloned());
-    // the one decision every admission path takes
-    let (acc, report) = match decide(finalize(report, Some(vb), ctx.policy), ctx.policy) {
-        Decision::Accept(acc) => Admissible::from_accepted(acc),
-        Decision::Reject(report) => return ctx.quarantine(report, None, work),
-    };
-    let tc = change(&current, &rotated);
-    let now_s = crate::util::format_time(ctx.opts.now);
-    let tree = acc.tree()?;
-    let tc_json = serde_json::to_vec_pretty(&tc).map_err(|e| GateError::Verify {
+/// Write `rotation.json` into the tree to stage, beside where its receipt will be sealed.
+pub(super) fn write_change(tree: &Path, tc: &TrustChange) -> Result<(), GateError> {
+    let json = serde_json::to_vec_pretty(tc).map_err(|e| GateError::Verify {
         message: format!("cannot write {ROTATION_FILE}: {e}"),
         class: ErrorClass::Operational,
     })?;
-    fsutil::write_new(&tree.join(ROTATION_FILE), &tc_json, FILE_MODE)?;
-    let r = Receipt::signed(
-        &acc,
-        &receipt::Arrival {
-            sha256: ctx.sha,
-            file_name: ctx.file_name,
-            arrival_id,
-        },
-        acc.version_label(),
-        (&[], &[]),
-        ctx.policy.digest(),
-        &now_s,
-        ctx.key,
-    );
-    publish::seal(tree, &r)?;
-    let dest = publish::destination(
-        &ctx.gate.staging(),
-        acc.kind(),
-        acc.name(),
-        acc.version_label(),
-    )?;
-    publish::publish(tree, &dest)?;
-    let before = state.clone();
-    state.record(acc.kind(), acc.name(), acc.version(), ctx.sha, &now_s);
-    let undo = Undo::Rotated {
-        dest: dest.clone(),
-        tree: tree.to_path_buf(),
-        state: before,
-        trust: current,
-    };
-    // The new trust takes effect with this rename; it is durable before it is logged.
-    if let Err(e) =
-        trust::save_state(ctx.gate, &rotated.state).and_then(|()| state.save(&ctx.gate.state_dir()))
-    {
-        ctx.undo(undo);
-        return Err(e);
-    }
-    ctx.rotation = Some(tc);
-    ctx.finish(Disposition::Staged, report, Some(&acc), dest, false, undo)
+    fsutil::write_new(&tree.join(ROTATION_FILE), &json, FILE_MODE)
 }
 
 /// Finish a rotation whose staged tree an interrupted run already published (its `receipt`
@@ -258,13 +175,13 @@ fn resume(
         message: m,
     };
     let path = dest.join(ROTATION_FILE);
-    let len = std::fs::metadata(&path)
-        .map_err(fsutil::io("read", &path))?
-        .len();
-    if len > MAX_ROTATION_FILE {
-        return Err(damaged(format!("{ROTATION_FILE} is too large")));
-    }
-    let bytes = std::fs::read(&path).map_err(fsutil::io("read", &path))?;
+    let bytes = match crate::util::read_file_bounded(&path, MAX_ROTATION_FILE) {
+        Ok(b) => b,
+        Err(e) if crate::util::is_too_large(&e) => {
+            return Err(damaged(format!("{ROTATION_FILE} is too large")))
+        }
+        Err(e) => return Err(fsutil::io("read", &path)(e)),
+    };
     let tc: TrustChange =
         serde_json::from_slice(&bytes).map_err(|e| damaged(format!("{ROTATION_FILE}: {e}")))?;
     // the gate's own durable record of what it staged, signed with its audit key

@@ -58,18 +58,17 @@ impl State {
     /// Load the state (empty when the file does not exist yet).
     pub fn load(state_dir: &Path) -> Result<State, GateError> {
         let path = State::path(state_dir);
-        let meta = match std::fs::metadata(&path) {
-            Ok(m) => m,
+        let bytes = match crate::util::read_file_bounded(&path, MAX_STATE_BYTES) {
+            Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+            Err(e) if crate::util::is_too_large(&e) => {
+                return Err(GateError::Damaged {
+                    path,
+                    message: e.to_string(),
+                })
+            }
             Err(e) => return Err(fsutil::io("read", &path)(e)),
         };
-        if meta.len() > MAX_STATE_BYTES {
-            return Err(GateError::Damaged {
-                path,
-                message: format!("larger than {MAX_STATE_BYTES} bytes"),
-            });
-        }
-        let bytes = std::fs::read(&path).map_err(fsutil::io("read", &path))?;
         serde_json::from_slice(&bytes).map_err(|e| GateError::Damaged {
             path,
             message: e.to_string(),

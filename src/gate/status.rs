@@ -11,21 +11,32 @@ use serde::Serialize;
 /// One recent decision, from the audit log.
 #[derive(Clone, Debug, Serialize)]
 pub struct Recent {
+    /// The audit record's sequence number.
     pub seq: u64,
+    /// RFC 3339 time of the record.
     pub time: String,
+    /// What happened: `staged`, `quarantined`, ...
     pub outcome: String,
+    /// Artifact kind (empty when the bundle could not be read).
     pub kind: String,
+    /// Bundle name (empty when unknown).
     pub name: String,
+    /// Version (empty when unknown).
     pub version: String,
+    /// The file name as it arrived.
     pub file: String,
+    /// The first reason, or the error; empty when accepted.
     pub reason: String,
 }
 
 /// A gate's status.
 #[derive(Clone, Debug, Serialize)]
 pub struct Status {
+    /// The gate's folder.
     pub gate: String,
+    /// Versions under `staging/` that have a receipt.
     pub staged: u64,
+    /// Bundles in quarantine.
     pub quarantined: u64,
     /// Complete bundles in intake, waiting.
     pub waiting: Vec<String>,
@@ -38,9 +49,11 @@ pub struct Status {
     pub unrecorded_quarantine: Vec<String>,
     /// Bundles claimed by a watcher right now.
     pub in_flight: u64,
+    /// Records in the audit log.
     pub audit_records: u64,
     /// Version of the active trust (`state/trust.toml`); `None`: the policy's keys.
     pub trust_version: Option<u64>,
+    /// The latest decisions, newest first.
     pub recent: Vec<Recent>,
 }
 

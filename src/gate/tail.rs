@@ -1,22 +1,29 @@
-//! The one admission tail. Once `verify` and `decide` have spoken, every input that stages a
-//! tree of files (a native bundle, an OpenSSF model tar) takes the same steps: finish what an
+//! The one admission tail. Once `verify` and `decide` have spoken, every input (a native
+//! bundle, an OpenSSF model tar, a trust rotation) takes the same steps: finish what an
 //! interrupted run made durable, quarantine what was rejected, refuse a replay or rollback by
 //! the gate's state, stage the tree verification extracted, record state and audit. Only
-//! where it is staged and what counts as a replay differ, by [`Plan`]. (Trust rotations
-//! share the decision and [`Admissible`], and stage through `rotate.rs`, which also replaces
-//! the gate's trust.)
+//! where it is staged, what counts as a replay and what else staging puts in place (a
+//! rotation's new trust) differ, by [`Plan`].
 
 use super::admissible::Admissible;
+use super::admit::AdmitOptions;
 use super::admit::{gate_reject, staged_versions, AdmitResult, Ctx, Disposition, Undo};
 use super::fsutil;
 use super::model::STAGING_DIR;
 use super::publish;
 use super::quarantine;
 use super::receipt::{self, Receipt, RECEIPT_FILE};
+use super::rotate;
 use super::state::{Check, StagedRef, State};
+use super::trust;
 use super::GateError;
 use crate::bundle::Statement;
+use crate::decide::{decide, Decision};
+use crate::inspect::Engine;
+use crate::policy::Policy;
 use crate::report::Report;
+use crate::trust::trust_state::TrustState;
+use crate::verify::{verify, Input, VerifyOptions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -30,12 +37,17 @@ pub(super) enum Plan {
     /// (the same tar, or the same signed files in another tar): a model signature carries no
     /// version to order.
     Model,
+    /// A trust rotation, authenticated against `current` (the gate's active trust) by
+    /// verification: staged as a native bundle of kind `trust` with `rotation.json` beside
+    /// its receipt, then the new trust replaces `state/trust.toml`. A replay is refused before
+    /// verification and a rollback by it (a rotation must be exactly the next version).
+    Rotation { current: TrustState },
 }
 
 impl Plan {
     fn destination(&self, ctx: &Ctx<'_>, acc: &Admissible) -> Result<PathBuf, GateError> {
         let kind = match self {
-            Plan::Native { .. } => acc.kind(),
+            Plan::Native { .. } | Plan::Rotation { .. } => acc.kind(),
             Plan::Model => STAGING_DIR,
         };
         publish::destination(&ctx.gate.staging(), kind, acc.name(), acc.version_label())
@@ -49,6 +61,7 @@ impl Plan {
         acc: &Admissible,
     ) -> Result<Option<(&'static str, String)>, GateError> {
         match self {
+            Plan::Rotation { .. } => Ok(None),
             Plan::Native { hopeless } => {
                 let staged = staged_versions(&ctx.gate.staging(), acc.kind(), acc.name())?;
                 match state.check(acc.kind(), acc.name(), acc.version(), ctx.sha, &staged) {
@@ -102,7 +115,7 @@ impl Plan {
     /// key then), not finished from an interrupted one.
     fn record(&self, ctx: &Ctx<'_>, state: &mut State, acc: &Admissible, now_s: &str, fresh: bool) {
         match self {
-            Plan::Native { .. } => {
+            Plan::Native { .. } | Plan::Rotation { .. } => {
                 state.record(acc.kind(), acc.name(), acc.version(), ctx.sha, now_s)
             }
             Plan::Model => {
@@ -119,6 +132,32 @@ impl Plan {
             }
         }
     }
+}
+
+/// Verify `input` with the gate's settings (extracting under `files`, inspecting with
+/// `engine`) and decide on it: the one verification and the one decision every admission
+/// path takes. `(Some, report)` when accepted; the report is `admit`'s.
+pub(super) fn verify_and_decide(
+    input: Input<'_>,
+    policy: &Policy,
+    engine: &Engine,
+    files: &Path,
+    opts: &AdmitOptions<'_>,
+) -> Result<(Option<Admissible>, Report), GateError> {
+    let mut vopts = VerifyOptions::new(policy, engine);
+    vopts.extract_to = Some(files);
+    vopts.now = opts.now;
+    vopts.cancel = opts.cancel;
+    let outcome = verify(input, &vopts).map_err(super::verifier::gate_error)?;
+    let (accepted, mut report) = match decide(outcome, policy) {
+        Decision::Accept(acc) => {
+            let (acc, report) = Admissible::from_accepted(acc);
+            (Some(acc), report)
+        }
+        Decision::Reject(report) => (None, report),
+    };
+    report.command = "admit".into();
+    Ok((accepted, report))
 }
 
 /// Finish the admission of a decided input (see the module docs). `accepted`: present when
@@ -156,14 +195,7 @@ pub(super) fn admit_decided(
         }
     }
     if let Some(q) = quarantine::find_same_file(&gate.quarantine(), ctx.sha, arrival_id)? {
-        return ctx.finish(
-            Disposition::Quarantined,
-            report,
-            None,
-            q,
-            true,
-            Undo::Nothing,
-        );
+        return ctx.resume_quarantined(report, q);
     }
     let Some(acc) = accepted else {
         return ctx.quarantine(report, None, work);
@@ -176,7 +208,8 @@ pub(super) fn admit_decided(
     stage(ctx, report, acc, state, arrival_id, &plan)
 }
 
-/// Stage the tree verification extracted for `acc` (see [`Admissible`]).
+/// Stage the tree verification extracted for `acc` (see [`Admissible`]); for a rotation,
+/// also put its trust in place.
 fn stage(
     ctx: &Ctx<'_>,
     report: Report,
@@ -187,6 +220,19 @@ fn stage(
 ) -> Result<AdmitResult, GateError> {
     let tree = acc.tree()?;
     let now_s = crate::util::format_time(ctx.opts.now);
+    // a rotation: what it changes, written beside its receipt, and the trust it installs
+    let rotation = match plan {
+        Plan::Rotation { current } => {
+            let rotated = acc.rotation().ok_or_else(|| GateError::Damaged {
+                path: tree.to_path_buf(),
+                message: "an accepted trust rotation carries no verified trust".into(),
+            })?;
+            let tc = rotate::change(current, rotated);
+            rotate::write_change(tree, &tc)?;
+            Some((tc, &rotated.state, current))
+        }
+        _ => None,
+    };
     let r = Receipt::signed(
         &acc,
         &receipt::Arrival {
@@ -206,16 +252,35 @@ fn stage(
     fsutil::pause_point("published");
     let before = state.clone();
     plan.record(ctx, &mut state, &acc, &now_s, true);
-    let undo = Undo::Staged {
-        dest: dest.clone(),
-        tree: tree.to_path_buf(),
-        state: before,
+    let (undo, saved) = match &rotation {
+        Some((_, new_trust, current)) => (
+            Undo::Rotated {
+                dest: dest.clone(),
+                tree: tree.to_path_buf(),
+                state: before,
+                trust: (*current).clone(),
+            },
+            // the new trust takes effect with this rename; it is durable before it is logged
+            trust::save_state(ctx.gate, new_trust).and_then(|()| state.save(&ctx.gate.state_dir())),
+        ),
+        None => (
+            Undo::Staged {
+                dest: dest.clone(),
+                tree: tree.to_path_buf(),
+                state: before,
+            },
+            state.save(&ctx.gate.state_dir()),
+        ),
     };
-    if let Err(e) = state.save(&ctx.gate.state_dir()) {
+    if let Err(e) = saved {
         ctx.undo(undo);
         return Err(e);
     }
     fsutil::pause_point("state-saved");
+    let ctx = Ctx {
+        rotation: rotation.map(|(tc, _, _)| tc),
+        ..*ctx
+    };
     ctx.finish(Disposition::Staged, report, Some(&acc), dest, false, undo)
 }
 

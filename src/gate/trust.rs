@@ -52,18 +52,17 @@ pub fn state_path(gate: &Gate) -> PathBuf {
 /// Read `state/trust.toml` (`None` when it does not exist).
 pub fn load_state(gate: &Gate) -> Result<Option<TrustState>, GateError> {
     let path = state_path(gate);
-    let meta = match std::fs::metadata(&path) {
-        Ok(m) => m,
+    let bytes = match crate::util::read_file_bounded(&path, MAX_TRUST_FILE as u64) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if crate::util::is_too_large(&e) => {
+            return Err(GateError::Damaged {
+                path,
+                message: e.to_string(),
+            })
+        }
         Err(e) => return Err(fsutil::io("read", &path)(e)),
     };
-    if meta.len() > MAX_TRUST_FILE as u64 {
-        return Err(GateError::Damaged {
-            path,
-            message: format!("larger than {MAX_TRUST_FILE} bytes"),
-        });
-    }
-    let bytes = std::fs::read(&path).map_err(fsutil::io("read", &path))?;
     TrustState::from_bytes(&bytes)
         .map(Some)
         .map_err(|e| GateError::Damaged {

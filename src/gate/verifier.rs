@@ -30,6 +30,8 @@ pub struct Candidate {
 /// Sealed: only this crate implements it, so what `admit` stages is always what
 /// [`BundleVerifier`] verified and decided.
 pub trait Verifier: sealed::Sealed {
+    /// Verify `bundle` (extracting into `extract_to` in the same pass), decide under `policy`
+    /// and the trust at time `now` (Unix seconds); stop early when `cancel` is set.
     fn check(
         &self,
         bundle: &Path,
@@ -70,16 +72,16 @@ pub(super) mod sealed {
 /// anyway (a rollback or replay); the verified statement decides. `None` on any problem.
 pub fn peek_claim(bundle: &Path, policy: &Policy) -> Option<(String, String, Version)> {
     let opened = crate::bundle::open::open(bundle, &policy.limits).ok()?;
-    let payload = opened.envelope.payload_bytes().ok()?;
+    let st = Statement::from_envelope(&opened.envelope).ok()?;
     drop(opened);
-    let st: Statement = serde_json::from_slice(&payload).ok()?;
     let version = st.check().ok()?;
     Some((st.predicate.kind, st.predicate.name, version))
 }
 
-/// The real verifier: `verify::verify_bundle` with the given inspection engine (the CLI
+/// The real verifier: `verify::verify` of an [`Input::Bundle`](crate::verify::Input) with the given inspection engine (the CLI
 /// passes the full one), then `decide::decide`.
 pub struct BundleVerifier {
+    /// The inspection engine built from the gate's policy.
     pub engine: crate::inspect::Engine,
 }
 
@@ -100,13 +102,13 @@ impl Verifier for BundleVerifier {
         cancel: Option<&AtomicBool>,
     ) -> Result<Candidate, GateError> {
         use crate::decide::{decide, Decision};
-        use crate::verify::{verify_bundle, VerifyOptions};
+        use crate::verify::{verify, Input, VerifyOptions};
         let mut opts = VerifyOptions::new(policy, &self.engine);
         opts.extract_to = extract_to;
         opts.trust = trust;
         opts.now = now;
         opts.cancel = cancel;
-        let outcome = verify_bundle(bundle, &opts).map_err(gate_error)?;
+        let outcome = verify(Input::Bundle(bundle), &opts).map_err(gate_error)?;
         let sha_hint = outcome
             .report
             .bundle

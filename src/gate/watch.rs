@@ -22,6 +22,8 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// Watch settings.
 pub struct WatchOptions<'a> {
+    /// Verifies and decides on each bundle; only
+    /// [`BundleVerifier`](crate::gate::BundleVerifier) implements it.
     pub verifier: &'a dyn Verifier,
     /// Full rescan interval (the fallback when file events are missed or unavailable).
     pub rescan: Duration,
@@ -31,15 +33,18 @@ pub struct WatchOptions<'a> {
     /// (see the module docs), then the loop returns.
     pub stop: Arc<AtomicBool>,
     /// Told, once at start-up (after dead claims are returned), of every file in `intake/`
-    /// that will not be taken as it is and why ([`claim::not_taken`]), for the log.
+    /// that will not be taken as it is and why, for the log.
     pub on_not_taken: &'a dyn Fn(&claim::NotTaken),
 }
 
 /// What a watch run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WatchStats {
+    /// Bundles staged.
     pub staged: u64,
+    /// Bundles quarantined.
     pub quarantined: u64,
+    /// Bundles left in place after an error (retried 30 seconds later).
     pub errors: u64,
     /// Claims of dead processes returned to intake at start.
     pub recovered: u64,

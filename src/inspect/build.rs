@@ -12,12 +12,17 @@ use std::sync::Arc;
 /// Why the engine could not be built: a configuration error (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
+    /// A rule file or the policy's `[[rule]]` entries could not be loaded.
     #[error(transparent)]
     Rules(#[from] rules::RuleError),
+    /// The text scanner could not be built from the loaded rules.
     #[error("cannot build the text scanner: {0}")]
     Scanner(#[from] ScannerError),
+    /// The keyword prefilter could not be built.
     #[error("cannot build the keyword matcher: {0}")]
     Matcher(#[from] super::text::keywords::KeywordError),
+    /// `[inspect.uninspectable]` names a format that is not refused; the name, then the known
+    /// names.
     #[error("[inspect.uninspectable] names {0:?}, which is not a refused format; known: {1}")]
     UnknownFormat(String, String),
 }
@@ -122,4 +127,11 @@ pub fn build_engine_parts(policy: &Policy) -> Result<(Engine, Arc<TextScanner>),
 /// The full inspection engine for `policy`: what `verify`, `admit` and `scan` run.
 pub fn build_engine(policy: &Policy) -> Result<Engine, InspectError> {
     Ok(build_engine_parts(policy)?.0)
+}
+
+impl crate::Classified for InspectError {
+    /// Rules or inspection settings that cannot be used are a configuration error.
+    fn class(&self) -> crate::ErrorClass {
+        crate::ErrorClass::Config
+    }
 }

@@ -10,7 +10,7 @@
 
 use std::sync::Mutex;
 
-pub use crate::vocab::coverage::{means_unread, CoverageReport, FormatCount, Skipped, MAX_LISTED};
+pub use crate::vocab::coverage::{means_unread, CoverageReport, Skipped, MAX_LISTED};
 
 /// The shared counter of one run. Cheap to lock: one short critical section per file.
 #[derive(Debug, Default)]
@@ -89,6 +89,7 @@ impl Coverage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::FormatCount;
 
     #[test]
     fn counts_per_format_and_lists_what_was_not_read() {

@@ -314,9 +314,17 @@ impl FileScan {
         // report the same finding: keep one.
         // (Keyed by location too, so one secret repeated in a file is listed at each place.)
         if self.findings.len() > 1 {
-            let mut seen = std::collections::HashSet::new();
-            self.findings
-                .retain(|f| seen.insert((f.fingerprint.clone(), f.offset, f.line)));
+            // (the keys borrow the findings: no copy of a fingerprint per finding)
+            let keep: Vec<bool> = {
+                let mut seen = std::collections::HashSet::with_capacity(self.findings.len());
+                self.findings
+                    .iter()
+                    .map(|f| seen.insert((f.fingerprint.as_str(), f.offset, f.line)))
+                    .collect()
+            };
+            let mut keep = keep.into_iter();
+            // `retain` visits every finding once, in order
+            self.findings.retain(|_| keep.next().unwrap_or(true));
             super::supersede::one_fact_one_finding(&mut self.findings);
         }
         self.findings

@@ -1,26 +1,27 @@
 //! Content inspection: every inspector is a small module behind the [`Inspector`] trait,
 //! fed the same chunks that `verify` hashes, in one streaming pass.
 
-pub mod build;
-pub mod coverage;
-pub mod datasets;
-pub mod engine;
-pub mod formats;
-pub mod models;
-pub mod nested;
-pub mod packages;
-pub mod pool;
-pub mod scan;
-pub mod supersede;
-pub mod text;
+pub(crate) mod build;
+pub(crate) mod coverage;
+pub(crate) mod datasets;
+pub(crate) mod engine;
+pub(crate) mod formats;
+pub(crate) mod models;
+pub(crate) mod nested;
+pub(crate) mod packages;
+pub mod parts;
+pub(crate) mod pool;
+pub(crate) mod scan;
+pub(crate) mod supersede;
+pub(crate) mod text;
 
-pub use crate::vocab::finding;
-pub use crate::vocab::finding::{
-    fingerprint, redact, Category, Confidence, DataRef, Finding, Severity,
-};
+pub use crate::vocab::{fingerprint, redact, Category, Confidence, DataRef, Finding, Severity};
 pub use build::{build_engine, build_engine_parts, build_text_scanner, InspectError};
 pub use coverage::{Coverage, CoverageReport};
 pub use engine::{Engine, FileScan};
+pub use models::inspectors as model_inspectors;
+pub use scan::{scan_bundle, scan_path, ScanError, ScanOptions, ScanOutput};
+pub use text::TextScanner;
 
 use std::sync::Arc;
 

@@ -45,7 +45,9 @@ impl Default for ScanOptions {
 #[derive(Debug, thiserror::Error)]
 #[error("cannot read {path}: {source}")]
 pub struct ScanError {
+    /// The file or folder.
     pub path: PathBuf,
+    /// The operating system's error.
     pub source: std::io::Error,
 }
 
@@ -59,8 +61,11 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ScanError + '_ {
 /// What a scan found and how much it read.
 #[derive(Debug, Default)]
 pub struct ScanOutput {
+    /// Every finding, in path order.
     pub findings: Vec<Finding>,
+    /// Files scanned.
     pub files: u64,
+    /// Bytes scanned.
     pub bytes: u64,
 }
 
@@ -77,7 +82,12 @@ struct Gathered {
 impl Gathered {
     fn one(findings: Vec<Finding>, files: u64, bytes: u64) -> Gathered {
         Gathered {
-            pieces: vec![findings],
+            // most files find nothing: no piece, so no allocation for them
+            pieces: if findings.is_empty() {
+                Vec::new()
+            } else {
+                vec![findings]
+            },
             files,
             bytes,
         }
@@ -585,4 +595,11 @@ fn scan_large(
     text.path_findings(&it.shown, &mut findings);
     super::supersede::one_fact_one_finding(&mut findings);
     Ok(findings)
+}
+
+impl crate::Classified for ScanError {
+    /// A file that could not be read while scanning: nothing was decided.
+    fn class(&self) -> crate::ErrorClass {
+        crate::ErrorClass::Operational
+    }
 }

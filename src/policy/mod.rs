@@ -1,28 +1,40 @@
 //! The gate policy (TOML): which keys are trusted for which artifact kind, the limits on
 //! hostile input, how inspection runs and which severity blocks. Unknown fields are errors.
 
-pub mod inspect;
-pub mod rule_def;
-pub mod sigstore;
+pub(crate) mod inspect;
+pub(crate) mod rule_def;
+pub(crate) mod sigstore;
 
 use crate::vocab::Severity;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use inspect::InspectPolicy;
-pub use sigstore::SigstorePolicy;
+pub use inspect::{InspectPolicy, NestLimits, Waiver};
+pub use rule_def::{Check, RuleCategory, RuleDef};
+pub use sigstore::{IdentityRule, KindPath, SigstorePolicy};
 
 /// Errors loading or checking a policy. All are configuration errors (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
+    /// The policy file could not be read (exit class configuration).
     #[error("cannot read policy {path}: {source}")]
     Read {
+        /// The policy file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The file is not valid TOML of the policy's schema (unknown keys are refused).
     #[error("policy {path} is not valid: {message}")]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The policy file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// The policy parses but contradicts itself (a threshold above its key count, an unknown
+    /// key name); the reason.
     #[error("policy is inconsistent: {0}")]
     Invalid(String),
 }
@@ -296,6 +308,13 @@ impl Policy {
 /// Whether `s` is a full key id: 64 hex digits (SHA-256 of the DER public key).
 pub fn is_key_id(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl crate::Classified for PolicyError {
+    /// A policy that cannot be read or used is a configuration error.
+    fn class(&self) -> crate::ErrorClass {
+        crate::ErrorClass::Config
+    }
 }
 
 #[cfg(test)]

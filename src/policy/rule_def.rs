@@ -58,7 +58,9 @@ pub struct RuleDef {
     pub id: String,
     /// Human name.
     pub name: String,
+    /// `secret` or `reachback`: which category its findings carry.
     pub category: RuleCategory,
+    /// Severity of its findings; the policy's `block_at` decides whether they reject.
     pub severity: Severity,
     /// Regex (Rust `regex` syntax, bytes). Group 1 (or the `secret_group`) is the value.
     pub pattern: String,
@@ -71,6 +73,8 @@ pub struct RuleDef {
     /// Minimum Shannon entropy (bits per byte) of the value.
     #[serde(default)]
     pub entropy: Option<f64>,
+    /// A check a match must also pass (a checksum, a shape) beyond the pattern; `None`: the
+    /// pattern alone.
     #[serde(default)]
     pub check: Option<Check>,
     /// Do not skip placeholder-looking values (for reachback rules whose value is a word).
@@ -127,13 +131,21 @@ pub struct RuleDef {
     /// long list of names costs nothing until a keyword hit needs them.
     #[serde(default)]
     pub names_before: Vec<String>,
+    /// The key formats of some `names_before` providers (name → formats such as
+    /// `[0-9a-f]{32}` or `sk_[A-Za-z0-9]{32,48}`: a literal prefix, one character class, a
+    /// length). A match whose every named provider has formats here and whose value fits
+    /// none of them is listed at `info`: it is not that provider's key.
+    #[serde(default)]
+    pub name_formats: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// Rule categories: a subset of [`Category`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RuleCategory {
+    /// A credential or key: findings of category secret.
     Secret,
+    /// A reference to a host outside the enclave: findings of category reachback.
     Reachback,
 }
 

@@ -27,7 +27,9 @@ pub const TRUSTED_PREFIX: &str = "trusted comment: ";
 /// Which tool's format a file is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tool {
+    /// minisign (Ed25519, legacy or prehashed with BLAKE2b-512).
     Minisign,
+    /// OpenBSD signify (Ed25519 over the file).
     Signify,
 }
 
@@ -44,35 +46,72 @@ impl Tool {
 /// Errors reading or verifying minisign and signify files.
 #[derive(Debug, thiserror::Error)]
 pub enum SigError {
+    /// A signature or key file could not be read.
     #[error("cannot read {what} {path}: {source}")]
     Read {
+        /// Which file: the signature or the public key.
         what: &'static str,
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The signed file could not be read.
     #[error("cannot read the signed data: {0}")]
     Io(#[source] std::io::Error),
+    /// A file is over its size limit.
     #[error("{what} is larger than the limit of {limit} bytes")]
-    TooLarge { what: &'static str, limit: u64 },
+    TooLarge {
+        /// Which file.
+        what: &'static str,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A file does not have its tool's layout.
     #[error("{what} is malformed: {message}")]
-    Malformed { what: &'static str, message: String },
+    Malformed {
+        /// Which file.
+        what: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The algorithm bytes name no algorithm of the tool.
     #[error("{what} uses algorithm {alg:?}, which is not one {tool} defines")]
     UnknownAlgorithm {
+        /// Which file.
         what: &'static str,
+        /// `minisign` or `signify`.
         tool: &'static str,
+        /// The algorithm bytes as found.
         alg: String,
     },
+    /// The signature names another key than the one given.
     #[error("signature was made by key id {signature}, but the public key has id {key}")]
-    KeyIdMismatch { signature: KeyId, key: KeyId },
+    KeyIdMismatch {
+        /// Key id in the signature.
+        signature: KeyId,
+        /// Key id of the public key.
+        key: KeyId,
+    },
+    /// The signature is for other bytes than the file's.
     #[error("signature does not verify: the file was changed, or the signature is corrupt")]
     BadSignature,
+    /// minisign's global signature over the signature and trusted comment fails.
     #[error("trusted comment does not verify: the comment or its global signature was changed")]
     BadTrustedComment,
+    /// A legacy minisign or a signify signature over a file larger than what is read into
+    /// memory.
     #[error(
         "signed file is over {limit} bytes; {tool} signatures over the raw file need it all in \
          memory, so larger files are refused (re-sign it with minisign's default prehashed mode)"
     )]
-    MessageTooLarge { tool: &'static str, limit: u64 },
+    MessageTooLarge {
+        /// `minisign` or `signify`.
+        tool: &'static str,
+        /// Largest file verified this way, in bytes.
+        limit: u64,
+    },
+    /// A legacy minisign signature where the options require prehashed ones.
     #[error(
         "legacy (non-prehashed) minisign signature refused: prehashed signatures are required"
     )]
@@ -182,6 +221,7 @@ pub enum FileFormat {
     /// A minisign or signify public key (the layouts are identical and either verifies
     /// either tool's signatures); `made_by` is what the untrusted comment claims.
     PublicKey {
+        /// Which tool the untrusted comment says made it; `None` when it does not say.
         made_by: Option<Tool>,
     },
     /// A secret key: the caller should be given the public one.
@@ -190,6 +230,7 @@ pub enum FileFormat {
     Pem,
     /// JSON (e.g. a Sigstore bundle).
     Json,
+    /// None of the above.
     Unknown,
 }
 
@@ -261,20 +302,23 @@ pub fn read_limited(path: &Path, what: &'static str, whole: bool) -> Result<Vec<
         path: path.to_path_buf(),
         source,
     };
-    let f = std::fs::File::open(path).map_err(err)?;
-    let mut buf = Vec::new();
-    f.take(MAX_SIG_FILE + 1)
-        .read_to_end(&mut buf)
-        .map_err(err)?;
-    if buf.len() as u64 > MAX_SIG_FILE {
-        if whole {
-            return Err(SigError::TooLarge {
-                what,
-                limit: MAX_SIG_FILE,
-            });
-        }
-        buf.truncate(MAX_SIG_FILE as usize);
+    if whole {
+        return crate::util::read_file_bounded(path, MAX_SIG_FILE).map_err(|e| {
+            if crate::util::is_too_large(&e) {
+                SigError::TooLarge {
+                    what,
+                    limit: MAX_SIG_FILE,
+                }
+            } else {
+                err(e)
+            }
+        });
     }
+    // only the head is looked at: the rest is never read
+    let mut buf = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SIG_FILE).read_to_end(&mut buf))
+        .map_err(err)?;
     Ok(buf)
 }
 
@@ -284,15 +328,13 @@ pub(crate) fn read_bounded(
     limit: u64,
     tool: &'static str,
 ) -> Result<Vec<u8>, SigError> {
-    let mut buf = Vec::new();
-    reader
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut buf)
-        .map_err(SigError::Io)?;
-    if buf.len() as u64 > limit {
-        return Err(SigError::MessageTooLarge { tool, limit });
-    }
-    Ok(buf)
+    crate::util::read_bounded(reader, limit).map_err(|e| {
+        if crate::util::is_too_large(&e) {
+            SigError::MessageTooLarge { tool, limit }
+        } else {
+            SigError::Io(e)
+        }
+    })
 }
 
 /// Lines of a file split on `\n`, each without its `\r\n` / `\n` ending.

@@ -16,18 +16,22 @@ const MAX_CA_BYTES: u64 = 1 << 20;
 /// One key as a kind's rule sees it.
 #[derive(Clone, Debug, Serialize)]
 pub struct KeyView {
+    /// The key's name in the policy.
     pub name: String,
+    /// Its key id (hex SHA-256 of the DER public key).
     pub id: String,
     /// RFC 3339 expiry, if any.
     pub expires: Option<String>,
     /// Expired at the time of the check (still listed; its signatures no longer count).
     pub expired: bool,
+    /// Listed in the policy's `revoked`: its signatures never count.
     pub revoked: bool,
 }
 
 /// What one artifact kind requires.
 #[derive(Clone, Debug, Serialize)]
 pub struct KindView {
+    /// The artifact kind: `weights`, `patch`, `dataset` or `trust`.
     pub kind: String,
     /// Distinct trusted signers required.
     pub threshold: usize,
@@ -48,13 +52,19 @@ pub struct KindView {
 /// The whole policy, as enforced.
 #[derive(Clone, Debug, Serialize)]
 pub struct Enforced {
+    /// Hex SHA-256 of the policy file, as receipts and the audit log record it.
     pub policy_sha256: String,
     /// One entry per artifact kind, configured or not (an unconfigured kind is refused).
     pub kinds: Vec<KindView>,
+    /// Revoked key ids.
     pub revoked: Vec<String>,
+    /// Lowest severity that rejects.
     pub block_at: String,
+    /// Domains treated as inside the enclave (no reachback finding).
     pub internal_domains: Vec<String>,
+    /// Rules the policy turns off: these are not checked.
     pub disabled_rules: Vec<String>,
+    /// Number of waivers in the policy.
     pub waivers: usize,
     /// Things that hold today but will change on their own (keys about to expire, kinds
     /// that accept nothing).
@@ -64,12 +74,20 @@ pub struct Enforced {
 /// Why a policy fails the check. All are configuration errors (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
+    /// A key file the policy names does not load or does not match its id.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The `[sigstore]` section names a trusted root or key that does not load; why.
     #[error("{0}")]
     Sigstore(String),
+    /// A CA certificate file for model signatures does not load.
     #[error("CA certificate file {path}: {message}")]
-    Ca { path: String, message: String },
+    Ca {
+        /// The certificate file.
+        path: String,
+        /// Why it does not load.
+        message: String,
+    },
 }
 
 /// Check `policy` against the files it names at time `now`, and describe what it enforces.
@@ -255,6 +273,13 @@ impl Enforced {
             let _ = writeln!(s, "note: {n}");
         }
         s
+    }
+}
+
+impl crate::Classified for CheckError {
+    /// A policy whose trust cannot be enforced is a configuration error.
+    fn class(&self) -> crate::ErrorClass {
+        crate::ErrorClass::Config
     }
 }
 

@@ -14,7 +14,10 @@ const ED25519_OID: &str = "1.3.101.112";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyKind {
     /// A PKCS#8 private key of this version (1: RFC 8410 section 7; 2: RFC 5958).
-    Private { pkcs8_version: u8 },
+    Private {
+        /// 1 or 2.
+        pkcs8_version: u8,
+    },
     /// An SPKI public key.
     Public,
 }
@@ -22,9 +25,11 @@ pub enum KeyKind {
 /// The description of a key file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyInfo {
+    /// Private or public key file.
     pub kind: KeyKind,
     /// Always `Ed25519` for now: the only algorithm of native bundle signatures.
     pub algorithm: &'static str,
+    /// The public key (derived from the private key when the file holds one).
     pub public: PublicKey,
 }
 

@@ -16,30 +16,49 @@ const MAX_KEY_FILE: u64 = 64 * 1024;
 /// Errors about key material. Missing or malformed key files are configuration errors.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// The key file could not be read.
     #[error("cannot read key file {path}: {source}")]
     Read {
+        /// The key file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The file is larger than any key file (a wrong file was given).
     #[error("key file {path} is larger than {MAX_KEY_FILE} bytes")]
-    TooLarge { path: PathBuf },
+    TooLarge {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// The file is not an Ed25519 key of the expected kind in PEM form.
     #[error("key file {path} is not an Ed25519 {what} key in PEM form: {message}")]
     Parse {
+        /// The key file.
         path: PathBuf,
+        /// What was expected: `private`, `public`, or `public or private`.
         what: &'static str,
+        /// What is wrong, naming the key material found when it is another kind.
         message: String,
     },
+    /// Key generation refuses to overwrite this existing file.
     #[error("refusing to overwrite existing key file {0}")]
     Exists(PathBuf),
+    /// Writing a new key file failed.
     #[error("cannot write key file {path}: {source}")]
     Write {
+        /// The key file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The key loaded, but its id is not the one the policy gives for it.
     #[error("key file {path} has key id {actual}, but the policy expects {expected}")]
     IdMismatch {
+        /// The key file.
         path: PathBuf,
+        /// The id the policy gives.
         expected: String,
+        /// The id of the key in the file.
         actual: String,
     },
 }
@@ -204,24 +223,36 @@ pub fn write_keypair(dir: &Path, name: &str) -> Result<(PublicKey, PathBuf, Path
 }
 
 pub(crate) fn read_small(path: &Path) -> Result<String, KeyError> {
-    let meta = std::fs::metadata(path).map_err(|source| KeyError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if meta.len() > MAX_KEY_FILE {
-        return Err(KeyError::TooLarge {
-            path: path.to_path_buf(),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(|source| KeyError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = match crate::util::read_file_bounded(path, MAX_KEY_FILE) {
+        Ok(b) => b,
+        Err(e) if crate::util::is_too_large(&e) => {
+            return Err(KeyError::TooLarge {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(source) => {
+            return Err(KeyError::Read {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
     String::from_utf8(bytes).map_err(|_| KeyError::Parse {
         path: path.to_path_buf(),
         what: "public or private",
         message: "it is binary data (DER?); airgate reads PEM text".into(),
     })
+}
+
+impl crate::Classified for KeyError {
+    /// A key that cannot be written: operational; one that cannot be read or used, or a
+    /// file in the way: configuration.
+    fn class(&self) -> crate::ErrorClass {
+        match self {
+            KeyError::Write { .. } => crate::ErrorClass::Operational,
+            _ => crate::ErrorClass::Config,
+        }
+    }
 }
 
 #[cfg(test)]

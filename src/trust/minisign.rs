@@ -7,6 +7,7 @@ use super::detached::{
     PublicKey, SigError, DEFAULT_MAX_RAW_MESSAGE, MAX_SIG_FILE, MAX_TRUSTED_COMMENT,
     TRUSTED_PREFIX,
 };
+pub use super::minisign_sign::{default_trusted_comment, public_key_file, sign_reader};
 use blake2::{Blake2b512, Digest};
 use std::io::Read;
 use std::path::Path;
@@ -46,7 +47,9 @@ pub struct Signature {
 /// A signature that verified.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
+    /// The id of the key that verified.
     pub key_id: KeyId,
+    /// Legacy (Ed25519 over the file) or prehashed (over its BLAKE2b-512).
     pub algorithm: Algorithm,
     /// The trusted comment (signed); invalid UTF-8 is shown with replacement characters.
     pub trusted_comment: String,
@@ -141,6 +144,7 @@ impl Signature {
         Signature::parse(&read_limited(path, WHAT, true)?)
     }
 
+    /// Legacy or prehashed, from the signature line.
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
     }

@@ -21,32 +21,51 @@ pub const TRUST_FILE: &str = "trust.toml";
 /// variant rejects the bundle and leaves the current state in force.
 #[derive(Debug, thiserror::Error)]
 pub enum RotationError {
+    /// The current root role's threshold of signatures is not met; the signature summary.
     #[error("trust bundle is not signed by the current root role: {0}")]
     CurrentRoot(String),
+    /// The new root role's threshold is not met by the same envelope; the signature summary.
     #[error("trust bundle is not signed by the new root role it installs: {0}")]
     NewRoot(String),
+    /// The statement does not parse or is not of a trust bundle.
     #[error("trust bundle statement: {0}")]
     Statement(String),
+    /// The bundle is of another kind; the kind found.
     #[error("bundle kind is {0:?}; only a bundle of kind \"trust\" can rotate trust")]
     NotTrustKind(String),
+    /// The new trust's version is not the current one plus one (a replay or a skip).
     #[error(
         "trust version must be exactly {expected} (current {current} + 1), the bundle says {got}"
     )]
     NotNextVersion {
+        /// The active trust's version.
         current: u64,
+        /// The only version accepted.
         expected: u64,
+        /// The version the bundle states.
         got: String,
     },
+    /// The payload is not exactly one file, `trust.toml`; what it holds instead.
     #[error("trust bundle must carry exactly one file, {TRUST_FILE}: {0}")]
     Payload(String),
+    /// The carried `trust.toml` is not a valid trust file.
     #[error("{TRUST_FILE} in the bundle: {0}")]
     NewState(#[from] StateError),
+    /// The file's version and the statement's differ.
     #[error("{TRUST_FILE} says version {file}, but the signed statement says {statement}")]
-    VersionMismatch { statement: u64, file: u64 },
+    VersionMismatch {
+        /// Version in the signed statement.
+        statement: u64,
+        /// Version in `trust.toml`.
+        file: u64,
+    },
+    /// The new trust would make a revoked key id count again; the key id.
     #[error("rotation would un-revoke key {0}: revoked keys stay revoked")]
     Unrevoke(String),
+    /// The bundle file could not be read; the error.
     #[error("cannot read trust bundle: {0}")]
     Io(String),
+    /// The bundle is malformed (tar, envelope, hashes); the reason.
     #[error("trust bundle: {0}")]
     Bundle(String),
 }
@@ -67,6 +86,7 @@ pub struct Rotated {
 /// The parts of a `trust` bundle a rotation needs.
 #[derive(Clone, Debug)]
 pub struct TrustBundle {
+    /// The bundle's envelope, whose signatures the root roles check.
     pub envelope: Envelope,
     /// The bytes of `trust.toml`, not yet checked against the statement.
     pub trust_toml: Vec<u8>,
@@ -117,11 +137,7 @@ pub fn apply_rotation(
             envelope.payload_type
         )));
     }
-    let payload = envelope
-        .payload_bytes()
-        .map_err(|e| RotationError::Statement(e.to_string()))?;
-    let statement: Statement =
-        serde_json::from_slice(&payload).map_err(|e| RotationError::Statement(e.to_string()))?;
+    let statement = Statement::from_envelope(envelope).map_err(RotationError::Statement)?;
     let version = statement.check().map_err(RotationError::Statement)?;
     if statement.predicate.kind != ROOT_KIND {
         return Err(RotationError::NotTrustKind(
@@ -191,7 +207,7 @@ pub fn apply_rotation(
 }
 
 /// Read a `trust` bundle: its envelope and its one payload file `trust.toml` (at most
-/// [`MAX_TRUST_FILE`] bytes). Nothing here is trusted yet: pass the result to
+/// [`MAX_TRUST_FILE`](crate::trust::MAX_TRUST_FILE) bytes). Nothing here is trusted yet: pass the result to
 /// [`apply_rotation`], which authenticates it.
 pub fn read_trust_bundle(path: &Path, limits: &Limits) -> Result<TrustBundle, RotationError> {
     let bundle_err = |e: TarError| RotationError::Bundle(e.to_string());
@@ -234,4 +250,14 @@ pub fn read_trust_bundle(path: &Path, limits: &Limits) -> Result<TrustBundle, Ro
         envelope: opened.envelope,
         trust_toml,
     })
+}
+
+impl crate::Classified for RotationError {
+    /// The trust bundle could not be read: operational; a rotation that is refused: rejected.
+    fn class(&self) -> crate::ErrorClass {
+        match self {
+            RotationError::Io(_) => crate::ErrorClass::Operational,
+            _ => crate::ErrorClass::Rejected,
+        }
+    }
 }

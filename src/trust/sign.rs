@@ -18,20 +18,37 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, PartialEq, Eq)]
 pub enum SignOutcome {
     /// A signature by this key id was added; the envelope now has `total` signatures.
-    Added { key_id: String, total: usize },
+    Added {
+        /// Hex id of the signing key.
+        key_id: String,
+        /// Signatures in the envelope after adding.
+        total: usize,
+    },
     /// The key had already signed; nothing changed.
-    AlreadySigned { key_id: String },
+    AlreadySigned {
+        /// Hex id of the signing key.
+        key_id: String,
+    },
 }
 
 /// Why signing failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
+    /// Reading or rewriting the bundle failed; the bundle is left as it was.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The bundle file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The file is not a bundle airgate can sign (path, then why).
     #[error("{0} is not a valid bundle: {1}")]
     Invalid(PathBuf, String),
+    /// The Sigstore bundle does not parse, or does not cover this bundle's statement.
     #[error("the Sigstore bundle cannot be attached: {0}")]
     Sigstore(String),
+    /// The detached signature does not verify over the statement with the given key.
     #[error("the signature cannot be attached: {0}")]
     Signature(String),
 }
@@ -186,7 +203,10 @@ fn add_signature(
 #[derive(Debug, PartialEq, Eq)]
 pub enum AttachOutcome {
     /// Attached; the envelope now carries `total` Sigstore bundles.
-    Attached { total: usize },
+    Attached {
+        /// Sigstore bundles in the envelope after attaching.
+        total: usize,
+    },
     /// This very Sigstore bundle was already attached; nothing changed.
     AlreadyAttached,
 }
@@ -250,4 +270,15 @@ fn replace_prefix(path: &Path, old_len: u64, new_prefix: &[u8]) -> io::Result<()
         d.sync_all()?;
     }
     Ok(())
+}
+
+impl crate::Classified for SignError {
+    /// Reading or writing failed: operational; a bundle, signature or Sigstore bundle that
+    /// is refused: rejected.
+    fn class(&self) -> crate::ErrorClass {
+        match self {
+            SignError::Io { .. } => crate::ErrorClass::Operational,
+            _ => crate::ErrorClass::Rejected,
+        }
+    }
 }

@@ -25,6 +25,7 @@ pub struct Signature {
 /// A signature that verified.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
+    /// The id of the key that verified.
     pub key_id: KeyId,
     /// The untrusted comment, for display only (signify signs no comment).
     pub untrusted_comment: String,

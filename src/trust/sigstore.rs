@@ -25,39 +25,74 @@ pub const MAX_IN_MEMORY_ARTIFACT: u64 = 32 << 20;
 /// Why a Sigstore bundle was not accepted, or could not be checked.
 #[derive(Debug, thiserror::Error)]
 pub enum SigstoreError {
+    /// The trusted root file could not be read.
     #[error("cannot read trusted root {path}: {source}")]
     RootRead {
+        /// The trusted root file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The trusted root does not parse or lacks an authority.
     #[error("trusted root {path} is not usable: {message}")]
-    RootInvalid { path: PathBuf, message: String },
+    RootInvalid {
+        /// The trusted root file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A managed public key file does not load.
     #[error("public key {path} is not usable: {message}")]
-    KeyInvalid { path: PathBuf, message: String },
+    KeyInvalid {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An identity pattern is not a valid regular expression.
     #[error("identity pattern {pattern:?} is not valid: {message}")]
-    BadPattern { pattern: String, message: String },
+    BadPattern {
+        /// The pattern as written.
+        pattern: String,
+        /// The regex parser's message.
+        message: String,
+    },
+    /// Neither an identity nor a key is allowed, so nothing could count.
     #[error("no signer policy: give --certificate-identity and --certificate-oidc-issuer, a public key, or [[sigstore.identities]] for this kind")]
     NoSignerPolicy,
+    /// A file could not be read.
     #[error("cannot read {what} {path}: {source}")]
     Read {
+        /// `bundle`, `artifact`, ...
         what: &'static str,
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The bundle is over [`MAX_BUNDLE_BYTES`].
     #[error("bundle is larger than {MAX_BUNDLE_BYTES} bytes")]
     BundleTooLarge,
+    /// The bundle is not Sigstore bundle JSON of a known version; the parser's message.
     #[error("not a valid Sigstore bundle: {0}")]
     BundleParse(String),
+    /// A key-signed bundle, and no managed key is trusted.
     #[error("bundle is signed with a managed key, but no public key is configured for it")]
     KeyedBundleWithoutKey,
+    /// A certificate-signed bundle, and only managed keys are trusted.
     #[error("bundle carries a signing certificate, but only public keys are trusted here")]
     KeylessBundleWithoutIdentity,
+    /// The certificate's identity is not one the policy allows.
     #[error("certificate identity {san} from issuer {issuer} is not allowed (allowed: {allowed})")]
     IdentityNotAllowed {
+        /// The certificate's subject alternative name.
         san: String,
+        /// The OIDC issuer in the certificate.
         issuer: String,
+        /// The identities allowed, for the operator.
         allowed: String,
     },
+    /// The signature, certificate chain, transparency-log entry or timestamp does not verify.
     #[error("verification failed: {0}")]
     Verify(String),
 }
@@ -124,6 +159,7 @@ impl SigstoreRoot {
 /// How a certificate value (SAN or issuer) must look.
 #[derive(Clone, Debug)]
 pub enum Matcher {
+    /// The whole value must equal this.
     Exact(String),
     /// Anchored: the whole value must match.
     Pattern(regex::Regex),
@@ -161,7 +197,9 @@ impl std::fmt::Display for Matcher {
 /// One accepted certificate identity.
 #[derive(Clone, Debug)]
 pub struct IdentityPolicy {
+    /// The certificate's subject alternative name.
     pub san: Matcher,
+    /// The OIDC issuer.
     pub issuer: Matcher,
 }
 
@@ -230,7 +268,9 @@ impl ManagedKey {
 /// Who may sign: certificate identities and/or managed keys.
 #[derive(Clone, Debug, Default)]
 pub struct Signers {
+    /// Certificate identities allowed (keyless signing).
     pub identities: Vec<IdentityPolicy>,
+    /// Managed public keys allowed.
     pub keys: Vec<ManagedKey>,
 }
 
@@ -286,7 +326,9 @@ impl Signers {
 /// The artifact a bundle should cover.
 #[derive(Clone, Copy, Debug)]
 pub enum Artifact<'a> {
+    /// Bytes in memory.
     Bytes(&'a [u8]),
+    /// A file, hashed as it streams.
     File(&'a Path),
     /// A precomputed SHA-256 digest.
     Sha256([u8; 32]),
@@ -295,13 +337,24 @@ pub enum Artifact<'a> {
 /// Who signed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Signer {
-    Certificate { san: String, issuer: String },
-    Key { key_id: String },
+    /// A Fulcio certificate.
+    Certificate {
+        /// Its subject alternative name.
+        san: String,
+        /// Its OIDC issuer.
+        issuer: String,
+    },
+    /// A managed key.
+    Key {
+        /// Hex SHA-256 of the key's DER public key.
+        key_id: String,
+    },
 }
 
 /// A verified bundle.
 #[derive(Clone, Debug)]
 pub struct Verified {
+    /// Who signed.
     pub signer: Signer,
     /// Authenticated Rekor v1 integrated time (Unix seconds), if any.
     pub integrated_time: Option<i64>,
@@ -533,15 +586,19 @@ enum Bounded {
 }
 
 fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, Bounded> {
-    let f = std::fs::File::open(path).map_err(Bounded::Io)?;
-    let mut buf = Vec::new();
-    f.take(limit + 1)
-        .read_to_end(&mut buf)
-        .map_err(Bounded::Io)?;
-    if buf.len() as u64 > limit {
-        return Err(Bounded::TooLarge);
+    crate::util::read_file_bounded(path, limit).map_err(|e| {
+        if crate::util::is_too_large(&e) {
+            Bounded::TooLarge
+        } else {
+            Bounded::Io(e)
+        }
+    })
+}
+
+impl crate::Classified for SigstoreError {
+    fn class(&self) -> crate::ErrorClass {
+        SigstoreError::class(self)
     }
-    Ok(buf)
 }
 
 #[cfg(test)]

@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A key the store knows.
 #[derive(Clone, Debug)]
 pub struct TrustedKey {
+    /// The key's name in the policy (what reports show).
     pub name: String,
+    /// The Ed25519 public key.
     pub key: PublicKey,
     /// Unix time after which the key no longer counts.
     pub expires: Option<i64>,
@@ -22,7 +24,9 @@ pub struct TrustedKey {
 /// Keys and thresholds for one artifact kind.
 #[derive(Clone, Debug)]
 pub struct KindRule {
+    /// Key ids whose signatures count for the kind.
     pub key_ids: BTreeSet<String>,
+    /// Distinct counted signatures required.
     pub threshold: usize,
     /// Sigstore bundles in the envelope count too (policy `trust.<kind>.sigstore`; see
     /// `trust::attached`).
@@ -32,8 +36,10 @@ pub struct KindRule {
 /// Errors building a store: configuration errors (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A key file failed to load.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// The policy's trust section is inconsistent.
     #[error(transparent)]
     Policy(#[from] PolicyError),
 }
@@ -51,9 +57,11 @@ pub struct TrustStore {
 /// The result of checking an envelope's signatures for one kind.
 #[derive(Clone, Debug)]
 pub struct ThresholdResult {
+    /// One entry per signature in the envelope, counted or not, with the reason.
     pub signatures: Vec<SignatureReport>,
     /// Distinct key ids that counted.
     pub counted: Vec<String>,
+    /// Distinct counted signatures required.
     pub threshold: usize,
     /// Why the threshold cannot be met at all, if so (no keys for the kind).
     pub unconfigured: Option<String>,
@@ -362,6 +370,13 @@ impl TrustStore {
             result.signatures.push(report(status, id, reason));
         }
         result
+    }
+}
+
+impl crate::Classified for StoreError {
+    /// Trust that cannot be built from the keys and policy given is a configuration error.
+    fn class(&self) -> crate::ErrorClass {
+        crate::ErrorClass::Config
     }
 }
 

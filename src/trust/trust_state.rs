@@ -25,14 +25,24 @@ pub const ROOT_KIND: &str = "trust";
 /// configuration errors; inside a rotation bundle they reject it.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    /// The file is larger than 1 MiB; its size in bytes.
     #[error("trust file is {0} bytes, over the limit of {MAX_TRUST_FILE}")]
     TooLarge(usize),
+    /// The file is not TOML of the trust file's schema; the parser's message.
     #[error("trust file is not valid: {0}")]
     Parse(String),
+    /// The file parses but contradicts itself (unknown key in a role, threshold above the
+    /// role's keys); why.
     #[error("trust file is inconsistent: {0}")]
     Invalid(String),
+    /// A key the policy names (when the trust is first made from the policy) does not load.
     #[error("cannot load key {name:?} named by the policy: {message}")]
-    PolicyKey { name: String, message: String },
+    PolicyKey {
+        /// The key's name.
+        name: String,
+        /// Why it does not load.
+        message: String,
+    },
 }
 
 /// The trust file as written (TOML).
@@ -46,6 +56,7 @@ pub struct TrustFile {
     pub revoked: Vec<String>,
     /// Who may sign the next trust rotation.
     pub root: RoleFile,
+    /// Every key the roles may name.
     #[serde(default)]
     pub keys: Vec<KeyFile>,
     /// Per artifact kind (`weights`, `patch`, `dataset`): keys and threshold.
@@ -57,6 +68,7 @@ pub struct TrustFile {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyFile {
+    /// Name for reports; role entries refer to keys by id.
     pub name: String,
     /// SPKI PEM text of an Ed25519 public key.
     pub pem: String,
@@ -72,14 +84,18 @@ pub struct KeyFile {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoleFile {
+    /// Key ids (hex) in the role.
     pub keys: Vec<String>,
+    /// Distinct signatures of the role's keys required.
     pub threshold: usize,
 }
 
 /// A key of the state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateKey {
+    /// The key's name from the trust file.
     pub name: String,
+    /// The Ed25519 public key.
     pub key: PublicKey,
     /// As written, and as a Unix time.
     pub expires: Option<(String, i64)>,
@@ -88,7 +104,9 @@ pub struct StateKey {
 /// A checked role: distinct key ids and a threshold in `1..=ids`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Role {
+    /// Key ids (hex) whose signatures count for the role.
     pub key_ids: BTreeSet<String>,
+    /// Distinct signatures of those keys required.
     pub threshold: usize,
 }
 
@@ -323,10 +341,12 @@ impl TrustState {
         toml::to_string(&self.to_file()).map_err(|e| StateError::Parse(e.to_string()))
     }
 
+    /// The trust's version (normally 1 when made from the policy); each rotation adds one.
     pub fn version(&self) -> u64 {
         self.version
     }
 
+    /// Every key the trust file embeds.
     pub fn keys(&self) -> &[StateKey] {
         &self.keys
     }
@@ -345,6 +365,7 @@ impl TrustState {
         }
     }
 
+    /// Key ids that never count, whatever role lists them.
     pub fn revoked(&self) -> &BTreeSet<String> {
         &self.revoked
     }
@@ -464,6 +485,13 @@ fn role(
         key_ids,
         threshold: r.threshold,
     })
+}
+
+impl crate::Classified for StateError {
+    /// A trust configuration that cannot be read or used is a configuration error.
+    fn class(&self) -> crate::ErrorClass {
+        crate::ErrorClass::Config
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,14 @@ pub enum DetachedError {
     Usage(String),
     /// A public key file is missing, unreadable or not a minisign/signify public key.
     #[error("key {path}: {message}")]
-    Key { path: PathBuf, message: String },
+    Key {
+        /// The public key file.
+        /// The public key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        /// What is wrong with it.
+        message: String,
+    },
     /// The signed file or the signature file cannot be read: nothing was decided.
     #[error(transparent)]
     Read(SigError),
@@ -264,6 +271,12 @@ fn check_signify(
     match last {
         Some(e) => failed(Tool::Signify, s.key_id(), e),
         None => Ok(malformed(Tool::Signify, &SigError::BadSignature)),
+    }
+}
+
+impl crate::Classified for DetachedError {
+    fn class(&self) -> crate::ErrorClass {
+        DetachedError::class(self)
     }
 }
 

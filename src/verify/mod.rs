@@ -1,17 +1,24 @@
 //! The single streaming pass: authenticate the envelope, then hash, size-check, inspect and
-//! (optionally) extract every payload file. Only this module can construct a
-//! [`VerifiedBundle`], the value that carries payload trust onward to `decide` and `gate`.
+//! (optionally) extract every payload file. Every input the gate admits (a native bundle, an
+//! OpenSSF model-signing tar, a trust-root rotation) enters through one function,
+//! [`verify`], chosen by its [`Input`]. Only this module can construct a [`VerifiedBundle`],
+//! the value that carries payload trust onward to `decide` and `gate`.
 
-pub mod model;
+pub(crate) mod external;
+pub(crate) mod model;
 mod pipeline;
-pub(crate) mod rotation;
+mod rotation;
 
 use crate::bundle::open::{open, OpenError};
 use crate::bundle::statement::PAYLOAD_TYPE;
 use crate::bundle::{Statement, Version};
+pub use external::{inspect_covered, model_folder, sigstore_file, ExternalTrust, ModelFolder};
+
 use crate::inspect::Engine;
 use crate::policy::Policy;
+use crate::trust::rotation::{Rotated, TrustBundle};
 use crate::trust::store::{StoreError, TrustStore};
+use crate::trust::trust_state::TrustState;
 use crate::vocab::{BundleInfo, Report, Timings};
 use crate::vocab::{Category, Finding, Severity};
 use crate::ErrorClass;
@@ -21,9 +28,12 @@ use std::time::Instant;
 
 /// Settings for one verification.
 pub struct VerifyOptions<'a> {
+    /// The policy: limits, trust per kind, inspection rules.
     pub policy: &'a Policy,
     /// Trust to use instead of the policy's (ad-hoc `--key`); `None`: built from the policy.
     pub trust: Option<&'a TrustStore>,
+    /// The inspection engine, built from the same policy
+    /// ([`build_engine`](crate::inspect::build_engine)).
     pub engine: &'a Engine,
     /// When set: every payload file is written under this existing, empty folder in the same
     /// pass, and files and folders are fsynced before `verify_bundle` returns. Nothing there
@@ -56,16 +66,23 @@ impl<'a> VerifyOptions<'a> {
 /// Errors where nothing was decided.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
+    /// The bundle could not be read.
     #[error("cannot read bundle {path}: {source}")]
     Io {
+        /// The bundle file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// A payload file could not be written to the extraction folder.
     #[error("cannot write extracted file {path}: {source}")]
     Extract {
+        /// The file being written.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The policy's trust could not be loaded (exit class configuration).
     #[error("trust configuration: {0}")]
     Trust(#[from] StoreError),
     /// The caller asked the pass to stop (see [`VerifyOptions::cancel`]); nothing was decided.
@@ -76,7 +93,21 @@ pub enum VerifyError {
     Config(String),
     /// The model-signing library could not decide (by its class).
     #[error("{message}")]
-    Model { message: String, class: ErrorClass },
+    Model {
+        /// Why it could not decide.
+        message: String,
+        /// Configuration or operational, for the exit code.
+        class: ErrorClass,
+    },
+    /// A publisher-format verification (Sigstore, model signing) could not decide, by the
+    /// class its library gave the error.
+    #[error("{message}")]
+    External {
+        /// Why it could not decide.
+        message: String,
+        /// Configuration or operational, for the exit code.
+        class: ErrorClass,
+    },
     /// An authenticated trust bundle's statement could not be read back.
     #[error("trust bundle statement: {0}")]
     RotationStatement(String),
@@ -87,14 +118,65 @@ impl VerifyError {
     pub fn class(&self) -> ErrorClass {
         match self {
             VerifyError::Trust(_) | VerifyError::Config(_) => ErrorClass::Config,
-            VerifyError::Model { class, .. } => *class,
+            VerifyError::Model { class, .. } | VerifyError::External { class, .. } => *class,
             _ => ErrorClass::Operational,
         }
     }
 }
 
+/// What verification reads. Each kind is authenticated its own way; all of them are then
+/// hashed, sized and inspected, and come back as the same [`Outcome`] for
+/// [`decide::decide`](crate::decide::decide).
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    /// A native airgate bundle (`.tar.zst`: DSSE envelope, then the payload files),
+    /// authenticated by its signatures against the kind's threshold.
+    Bundle(&'a Path),
+    /// An OpenSSF model-signing tar (a model folder with `model.sig` at its root), named
+    /// `shown_as` in the report. Needs [`VerifyOptions::extract_to`]: the signature is
+    /// checked over the extracted folder.
+    ModelTar {
+        /// The tar file.
+        path: &'a Path,
+        /// How the report names it (the intake file name).
+        shown_as: &'a str,
+    },
+    /// A trust-root rotation (a bundle of kind `trust`), authenticated against the gate's
+    /// active trust `current`: the current and the new root role's thresholds, version
+    /// exactly current + 1. Needs [`VerifyOptions::extract_to`], where its `trust.toml` is
+    /// written as the payload to stage.
+    Rotation {
+        /// The rotation's envelope and `trust.toml`, as read from the bundle file.
+        bundle: &'a TrustBundle,
+        /// The trust the gate holds now.
+        current: &'a TrustState,
+        /// Hex SHA-256 of the bundle file as received.
+        sha256: &'a str,
+        /// How the report names it (the intake file name).
+        shown_as: &'a str,
+    },
+}
+
+/// Verify `input`: authenticate it, then hash, size-check and inspect every file (extracting
+/// under [`VerifyOptions::extract_to`] in the same pass). The report's verdict says reject
+/// until [`decide::decide`](crate::decide::decide) applies the policy. `Err` only when
+/// nothing could be decided (I/O on the input itself, extraction writes, unusable trust
+/// configuration, a cancel request).
+pub fn verify(input: Input<'_>, opts: &VerifyOptions<'_>) -> Result<Outcome, VerifyError> {
+    match input {
+        Input::Bundle(path) => verify_bundle(path, opts),
+        Input::ModelTar { path, shown_as } => model::verify_model(path, shown_as, opts),
+        Input::Rotation {
+            bundle,
+            current,
+            sha256,
+            shown_as,
+        } => rotation::verify_rotation(bundle, current, sha256, shown_as, opts),
+    }
+}
+
 /// What authenticated a [`VerifiedBundle`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Evidence {
     /// Native bundle: DSSE signatures (and carried Sigstore bundles) met the kind's threshold.
     Dsse,
@@ -106,7 +188,13 @@ pub enum Evidence {
         signer: String,
     },
     /// A trust-root rotation authenticated by the active and the new root role.
-    TrustRotation { from_version: u64, to_version: u64 },
+    TrustRotation {
+        /// The version of the trust it replaces.
+        from_version: u64,
+        /// The trust it installs, with the signatures counted by both root roles and the
+        /// changes, for the gate to put in place and record.
+        rotated: Box<Rotated>,
+    },
 }
 
 /// A bundle whose signatures met the threshold and whose every file matched the statement.
@@ -122,15 +210,19 @@ pub struct VerifiedBundle {
 }
 
 impl VerifiedBundle {
+    /// The signed statement: every payload file with its digest and size.
     pub fn statement(&self) -> &Statement {
         &self.statement
     }
+    /// The bundle's version, parsed.
     pub fn version(&self) -> &Version {
         &self.version
     }
+    /// Artifact kind from the statement.
     pub fn kind(&self) -> &str {
         &self.statement.predicate.kind
     }
+    /// Bundle name from the statement.
     pub fn name(&self) -> &str {
         &self.statement.predicate.name
     }
@@ -150,6 +242,18 @@ impl VerifiedBundle {
     pub fn evidence(&self) -> &Evidence {
         &self.evidence
     }
+
+    /// Its parts, moved out for the gate's own value (no copy of the statement):
+    /// `(statement, version, signers, extracted, evidence)`.
+    pub(crate) fn into_parts(self) -> (Statement, Version, Vec<String>, Option<PathBuf>, Evidence) {
+        (
+            self.statement,
+            self.version,
+            self.signers,
+            self.extracted,
+            self.evidence,
+        )
+    }
 }
 
 /// The result of a verification: always a report of what was found (its verdict says
@@ -157,7 +261,9 @@ impl VerifiedBundle {
 /// [`VerifiedBundle`] when authenticity and integrity held.
 #[derive(Debug)]
 pub struct Outcome {
+    /// What was found; its verdict stays reject until `decide` applies the policy.
     pub report: Report,
+    /// Present when the signatures met the threshold and every file matched the statement.
     pub verified: Option<VerifiedBundle>,
 }
 
@@ -172,9 +278,8 @@ fn reject(rule: &str, category: Category, message: String) -> Finding {
     )
 }
 
-/// Verify the bundle at `path`. `Err` only when nothing could be decided (I/O on the bundle
-/// file itself, extraction writes, trust configuration).
-pub fn verify_bundle(path: &Path, opts: &VerifyOptions<'_>) -> Result<Outcome, VerifyError> {
+/// Verify the native bundle at `path` (see [`verify`]).
+fn verify_bundle(path: &Path, opts: &VerifyOptions<'_>) -> Result<Outcome, VerifyError> {
     let start = Instant::now();
     // this run's own coverage count, whoever else shares the engine
     let engine = opts.engine.counting();
@@ -236,7 +341,7 @@ pub fn verify_bundle(path: &Path, opts: &VerifyOptions<'_>) -> Result<Outcome, V
     let sha = match raw_digest {
         Some((sha, _)) => sha,
         // The pass stopped early (a rejection): hash the whole file for the record.
-        None => crate::bundle::pack::hash_file(path)
+        None => crate::util::hash_file(path)
             .map(|(h, _)| h)
             .map_err(|source| VerifyError::Io {
                 path: path.to_path_buf(),
@@ -301,12 +406,7 @@ pub fn check_structure(
         }
         Ok(o) => o,
     };
-    let statement = opened
-        .envelope
-        .payload_bytes()
-        .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice::<Statement>(&b).map_err(|e| e.to_string()))
-        .and_then(|s| s.check().map(|_| s).map_err(|e| e.to_string()));
+    let statement = Statement::from_envelope(&opened.envelope).and_then(|s| s.check().map(|_| s));
     let statement = match statement {
         Ok(s) => s,
         Err(e) => {
@@ -431,6 +531,12 @@ fn authenticate(
     Ok(Some((statement, version, result.counted)))
 }
 
+impl crate::Classified for VerifyError {
+    fn class(&self) -> crate::ErrorClass {
+        VerifyError::class(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,10 +582,10 @@ mod tests {
         let out = verify_bundle(&bundle, &opts).unwrap();
         let verified = out.verified.as_ref();
         assert!(verified.is_some(), "{:?}", out.report.findings);
-        assert_eq!(
+        assert!(matches!(
             verified.map(VerifiedBundle::evidence),
-            Some(&Evidence::Dsse)
-        );
+            Some(Evidence::Dsse)
+        ));
 
         // a request made once the first chunk is read stops the reading at the next one
         let cancel = AtomicBool::new(false);

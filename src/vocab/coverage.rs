@@ -40,7 +40,7 @@ pub struct CoverageReport {
     pub bytes_decoded: u64,
     /// Per format name.
     pub formats: BTreeMap<String, FormatCount>,
-    /// Places whose content was not (fully) inspected; at most [`MAX_LISTED`] listed.
+    /// Places whose content was not (fully) inspected; at most 1000 listed (`MAX_LISTED`).
     pub not_inspected: Vec<Skipped>,
     /// How many there were in all (may exceed the list).
     pub not_inspected_total: u64,

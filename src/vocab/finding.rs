@@ -7,10 +7,15 @@ use sha2::{Digest, Sha256};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Lowest; rejects only when the policy's `block_at` is `info`.
     Info,
+    /// Rejects when `block_at` is `low` or below.
     Low,
+    /// Rejects when `block_at` is `medium` or below.
     Medium,
+    /// Rejects under the default policy (`block_at = "high"`).
     High,
+    /// Highest: at or above every `block_at`, so it rejects unless waived.
     Critical,
 }
 
@@ -46,7 +51,9 @@ impl std::fmt::Display for Severity {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
+    /// Randomness alone (see the type's notes).
     Low,
+    /// A keyword nearby and a value of the right shape.
     Medium,
     /// The default: what a parser finds in a file's structure is a fact.
     #[default]
@@ -112,7 +119,9 @@ pub struct Finding {
     pub path: String,
     /// Stable rule id, e.g. `secret.aws-access-key` or `pickle.global`.
     pub rule: String,
+    /// What kind of problem: secret, reachback, code, integrity, ...
     pub category: Category,
+    /// How bad; compared against the policy's `block_at`.
     pub severity: Severity,
     /// How sure the finding is (see [`Confidence`]); `high` unless a rule says otherwise.
     #[serde(default)]
@@ -147,6 +156,7 @@ pub struct DataRef {
     pub path: String,
     /// What reads it (e.g. the tensor's name).
     pub by: String,
+    /// Where the read starts in that file, in bytes.
     pub offset: u64,
     /// Bytes read from `offset`; `None` for "to the end of the file".
     pub length: Option<u64>,

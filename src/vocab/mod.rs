@@ -2,11 +2,11 @@
 //! and their severity and category, the verdict, the report and its signature and coverage
 //! sections, and the artifact kinds. Every layer above speaks in these types.
 
-pub mod coverage;
-pub mod finding;
-pub mod report;
+pub(crate) mod coverage;
+pub(crate) mod finding;
+pub(crate) mod report;
 
-pub use coverage::CoverageReport;
+pub use coverage::{CoverageReport, FormatCount, Skipped};
 pub use finding::{fingerprint, redact, Category, Confidence, DataRef, Finding, Severity};
 pub use report::{BundleInfo, Report, SignatureReport, SignatureStatus, Timings, ToolInfo};
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,8 @@ pub const KINDS: &[&str] = &["weights", "patch", "dataset", "trust"];
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
+    /// Every check passed; the bundle may be staged.
     Accept,
+    /// Some check failed; `reasons` says which.
     Reject,
 }

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 /// The tool that wrote a report.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ToolInfo {
+    /// Always `airgate`.
     pub name: String,
+    /// The crate version that wrote the report.
     pub version: String,
 }
 
@@ -26,10 +28,13 @@ impl Default for ToolInfo {
 /// does not make (no readable statement) is `null` in JSON, never `""`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct BundleInfo {
+    /// Bundle name from the statement; empty (`null` in JSON) when unknown.
     #[serde(serialize_with = "empty_as_null", deserialize_with = "null_as_empty")]
     pub name: String,
+    /// Artifact kind from the statement; empty (`null` in JSON) when unknown.
     #[serde(serialize_with = "empty_as_null", deserialize_with = "null_as_empty")]
     pub kind: String,
+    /// Version from the statement; empty (`null` in JSON) when unknown.
     #[serde(serialize_with = "empty_as_null", deserialize_with = "null_as_empty")]
     pub version: String,
     /// Hex SHA-256 of the bundle file exactly as received.
@@ -80,6 +85,7 @@ pub struct SignatureReport {
     /// Certificate identity (SAN) and issuer, for certificate-based signatures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
+    /// Whether this signature counted towards the threshold, and if not why.
     pub status: SignatureStatus,
     /// Why it did or did not count.
     pub reason: String,
@@ -88,9 +94,11 @@ pub struct SignatureReport {
 /// Time and volume of the work done.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Timings {
+    /// Wall-clock time of the whole command, in milliseconds.
     pub total_ms: u64,
     /// Payload bytes hashed/inspected.
     pub bytes: u64,
+    /// Payload files hashed/inspected.
     pub files: u64,
     /// bytes / total time, in MB/s (10^6).
     pub mb_per_s: f64,
@@ -116,15 +124,20 @@ impl Timings {
 /// The report of a `verify`, `scan` or `admit`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
+    /// The program and version that wrote the report.
     pub tool: ToolInfo,
     /// `verify`, `scan`, `admit`, ...
     pub command: String,
+    /// Accept or reject; exit code 0 or 1.
     pub verdict: Verdict,
     /// Short reasons for a rejection, most important first.
     pub reasons: Vec<String>,
+    /// What the bundle says it is; absent for `scan` of plain files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<BundleInfo>,
+    /// Every signature seen, counted or not.
     pub signatures: Vec<SignatureReport>,
+    /// Findings that count towards the verdict (those a waiver cleared are in `waived`).
     pub findings: Vec<Finding>,
     /// Findings cleared by a policy waiver.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -140,6 +153,7 @@ pub struct Report {
     /// paths inside it. Unknown for standard input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_uri: Option<String>,
+    /// Time, bytes and files of the run.
     pub timings: Timings,
     /// What inspection read, per format, and what it did not read and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]

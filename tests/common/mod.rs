@@ -3,11 +3,11 @@
 #![allow(dead_code)]
 
 use airgate::bundle::envelope_entry;
-use airgate::bundle::statement::{
+use airgate::bundle::{encode_sig, Envelope, EnvelopeSignature};
+use airgate::bundle::{
     Predicate, Statement, Subject, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE,
 };
-use airgate::trust::dsse::{encode_sig, Envelope, EnvelopeSignature};
-use airgate::trust::keys::{write_keypair, PrivateKey};
+use airgate::trust::{write_keypair, PrivateKey};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

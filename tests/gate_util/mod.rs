@@ -100,7 +100,7 @@ impl Env {
         let out = self.path().join(format!("{name}-{version}.tar.zst"));
         // packed and signed in-process (the same library code as `airgate pack`/`sign`; the
         // CLI round trip is covered by the bundle tests) to keep the many-bundle tests quick
-        let opts = airgate::bundle::pack::PackOptions {
+        let opts = airgate::bundle::PackOptions {
             kind: "weights".into(),
             name: name.into(),
             version: version.into(),
@@ -108,10 +108,10 @@ impl Env {
             created: Some(1_700_000_000),
             zstd_level: Some(3),
         };
-        airgate::bundle::pack::pack(&src, &out, &opts).unwrap();
+        airgate::bundle::pack(&src, &out, &opts).unwrap();
         if signed {
-            let key = airgate::trust::keys::PrivateKey::load(&self.key).unwrap();
-            airgate::trust::sign::sign(&out, &key).unwrap();
+            let key = airgate::trust::PrivateKey::load(&self.key).unwrap();
+            airgate::trust::sign(&out, &key).unwrap();
         }
         out
     }

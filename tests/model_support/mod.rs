@@ -2,12 +2,12 @@
 //! like PyTorch writes them, npy, safetensors, GGUF and ONNX bytes.
 #![allow(dead_code)]
 
-use airgate::inspect::{models, Engine, Finding, ScanContext, Severity, TextScan};
+use airgate::inspect::{model_inspectors, Engine, Finding, ScanContext, Severity, TextScan};
 use std::sync::{Arc, Mutex};
 
 /// Run `data` as file `name` through the model inspectors, in chunks of `chunk` bytes.
 pub fn scan_with(name: &str, data: &[u8], chunk: usize, ctx: ScanContext) -> Vec<Finding> {
-    let engine = Engine::new(models::inspectors(), ctx);
+    let engine = Engine::new(model_inspectors(), ctx);
     let mut s = engine.begin_file(name, Some(data.len() as u64), 0);
     for c in data.chunks(chunk.max(1)) {
         s.update(c);

@@ -23,21 +23,6 @@ pub enum Codec {
 }
 
 impl Codec {
-    /// The codec of a Parquet `CompressionCodec` value.
-    pub fn parquet(v: i32) -> Option<Codec> {
-        Some(match v {
-            0 => Codec::Uncompressed,
-            1 => Codec::Snappy,
-            2 => Codec::Gzip,
-            3 => Codec::Lzo,
-            4 => Codec::Brotli,
-            5 => Codec::Lz4Hadoop,
-            6 => Codec::Zstd,
-            7 => Codec::Lz4Raw,
-            _ => return None,
-        })
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             Codec::Uncompressed => "uncompressed",

@@ -15,6 +15,7 @@ pub trait Source: Sync {
     fn len(&self) -> u64;
     /// Fill `buf` from `offset`; an error if the source ends first.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()>;
+    /// Whether the source holds no bytes.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -38,7 +39,9 @@ impl Source for &[u8] {
 
 /// A file of known length (not expected to change while it is read).
 pub struct FileSource<'a> {
+    /// The open file.
     pub file: &'a std::fs::File,
+    /// Its length in bytes; reads past it fail.
     pub len: u64,
 }
 
@@ -70,14 +73,7 @@ pub enum SpoolError {
 pub enum Spool {
     Mem(Vec<u8>),
     File(std::fs::File, u64),
-    Stopped(SpoolErrorKind),
-}
-
-/// [`Spool::Stopped`]'s reason, kept after the error was reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpoolErrorKind {
-    Over,
-    Io,
+    Stopped,
 }
 
 impl Default for Spool {
@@ -91,11 +87,11 @@ impl Spool {
     /// error is returned once, later calls are no-ops).
     pub fn push(&mut self, data: &[u8], max: u64) -> Result<(), SpoolError> {
         let held = self.len();
-        if matches!(self, Spool::Stopped(_)) {
+        if matches!(self, Spool::Stopped) {
             return Ok(());
         }
         if held + data.len() as u64 > max {
-            *self = Spool::Stopped(SpoolErrorKind::Over);
+            *self = Spool::Stopped;
             return Err(SpoolError::Over(max));
         }
         let result = match self {
@@ -111,10 +107,10 @@ impl Spool {
                 })
                 .map(|f| *self = Spool::File(f, held + data.len() as u64)),
             Spool::File(f, n) => f.write_all(data).map(|()| *n += data.len() as u64),
-            Spool::Stopped(_) => Ok(()),
+            Spool::Stopped => Ok(()),
         };
         result.map_err(|e| {
-            *self = Spool::Stopped(SpoolErrorKind::Io);
+            *self = Spool::Stopped;
             SpoolError::Io(e)
         })
     }
@@ -124,12 +120,8 @@ impl Spool {
         match self {
             Spool::Mem(v) => v.len() as u64,
             Spool::File(_, n) => *n,
-            Spool::Stopped(_) => 0,
+            Spool::Stopped => 0,
         }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Run `f` over the held bytes (`None` if the spool stopped).
@@ -137,7 +129,7 @@ impl Spool {
         match self {
             Spool::Mem(v) => Some(f(&v.as_slice())),
             Spool::File(file, n) => Some(f(&FileSource { file, len: *n })),
-            Spool::Stopped(_) => None,
+            Spool::Stopped => None,
         }
     }
 }

@@ -8,8 +8,6 @@ use super::{Gather, Members, Problem, Reader};
 
 /// The global header.
 pub const MAGIC: &[u8; 8] = b"!<arch>\n";
-/// Header of a thin archive (members are paths to other files, not data): refused.
-pub const THIN: &[u8; 8] = b"!<thin>\n";
 /// Largest GNU long-name table held.
 pub const MAX_NAMES: u64 = 1 << 20;
 /// Longest BSD long name.

@@ -21,11 +21,6 @@ pub fn sniff(head: &[u8]) -> bool {
             || head.starts_with(b"070707"))
 }
 
-/// Whether `head` starts an old binary cpio archive (refused).
-pub fn is_binary(head: &[u8]) -> bool {
-    head.len() >= 26 && (head.starts_with(&[0xc7, 0x71]) || head.starts_with(&[0x71, 0xc7]))
-}
-
 enum State {
     /// The first 6 bytes of a header (the magic says which form follows).
     Magic,

@@ -7,8 +7,11 @@ use std::io::Write;
 /// Which reader [`reader`] drives.
 #[derive(Clone, Copy, Debug)]
 pub enum Which {
+    /// Unix `ar` archives (`.a`, `.deb`).
     Ar,
+    /// cpio archives (newc and odc).
     Cpio,
+    /// RPM packages (lead, headers, then the payload's members).
     Rpm,
 }
 

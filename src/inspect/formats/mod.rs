@@ -76,6 +76,7 @@ impl Collect {
     }
 
     /// Feed `data` to `reader` in chunks of `step` bytes, then end it.
+    #[cfg(test)]
     pub fn run(reader: &mut dyn Reader, data: &[u8], step: usize) -> Collect {
         let mut c = Collect::new(1 << 20);
         for chunk in data.chunks(step.max(1)) {
@@ -86,6 +87,7 @@ impl Collect {
     }
 
     /// The kept bytes of the member called `name`.
+    #[cfg(test)]
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.members
             .iter()

@@ -18,10 +18,13 @@ const MAX_ARRAY_DEPTH: u32 = 4;
 /// What the header holds.
 #[derive(Clone, Debug, Default)]
 pub struct GgufHeader {
+    /// GGUF format version (2 or 3).
     pub version: u32,
     /// (key, string value) for every string in the metadata (array elements included).
     pub strings: Vec<(String, String)>,
+    /// The tensor table, in file order.
     pub tensors: Vec<TensorInfo>,
+    /// Alignment of tensor data in bytes (`general.alignment`, 32 when absent).
     pub alignment: u64,
     /// Offset where tensor data begins.
     pub data_start: u64,
@@ -30,9 +33,13 @@ pub struct GgufHeader {
 /// One tensor info.
 #[derive(Clone, Debug)]
 pub struct TensorInfo {
+    /// Tensor name.
     pub name: String,
+    /// Dimensions, innermost first.
     pub dims: Vec<u64>,
+    /// GGML element type id.
     pub ggml_type: u32,
+    /// Offset of the tensor's data from the start of the data section, in bytes.
     pub offset: u64,
 }
 
@@ -41,6 +48,7 @@ pub struct TensorInfo {
 pub enum GgufError {
     /// More bytes are needed (the buffer ended).
     Short,
+    /// The header is malformed or over a limit; what is wrong.
     Bad(String),
 }
 

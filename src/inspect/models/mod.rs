@@ -16,7 +16,7 @@ pub mod savedmodel;
 pub mod template;
 pub mod zip;
 
-use super::{Finding, Inspector};
+use super::Inspector;
 
 /// Every model-format inspector, in the order they run.
 pub fn inspectors() -> Vec<Box<dyn Inspector>> {
@@ -32,40 +32,4 @@ pub fn inspectors() -> Vec<Box<dyn Inspector>> {
         Box::new(onnx::OnnxInspector),
         Box::new(savedmodel::SavedModelInspector),
     ]
-}
-
-/// Drop findings whose fingerprint already occurred (the same finding reported by a container
-/// inspector and by engine recursion into the same member).
-pub fn dedup(findings: &mut Vec<Finding>) {
-    let mut seen = std::collections::HashSet::new();
-    findings.retain(|f| seen.insert(f.fingerprint.clone()));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::inspect::{Category, Severity};
-
-    #[test]
-    fn dedup_drops_only_identical_fingerprints() {
-        let a = Finding::new(
-            "m.pt!archive/data.pkl",
-            "pickle.global",
-            Category::Code,
-            Severity::Critical,
-            "x",
-            b"os.system",
-        );
-        let b = Finding::new(
-            "m.pt!archive/data.pkl",
-            "pickle.global",
-            Category::Code,
-            Severity::Critical,
-            "x",
-            b"posix.system",
-        );
-        let mut v = vec![a.clone(), b.clone(), a.clone()];
-        dedup(&mut v);
-        assert_eq!(v, vec![a, b]);
-    }
 }

@@ -12,8 +12,11 @@ const MAX_HEADER: usize = 1 << 20;
 /// What the header says.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct NpyHeader {
+    /// The dtype string (`descr`), e.g. `<f4`; `|O` for Python objects.
     pub descr: String,
+    /// Whether the dtype holds Python objects (so the data is a pickle).
     pub object: bool,
+    /// The array's dimensions.
     pub shape: Vec<u64>,
     /// Bytes per element when the dtype is simple.
     pub itemsize: Option<u64>,

@@ -15,16 +15,22 @@ pub const MAX_HEADER: u64 = 100_000_000;
 /// A validated tensor entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TensorEntry {
+    /// Tensor name.
     pub name: String,
+    /// Element type as written (`F32`, `BF16`, ...).
     pub dtype: String,
+    /// First byte of its data, relative to the end of the header.
     pub begin: u64,
+    /// One past its last byte, relative to the end of the header.
     pub end: u64,
 }
 
 /// The parsed header: tensors, metadata and the data length they need.
 #[derive(Clone, Debug, Default)]
 pub struct Header {
+    /// Every tensor, sorted by where its data begins.
     pub tensors: Vec<TensorEntry>,
+    /// The `__metadata__` string pairs, as (key, value).
     pub metadata: Vec<(String, String)>,
     /// Bytes of data the tensors tile.
     pub data_len: u64,

@@ -12,7 +12,9 @@ pub const MAX_BLOCK: usize = 1 << 20;
 /// One injection marker found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Marker {
+    /// What the marker is (the finding's message names it).
     pub label: &'static str,
+    /// Severity of the finding it gives.
     pub severity: Severity,
     /// Offset of the block in the scanned text.
     pub offset: usize,

@@ -25,7 +25,9 @@ pub const RATIO_GRACE: u64 = 16 << 20;
 /// What one payload file may still expand to; shared by every layer under it.
 #[derive(Debug, Default)]
 pub struct Budget {
+    /// Decoded bytes so far, across every layer of the file.
     pub expanded: AtomicU64,
+    /// Archive members opened so far, across every layer (limit `max_members`).
     pub members: AtomicU64,
     /// Findings handed up from nested scans (a finding is counted at each level it passes).
     pub findings: AtomicU64,
@@ -66,15 +68,21 @@ pub trait Layer: Send {
 /// Everything a layer needs to create children.
 #[derive(Clone)]
 pub struct Nest {
+    /// The engine children are scanned with.
     pub engine: Engine,
+    /// This layer's path; members are named `<path>!<member>`.
     pub path: String,
+    /// Nesting depth: 0 for a payload file.
     pub depth: u32,
+    /// The file's shared budget.
     pub budget: Arc<Budget>,
-    /// The layer's format name (set by [`open`]), named in the findings of a cut layer.
+    /// The layer's format name (set when the layer is opened), named in the findings of a cut
+    /// layer.
     pub format: &'static str,
 }
 
 impl Nest {
+    /// The nested-archive limits from the policy (`[inspect.nested]`).
     pub fn limits(&self) -> &NestLimits {
         self.engine.limits()
     }

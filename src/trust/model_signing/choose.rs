@@ -43,7 +43,9 @@ pub enum ModelTrust {
     Certificates(Vec<Cert>),
     /// A Sigstore trusted root and the signers allowed.
     Sigstore {
+        /// The Sigstore trusted root (Fulcio, Rekor, CT keys).
         root: Box<SigstoreRoot>,
+        /// The certificate identities and managed keys allowed.
         signers: Signers,
     },
 }
@@ -227,6 +229,14 @@ pub fn choose(
     Err(ChooseError::NoTrust(format!(
         "{name} is not an OpenSSF model signature bundle"
     )))
+}
+
+impl crate::Classified for ChooseError {
+    /// No usable trust for a model signature is a configuration error for the caller (the
+    /// gate turns "nothing trusted" into a rejection of the model itself).
+    fn class(&self) -> crate::ErrorClass {
+        crate::ErrorClass::Config
+    }
 }
 
 #[cfg(test)]

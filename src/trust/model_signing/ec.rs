@@ -19,8 +19,11 @@ const SECP521R1: der::asn1::ObjectIdentifier =
 /// Hash used before ECDSA.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HashAlg {
+    /// SHA-256 (P-256 keys).
     Sha256,
+    /// SHA-384 (P-384 keys).
     Sha384,
+    /// SHA-512 (P-521 keys).
     Sha512,
 }
 

@@ -4,20 +4,22 @@
 //! manifest, recompute every file or shard digest in parallel and require an exact match:
 //! a changed, missing or extra (non-ignored) file rejects.
 
-pub mod choose;
-pub mod ec;
-pub mod hashing;
-pub mod payload;
-pub mod x509;
+pub(crate) mod choose;
+pub(crate) mod ec;
+pub(crate) mod hashing;
+pub(crate) mod payload;
+pub(crate) mod x509;
+
+pub use choose::{choose as choose_trust, ChooseError, Explicit, ModelTrust};
+pub use ec::{EcKey, HashAlg};
+pub use payload::{manifest, ItemKey, Manifest, Serialization};
+pub use x509::Cert;
 
 use crate::trust::sigstore::{self as ss, Signer, Signers, SigstoreError, SigstoreRoot};
 use crate::vocab::{SignatureReport, SignatureStatus};
 use crate::ErrorClass;
-use ec::{EcKey, HashAlg};
-use payload::{Manifest, SigFile, IN_TOTO};
-use std::io::Read;
+use payload::{SigFile, IN_TOTO};
 use std::path::{Path, PathBuf};
-use x509::Cert;
 
 /// Largest `model.sig` read.
 pub const MAX_SIG_BYTES: u64 = 64 << 20;
@@ -29,7 +31,9 @@ pub const GIT_PATHS: [&str; 4] = [".git", ".gitattributes", ".github", ".gitigno
 pub enum Method<'a> {
     /// Keyless or managed-key Sigstore bundle, against a trusted root.
     Sigstore {
+        /// The Sigstore trusted root.
         root: &'a SigstoreRoot,
+        /// The certificate identities and managed keys allowed.
         signers: &'a Signers,
     },
     /// ECDSA public keys; any one may have signed.
@@ -41,6 +45,7 @@ pub enum Method<'a> {
 /// Verification settings.
 #[derive(Clone)]
 pub struct Options<'a> {
+    /// How to authenticate the signature.
     pub method: Method<'a>,
     /// Extra paths to ignore, relative to the model root.
     pub ignore: Vec<String>,
@@ -62,8 +67,11 @@ impl<'a> Options<'a> {
 /// How the model differs from its manifest.
 #[derive(Debug, Default)]
 pub struct IntegrityDiff {
+    /// Files the manifest lists that the model folder lacks.
     pub missing: Vec<String>,
+    /// Files in the folder the manifest does not list (ignored paths aside).
     pub extra: Vec<String>,
+    /// Files or shards whose digest differs.
     pub changed: Vec<String>,
 }
 
@@ -92,32 +100,47 @@ impl std::fmt::Display for IntegrityDiff {
 /// Why a model was not accepted, or could not be checked.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
+    /// `model.sig` could not be read.
     #[error("cannot read signature {path}: {source}")]
     SigRead {
+        /// The signature file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// `model.sig` is larger than [`MAX_SIG_BYTES`].
     #[error("signature file is larger than {MAX_SIG_BYTES} bytes")]
     SigTooLarge,
+    /// `model.sig` is not a Sigstore-format bundle of a model signature.
     #[error("signature file is not a model signature bundle: {0}")]
     SigParse(String),
+    /// The signature does not verify with the chosen key, certificate or root.
     #[error("signature does not verify: {0}")]
     Signature(String),
+    /// The signed statement is not a model_signing manifest airgate reads.
     #[error("signed statement is not acceptable: {0}")]
     Statement(String),
+    /// Sigstore verification failed (identity, transparency log, certificate).
     #[error(transparent)]
     Sigstore(#[from] SigstoreError),
+    /// The model folder cannot be checked as signed (a symlink, a special file).
     #[error("model is not acceptable: {0}")]
     Model(String),
+    /// The model is over a hashing limit (files, depth).
     #[error("model exceeds a limit: {0}")]
     Limit(String),
+    /// A model file could not be read.
     #[error("cannot read model file {path}: {source}")]
     ModelRead {
+        /// The model file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The files differ from the signed manifest.
     #[error("model does not match its signature: {0}")]
     Integrity(IntegrityDiff),
+    /// The options are unusable (no trust given, a CA file that does not load); what to fix.
     #[error("{0}")]
     Config(String),
 }
@@ -140,12 +163,21 @@ pub enum ModelSigner {
     /// Sigstore: certificate identity or managed key.
     Sigstore(Signer),
     /// An ECDSA key.
-    Key { key_id: String, curve: &'static str },
+    Key {
+        /// Hex SHA-256 of the key's DER public key.
+        key_id: String,
+        /// `P-256`, `P-384` or `P-521`.
+        curve: &'static str,
+    },
     /// A certificate chain: leaf subject, its key, and the CA reached.
     Certificate {
+        /// The leaf certificate's subject DN.
         subject: String,
+        /// Hex SHA-256 of the leaf's DER public key.
         key_id: String,
+        /// The leaf key's curve.
         curve: &'static str,
+        /// Subject DN of the trusted CA reached.
         anchor: String,
     },
 }
@@ -155,18 +187,25 @@ pub enum ModelSigner {
 pub struct ModelVerified {
     /// `sigstore`, `key` or `certificate`.
     pub method: &'static str,
+    /// Who signed.
     pub signer: ModelSigner,
     /// Statement format: `v1.0` or `v0.2`.
     pub format: &'static str,
     /// The signature used model_signing v0.2's PAE.
     pub pae_v02: bool,
+    /// The model name in the signed statement (informative).
     pub model_name: String,
+    /// Hex root digest from the statement (absent in the v0.2 format).
     pub root_digest: Option<String>,
     /// `files` or `shards`.
     pub serialization: String,
+    /// `sha256` or `blake2`.
     pub hash_type: String,
+    /// Files or shards the manifest lists.
     pub resources: usize,
+    /// Model files hashed.
     pub files: u64,
+    /// Model bytes hashed.
     pub bytes: u64,
     /// Authenticated signing time (Sigstore), Unix seconds.
     pub integrated_time: Option<i64>,
@@ -312,14 +351,11 @@ fn read_sig(sig: &Path) -> Result<Vec<u8>, ModelError> {
         path: sig.to_path_buf(),
         source,
     };
-    let f = std::fs::File::open(sig).map_err(err)?;
-    let mut buf = Vec::new();
-    f.take(MAX_SIG_BYTES + 1)
-        .read_to_end(&mut buf)
-        .map_err(err)?;
-    if buf.len() as u64 > MAX_SIG_BYTES {
-        return Err(ModelError::SigTooLarge);
-    }
+    let buf = match crate::util::read_file_bounded(sig, MAX_SIG_BYTES) {
+        Ok(b) => b,
+        Err(e) if crate::util::is_too_large(&e) => return Err(ModelError::SigTooLarge),
+        Err(e) => return Err(err(e)),
+    };
     Ok(buf)
 }
 
@@ -600,5 +636,11 @@ pub fn material_of(sig: &Path) -> Material {
         Material::Key
     } else {
         Material::Unknown
+    }
+}
+
+impl crate::Classified for ModelError {
+    fn class(&self) -> crate::ErrorClass {
+        ModelError::class(self)
     }
 }

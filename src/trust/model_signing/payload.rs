@@ -40,7 +40,6 @@ pub struct Material {
 #[serde(rename_all = "camelCase")]
 pub struct PublicKeyRef {
     pub hint: Option<String>,
-    pub raw_bytes: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,6 +125,7 @@ pub struct Serialization {
     pub method: String,
     /// `sha256` or `blake2`.
     pub hash_type: String,
+    /// Whether the signer followed symlinks (airgate refuses symlinks either way).
     pub allow_symlinks: bool,
     /// Shard size (shards only).
     pub shard_size: u64,
@@ -136,7 +136,9 @@ pub struct Serialization {
 /// One resource key: a whole file, or a shard `[start, end)` of one.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ItemKey {
+    /// Path relative to the model root, `/`-separated.
     pub path: String,
+    /// `Some((start, end))` for a shard `[start, end)` in bytes; `None` for the whole file.
     pub range: Option<(u64, u64)>,
 }
 
@@ -156,7 +158,9 @@ pub struct Manifest {
     pub model_name: String,
     /// Hex root digest from the subject (absent in the v0.2 format).
     pub root_digest: Option<String>,
+    /// How files were hashed: whole files or shards, and with which hash.
     pub serialization: Serialization,
+    /// Every file or shard with its expected digest.
     pub items: BTreeMap<ItemKey, Vec<u8>>,
     /// `v1.0` or `v0.2`.
     pub format: &'static str,

@@ -203,8 +203,6 @@ pub struct ValidPath {
     pub leaf_key: EcKey,
     /// Subject DN of the trust anchor reached.
     pub anchor_subject: String,
-    /// Certificates on the path including leaf and anchor.
-    pub length: usize,
 }
 
 /// Validate `chain` (leaf first) against `anchors` at the leaf's notBefore.
@@ -256,7 +254,6 @@ pub fn validate(chain: &[Cert], anchors: &[Cert]) -> Result<ValidPath, String> {
                 leaf_subject: leaf.subject(),
                 leaf_key,
                 anchor_subject: a.subject(),
-                length: depth + 2,
             });
         }
         let next = (1..chain.len())
@@ -319,11 +316,14 @@ mod tests {
         let chain = [leaf[0].clone(), int[0].clone()];
         let p = validate(&chain, &root).unwrap();
         assert_eq!(
-            (p.leaf_subject.as_str(), p.anchor_subject.as_str(), p.length),
-            ("CN=intermediate-ca", "CN=root-ca", 3)
+            (p.leaf_subject.as_str(), p.anchor_subject.as_str()),
+            ("CN=intermediate-ca", "CN=root-ca")
         );
         // the intermediate as the anchor is a shorter valid path
-        assert_eq!(validate(&chain, &int).unwrap().length, 2);
+        assert_eq!(
+            validate(&chain, &int).unwrap().anchor_subject,
+            "CN=intermediate-ca"
+        );
         // missing intermediate
         let e = validate(&chain[..1], &root).unwrap_err();
         assert!(e.contains("no trusted CA"), "{e}");

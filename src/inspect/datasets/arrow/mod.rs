@@ -15,9 +15,6 @@ mod batch;
 mod flatbuf;
 mod schema;
 
-pub use batch::MAX_BUFFER;
-pub use schema::{MAX_FIELDS, MAX_FIELD_DEPTH};
-
 use super::source::{Spool, SpoolError};
 use super::{corrupt, scan_raw, uninspectable, Coverage};
 use crate::inspect::nested::{Layer, Nest};
@@ -120,11 +117,6 @@ impl ArrowLayer {
             found: Vec::new(),
             coverage: Coverage::new("arrow"),
         }
-    }
-
-    /// What this file's reading covered (complete once the layer has finished).
-    pub fn coverage(&self) -> &Coverage {
-        &self.coverage
     }
 
     fn fail(&mut self, f: Finding) {

@@ -15,9 +15,6 @@ mod pages;
 mod rows;
 mod thrift;
 
-pub use footer::MAX_FOOTER;
-pub use pages::{MAX_HEADER, MAX_PAGES};
-
 use super::cell::rewrite as to_cell;
 use super::source::{Source, Spool, SpoolError};
 use super::{corrupt, scan_raw, uninspectable, Coverage, RAW_FALLBACK};
@@ -52,11 +49,6 @@ impl ParquetLayer {
             found: Vec::new(),
             coverage: Coverage::new(FORMAT),
         }
-    }
-
-    /// What this file's reading covered (complete once the layer has finished).
-    pub fn coverage(&self) -> &Coverage {
-        &self.coverage
     }
 }
 

@@ -57,7 +57,8 @@ pub fn check_json(path: &str, v: &Value, out: &mut Vec<Finding>) {
     }
 }
 
-/// Parse `text` as JSON and check it like [`check_json`]; false if it is not JSON.
+/// Parse `text` as JSON and check it as a config, tokenizer config or Keras config document;
+/// false if it is not JSON.
 pub fn check_json_text(path: &str, text: &[u8], out: &mut Vec<Finding>) -> bool {
     match serde_json::from_slice::<Value>(strip_bom(text)) {
         Ok(v) => {

@@ -6,9 +6,7 @@ mod record;
 mod refs;
 
 pub use record::OnnxRecord;
-pub use refs::{
-    check_members, cross_check, location_problem, rebase_to_sibling, reference, resolve,
-};
+pub use refs::{check_members, cross_check, location_problem, rebase_to_sibling, reference};
 
 use super::proto::ProtoStream;
 use crate::inspect::{

@@ -90,7 +90,7 @@ impl Machine {
         };
         if is_unpickler(&g.module, &g.name) {
             match &first {
-                Some(V::Bytes(b, _)) => self.maybe_nested_loaded(op.offset, b),
+                Some(V::Bytes(b)) => self.maybe_nested_loaded(op.offset, b),
                 Some(V::Str(s)) => self.maybe_nested_loaded(op.offset, s.as_bytes()),
                 _ => {}
             }
@@ -111,8 +111,7 @@ impl Machine {
                 // latin-1 encoding of text made of code points < 256 (how protocol 2 stores bytes).
                 let b: Vec<u8> = s.chars().map(|c| (u32::from(c) & 0xff) as u8).collect();
                 self.maybe_nested(op.offset, &b, false);
-                let n = b.len() as u64;
-                return V::Bytes(Arc::from(b), n);
+                return V::Bytes(Arc::from(b));
             }
         }
         V::Made(Some(g.clone()))

@@ -7,7 +7,7 @@ pub use super::calls::is_dotted_identifier;
 use super::joblib;
 use super::ops::{Arg, Op, OpError};
 use super::value::{describe, tuple};
-pub use super::value::{Global, Import, Nested, Record, V};
+pub use super::value::{Record, V};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -199,13 +199,13 @@ impl Machine {
                 self.push(&op, V::Str(s))?;
             }
             b'B' | b'C' | 0x8e | 0x96 => {
-                let (b, n) = match &op.arg {
-                    Arg::Bytes(b, n) => (b.clone(), *n),
-                    _ => (Arc::from(&[][..]), 0),
+                let b = match &op.arg {
+                    Arg::Bytes(b) => b.clone(),
+                    _ => Arc::from(&[][..]),
                 };
                 self.text(op.offset, &b);
                 self.maybe_nested(op.offset, &b, false);
-                self.push(&op, V::Bytes(b, n))?;
+                self.push(&op, V::Bytes(b))?;
             }
             0x97 => self.push(&op, V::Opaque)?,
             b'}' => self.push(&op, V::Dict(Arc::new(Vec::new())))?,

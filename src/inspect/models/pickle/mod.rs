@@ -282,11 +282,6 @@ impl PickleScan {
         }
         out.append(&mut self.out);
     }
-
-    /// The machine's record so far (imports, nested pickles, pickle count).
-    pub fn record(&self) -> &machine::Record {
-        &self.m.rec
-    }
 }
 
 /// Scan a whole pickle held in memory (fuzzing, nested pickles, tests).

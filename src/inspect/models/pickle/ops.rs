@@ -21,11 +21,12 @@ pub enum Arg {
     /// An integer too large for i64: little-endian two's complement (binary forms) or
     /// decimal digits (text forms).
     Big(Arc<[u8]>),
-    Float(f64),
+    /// A float (its value is not needed: no float changes what a pickle does).
+    Float,
     /// Text (truncated to [`CAPTURE`] bytes when it was longer).
     Text(Arc<str>),
-    /// Bytes: a prefix (at most [`CAPTURE`] when longer than [`INLINE_MAX`]) and the full length.
-    Bytes(Arc<[u8]>, u64),
+    /// Bytes: a prefix (at most [`CAPTURE`] when longer than [`INLINE_MAX`]).
+    Bytes(Arc<[u8]>),
     /// GLOBAL / INST: module and name.
     Pair(Arc<str>, Arc<str>),
     /// Memo index, protocol number, frame length or extension code.
@@ -82,7 +83,6 @@ enum Parsed {
 struct SkipState {
     code: u8,
     offset: u64,
-    len: u64,
     remaining: u64,
     prefix: Vec<u8>,
 }
@@ -194,7 +194,7 @@ impl Tokenizer {
                     if let Some(s) = self.skip.take() {
                         let op = Op {
                             code: s.code,
-                            arg: long_arg(s.code, s.prefix, s.len),
+                            arg: long_arg(s.code, s.prefix),
                             offset: s.offset,
                         };
                         let c = f(op);
@@ -268,17 +268,16 @@ impl Tokenizer {
         self.skip = Some(SkipState {
             code,
             offset: at,
-            len,
             remaining: len,
             prefix: Vec::new(),
         });
     }
 }
 
-fn long_arg(code: u8, prefix: Vec<u8>, len: u64) -> Arg {
+fn long_arg(code: u8, prefix: Vec<u8>) -> Arg {
     match code {
         b'X' | 0x8c | 0x8d => Arg::Text(Arc::from(String::from_utf8_lossy(&prefix).as_ref())),
-        _ => Arg::Bytes(Arc::from(prefix), len),
+        _ => Arg::Bytes(Arc::from(prefix)),
     }
 }
 
@@ -357,7 +356,7 @@ fn parse_one(buf: &[u8], offset: u64) -> Result<Parsed, OpError> {
             let x = need!(8);
             let mut a = [0u8; 8];
             a.copy_from_slice(x);
-            op(Arg::Float(f64::from_be_bytes(a)), 9)
+            op(Arg::Float, 9)
         }
         b'h' | b'q' | 0x82 => op(Arg::Index(u64::from(need!(1)[0])), 2),
         0x83 => op(Arg::Index(le(need!(2))), 3),
@@ -414,7 +413,7 @@ fn parse_one(buf: &[u8], offset: u64) -> Result<Parsed, OpError> {
                     Err(_) => return Err(err(offset, "unicode string is not valid UTF-8")),
                 },
                 b'T' | b'U' => Arg::Text(Arc::from(String::from_utf8_lossy(v).as_ref())),
-                _ => Arg::Bytes(Arc::from(v), n),
+                _ => Arg::Bytes(Arc::from(v)),
             };
             op(arg, 1 + w + n as usize)
         }
@@ -475,7 +474,7 @@ fn text_arg(code: u8, line: &[u8]) -> Option<Arg> {
             }
         }
         b'L' => int_text(s?.trim().trim_end_matches('L')),
-        b'F' => s?.trim().parse::<f64>().ok().map(Arg::Float),
+        b'F' => s?.trim().parse::<f64>().ok().map(|_| Arg::Float),
         b'p' | b'g' => s?.trim().parse::<u64>().ok().map(Arg::Index),
         b'P' => Some(Arg::Text(Arc::from(String::from_utf8_lossy(line).as_ref()))),
         b'S' => py_string(line).map(|v| Arg::Text(Arc::from(String::from_utf8_lossy(&v).as_ref()))),
@@ -617,10 +616,7 @@ mod tests {
         }
         assert_eq!(got.len(), 2);
         match &got[0].arg {
-            Arg::Bytes(b, len) => {
-                assert_eq!(*len, n);
-                assert_eq!(b.len(), CAPTURE);
-            }
+            Arg::Bytes(b) => assert_eq!(b.len(), CAPTURE),
             other => panic!("{other:?}"),
         }
         assert_eq!(got[1].offset, 9 + n);

@@ -19,7 +19,8 @@ pub enum V {
     Big(Arc<[u8]>),
     Float,
     Str(Arc<str>),
-    Bytes(Arc<[u8]>, u64),
+    /// Bytes (a prefix when the pickle held more, see `ops::Arg::Bytes`).
+    Bytes(Arc<[u8]>),
     Global(Arc<Global>),
     /// Result of calling or instantiating a global (`None`: callee unknown).
     Made(Option<Arc<Global>>),
@@ -92,7 +93,7 @@ fn sized(v: &V, budget: &mut usize) -> usize {
     *budget -= 1;
     match v {
         V::Str(s) => s.len(),
-        V::Bytes(b, _) => b.len(),
+        V::Bytes(b) => b.len(),
         V::Tuple(t) => t
             .iter()
             .fold(16usize, |a, x| a.saturating_add(sized(x, budget)))
