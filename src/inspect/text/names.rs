@@ -26,8 +26,8 @@ pub struct KeyFormat {
 }
 
 impl KeyFormat {
-    /// Parse `PREFIX[CLASS]{N}` or `PREFIX[CLASS]{N,M}`: the prefix is letters, digits and
-    /// `_`; the class holds printable ASCII and ranges such as `a-z` (a `-` first or last is
+    /// Parse `PREFIX[CLASS]{N}` or `PREFIX[CLASS]{N,M}`: the prefix is letters, digits,
+    /// `_`, `-` and `.` (`access-sandbox-`, `sk.`); the class holds printable ASCII and ranges such as `a-z` (a `-` first or last is
     /// itself); no escapes, no `]` or `\` inside.
     pub fn parse(spec: &str) -> Result<KeyFormat, String> {
         let bad = |why: &str| Err(format!("key format {spec:?}: {why}"));
@@ -40,9 +40,9 @@ impl KeyFormat {
         let prefix = &spec.as_bytes()[..open];
         if !prefix
             .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
         {
-            return bad("the prefix may hold only letters, digits and `_`");
+            return bad("the prefix may hold only letters, digits, `_`, `-` and `.`");
         }
         let rest = &spec[open + 1..];
         let Some(close) = rest.find(']') else {
@@ -223,6 +223,11 @@ mod tests {
         assert!(pre.fits(b"sk_Q2w-E3r_T4y5U6i7O8p9"));
         assert!(!pre.fits(b"pk_Q2w-E3r_T4y5U6i7O8p9"));
         assert!(!pre.fits(b"sk_Q2w.E3r_T4y5U6i7O8p9"));
+        // a prefix with dashes and dots (Plaid's access tokens, Mapbox's)
+        let plaid = KeyFormat::parse("access-sandbox-[0-9a-f-]{36}").unwrap();
+        assert!(plaid.fits(b"access-sandbox-3f9c2e71-5a0b-4d8e-9c61-0b7e2a4d5f18"));
+        assert!(!plaid.fits(b"access-sandbox-3f9c2e71-5a0b-4d8e-9c61-0b7e2a4d5g18"));
+        assert!(!plaid.fits(b"access-sandbox3f9c2e71-5a0b-4d8e-9c61-0b7e2a4d5f18a"));
         // a dash first or last is itself
         let dash = KeyFormat::parse("[-a-c]{3}").unwrap();
         assert!(dash.fits(b"a-c") && !dash.fits(b"abd"));
@@ -233,7 +238,8 @@ mod tests {
             "[0-9a-f]{0}",
             "[0-9a-f]{9,3}",
             "[9-0]{3}",
-            "x-y[a-z]{3}",
+            "x/y[a-z]{3}",
+            "x y[a-z]{3}",
             "[a\\]z]{3}",
             "[a-z]{3}x",
         ] {
