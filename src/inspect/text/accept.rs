@@ -143,10 +143,10 @@ pub fn accept(
     // a published example (AWS documentation keys, the storage emulator's key) or a
     // vendor's filler value: listed for information, never as a live credential
     let example = secret && shape::published_example(value, &rule.def.keywords);
-    // a counting run such as `abcd1234abcd1234…` in a specific rule's format: listed at
-    // low, as most likely made up (in a catch-all rule it is dropped below)
-    let made_up =
-        secret && !example && !rule.def.fallback && shape::counting(value) && !shape::masked(value);
+    // a counting run such as `abcd1234abcd1234…`, in a specific rule's format or beside a
+    // secret's name: listed at low, as most likely made up, never dropped (an operator
+    // must be able to tell a made-up value from one nothing was found in)
+    let made_up = secret && !example && shape::counting(value) && !shape::masked(value);
     if !example && !made_up {
         // a host is judged by where it leads, never by looking like a placeholder
         if !rule.def.keep_placeholders

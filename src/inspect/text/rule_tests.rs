@@ -428,6 +428,46 @@ fn a_value_off_its_providers_format_is_listed_at_info() {
     );
 }
 
+/// A value that counts up beside a secret's name (`abcd1234…`, `1a2b3c…`) is most likely
+/// made up, but not surely: it is listed at low with the reason, never dropped, as in a
+/// specific rule's format. A random value beside the same name keeps the rule's severity;
+/// a masked or templated value stays quiet.
+#[test]
+fn counting_values_beside_secret_names_are_listed_at_low() {
+    for (text, rule) in [
+        (
+            "adobeKey = 1a2b3c4d5e6f7890abcdef1234567890",
+            "secret.provider-credential",
+        ),
+        (
+            "api_key = \"0123456789abcdef0123456789abcdef\"",
+            "secret.generic-api-key",
+        ),
+    ] {
+        let found = listed(text);
+        assert!(
+            found.contains(&(rule.to_string(), Severity::Low)),
+            "{text}: {found:?}"
+        );
+        assert!(
+            found.iter().all(|(_, s)| *s <= Severity::Low),
+            "{text}: {found:?}"
+        );
+    }
+    let random = listed("adobeKey = 7f3a9c1e5b2d8046a1c9e7b3d5f20864");
+    assert!(
+        random.contains(&("secret.provider-credential".to_string(), Severity::Medium)),
+        "{random:?}"
+    );
+    for quiet in [
+        "adobeKey = ${ADOBE_KEY}",
+        "adobeKey = {{ adobe_key }}",
+        "api_key = \"****************************\"",
+    ] {
+        assert!(listed(quiet).is_empty(), "{quiet}: {:?}", listed(quiet));
+    }
+}
+
 #[test]
 fn salesforce_consumer_key_is_an_identifier_but_its_secret_is_not() {
     let text = "\

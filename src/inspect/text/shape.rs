@@ -399,7 +399,9 @@ const NOT_SECRET_ANY: &[&str] = &[
 
 /// For a generic `name = value` match at `buf[start..end]`: the whole name around the
 /// match's start does not name an identifier or a public value, and the value is not a
-/// path, a dotted name or a plain phrase.
+/// path, a dotted name or a plain phrase. A value that counts up (`abcd1234…`) passes
+/// here like a random one: the caller lists it at low as most likely made up, so that
+/// what cannot be ruled out is still shown.
 pub fn secret_name_ok(buf: &[u8], start: usize, end: usize, value: &[u8]) -> bool {
     let name_char = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.';
     let mut a = start;
@@ -422,7 +424,7 @@ pub fn secret_name_ok(buf: &[u8], start: usize, end: usize, value: &[u8]) -> boo
     // a password may hold any character; a key, token or secret that a service issues is
     // drawn from a token alphabet (base64, base64url, hex, with `.` `~` `:` separators)
     let password = words.iter().any(|w| PASSWORD_WORDS.contains(&w.as_str()));
-    (password || token_alphabet(value)) && random_value(value)
+    (password || token_alphabet(value)) && random_or_counting(value)
 }
 
 /// Name words that make a value a password (any printable character may be in it).
@@ -462,6 +464,12 @@ pub fn token_alphabet(v: &[u8]) -> bool {
 /// A value that can be a random credential: it holds a digit and a letter, and is not a
 /// URL, a path or dotted name of words, a phrase, or a counting run.
 pub fn random_value(v: &[u8]) -> bool {
+    random_or_counting(v) && !counting(v)
+}
+
+/// [`random_value`] but for the counting test: a value with the make-up of a credential,
+/// random or counting up.
+fn random_or_counting(v: &[u8]) -> bool {
     let lower = v.to_ascii_lowercase();
     // publishable keys are public by design (`pk_live_…`, `live_pub_…`)
     let public = lower.starts_with(b"pk_") || memchr::memmem::find(&lower, b"_pub_").is_some();
@@ -470,7 +478,6 @@ pub fn random_value(v: &[u8]) -> bool {
         && v.iter().any(u8::is_ascii_alphabetic)
         && memchr::memmem::find(v, b"://").is_none()
         && !not_random(v)
-        && !counting(v)
 }
 
 /// Whole passwords that are stock fillers on command lines and in examples.
