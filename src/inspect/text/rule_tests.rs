@@ -443,6 +443,15 @@ fn counting_values_beside_secret_names_are_listed_at_low() {
             "api_key = \"0123456789abcdef0123456789abcdef\"",
             "secret.generic-api-key",
         ),
+        // letters or digits alone, counting up
+        (
+            "asana_token = 1234567890123456",
+            "secret.provider-credential",
+        ),
+        (
+            "betterstack_token = abcdefghijklmnopqrstuvwx",
+            "secret.provider-credential",
+        ),
     ] {
         let found = listed(text);
         assert!(
@@ -460,6 +469,8 @@ fn counting_values_beside_secret_names_are_listed_at_low() {
         "{random:?}"
     );
     for quiet in [
+        // digits or letters alone that do not count up: an id or a word, not a credential
+        "asana_token = 8195513847023883",
         "adobeKey = ${ADOBE_KEY}",
         "adobeKey = {{ adobe_key }}",
         "api_key = \"****************************\"",

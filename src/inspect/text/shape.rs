@@ -468,16 +468,14 @@ pub fn random_value(v: &[u8]) -> bool {
 }
 
 /// [`random_value`] but for the counting test: a value with the make-up of a credential,
-/// random or counting up.
+/// random or counting up (a counting run may be letters or digits alone: `abcdefgh…`,
+/// `1234567890…`).
 fn random_or_counting(v: &[u8]) -> bool {
     let lower = v.to_ascii_lowercase();
     // publishable keys are public by design (`pk_live_…`, `live_pub_…`)
     let public = lower.starts_with(b"pk_") || memchr::memmem::find(&lower, b"_pub_").is_some();
-    !public
-        && v.iter().any(u8::is_ascii_digit)
-        && v.iter().any(u8::is_ascii_alphabetic)
-        && memchr::memmem::find(v, b"://").is_none()
-        && !not_random(v)
+    let mixed = v.iter().any(u8::is_ascii_digit) && v.iter().any(u8::is_ascii_alphabetic);
+    !public && (mixed || counting(v)) && memchr::memmem::find(v, b"://").is_none() && !not_random(v)
 }
 
 /// Whole passwords that are stock fillers on command lines and in examples.
