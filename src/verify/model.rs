@@ -56,15 +56,11 @@ pub(super) fn verify_model(
             ),
         });
     };
-    let sha = crate::util::hash_file(path)
-        .map_err(|source| VerifyError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .0;
-    let label = format!("sha256-{}", &sha[..16.min(sha.len())]);
     // this run's own coverage count, whoever else shares the engine
     let engine = opts.engine.counting();
+    // the tar's own digest comes from the extraction pass: the file is read once
+    let (extracted, sha) = extract_hashed(path, dir, &policy.limits, &engine, opts.cancel)?;
+    let label = format!("sha256-{}", &sha[..16.min(sha.len())]);
     let mut report = Report::new("verify");
     report.policy_sha256 = policy.digest();
     let mut info = BundleInfo {
@@ -75,7 +71,7 @@ pub(super) fn verify_model(
         ..BundleInfo::default()
     };
     let mut verified = None;
-    match extract(path, dir, &policy.limits, &engine, opts.cancel)? {
+    match extracted {
         Err(why) => report
             .findings
             .push(trust_finding(shown_as, "model.archive", &why)),
@@ -196,13 +192,62 @@ pub fn extract(
     engine: &Engine,
     cancel: Option<&std::sync::atomic::AtomicBool>,
 ) -> Result<Result<Extracted, String>, VerifyError> {
-    let cancelled = || cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst));
+    extract_hashed(tar_path, dest, limits, engine, cancel).map(|(ex, _)| ex)
+}
+
+/// A reader that hashes every byte read through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// [`extract`], and the hex SHA-256 of the whole tar file, taken from the same reads (the
+/// bytes after the archive's end are read once more only to be hashed).
+pub(crate) fn extract_hashed(
+    tar_path: &Path,
+    dest: &Path,
+    limits: &Limits,
+    engine: &Engine,
+    cancel: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<(Result<Extracted, String>, String), VerifyError> {
     let read = |source| VerifyError::Io {
         path: tar_path.to_path_buf(),
         source,
     };
     let f = std::fs::File::open(tar_path).map_err(read)?;
-    let mut tar = TarReader::new(BufReader::new(f), TarLimits::from(limits));
+    let hashing = Hashing {
+        inner: f,
+        hasher: Sha256::new(),
+    };
+    let mut tar = TarReader::new(BufReader::new(hashing), TarLimits::from(limits));
+    let extracted = extract_entries(&mut tar, tar_path, dest, engine, cancel)?;
+    // what the buffer held was hashed when it was read; the rest of the file is read on
+    let mut rest = tar.into_inner().into_inner();
+    std::io::copy(&mut rest, &mut std::io::sink()).map_err(read)?;
+    Ok((extracted, hex::encode(rest.hasher.finalize())))
+}
+
+/// The extraction loop of [`extract_hashed`] over `tar`.
+fn extract_entries<R: std::io::Read>(
+    tar: &mut TarReader<R>,
+    tar_path: &Path,
+    dest: &Path,
+    engine: &Engine,
+    cancel: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<Result<Extracted, String>, VerifyError> {
+    let cancelled = || cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst));
+    let read = |source| VerifyError::Io {
+        path: tar_path.to_path_buf(),
+        source,
+    };
     let mut out = Extracted::default();
     let mut buf = vec![0u8; 1 << 16];
     loop {
@@ -463,5 +508,61 @@ mod verified_tests {
             "{:?}",
             vb.evidence()
         );
+    }
+}
+
+#[cfg(test)]
+mod digest_tests {
+    use super::*;
+
+    fn tar_of(files: &[(&str, Vec<u8>)], after_end: &[u8]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, data.as_slice()).unwrap();
+        }
+        let mut v = b.into_inner().unwrap();
+        v.extend_from_slice(after_end);
+        v
+    }
+
+    /// The tar's digest is taken from the extraction's own reads and is the whole file's,
+    /// bytes after the archive's end included, whether the tar is extracted or refused.
+    #[test]
+    fn the_tar_digest_is_the_whole_files_from_the_extraction_pass() {
+        let work = tempfile::tempdir().unwrap();
+        let policy = Policy::default();
+        let engine = crate::inspect::build_engine(&policy).unwrap();
+        let weights: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        let signed = vec![("model.sig", b"{}".to_vec()), ("w.bin", weights.clone())];
+        let signed_copy = signed.clone();
+        let cases = [
+            // extracted: more than one read buffer of data, zero padding after the end
+            (signed.clone(), vec![0; 30_000], true),
+            // refused (data after the end, no model.sig): hashed whole all the same
+            (signed, vec![0x5a; 3000], false),
+            (vec![("w.bin", weights)], Vec::new(), false),
+            // refused at its second header (checksum), 300 KB before the end: the rest is
+            // read on for the digest
+            (Vec::new(), Vec::new(), false),
+        ];
+        for (i, (files, after, extracted)) in cases.into_iter().enumerate() {
+            let path = work.path().join(format!("m{i}.tar"));
+            let bytes = if files.is_empty() {
+                let mut t = tar_of(&signed_copy, &[]);
+                t[1024] ^= 0x20;
+                t
+            } else {
+                tar_of(&files, &after)
+            };
+            std::fs::write(&path, bytes).unwrap();
+            let dest = work.path().join(format!("x{i}"));
+            std::fs::create_dir(&dest).unwrap();
+            let (ex, sha) = extract_hashed(&path, &dest, &policy.limits, &engine, None).unwrap();
+            assert_eq!(ex.is_ok(), extracted, "case {i}: {:?}", ex.err());
+            assert_eq!(sha, crate::util::hash_file(&path).unwrap().0, "case {i}");
+        }
     }
 }
