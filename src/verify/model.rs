@@ -209,8 +209,9 @@ impl<R: std::io::Read> std::io::Read for Hashing<R> {
     }
 }
 
-/// [`extract`], and the hex SHA-256 of the whole tar file, taken from the same reads (the
-/// bytes after the archive's end are read once more only to be hashed).
+/// [`extract`], and the hex SHA-256 of the whole tar file, taken from the same reads: the
+/// bytes the tar reader did not need (after a refusal, or past the archive's end) are read
+/// on only to be hashed, so every byte is read once.
 pub(crate) fn extract_hashed(
     tar_path: &Path,
     dest: &Path,

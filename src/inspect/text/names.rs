@@ -27,8 +27,9 @@ pub struct KeyFormat {
 
 impl KeyFormat {
     /// Parse `PREFIX[CLASS]{N}` or `PREFIX[CLASS]{N,M}`: the prefix is letters, digits,
-    /// `_`, `-` and `.` (`access-sandbox-`, `sk.`); the class holds printable ASCII and ranges such as `a-z` (a `-` first or last is
-    /// itself); no escapes, no `]` or `\` inside.
+    /// `_`, `-` and `.` (`access-sandbox-`, `sk.`); the class holds printable ASCII and
+    /// ranges such as `a-z` (a `-` first or last is itself); no escapes, no `]` or `\`
+    /// inside.
     pub fn parse(spec: &str) -> Result<KeyFormat, String> {
         let bad = |why: &str| Err(format!("key format {spec:?}: {why}"));
         if spec.len() > MAX_SPEC {
