@@ -7,6 +7,7 @@ use super::host::AllowList;
 use super::keywords::{Hit, KeywordError, Keywords};
 use super::rules::{Rule, MAX_LONG_MATCH};
 use crate::inspect::Severity;
+use regex_automata::meta::Cache;
 use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input};
 
@@ -70,6 +71,14 @@ pub struct Matcher {
     id: u64,
 }
 
+/// One rule's search state in a region: where its last match ended, its capture buffer
+/// and its regex cache.
+struct RuleState<'a> {
+    last_end: &'a mut usize,
+    caps: &'a mut Captures,
+    cache: &'a mut Cache,
+}
+
 /// Per worker: what a scan of one region works with, kept between regions so that a file
 /// costs no allocation for it (the per-rule positions and one capture buffer per rule).
 #[derive(Default)]
@@ -78,7 +87,9 @@ struct Scratch {
     owner: u64,
     scanned_upto: Vec<usize>,
     last_end: Vec<usize>,
-    caps: Vec<Option<Captures>>,
+    /// Per rule: its capture buffer and its own regex cache (searched with the cache in
+    /// hand, not through the regex's shared pool, which locks on all but one thread).
+    caps: Vec<Option<(Captures, Cache)>>,
     /// (start, rule, keyword end) for rules searched anchored at their keyword hits.
     starts: Vec<(usize, usize, usize)>,
 }
@@ -439,13 +450,19 @@ impl Matcher {
                 let Some(re) = self.rules[ri].regex() else {
                     continue;
                 };
-                let c = caps[ri].get_or_insert_with(|| re.create_captures());
+                let (c, cache) =
+                    caps[ri].get_or_insert_with(|| (re.create_captures(), re.create_cache()));
                 let window = Window {
                     ws,
                     we,
                     accept_below: safe.min(to),
                 };
-                self.run_rule(ri, path, buf, window, &mut last_end[ri], c, &mut memo, out);
+                let state = RuleState {
+                    last_end: &mut last_end[ri],
+                    caps: c,
+                    cache,
+                };
+                self.run_rule(ri, path, buf, window, state, &mut memo, out);
             }
         }
         // Anchored rules: in start order, once per (start, rule).
@@ -458,9 +475,10 @@ impl Matcher {
             let rule = &self.rules[ri];
             let we = (kw_end + rule.reach).min(n);
             let Some(re) = rule.regex() else { continue };
-            let c = caps[ri].get_or_insert_with(|| re.create_captures());
+            let (c, cache) =
+                caps[ri].get_or_insert_with(|| (re.create_captures(), re.create_cache()));
             let input = Input::new(&buf[..we]).range(st..we).anchored(Anchored::Yes);
-            re.search_captures(&input, c);
+            re.search_captures_with(cache, &input, c);
             let (Some(m), Some((vs, ve))) = (c.get_match(), value_span(rule, c)) else {
                 continue;
             };
@@ -500,8 +518,7 @@ impl Matcher {
         path: &str,
         buf: &[u8],
         window: Window,
-        last_end: &mut usize,
-        caps: &mut Captures,
+        state: RuleState<'_>,
         memo: &mut HostMemo,
         out: &mut Vec<RawMatch>,
     ) {
@@ -510,12 +527,17 @@ impl Matcher {
             we,
             accept_below,
         } = window;
+        let RuleState {
+            last_end,
+            caps,
+            cache,
+        } = state;
         let rule = &self.rules[ri];
         let Some(re) = rule.regex() else { return };
         let hay = &buf[..we];
         let mut at = ws;
         while at < accept_below {
-            re.search_captures(&Input::new(hay).range(at..we), caps);
+            re.search_captures_with(cache, &Input::new(hay).range(at..we), caps);
             let Some(m) = caps.get_match() else {
                 break;
             };
