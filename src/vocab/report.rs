@@ -121,6 +121,11 @@ impl Timings {
     }
 }
 
+/// Findings from which a JSON report renders them in parallel.
+const PARALLEL_JSON_MIN: usize = 4096;
+/// Findings one parallel task renders.
+const JSON_SLICE: usize = 2048;
+
 /// The report of a `verify`, `scan` or `admit`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
@@ -187,12 +192,96 @@ impl Report {
 
     /// Write the JSON report (as [`to_json`](Self::to_json), then a newline) to `w`,
     /// without building it as one string first.
+    ///
+    /// A report with many findings has them rendered in parallel, in slices, and spliced
+    /// into the rest of the report: the bytes are the same as rendering it in one go.
     pub fn write_json<W: std::io::Write>(&self, w: W) -> std::io::Result<()> {
         use std::io::Write;
         let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
-        serde_json::to_writer_pretty(&mut w, self).map_err(std::io::Error::other)?;
+        if self.findings.len() < PARALLEL_JSON_MIN {
+            serde_json::to_writer_pretty(&mut w, self).map_err(std::io::Error::other)?;
+        } else {
+            self.write_json_spliced(&mut w)?;
+        }
         w.write_all(b"\n")?;
         w.flush()
+    }
+
+    /// [`write_json`](Self::write_json) for many findings: the report without its findings
+    /// is rendered, and the findings, rendered in parallel at their depth, take the place
+    /// of its empty list.
+    fn write_json_spliced<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+        use rayon::prelude::*;
+        // every field named, so that a field added to the report cannot be left out here
+        let Report {
+            tool,
+            command,
+            verdict,
+            reasons,
+            bundle,
+            signatures,
+            findings,
+            waived,
+            disabled_rules,
+            policy_sha256,
+            base_uri,
+            timings,
+            coverage,
+        } = self;
+        let shell = Report {
+            tool: tool.clone(),
+            command: command.clone(),
+            verdict: *verdict,
+            reasons: reasons.clone(),
+            bundle: bundle.clone(),
+            signatures: signatures.clone(),
+            findings: Vec::new(),
+            waived: waived.clone(),
+            disabled_rules: disabled_rules.clone(),
+            policy_sha256: policy_sha256.clone(),
+            base_uri: base_uri.clone(),
+            timings: timings.clone(),
+            coverage: coverage.clone(),
+        };
+        let text = serde_json::to_vec_pretty(&shell).map_err(std::io::Error::other)?;
+        // The list sits one level in: `\n  "findings": []`. A JSON string holds no raw line
+        // break, so this text can only be the field itself.
+        const EMPTY: &[u8] = b"\n  \"findings\": []";
+        let Some(at) = text.windows(EMPTY.len()).position(|x| x == EMPTY) else {
+            return serde_json::to_writer_pretty(w, self).map_err(std::io::Error::other);
+        };
+        let open = at + EMPTY.len() - 1; // the `]`
+        w.write_all(&text[..open])?;
+        // Each finding as serde_json writes a list element two levels in: after `\n` and
+        // four spaces (`,\n` and four spaces after the first), its inner lines indented
+        // four spaces more.
+        let parts: Vec<std::io::Result<Vec<u8>>> = findings
+            .par_chunks(JSON_SLICE)
+            .enumerate()
+            .map(|(k, slice)| {
+                let mut out = Vec::with_capacity(slice.len() * 512);
+                for (i, f) in slice.iter().enumerate() {
+                    let one = serde_json::to_vec_pretty(f).map_err(std::io::Error::other)?;
+                    out.extend_from_slice(if k == 0 && i == 0 {
+                        b"\n    "
+                    } else {
+                        b",\n    "
+                    });
+                    for (j, line) in one.split(|&b| b == b'\n').enumerate() {
+                        if j > 0 {
+                            out.extend_from_slice(b"\n    ");
+                        }
+                        out.extend_from_slice(line);
+                    }
+                }
+                Ok(out)
+            })
+            .collect();
+        for p in parts {
+            w.write_all(&p?)?;
+        }
+        w.write_all(b"\n  ")?;
+        w.write_all(&text[open..])
     }
 
     /// Sort findings: most severe first, then by path and offset, so output is stable.
@@ -205,5 +294,62 @@ impl Report {
                 .then_with(|| a.offset.cmp(&b.offset))
                 .then_with(|| a.rule.cmp(&b.rule))
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::{Category, Severity};
+
+    fn rendered(r: &Report) -> String {
+        let mut out = Vec::new();
+        r.write_json(&mut out).expect("write");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    /// The spliced, parallel rendering of many findings is byte for byte the one-go one.
+    #[test]
+    fn many_findings_render_as_serde_json_does() {
+        let mut r = Report::new("scan");
+        // the field's own text inside strings must not be taken for the field
+        r.reasons = vec![
+            "\n  \"findings\": []".into(),
+            "line\nbreak \"quoted\" é \u{1}".into(),
+        ];
+        r.disabled_rules = vec!["secret.jwt".into()];
+        r.base_uri = Some("file:///tmp/x/".into());
+        r.coverage = Some(CoverageReport::default());
+        for n in [PARALLEL_JSON_MIN - 1, PARALLEL_JSON_MIN, 3 * JSON_SLICE + 7] {
+            r.findings = (0..n)
+                .map(|i| {
+                    let f = Finding::new(
+                        format!("dir/file {i}.txt"),
+                        "secret.generic-api-key",
+                        Category::Secret,
+                        Severity::Low,
+                        format!("value {i}: \"{}\"\n\t\\ \u{7f} ✓", "x".repeat(i % 5)),
+                        format!("{i}").as_bytes(),
+                    );
+                    if i % 3 == 0 {
+                        f.at_line(i as u64).with_redacted("AKIA…(20 bytes)")
+                    } else {
+                        f.also_in(Category::Reachback)
+                    }
+                })
+                .collect();
+            r.waived = r.findings[..3].to_vec();
+            let want = serde_json::to_string_pretty(&r).expect("json") + "\n";
+            assert_eq!(rendered(&r), want, "{n} findings");
+        }
+    }
+
+    /// A report with no findings renders whole too (the field is `[]`).
+    #[test]
+    fn no_findings_render_as_serde_json_does() {
+        let r = Report::new("verify");
+        let want = serde_json::to_string_pretty(&r).expect("json") + "\n";
+        assert_eq!(rendered(&r), want);
+        assert!(want.contains("\"findings\": []"));
     }
 }
