@@ -81,6 +81,9 @@ pub struct ZipScan {
     tail_start: u64,
     tail_dropped: bool,
     findings: Vec<Finding>,
+    /// Inflate output buffer, kept between calls (a fresh zeroed one per call cost more
+    /// than the inflating on archives of many small members).
+    out: Vec<u8>,
 }
 
 pub(crate) fn u16le(b: &[u8], at: usize) -> u16 {
@@ -136,6 +139,7 @@ impl ZipScan {
             tail: Vec::new(),
             tail_start: 0,
             tail_dropped: false,
+            out: Vec::new(),
             findings: Vec::new(),
         }
     }
@@ -424,7 +428,8 @@ impl ZipScan {
         let mut notes: Vec<(String, &'static str)> = Vec::new();
         if let Some(mut inf) = cur.inflate.take() {
             let mut keep = true;
-            let mut buf = vec![0u8; 64 * 1024];
+            let mut buf = std::mem::take(&mut self.out);
+            buf.resize(64 * 1024, 0);
             let mut off = 0usize;
             loop {
                 let in_before = inf.total_in();
@@ -466,6 +471,7 @@ impl ZipScan {
             if keep {
                 cur.inflate = Some(inf);
             }
+            self.out = buf;
         } else {
             feed_out(cur, input);
         }
