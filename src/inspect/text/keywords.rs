@@ -5,11 +5,17 @@
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, MatchKind};
+use std::sync::OnceLock;
 
 /// Strips walked at once over a long span.
 const STRIPS: usize = 4;
 /// Spans shorter than this are walked as one strip (the split would cost more than it saves).
 const MIN_STRIPPED: usize = 4096;
+
+/// Entries in a [`Table`]'s transition array. Its length is a constant and every index is
+/// masked with `TABLE_LEN - 1`, so no lookup in the walk needs a bounds check (the mask
+/// costs one instruction; a check, two and a branch).
+const TABLE_LEN: usize = 1 << 20;
 
 /// Why the keyword automaton could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -37,15 +43,201 @@ pub struct Hit {
 pub struct Keywords {
     dfa: DFA,
     start: StateID,
+    /// The same automaton as a compact table, where it fits in one: built when the first
+    /// long span is searched (a scan of a few small files starts without it).
+    table: OnceLock<Option<Table>>,
+    /// The distinct bytes of the keywords, for the table's classes.
+    classes_of: Vec<u8>,
     /// Longest keyword, in bytes: a strip starts this many bytes early less one.
     longest: usize,
+}
+
+/// The distinct bytes of `keywords`, in order of first appearance.
+fn keyword_bytes<S: AsRef<[u8]>>(keywords: &[S]) -> Vec<u8> {
+    let mut seen = [false; 256];
+    let mut out = Vec::new();
+    for k in keywords {
+        for &b in k.as_ref() {
+            if !seen[b as usize] {
+                seen[b as usize] = true;
+                out.push(b);
+            }
+        }
+    }
+    out
 }
 
 impl std::fmt::Debug for Keywords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keywords")
             .field("patterns", &self.dfa.patterns_len())
+            .field("table", &self.table.get().is_some_and(Option::is_some))
             .finish()
+    }
+}
+
+/// One step of an automaton walk: a state, the state after a byte, and whether a state
+/// may hold matches.
+trait Step {
+    type State: Copy;
+    fn start(&self) -> Self::State;
+    fn next(&self, s: Self::State, b: u8) -> Self::State;
+    fn special(&self, s: Self::State) -> bool;
+    /// The crate's state that holds `s`'s matches, if it holds any.
+    fn matches(&self, s: Self::State) -> Option<StateID>;
+}
+
+/// The crate's DFA, stepped through its own API (for keyword sets too big for a [`Table`]).
+struct Crate<'a>(&'a DFA, StateID);
+
+impl Step for Crate<'_> {
+    type State = StateID;
+    #[inline(always)]
+    fn start(&self) -> StateID {
+        self.1
+    }
+    #[inline(always)]
+    fn next(&self, s: StateID, b: u8) -> StateID {
+        self.0.next_state(Anchored::No, s, b)
+    }
+    #[inline(always)]
+    fn special(&self, s: StateID) -> bool {
+        self.0.is_special(s)
+    }
+    fn matches(&self, s: StateID) -> Option<StateID> {
+        self.0.is_match(s).then_some(s)
+    }
+}
+
+/// The keyword DFA copied into a table of its own: one class per byte that some keyword
+/// holds (a letter's two cases share one, as matching ignores ASCII case) and one for
+/// every other byte; states numbered from 0 with the match states first, each premultiplied
+/// by the number of classes. A step is two loads, an add and a mask.
+struct Table {
+    trans: Box<[u32; TABLE_LEN]>,
+    class: [u8; 256],
+    classes: u32,
+    start: u32,
+    /// States below this (premultiplied) hold matches.
+    match_below: u32,
+    /// For each match state, in order, the crate's state holding its matches.
+    holders: Vec<StateID>,
+}
+
+impl Table {
+    /// The table for `dfa` (built over `keywords`, ASCII case-insensitively), or `None`
+    /// when the automaton does not fit in [`TABLE_LEN`] entries or is not the plain
+    /// unanchored automaton this copy assumes.
+    fn build<S: AsRef<[u8]>>(dfa: &DFA, start: StateID, keywords: &[S]) -> Option<Table> {
+        let mut class = [0u8; 256];
+        let mut reps: Vec<u8> = Vec::new();
+        // class 0: a byte no keyword holds (keywords are printable, so NUL at least)
+        reps.push((0..=255u8).find(|b| {
+            !keywords
+                .iter()
+                .any(|k| k.as_ref().iter().any(|c| c.eq_ignore_ascii_case(b)))
+        })?);
+        for k in keywords {
+            for &b in k.as_ref() {
+                let lower = b.to_ascii_lowercase();
+                if class[lower as usize] == 0 {
+                    let c = u8::try_from(reps.len()).ok()?;
+                    reps.push(lower);
+                    class[lower as usize] = c;
+                    class[lower.to_ascii_uppercase() as usize] = c;
+                }
+            }
+        }
+        let classes = reps.len();
+        // every state the walk can reach, breadth first from the start, with its
+        // transitions as positions in that order
+        const NONE: u32 = u32::MAX;
+        let mut seen: Vec<u32> = vec![NONE; start.as_usize() + 1];
+        seen[start.as_usize()] = 0;
+        let mut order: Vec<StateID> = vec![start];
+        let mut next_of: Vec<u32> = Vec::new();
+        let mut k = 0;
+        while k < order.len() {
+            if order.len() * classes > TABLE_LEN {
+                return None;
+            }
+            let sid = order[k];
+            for &b in &reps {
+                let next = dfa.next_state(Anchored::No, sid, b);
+                if dfa.is_dead(next) {
+                    return None;
+                }
+                let i = next.as_usize();
+                if i >= seen.len() {
+                    seen.resize(i + 1, NONE);
+                }
+                if seen[i] == NONE {
+                    seen[i] = order.len() as u32;
+                    order.push(next);
+                }
+                next_of.push(seen[i]);
+            }
+            k += 1;
+        }
+        if order.len() * classes > TABLE_LEN || dfa.is_match(start) {
+            return None;
+        }
+        // renumber: match states first
+        let mut number = vec![0u32; order.len()];
+        let mut holders = Vec::new();
+        for (i, &sid) in order.iter().enumerate() {
+            if dfa.is_match(sid) {
+                number[i] = holders.len() as u32;
+                holders.push(sid);
+            }
+        }
+        let mut n = holders.len() as u32;
+        for (i, &sid) in order.iter().enumerate() {
+            if !dfa.is_match(sid) {
+                number[i] = n;
+                n += 1;
+            }
+        }
+        let stride = classes as u32;
+        let mut trans: Box<[u32; TABLE_LEN]> =
+            vec![0u32; TABLE_LEN].into_boxed_slice().try_into().ok()?;
+        for (i, row_next) in next_of.chunks_exact(classes).enumerate() {
+            let row = (number[i] * stride) as usize;
+            for (c, &j) in row_next.iter().enumerate() {
+                trans[row + c] = number[j as usize] * stride;
+            }
+        }
+        Some(Table {
+            trans,
+            class,
+            classes: stride,
+            start: number[0] * stride,
+            match_below: holders.len() as u32 * stride,
+            holders,
+        })
+    }
+}
+
+impl Step for Table {
+    type State = u32;
+    #[inline(always)]
+    fn start(&self) -> u32 {
+        self.start
+    }
+    #[inline(always)]
+    fn next(&self, s: u32, b: u8) -> u32 {
+        self.trans[(s as usize + self.class[b as usize] as usize) & (TABLE_LEN - 1)]
+    }
+    #[inline(always)]
+    fn special(&self, s: u32) -> bool {
+        s < self.match_below
+    }
+    fn matches(&self, s: u32) -> Option<StateID> {
+        if s < self.match_below {
+            self.holders.get((s / self.classes) as usize).copied()
+        } else {
+            None
+        }
     }
 }
 
@@ -67,6 +259,8 @@ impl Keywords {
         Ok(Keywords {
             dfa,
             start,
+            table: OnceLock::new(),
+            classes_of: keyword_bytes(keywords),
             longest,
         })
     }
@@ -74,8 +268,29 @@ impl Keywords {
     /// Append every keyword occurrence in `hay` (overlapping ones too) to `out`, ordered by
     /// end position.
     pub fn hits(&self, hay: &[u8], out: &mut Vec<Hit>) {
+        let crate_dfa = Crate(&self.dfa, self.start);
+        if hay.len() < MIN_STRIPPED {
+            return self.hits_with(&crate_dfa, hay, out);
+        }
+        let table = self
+            .table
+            .get_or_init(|| Table::build(&self.dfa, self.start, &[&self.classes_of]));
+        match table {
+            Some(t) => self.hits_with(t, hay, out),
+            None => self.hits_with(&crate_dfa, hay, out),
+        }
+    }
+
+    /// Whether searches of long spans walk the compact table (for tests).
+    pub fn uses_table(&self) -> bool {
+        self.table
+            .get_or_init(|| Table::build(&self.dfa, self.start, &[&self.classes_of]))
+            .is_some()
+    }
+
+    fn hits_with<A: Step>(&self, a: &A, hay: &[u8], out: &mut Vec<Hit>) {
         if hay.len() < MIN_STRIPPED.max(STRIPS * self.longest * 2) {
-            self.walk(hay, 0, 0, out);
+            self.walk(a, hay, 0, 0, out);
             return;
         }
         // Strip j reports the hits that end in (j*len, (j+1)*len]; it starts `longest - 1`
@@ -86,52 +301,54 @@ impl Keywords {
         let walk_len = len + lead;
         let from: [usize; STRIPS] = std::array::from_fn(|j| (j * len).saturating_sub(lead));
         let first = out.len();
-        let d = &self.dfa;
-        let mut st = [self.start; STRIPS];
+        let mut st = [a.start(); STRIPS];
         let (w0, w1, w2, w3) = (
             &hay[from[0]..from[0] + walk_len],
             &hay[from[1]..from[1] + walk_len],
             &hay[from[2]..from[2] + walk_len],
             &hay[from[3]..from[3] + walk_len],
         );
-        for (i, (((&a, &b), &c), &e)) in w0.iter().zip(w1).zip(w2).zip(w3).enumerate() {
-            st[0] = d.next_state(Anchored::No, st[0], a);
-            st[1] = d.next_state(Anchored::No, st[1], b);
-            st[2] = d.next_state(Anchored::No, st[2], c);
-            st[3] = d.next_state(Anchored::No, st[3], e);
-            if d.is_special(st[0]) | d.is_special(st[1]) | d.is_special(st[2]) | d.is_special(st[3])
-            {
+        for (i, (((&b0, &b1), &b2), &b3)) in w0.iter().zip(w1).zip(w2).zip(w3).enumerate() {
+            st[0] = a.next(st[0], b0);
+            st[1] = a.next(st[1], b1);
+            st[2] = a.next(st[2], b2);
+            st[3] = a.next(st[3], b3);
+            if a.special(st[0]) | a.special(st[1]) | a.special(st[2]) | a.special(st[3]) {
                 for (j, &sid) in st.iter().enumerate() {
                     let end = from[j] + i + 1;
                     if end > j * len && end <= (j + 1) * len {
-                        self.report(sid, end, out);
+                        self.report(a.matches(sid), end, out);
                     }
                 }
             }
         }
         out[first..].sort_by_key(|h| h.end);
         let rest = (STRIPS * len).saturating_sub(lead);
-        self.walk(&hay[rest..], rest, STRIPS * len, out);
+        self.walk(a, &hay[rest..], rest, STRIPS * len, out);
     }
 
     /// Walk `hay` (which sits at `base` in the caller's buffer) as one strip, reporting hits
     /// that end after `report_after`.
-    fn walk(&self, hay: &[u8], base: usize, report_after: usize, out: &mut Vec<Hit>) {
-        let d = &self.dfa;
-        let mut sid = self.start;
+    fn walk<A: Step>(
+        &self,
+        a: &A,
+        hay: &[u8],
+        base: usize,
+        report_after: usize,
+        out: &mut Vec<Hit>,
+    ) {
+        let mut sid = a.start();
         for (i, &b) in hay.iter().enumerate() {
-            sid = d.next_state(Anchored::No, sid, b);
-            if d.is_special(sid) && base + i + 1 > report_after {
-                self.report(sid, base + i + 1, out);
+            sid = a.next(sid, b);
+            if a.special(sid) && base + i + 1 > report_after {
+                self.report(a.matches(sid), base + i + 1, out);
             }
         }
     }
 
-    fn report(&self, sid: StateID, end: usize, out: &mut Vec<Hit>) {
+    fn report(&self, holder: Option<StateID>, end: usize, out: &mut Vec<Hit>) {
+        let Some(sid) = holder else { return };
         let d = &self.dfa;
-        if !d.is_match(sid) {
-            return;
-        }
         for k in 0..d.match_len(sid) {
             let pid = d.match_pattern(sid, k);
             let plen = d.pattern_len(pid);
@@ -197,6 +414,57 @@ mod tests {
             }
             agree(&kws, &hay);
         }
+    }
+
+    #[test]
+    fn the_built_in_keywords_walk_the_table() {
+        let rules = crate::inspect::text::rules::load(&[], &[], &[]).expect("rules");
+        let kws: Vec<String> = rules
+            .iter()
+            .flat_map(|r| r.def.keywords.iter().map(|k| k.to_ascii_lowercase()))
+            .collect();
+        let ours = Keywords::new(&kws).expect("build");
+        assert!(ours.uses_table());
+        // and find what the crate finds, on text that holds many of them in both cases
+        let mut hay = Vec::new();
+        for (i, k) in kws.iter().enumerate() {
+            let k = if i % 2 == 0 {
+                k.to_ascii_uppercase()
+            } else {
+                k.clone()
+            };
+            hay.extend_from_slice(format!("x = {k}{i} # ").as_bytes());
+        }
+        let refs: Vec<&str> = kws.iter().map(String::as_str).collect();
+        agree(&refs, &hay);
+    }
+
+    /// A keyword set whose automaton does not fit the table is walked through the crate's
+    /// DFA, with the same results.
+    #[test]
+    fn too_many_keywords_for_the_table_still_agree() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789_-.:=/+~!@#$%^&*";
+        let kws: Vec<String> = (0..3000)
+            .map(|_| {
+                (0..12)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        alphabet[(x % alphabet.len() as u64) as usize] as char
+                    })
+                    .collect()
+            })
+            .collect();
+        let ours = Keywords::new(&kws).expect("build");
+        assert!(!ours.uses_table());
+        let mut hay: Vec<u8> = Vec::new();
+        for (i, k) in kws.iter().enumerate().take(800) {
+            hay.extend_from_slice(format!("{i} {k} ").as_bytes());
+        }
+        let refs: Vec<&str> = kws.iter().map(String::as_str).collect();
+        agree(&refs, &hay);
     }
 
     #[test]
