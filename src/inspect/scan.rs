@@ -133,7 +133,7 @@ pub fn scan_path(
             opts,
             root,
         };
-        let mut out = walk.dir(&dir, "", 0)?.into_output();
+        let mut out = walk.dir(dir, "", 0)?.into_output();
         // files a model needs at load time must be regular files of the scanned folder
         super::models::onnx::cross_check(&mut out.findings, |p| regular_file_size(root, p));
         return Ok(out);
@@ -297,7 +297,7 @@ impl Walk<'_> {
     /// Scan everything under the open folder `dir`, shown as `rel`.
     fn dir(
         &self,
-        dir: &std::os::fd::OwnedFd,
+        dir: std::os::fd::OwnedFd,
         rel: &str,
         depth: usize,
     ) -> Result<Gathered, ScanError> {
@@ -317,8 +317,10 @@ impl Walk<'_> {
             return Ok(Gathered::one(vec![f], 0, 0));
         }
         let mut names = Vec::new();
-        let entries = rustix::fs::Dir::read_from(dir).map_err(|e| io_err(&here)(e.into()))?;
-        for e in entries {
+        // the entries are read through the folder's own descriptor (no second open of it);
+        // files are then opened relative to it, which does not depend on its read position
+        let mut entries = rustix::fs::Dir::new(dir).map_err(|e| io_err(&here)(e.into()))?;
+        for e in entries.by_ref() {
             let e = e.map_err(|e| io_err(&here)(e.into()))?;
             let name = e.file_name().to_bytes();
             if name == b"." || name == b".." {
@@ -330,6 +332,7 @@ impl Walk<'_> {
             ));
         }
         names.sort_by(|a, b| a.0.cmp(&b.0));
+        let dir = entries.fd().map_err(|e| io_err(&here)(e.into()))?;
         let parts: Vec<Result<Gathered, ScanError>> = names
             .par_iter()
             .map(|(name, ty)| {
@@ -354,7 +357,7 @@ impl Walk<'_> {
 
     fn entry(
         &self,
-        dir: &std::os::fd::OwnedFd,
+        dir: std::os::fd::BorrowedFd<'_>,
         name: &std::ffi::OsStr,
         ty: rustix::fs::FileType,
         shown: String,
@@ -380,7 +383,7 @@ impl Walk<'_> {
         match kind {
             Kind::Dir => {
                 let sub = open_dir(dir, Path::new(name)).map_err(io_err(&path))?;
-                self.dir(&sub, &shown, depth + 1)
+                self.dir(sub, &shown, depth + 1)
             }
             Kind::Other(meta) => Ok(Gathered::one(vec![special(&shown, &meta)], 0, 0)),
             Kind::File => {
