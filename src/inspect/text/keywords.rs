@@ -270,7 +270,11 @@ impl Keywords {
     pub fn hits(&self, hay: &[u8], out: &mut Vec<Hit>) {
         let crate_dfa = Crate(&self.dfa, self.start);
         if hay.len() < MIN_STRIPPED {
-            return self.hits_with(&crate_dfa, hay, out);
+            // a short span builds no table, but walks one a longer span has built
+            return match self.table.get() {
+                Some(Some(t)) => self.hits_with(t, hay, out),
+                _ => self.hits_with(&crate_dfa, hay, out),
+            };
         }
         let table = self
             .table
@@ -366,9 +370,17 @@ mod tests {
     use super::*;
     use aho_corasick::AhoCorasick;
 
-    /// The strip walk finds exactly what the crate's own overlapping search finds.
+    /// The strip walk finds exactly what the crate's own overlapping search finds, before
+    /// the table is built (short spans walk the crate's DFA) and after.
     fn agree(kws: &[&str], hay: &[u8]) {
-        let ours = Keywords::new(kws).expect("build");
+        let fresh = Keywords::new(kws).expect("build");
+        agree_with(&fresh, kws, hay);
+        let built = Keywords::new(kws).expect("build");
+        let _ = built.uses_table();
+        agree_with(&built, kws, hay);
+    }
+
+    fn agree_with(ours: &Keywords, kws: &[&str], hay: &[u8]) {
         let mut got = Vec::new();
         ours.hits(hay, &mut got);
         let reference = AhoCorasick::builder()
