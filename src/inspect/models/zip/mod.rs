@@ -8,6 +8,9 @@
 //! fingerprint; [`super::dedup`] drops such duplicates.
 
 mod central;
+mod fields;
+
+pub(crate) use fields::{u16le, u32le, u64le, zip64_extra};
 
 use super::member::MemberScan;
 use crate::inspect::{
@@ -84,45 +87,6 @@ pub struct ZipScan {
     /// Inflate output buffer, kept between calls (a fresh zeroed one per call cost more
     /// than the inflating on archives of many small members).
     out: Vec<u8>,
-}
-
-pub(crate) fn u16le(b: &[u8], at: usize) -> u16 {
-    b.get(at..at + 2)
-        .map_or(0, |x| u16::from_le_bytes([x[0], x[1]]))
-}
-pub(crate) fn u32le(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .map_or(0, |x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
-}
-pub(crate) fn u64le(b: &[u8], at: usize) -> u64 {
-    b.get(at..at + 8).map_or(0, |x| {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(x);
-        u64::from_le_bytes(a)
-    })
-}
-
-/// Read zip64 sizes/offset out of an extra field, for the values that were 0xFFFFFFFF.
-pub(crate) fn zip64_extra(extra: &[u8], want: &mut [&mut u64]) {
-    let mut i = 0;
-    while i + 4 <= extra.len() {
-        let id = u16le(extra, i);
-        let len = usize::from(u16le(extra, i + 2));
-        let body = extra.get(i + 4..i + 4 + len).unwrap_or(&[]);
-        if id == 1 {
-            let mut at = 0;
-            for w in want.iter_mut() {
-                if **w == 0xffff_ffff {
-                    if at + 8 <= body.len() {
-                        **w = u64le(body, at);
-                    }
-                    at += 8;
-                }
-            }
-            return;
-        }
-        i += 4 + len;
-    }
 }
 
 impl ZipScan {
