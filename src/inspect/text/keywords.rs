@@ -46,25 +46,10 @@ pub struct Keywords {
     /// The same automaton as a compact table, where it fits in one: built when the first
     /// long span is searched (a scan of a few small files starts without it).
     table: OnceLock<Option<Table>>,
-    /// The distinct bytes of the keywords, for the table's classes.
-    classes_of: Vec<u8>,
+    /// The keywords' byte classes, for the table (`None`: no table can be built).
+    classes: Option<Classes>,
     /// Longest keyword, in bytes: a strip starts this many bytes early less one.
     longest: usize,
-}
-
-/// The distinct bytes of `keywords`, in order of first appearance.
-fn keyword_bytes<S: AsRef<[u8]>>(keywords: &[S]) -> Vec<u8> {
-    let mut seen = [false; 256];
-    let mut out = Vec::new();
-    for k in keywords {
-        for &b in k.as_ref() {
-            if !seen[b as usize] {
-                seen[b as usize] = true;
-                out.push(b);
-            }
-        }
-    }
-    out
 }
 
 impl std::fmt::Debug for Keywords {
@@ -124,30 +109,41 @@ struct Table {
     holders: Vec<StateID>,
 }
 
-impl Table {
-    /// The table for `dfa` (built over `keywords`, ASCII case-insensitively), or `None`
-    /// when the automaton does not fit in [`TABLE_LEN`] entries or is not the plain
-    /// unanchored automaton this copy assumes.
-    fn build<S: AsRef<[u8]>>(dfa: &DFA, start: StateID, keywords: &[S]) -> Option<Table> {
+/// The byte classes of a keyword set: one per byte some keyword holds, a letter's two
+/// cases together (matching ignores ASCII case), and class 0 for every other byte.
+struct Classes {
+    class: [u8; 256],
+    /// One byte of each class, by class number.
+    reps: Vec<u8>,
+}
+
+impl Classes {
+    /// `None` when every byte is in some keyword or there are more than 256 classes.
+    fn of<S: AsRef<[u8]>>(keywords: &[S]) -> Option<Classes> {
         let mut class = [0u8; 256];
-        let mut reps: Vec<u8> = Vec::new();
-        // class 0: a byte no keyword holds (keywords are printable, so NUL at least)
-        reps.push((0..=255u8).find(|b| {
-            !keywords
-                .iter()
-                .any(|k| k.as_ref().iter().any(|c| c.eq_ignore_ascii_case(b)))
-        })?);
-        for k in keywords {
-            for &b in k.as_ref() {
-                let lower = b.to_ascii_lowercase();
-                if class[lower as usize] == 0 {
-                    let c = u8::try_from(reps.len()).ok()?;
-                    reps.push(lower);
-                    class[lower as usize] = c;
-                    class[lower.to_ascii_uppercase() as usize] = c;
-                }
+        let mut reps: Vec<u8> = vec![0];
+        for &b in keywords.iter().flat_map(|k| k.as_ref()) {
+            let lower = b.to_ascii_lowercase();
+            if class[lower as usize] == 0 {
+                let c = u8::try_from(reps.len()).ok()?;
+                reps.push(lower);
+                class[lower as usize] = c;
+                class[lower.to_ascii_uppercase() as usize] = c;
             }
         }
+        // class 0 stands for a byte no keyword holds (keywords are printable: NUL at least)
+        reps[0] = (0..=255u8).find(|&b| class[b as usize] == 0)?;
+        Some(Classes { class, reps })
+    }
+}
+
+impl Table {
+    /// The table for `dfa` (built over keywords whose bytes `classes` sorts), or `None`
+    /// when the automaton does not fit in [`TABLE_LEN`] entries or is not the plain
+    /// unanchored automaton this copy assumes.
+    fn build(dfa: &DFA, start: StateID, classes: &Classes) -> Option<Table> {
+        let Classes { class, reps } = classes;
+        let class = *class;
         let classes = reps.len();
         // every state the walk can reach, breadth first from the start, with its
         // transitions as positions in that order
@@ -162,7 +158,7 @@ impl Table {
                 return None;
             }
             let sid = order[k];
-            for &b in &reps {
+            for &b in reps {
                 let next = dfa.next_state(Anchored::No, sid, b);
                 if dfa.is_dead(next) {
                     return None;
@@ -260,7 +256,7 @@ impl Keywords {
             dfa,
             start,
             table: OnceLock::new(),
-            classes_of: keyword_bytes(keywords),
+            classes: Classes::of(keywords),
             longest,
         })
     }
@@ -276,20 +272,25 @@ impl Keywords {
                 _ => self.hits_with(&crate_dfa, hay, out),
             };
         }
-        let table = self
-            .table
-            .get_or_init(|| Table::build(&self.dfa, self.start, &[&self.classes_of]));
-        match table {
+        match self.table() {
             Some(t) => self.hits_with(t, hay, out),
             None => self.hits_with(&crate_dfa, hay, out),
         }
     }
 
+    /// The compact table, built on first use.
+    fn table(&self) -> Option<&Table> {
+        self.table
+            .get_or_init(|| {
+                let classes = self.classes.as_ref()?;
+                Table::build(&self.dfa, self.start, classes)
+            })
+            .as_ref()
+    }
+
     /// Whether searches of long spans walk the compact table (for tests).
     pub fn uses_table(&self) -> bool {
-        self.table
-            .get_or_init(|| Table::build(&self.dfa, self.start, &[&self.classes_of]))
-            .is_some()
+        self.table().is_some()
     }
 
     fn hits_with<A: Step>(&self, a: &A, hay: &[u8], out: &mut Vec<Hit>) {
