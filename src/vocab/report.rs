@@ -260,8 +260,11 @@ impl Report {
             .enumerate()
             .map(|(k, slice)| {
                 let mut out = Vec::with_capacity(slice.len() * 512);
+                // one finding at depth 0, reused across the slice
+                let mut one = Vec::with_capacity(1024);
                 for (i, f) in slice.iter().enumerate() {
-                    let one = serde_json::to_vec_pretty(f).map_err(std::io::Error::other)?;
+                    one.clear();
+                    serde_json::to_writer_pretty(&mut one, f).map_err(std::io::Error::other)?;
                     out.extend_from_slice(if k == 0 && i == 0 {
                         b"\n    "
                     } else {
