@@ -80,7 +80,7 @@ struct RuleState<'a> {
 }
 
 /// Per worker: what a scan of one region works with, kept between regions so that a file
-/// costs no allocation for it (the per-rule positions and one capture buffer per rule).
+/// costs no allocation for it (the per-rule positions, capture buffers and regex caches).
 #[derive(Default)]
 struct Scratch {
     /// The [`Matcher::id`] the capture buffers were made for.
