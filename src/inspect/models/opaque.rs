@@ -104,6 +104,14 @@ impl FileInspector for Tail {
         Flow::Tail(TAIL as u64)
     }
 
+    fn whole(mut self: Box<Self>, data: &[u8], out: &mut Vec<Finding>) {
+        // only an end record in the last TAIL bytes is ever reported: the bytes before them
+        // are not searched (as a reader that honours `Flow::Tail` would skip them)
+        let lo = data.len().saturating_sub(TAIL);
+        let _ = self.update(lo as u64, &data[lo..], out);
+        self.finish(data.len() as u64, out);
+    }
+
     fn finish(self: Box<Self>, total: u64, out: &mut Vec<Finding>) {
         let b = &self.buf;
         if b.len() < 22 {
@@ -162,6 +170,52 @@ mod tests {
         }
         t.finish(off, &mut out);
         out
+    }
+
+    /// The same file handed over whole (`FileInspector::whole`).
+    fn run_whole(data: &[u8]) -> Vec<Finding> {
+        let meta = FileMeta {
+            path: "f.bin",
+            size: Some(data.len() as u64),
+            depth: 0,
+        };
+        let mut out = Vec::new();
+        let head = &data[..data.len().min(4096)];
+        if let Some(t) = OpaqueInspector.open(&meta, head, &ScanContext::default()) {
+            t.whole(data, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn whole_reports_what_the_chunks_report() {
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for (lead, gap, comment) in [
+            (10usize, 0usize, &b"hi"[..]),
+            (200_000, 0, b""),
+            (10, TAIL - 22, b""),
+            (10, TAIL - 21, b""),
+            (100_000, 5, b"x"),
+        ] {
+            let mut d = vec![1u8; lead];
+            d.extend_from_slice(&end_record(comment));
+            d.extend(std::iter::repeat_n(9u8, gap));
+            cases.push(d);
+        }
+        let mut found = 0;
+        for d in &cases {
+            let chunked = run(d, 4096);
+            let whole = run_whole(d);
+            assert_eq!(
+                chunked.iter().map(|f| f.offset).collect::<Vec<_>>(),
+                whole.iter().map(|f| f.offset).collect::<Vec<_>>(),
+                "file of {} bytes",
+                d.len()
+            );
+            found += whole.len();
+        }
+        // the records that end their file are found (the others' comments do not reach it)
+        assert_eq!(found, 2);
     }
 
     /// A minimal empty zip: just its end record, with a comment.
