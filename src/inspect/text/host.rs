@@ -127,6 +127,15 @@ pub fn parse_authority(raw: &[u8]) -> Option<Host<String>> {
     if a.is_empty() {
         return None;
     }
+    // most hosts are plain names, read here without the URL parser's allocations
+    if let Some(d) = plain_domain(a) {
+        return Some(Host::Domain(d));
+    }
+    via_url(a)
+}
+
+/// How the WHATWG parser reads `a` (see [`parse_authority`]).
+fn via_url(a: &str) -> Option<Host<String>> {
     // an IPv6 address written bare, as settings do (`host: ::ffff:8.8.8.8`)
     let bare_v6 = !a.contains(['@', '[']) && a.matches(':').count() >= 2;
     let url = if bare_v6 {
@@ -148,6 +157,31 @@ pub fn parse_authority(raw: &[u8]) -> Option<Host<String>> {
         Host::Ipv4(ip) => Some(Host::Ipv4(ip)),
         Host::Ipv6(ip) => Some(Host::Ipv6(ip)),
     }
+}
+
+/// A plain DNS name, as the WHATWG parser would read it (in lower case), without running
+/// the parser: labels of ASCII letters, digits and hyphens, none empty, none longer than 63
+/// bytes and none an IDNA (`xn--`) label, the last beginning with a letter (so the name is
+/// no IPv4 address in any spelling). `None` for anything else (the parser then reads it).
+fn plain_domain(a: &str) -> Option<String> {
+    if a.len() > 253 {
+        return None;
+    }
+    let mut last_first = 0u8;
+    for label in a.split('.') {
+        let b = label.as_bytes();
+        if b.is_empty()
+            || b.len() > 63
+            || !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+            || (b.len() >= 4 && b[..4].eq_ignore_ascii_case(b"xn--"))
+        {
+            return None;
+        }
+        last_first = b[0];
+    }
+    last_first
+        .is_ascii_alphabetic()
+        .then(|| a.to_ascii_lowercase())
 }
 
 /// A host as shown in a message: the domain (punycode), the dotted IPv4 address, or the
@@ -509,5 +543,53 @@ mod tests {
             parse_authority(b"evil.io]"),
             Some(Host::Domain("evil.io".into()))
         );
+    }
+
+    /// The plain-name reading agrees with the URL parser on every name it takes, and leaves
+    /// it the rest (numbers, IDNA, empty or long labels, ports, user info, brackets).
+    #[test]
+    fn plain_names_read_as_the_url_parser_reads_them() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let alphabet = b"aZ09x-.n";
+        let mut taken = 0;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = 1 + (x % 14) as usize;
+            let s: String = (0..n)
+                .map(|k| alphabet[((x >> (3 * k + 8)) & 7) as usize] as char)
+                .collect();
+            if let Some(d) = plain_domain(&s) {
+                taken += 1;
+                assert_eq!(Some(Host::Domain(d)), via_url(&s), "{s}");
+            }
+        }
+        assert!(
+            taken > 1000,
+            "the generator reaches the plain case ({taken})"
+        );
+        for (s, plain) in [
+            ("Evil.IO", true),
+            ("a-b.c--d.example", true),
+            ("xn--bcher-kva.de", false),
+            ("a.XN--p1ai", false),
+            ("8.8.8.8", false),
+            ("0x08080808", false),
+            ("a.b.0x1", false),
+            ("1.2.3.example", true),
+            ("a..b", false),
+            (".a.b", false),
+            ("host:8080", false),
+            ("u@host", false),
+            ("b\u{fc}cher.de", false),
+        ] {
+            assert_eq!(plain_domain(s).is_some(), plain, "{s}");
+            if let Some(d) = plain_domain(s) {
+                assert_eq!(Some(Host::Domain(d)), via_url(s), "{s}");
+            }
+        }
+        let long = format!("{}.com", "a".repeat(64));
+        assert!(plain_domain(&long).is_none());
     }
 }
