@@ -3,6 +3,7 @@
 //! a window around each hit. Never one big RegexSet.
 
 use super::accept::{accept, value_span, Candidate, HostMemo};
+use super::follow;
 use super::host::AllowList;
 use super::keywords::{Hit, KeywordError, Keywords};
 use super::rules::{Rule, MAX_LONG_MATCH};
@@ -61,7 +62,9 @@ pub struct Matcher {
     pub rules: Vec<Rule>,
     ac: Option<Keywords>,
     /// Keyword pattern index → rules using it.
-    kw_rules: Vec<Vec<u32>>,
+    /// For each keyword, the rules that name it: (rule, the keyword's index in the rule's
+    /// `keywords`).
+    kw_rules: Vec<Vec<(u32, u32)>>,
     allow: AllowList,
     /// The specific secret rules' format markers (keywords such as `xoxb-`, `NRII-`,
     /// `pat.`): a catch-all (`fallback`) rule leaves a value holding one to the rule that
@@ -310,19 +313,20 @@ impl Matcher {
     /// Build the keyword automaton over `rules`; `allow` holds the enclave's hosts.
     pub fn new(rules: Vec<Rule>, allow: AllowList) -> Result<Matcher, KeywordError> {
         let mut kws: Vec<String> = Vec::new();
-        let mut kw_rules: Vec<Vec<u32>> = Vec::new();
+        let mut kw_rules: Vec<Vec<(u32, u32)>> = Vec::new();
         for (ri, r) in rules.iter().enumerate() {
-            for k in &r.def.keywords {
+            for (ki, k) in r.def.keywords.iter().enumerate() {
                 let lk = k.to_ascii_lowercase();
+                let (ri, ki) = (ri as u32, ki as u32);
                 match kws.iter().position(|x| *x == lk) {
                     Some(p) => {
-                        if !kw_rules[p].contains(&(ri as u32)) {
-                            kw_rules[p].push(ri as u32)
+                        if !kw_rules[p].iter().any(|&(r, _)| r == ri) {
+                            kw_rules[p].push((ri, ki))
                         }
                     }
                     None => {
                         kws.push(lk);
-                        kw_rules.push(vec![ri as u32]);
+                        kw_rules.push(vec![(ri, ki)]);
                     }
                 }
             }
@@ -429,10 +433,13 @@ impl Matcher {
             if hit < from || hit >= hit_limit {
                 continue;
             }
-            for &ri in &self.kw_rules[m.pattern] {
+            for &(ri, ki) in &self.kw_rules[m.pattern] {
                 let ri = ri as usize;
-                if self.rules[ri].anchored {
-                    if hit < to {
+                let rule = &self.rules[ri];
+                if rule.anchored {
+                    // bytes after the keyword that no match can hold: no search
+                    let after = &buf[hit_end.min(n)..(hit_end + follow::DEPTH).min(n)];
+                    if hit < to && rule.follow(ki as usize).is_none_or(|f| f.allows(after)) {
                         starts.push((hit, ri, hit_end));
                     }
                     continue;

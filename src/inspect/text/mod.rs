@@ -8,6 +8,7 @@ mod b64;
 pub mod checks;
 pub mod context;
 mod file;
+pub mod follow;
 pub mod gitleaks;
 pub mod host;
 pub mod keywords;

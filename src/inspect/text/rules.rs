@@ -133,6 +133,9 @@ pub struct Rule {
     /// `None` inside: the regex failed to build (only possible for a rule loaded without
     /// [`Rule::compile`]; every built-in rule is built by a test).
     regex: OnceLock<Option<Regex>>,
+    /// For an anchored rule, what may follow each keyword (in `def.keywords` order) at
+    /// the start of a match; built with the regex, on first use.
+    follow: OnceLock<Vec<Option<super::follow::Follow>>>,
     /// Which group holds the value; `None`: the first group that took part in the match.
     pub group: Option<usize>,
     /// Every match begins with one of the keywords (see `text::anchor`): the regex runs
@@ -305,6 +308,7 @@ impl Rule {
         Ok(Rule {
             def,
             regex: OnceLock::new(),
+            follow: OnceLock::new(),
             group,
             anchored,
             confidence,
@@ -323,6 +327,17 @@ impl Rule {
     pub fn regex(&self) -> Option<&Regex> {
         self.regex
             .get_or_init(|| build_regex(&self.def.pattern).ok())
+            .as_ref()
+    }
+
+    /// What may follow keyword number `k` (of `def.keywords`) at the start of a match of
+    /// this anchored rule; `None` when not bounded. Built on first use.
+    pub fn follow(&self, k: usize) -> Option<&super::follow::Follow> {
+        self.follow
+            .get_or_init(|| {
+                super::follow::follows(&self.def.pattern, syntax_config(), &self.def.keywords)
+            })
+            .get(k)?
             .as_ref()
     }
 
