@@ -1,16 +1,22 @@
-//! The keyword pass: one Aho-Corasick DFA over every rule's keywords (ASCII case-insensitive,
-//! all overlapping hits). A long span is cut into strips that are walked in lockstep, so the
-//! CPU overlaps their table lookups instead of waiting on one lookup per byte.
+//! The keyword pass: one Aho-Corasick automaton over every rule's keywords (ASCII
+//! case-insensitive, all overlapping hits). A long span is cut into strips that are walked
+//! in lockstep, so the CPU overlaps their table lookups instead of waiting on one lookup per
+//! byte.
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
+use aho_corasick::nfa::contiguous::NFA;
 use aho_corasick::{Anchored, MatchKind};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// Strips walked at once over a long span.
 const STRIPS: usize = 4;
 /// Spans shorter than this are walked as one strip (the split would cost more than it saves).
 const MIN_STRIPPED: usize = 4096;
+/// Bytes of short spans walked through the crate's NFA before the table is built for them
+/// too (a scan of a few small files never builds it).
+const NFA_BYTES: usize = 1 << 20;
 
 /// Entries in a [`Table`]'s transition array. Its length is a constant and every index is
 /// masked with `TABLE_LEN - 1`, so no lookup in the walk needs a bounds check (the mask
@@ -41,11 +47,20 @@ pub struct Hit {
 
 /// The compiled keyword set.
 pub struct Keywords {
-    dfa: DFA,
+    /// The crate's contiguous NFA: quick to build (a scan of a few small files needs no
+    /// more), stepped through its failure links.
+    nfa: NFA,
     start: StateID,
     /// The same automaton as a compact table, where it fits in one: built when the first
-    /// long span is searched (a scan of a few small files starts without it).
+    /// long span is searched, or after [`NFA_BYTES`] of short ones.
     table: OnceLock<Option<Table>>,
+    /// For a keyword set too big for the table: the crate's DFA, built at the first long
+    /// span (`None` inside if it cannot be built; the NFA walks then).
+    dfa: OnceLock<Option<(DFA, StateID)>>,
+    /// The keywords, for the DFA.
+    keywords: Vec<Vec<u8>>,
+    /// Bytes of short spans walked through the NFA so far.
+    nfa_walked: AtomicUsize,
     /// The keywords' byte classes, for the table (`None`: no table can be built).
     classes: Option<Classes>,
     /// Longest keyword, in bytes: a strip starts this many bytes early less one.
@@ -55,7 +70,7 @@ pub struct Keywords {
 impl std::fmt::Debug for Keywords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keywords")
-            .field("patterns", &self.dfa.patterns_len())
+            .field("patterns", &self.nfa.patterns_len())
             .field("table", &self.table.get().is_some_and(Option::is_some))
             .finish()
     }
@@ -68,14 +83,30 @@ trait Step {
     fn start(&self) -> Self::State;
     fn next(&self, s: Self::State, b: u8) -> Self::State;
     fn special(&self, s: Self::State) -> bool;
-    /// The crate's state that holds `s`'s matches, if it holds any.
-    fn matches(&self, s: Self::State) -> Option<StateID>;
+    /// Append the hits of the keywords that end at `end` (where the walk is in `s`).
+    fn report(&self, s: Self::State, end: usize, out: &mut Vec<Hit>);
 }
 
-/// The crate's DFA, stepped through its own API (for keyword sets too big for a [`Table`]).
-struct Crate<'a>(&'a DFA, StateID);
+/// Append the matches the crate's automaton `a` holds in state `sid`, ending at `end`.
+fn report_crate<A: Automaton>(a: &A, sid: StateID, end: usize, out: &mut Vec<Hit>) {
+    if !a.is_match(sid) {
+        return;
+    }
+    for k in 0..a.match_len(sid) {
+        let pid = a.match_pattern(sid, k);
+        out.push(Hit {
+            end,
+            start: end.saturating_sub(a.pattern_len(pid)),
+            pattern: pid.as_usize(),
+        });
+    }
+}
 
-impl Step for Crate<'_> {
+/// One of the crate's automata, stepped through its own API (before the [`Table`] is built,
+/// and for keyword sets too big for one).
+struct Crate<'a, A>(&'a A, StateID);
+
+impl<A: Automaton> Step for Crate<'_, A> {
     type State = StateID;
     #[inline(always)]
     fn start(&self) -> StateID {
@@ -89,8 +120,8 @@ impl Step for Crate<'_> {
     fn special(&self, s: StateID) -> bool {
         self.0.is_special(s)
     }
-    fn matches(&self, s: StateID) -> Option<StateID> {
-        self.0.is_match(s).then_some(s)
+    fn report(&self, s: StateID, end: usize, out: &mut Vec<Hit>) {
+        report_crate(self.0, s, end, out);
     }
 }
 
@@ -105,8 +136,10 @@ struct Table {
     start: u32,
     /// States below this (premultiplied) hold matches.
     match_below: u32,
-    /// For each match state, in order, the crate's state holding its matches.
-    holders: Vec<StateID>,
+    /// The (keyword, length) pairs each match state holds: those of match state `i` are
+    /// `found[found_at[i]..found_at[i + 1]]`.
+    found: Vec<(u32, u32)>,
+    found_at: Vec<u32>,
 }
 
 /// The byte classes of a keyword set: one per byte some keyword holds, a letter's two
@@ -141,7 +174,7 @@ impl Table {
     /// The table for `dfa` (built over keywords whose bytes `classes` sorts), or `None`
     /// when the automaton does not fit in [`TABLE_LEN`] entries or is not the plain
     /// unanchored automaton this copy assumes.
-    fn build(dfa: &DFA, start: StateID, classes: &Classes) -> Option<Table> {
+    fn build<A: Automaton>(dfa: &A, start: StateID, classes: &Classes) -> Option<Table> {
         let Classes { class, reps } = classes;
         let class = *class;
         let classes = reps.len();
@@ -180,14 +213,19 @@ impl Table {
         }
         // renumber: match states first
         let mut number = vec![0u32; order.len()];
-        let mut holders = Vec::new();
+        let (mut found, mut found_at) = (Vec::new(), vec![0u32]);
         for (i, &sid) in order.iter().enumerate() {
             if dfa.is_match(sid) {
-                number[i] = holders.len() as u32;
-                holders.push(sid);
+                number[i] = found_at.len() as u32 - 1;
+                for k in 0..dfa.match_len(sid) {
+                    let pid = dfa.match_pattern(sid, k);
+                    found.push((pid.as_u32(), dfa.pattern_len(pid) as u32));
+                }
+                found_at.push(found.len() as u32);
             }
         }
-        let mut n = holders.len() as u32;
+        let matching = found_at.len() as u32 - 1;
+        let mut n = matching;
         for (i, &sid) in order.iter().enumerate() {
             if !dfa.is_match(sid) {
                 number[i] = n;
@@ -208,8 +246,9 @@ impl Table {
             class,
             classes: stride,
             start: number[0] * stride,
-            match_below: holders.len() as u32 * stride,
-            holders,
+            match_below: matching * stride,
+            found,
+            found_at,
         })
     }
 }
@@ -228,11 +267,20 @@ impl Step for Table {
     fn special(&self, s: u32) -> bool {
         s < self.match_below
     }
-    fn matches(&self, s: u32) -> Option<StateID> {
-        if s < self.match_below {
-            self.holders.get((s / self.classes) as usize).copied()
-        } else {
-            None
+    fn report(&self, s: u32, end: usize, out: &mut Vec<Hit>) {
+        if s >= self.match_below {
+            return;
+        }
+        let i = (s / self.classes) as usize;
+        let (Some(&a), Some(&b)) = (self.found_at.get(i), self.found_at.get(i + 1)) else {
+            return;
+        };
+        for &(pattern, len) in self.found.get(a as usize..b as usize).unwrap_or(&[]) {
+            out.push(Hit {
+                end,
+                start: end.saturating_sub(len as usize),
+                pattern: pattern as usize,
+            });
         }
     }
 }
@@ -240,12 +288,12 @@ impl Step for Table {
 impl Keywords {
     /// Compile `keywords` (matched ASCII case-insensitively). `keywords` must not be empty.
     pub fn new<S: AsRef<[u8]>>(keywords: &[S]) -> Result<Keywords, KeywordError> {
-        let dfa = DFA::builder()
+        let nfa = NFA::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
             .prefilter(false)
             .build(keywords)?;
-        let start = dfa.start_state(Anchored::No)?;
+        let start = nfa.start_state(Anchored::No)?;
         let longest = keywords
             .iter()
             .map(|k| k.as_ref().len())
@@ -253,9 +301,12 @@ impl Keywords {
             .unwrap_or(1)
             .max(1);
         Ok(Keywords {
-            dfa,
+            nfa,
             start,
             table: OnceLock::new(),
+            dfa: OnceLock::new(),
+            keywords: keywords.iter().map(|k| k.as_ref().to_vec()).collect(),
+            nfa_walked: AtomicUsize::new(0),
             classes: Classes::of(keywords),
             longest,
         })
@@ -264,17 +315,20 @@ impl Keywords {
     /// Append every keyword occurrence in `hay` (overlapping ones too) to `out`, ordered by
     /// end position.
     pub fn hits(&self, hay: &[u8], out: &mut Vec<Hit>) {
-        let crate_dfa = Crate(&self.dfa, self.start);
-        if hay.len() < MIN_STRIPPED {
-            // a short span builds no table, but walks one a longer span has built
-            return match self.table.get() {
-                Some(Some(t)) => self.hits_with(t, hay, out),
-                _ => self.hits_with(&crate_dfa, hay, out),
-            };
+        let short = hay.len() < MIN_STRIPPED
+            && self.nfa_walked.load(Ordering::Relaxed) < NFA_BYTES
+            && self.table.get().is_none();
+        if short {
+            // a few short spans build nothing: the NFA walks them
+            self.nfa_walked.fetch_add(hay.len(), Ordering::Relaxed);
+            return self.hits_with(&Crate(&self.nfa, self.start), hay, out);
         }
-        match self.table() {
-            Some(t) => self.hits_with(t, hay, out),
-            None => self.hits_with(&crate_dfa, hay, out),
+        if let Some(t) = self.table() {
+            return self.hits_with(t, hay, out);
+        }
+        match self.big_dfa() {
+            Some((dfa, start)) => self.hits_with(&Crate(dfa, *start), hay, out),
+            None => self.hits_with(&Crate(&self.nfa, self.start), hay, out),
         }
     }
 
@@ -283,7 +337,23 @@ impl Keywords {
         self.table
             .get_or_init(|| {
                 let classes = self.classes.as_ref()?;
-                Table::build(&self.dfa, self.start, classes)
+                Table::build(&self.nfa, self.start, classes)
+            })
+            .as_ref()
+    }
+
+    /// The crate's DFA, for a keyword set too big for the table; built on first use.
+    fn big_dfa(&self) -> Option<&(DFA, StateID)> {
+        self.dfa
+            .get_or_init(|| {
+                let dfa = DFA::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .prefilter(false)
+                    .build(&self.keywords)
+                    .ok()?;
+                let start = dfa.start_state(Anchored::No).ok()?;
+                Some((dfa, start))
             })
             .as_ref()
     }
@@ -322,7 +392,7 @@ impl Keywords {
                 for (j, &sid) in st.iter().enumerate() {
                     let end = from[j] + i + 1;
                     if end > j * len && end <= (j + 1) * len {
-                        self.report(a.matches(sid), end, out);
+                        a.report(sid, end, out);
                     }
                 }
             }
@@ -346,22 +416,8 @@ impl Keywords {
         for (i, &b) in hay.iter().enumerate() {
             sid = a.next(sid, b);
             if a.special(sid) && base + i + 1 > report_after {
-                self.report(a.matches(sid), base + i + 1, out);
+                a.report(sid, base + i + 1, out);
             }
-        }
-    }
-
-    fn report(&self, holder: Option<StateID>, end: usize, out: &mut Vec<Hit>) {
-        let Some(sid) = holder else { return };
-        let d = &self.dfa;
-        for k in 0..d.match_len(sid) {
-            let pid = d.match_pattern(sid, k);
-            let plen = d.pattern_len(pid);
-            out.push(Hit {
-                end,
-                start: end.saturating_sub(plen),
-                pattern: pid.as_usize(),
-            });
         }
     }
 }
@@ -372,7 +428,7 @@ mod tests {
     use aho_corasick::AhoCorasick;
 
     /// The strip walk finds exactly what the crate's own overlapping search finds, before
-    /// the table is built (short spans walk the crate's DFA) and after.
+    /// the table is built (short spans walk the crate's NFA) and after.
     fn agree(kws: &[&str], hay: &[u8]) {
         let fresh = Keywords::new(kws).expect("build");
         agree_with(&fresh, kws, hay);
@@ -478,6 +534,31 @@ mod tests {
         }
         let refs: Vec<&str> = kws.iter().map(String::as_str).collect();
         agree(&refs, &hay);
+    }
+
+    /// Short spans walk the NFA until [`NFA_BYTES`] of them have been walked; then the
+    /// table is built and walked for them too, with the same hits.
+    #[test]
+    fn many_short_spans_build_the_table() {
+        let kws = ["token", "akia", "host"];
+        let ours = Keywords::new(&kws).expect("build");
+        let hay = b"x = token; AKIA y host z ".repeat(100);
+        let mut first = Vec::new();
+        ours.hits(&hay, &mut first);
+        assert!(ours.table.get().is_none(), "a short span builds nothing");
+        let mut walked = hay.len();
+        while walked <= NFA_BYTES {
+            agree_with(&ours, &kws, &hay);
+            walked += hay.len();
+        }
+        agree_with(&ours, &kws, &hay);
+        assert!(
+            matches!(ours.table.get(), Some(Some(_))),
+            "built after {walked} bytes"
+        );
+        let mut last = Vec::new();
+        ours.hits(&hay, &mut last);
+        assert_eq!(first, last);
     }
 
     #[test]
