@@ -3,6 +3,7 @@
 
 pub use crate::policy::rule_def::{Check, RuleCategory, RuleDef};
 use crate::vocab::Confidence;
+use rayon::prelude::*;
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 use serde::Deserialize;
@@ -445,9 +446,14 @@ pub fn load(
         }
         defs.insert(def.id.clone(), (def, src.to_string(), builtin));
     };
-    for (name, text) in BUILTIN {
+    // the built-in files are parsed in parallel (start-up), then added in order
+    let parsed: Vec<Result<Vec<RuleDef>, RuleError>> = BUILTIN
+        .par_iter()
+        .map(|(name, text)| parse_file(text, name))
+        .collect();
+    for ((name, _), defs_of) in BUILTIN.iter().zip(parsed) {
         let mut seen = std::collections::BTreeSet::new();
-        for d in parse_file(text, name)? {
+        for d in defs_of? {
             if !seen.insert(d.id.clone()) {
                 return Err(RuleError::Invalid {
                     file: name.to_string(),
@@ -476,20 +482,28 @@ pub fn load(
     if order.len() > MAX_RULES {
         return Err(RuleError::TooMany);
     }
-    let mut out = Vec::new();
+    let mut todo = Vec::new();
     for id in order {
         if disabled.iter().any(|d| d == &id) {
             continue;
         }
-        if let Some((def, src, builtin)) = defs.remove(&id) {
-            out.push(if builtin {
-                Rule::prepare(def, &src)?
-            } else {
-                Rule::compile(def, &src)?
-            });
+        if let Some(entry) = defs.remove(&id) {
+            todo.push(entry);
         }
     }
-    Ok(out)
+    // each rule is checked (and its pattern parsed) on its own, in parallel; the first
+    // problem in rule order is the one reported
+    let done: Vec<Result<Rule, RuleError>> = todo
+        .into_par_iter()
+        .map(|(def, src, builtin)| {
+            if builtin {
+                Rule::prepare(def, &src)
+            } else {
+                Rule::compile(def, &src)
+            }
+        })
+        .collect();
+    done.into_iter().collect()
 }
 
 fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, RuleError> {
