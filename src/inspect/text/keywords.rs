@@ -4,7 +4,6 @@
 //! byte.
 
 use aho_corasick::automaton::{Automaton, StateID};
-use aho_corasick::dfa::DFA;
 use aho_corasick::nfa::contiguous::NFA;
 use aho_corasick::{Anchored, MatchKind};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,18 +46,15 @@ pub struct Hit {
 
 /// The compiled keyword set.
 pub struct Keywords {
-    /// The crate's contiguous NFA: quick to build (a scan of a few small files needs no
-    /// more), stepped through its failure links.
+    /// The crate's contiguous NFA, stepped through its failure links: a quarter of the
+    /// instructions of a tiny scan went to building the crate's DFA instead, and the table
+    /// below does the long walks.
     nfa: NFA,
     start: StateID,
     /// The same automaton as a compact table, where it fits in one: built when the first
-    /// long span is searched, or after [`NFA_BYTES`] of short ones.
+    /// long span is searched, or after [`NFA_BYTES`] of short ones (a scan of a few small
+    /// files starts without it). A keyword set too big for it is walked by the NFA.
     table: OnceLock<Option<Table>>,
-    /// For a keyword set too big for the table: the crate's DFA, built at the first long
-    /// span (`None` inside if it cannot be built; the NFA walks then).
-    dfa: OnceLock<Option<(DFA, StateID)>>,
-    /// The keywords, for the DFA.
-    keywords: Vec<Vec<u8>>,
     /// Bytes of short spans walked through the NFA so far.
     nfa_walked: AtomicUsize,
     /// The keywords' byte classes, for the table (`None`: no table can be built).
@@ -83,30 +79,15 @@ trait Step {
     fn start(&self) -> Self::State;
     fn next(&self, s: Self::State, b: u8) -> Self::State;
     fn special(&self, s: Self::State) -> bool;
-    /// Append the hits of the keywords that end at `end` (where the walk is in `s`).
-    fn report(&self, s: Self::State, end: usize, out: &mut Vec<Hit>);
+    /// The crate's state that holds `s`'s matches, if it holds any.
+    fn matches(&self, s: Self::State) -> Option<StateID>;
 }
 
-/// Append the matches the crate's automaton `a` holds in state `sid`, ending at `end`.
-fn report_crate<A: Automaton>(a: &A, sid: StateID, end: usize, out: &mut Vec<Hit>) {
-    if !a.is_match(sid) {
-        return;
-    }
-    for k in 0..a.match_len(sid) {
-        let pid = a.match_pattern(sid, k);
-        out.push(Hit {
-            end,
-            start: end.saturating_sub(a.pattern_len(pid)),
-            pattern: pid.as_usize(),
-        });
-    }
-}
+/// The crate's NFA, stepped through its own API (before the [`Table`] is built, and for
+/// keyword sets too big for one).
+struct Crate<'a>(&'a NFA, StateID);
 
-/// One of the crate's automata, stepped through its own API (before the [`Table`] is built,
-/// and for keyword sets too big for one).
-struct Crate<'a, A>(&'a A, StateID);
-
-impl<A: Automaton> Step for Crate<'_, A> {
+impl Step for Crate<'_> {
     type State = StateID;
     #[inline(always)]
     fn start(&self) -> StateID {
@@ -120,12 +101,12 @@ impl<A: Automaton> Step for Crate<'_, A> {
     fn special(&self, s: StateID) -> bool {
         self.0.is_special(s)
     }
-    fn report(&self, s: StateID, end: usize, out: &mut Vec<Hit>) {
-        report_crate(self.0, s, end, out);
+    fn matches(&self, s: StateID) -> Option<StateID> {
+        self.0.is_match(s).then_some(s)
     }
 }
 
-/// The keyword DFA copied into a table of its own: one class per byte that some keyword
+/// The keyword automaton copied into a table of its own: one class per byte that some keyword
 /// holds (a letter's two cases share one, as matching ignores ASCII case) and one for
 /// every other byte; states numbered from 0 with the match states first, each premultiplied
 /// by the number of classes. A step is two loads, an add and a mask.
@@ -136,10 +117,8 @@ struct Table {
     start: u32,
     /// States below this (premultiplied) hold matches.
     match_below: u32,
-    /// The (keyword, length) pairs each match state holds: those of match state `i` are
-    /// `found[found_at[i]..found_at[i + 1]]`.
-    found: Vec<(u32, u32)>,
-    found_at: Vec<u32>,
+    /// For each match state, in order, the crate's state holding its matches.
+    holders: Vec<StateID>,
 }
 
 /// The byte classes of a keyword set: one per byte some keyword holds, a letter's two
@@ -171,10 +150,10 @@ impl Classes {
 }
 
 impl Table {
-    /// The table for `dfa` (built over keywords whose bytes `classes` sorts), or `None`
+    /// The table for `nfa` (built over keywords whose bytes `classes` sorts), or `None`
     /// when the automaton does not fit in [`TABLE_LEN`] entries or is not the plain
     /// unanchored automaton this copy assumes.
-    fn build<A: Automaton>(dfa: &A, start: StateID, classes: &Classes) -> Option<Table> {
+    fn build(nfa: &NFA, start: StateID, classes: &Classes) -> Option<Table> {
         let Classes { class, reps } = classes;
         let class = *class;
         let classes = reps.len();
@@ -192,8 +171,8 @@ impl Table {
             }
             let sid = order[k];
             for &b in reps {
-                let next = dfa.next_state(Anchored::No, sid, b);
-                if dfa.is_dead(next) {
+                let next = nfa.next_state(Anchored::No, sid, b);
+                if nfa.is_dead(next) {
                     return None;
                 }
                 let i = next.as_usize();
@@ -208,26 +187,21 @@ impl Table {
             }
             k += 1;
         }
-        if order.len() * classes > TABLE_LEN || dfa.is_match(start) {
+        if order.len() * classes > TABLE_LEN || nfa.is_match(start) {
             return None;
         }
         // renumber: match states first
         let mut number = vec![0u32; order.len()];
-        let (mut found, mut found_at) = (Vec::new(), vec![0u32]);
+        let mut holders = Vec::new();
         for (i, &sid) in order.iter().enumerate() {
-            if dfa.is_match(sid) {
-                number[i] = found_at.len() as u32 - 1;
-                for k in 0..dfa.match_len(sid) {
-                    let pid = dfa.match_pattern(sid, k);
-                    found.push((pid.as_u32(), dfa.pattern_len(pid) as u32));
-                }
-                found_at.push(found.len() as u32);
+            if nfa.is_match(sid) {
+                number[i] = holders.len() as u32;
+                holders.push(sid);
             }
         }
-        let matching = found_at.len() as u32 - 1;
-        let mut n = matching;
+        let mut n = holders.len() as u32;
         for (i, &sid) in order.iter().enumerate() {
-            if !dfa.is_match(sid) {
+            if !nfa.is_match(sid) {
                 number[i] = n;
                 n += 1;
             }
@@ -246,9 +220,8 @@ impl Table {
             class,
             classes: stride,
             start: number[0] * stride,
-            match_below: matching * stride,
-            found,
-            found_at,
+            match_below: holders.len() as u32 * stride,
+            holders,
         })
     }
 }
@@ -267,20 +240,11 @@ impl Step for Table {
     fn special(&self, s: u32) -> bool {
         s < self.match_below
     }
-    fn report(&self, s: u32, end: usize, out: &mut Vec<Hit>) {
-        if s >= self.match_below {
-            return;
-        }
-        let i = (s / self.classes) as usize;
-        let (Some(&a), Some(&b)) = (self.found_at.get(i), self.found_at.get(i + 1)) else {
-            return;
-        };
-        for &(pattern, len) in self.found.get(a as usize..b as usize).unwrap_or(&[]) {
-            out.push(Hit {
-                end,
-                start: end.saturating_sub(len as usize),
-                pattern: pattern as usize,
-            });
+    fn matches(&self, s: u32) -> Option<StateID> {
+        if s < self.match_below {
+            self.holders.get((s / self.classes) as usize).copied()
+        } else {
+            None
         }
     }
 }
@@ -304,8 +268,6 @@ impl Keywords {
             nfa,
             start,
             table: OnceLock::new(),
-            dfa: OnceLock::new(),
-            keywords: keywords.iter().map(|k| k.as_ref().to_vec()).collect(),
             nfa_walked: AtomicUsize::new(0),
             classes: Classes::of(keywords),
             longest,
@@ -315,20 +277,21 @@ impl Keywords {
     /// Append every keyword occurrence in `hay` (overlapping ones too) to `out`, ordered by
     /// end position.
     pub fn hits(&self, hay: &[u8], out: &mut Vec<Hit>) {
-        let short = hay.len() < MIN_STRIPPED
-            && self.nfa_walked.load(Ordering::Relaxed) < NFA_BYTES
-            && self.table.get().is_none();
-        if short {
-            // a few short spans build nothing: the NFA walks them
-            self.nfa_walked.fetch_add(hay.len(), Ordering::Relaxed);
-            return self.hits_with(&Crate(&self.nfa, self.start), hay, out);
+        let crate_nfa = Crate(&self.nfa, self.start);
+        if hay.len() < MIN_STRIPPED && self.nfa_walked.load(Ordering::Relaxed) < NFA_BYTES {
+            // a short span builds no table (until many have been walked), but walks one a
+            // longer span has built
+            return match self.table.get() {
+                Some(Some(t)) => self.hits_with(t, hay, out),
+                _ => {
+                    self.nfa_walked.fetch_add(hay.len(), Ordering::Relaxed);
+                    self.hits_with(&crate_nfa, hay, out)
+                }
+            };
         }
-        if let Some(t) = self.table() {
-            return self.hits_with(t, hay, out);
-        }
-        match self.big_dfa() {
-            Some((dfa, start)) => self.hits_with(&Crate(dfa, *start), hay, out),
-            None => self.hits_with(&Crate(&self.nfa, self.start), hay, out),
+        match self.table() {
+            Some(t) => self.hits_with(t, hay, out),
+            None => self.hits_with(&crate_nfa, hay, out),
         }
     }
 
@@ -338,22 +301,6 @@ impl Keywords {
             .get_or_init(|| {
                 let classes = self.classes.as_ref()?;
                 Table::build(&self.nfa, self.start, classes)
-            })
-            .as_ref()
-    }
-
-    /// The crate's DFA, for a keyword set too big for the table; built on first use.
-    fn big_dfa(&self) -> Option<&(DFA, StateID)> {
-        self.dfa
-            .get_or_init(|| {
-                let dfa = DFA::builder()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .prefilter(false)
-                    .build(&self.keywords)
-                    .ok()?;
-                let start = dfa.start_state(Anchored::No).ok()?;
-                Some((dfa, start))
             })
             .as_ref()
     }
@@ -392,7 +339,7 @@ impl Keywords {
                 for (j, &sid) in st.iter().enumerate() {
                     let end = from[j] + i + 1;
                     if end > j * len && end <= (j + 1) * len {
-                        a.report(sid, end, out);
+                        self.report(a.matches(sid), end, out);
                     }
                 }
             }
@@ -416,8 +363,22 @@ impl Keywords {
         for (i, &b) in hay.iter().enumerate() {
             sid = a.next(sid, b);
             if a.special(sid) && base + i + 1 > report_after {
-                a.report(sid, base + i + 1, out);
+                self.report(a.matches(sid), base + i + 1, out);
             }
+        }
+    }
+
+    fn report(&self, holder: Option<StateID>, end: usize, out: &mut Vec<Hit>) {
+        let Some(sid) = holder else { return };
+        let d = &self.nfa;
+        for k in 0..d.match_len(sid) {
+            let pid = d.match_pattern(sid, k);
+            let plen = d.pattern_len(pid);
+            out.push(Hit {
+                end,
+                start: end.saturating_sub(plen),
+                pattern: pid.as_usize(),
+            });
         }
     }
 }
@@ -509,7 +470,7 @@ mod tests {
     }
 
     /// A keyword set whose automaton does not fit the table is walked through the crate's
-    /// DFA, with the same results.
+    /// NFA, with the same results.
     #[test]
     fn too_many_keywords_for_the_table_still_agree() {
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
