@@ -61,7 +61,6 @@ struct Window {
 pub struct Matcher {
     pub rules: Vec<Rule>,
     ac: Option<Keywords>,
-    /// Keyword pattern index → rules using it.
     /// For each keyword, the rules that name it: (rule, the keyword's index in the rule's
     /// `keywords`).
     kw_rules: Vec<Vec<(u32, u32)>>,

@@ -135,7 +135,8 @@ pub struct Rule {
     /// [`Rule::compile`]; every built-in rule is built by a test).
     regex: OnceLock<Option<Regex>>,
     /// For an anchored rule, what may follow each keyword (in `def.keywords` order) at
-    /// the start of a match; built with the regex, on first use.
+    /// the start of a match; built the first time one of its keywords is hit (before
+    /// the regex, which a hit the follow sets turn away never needs).
     follow: OnceLock<Vec<Option<super::follow::Follow>>>,
     /// Which group holds the value; `None`: the first group that took part in the match.
     pub group: Option<usize>,
